@@ -1,0 +1,67 @@
+// The routing model: what reconcile hands to compile. Every host, path and split is resolved
+// here (Routes flattened to KIngress shape, Services resolved to endpoints), so compile only has
+// to turn it into fast lookup structures.
+import type { Visibility } from './resources/types.ts'
+
+/** Timeouts in milliseconds; 0 means none. Knative semantics: see gateway/timeouts.ts. */
+export interface Timeouts {
+  readonly totalMs: number
+  readonly responseStartMs: number
+  readonly idleMs: number
+}
+
+export type UpstreamProtocol = 'http1' | 'h2c'
+
+/** One backend a split can point at: a revision, or a Kubernetes Service port. */
+export interface BackendSpec {
+  /** stable identity, e.g. `revision/default/hello-00001` or `service/default/backend/80` */
+  readonly key: string
+  readonly namespace: string
+  /** metrics label: the Knative Service (or k8s Service) name */
+  readonly service: string
+  /** metrics label: the revision name, or the k8s Service name for plain KIngress backends */
+  readonly revision: string
+  /** ready instances as origins (`http://host:port`); may be empty (then requests get 503) */
+  readonly origins: readonly string[]
+  readonly protocol: UpstreamProtocol
+  readonly timeouts: Timeouts
+}
+
+export interface RoutingSplit {
+  readonly backend: string // BackendSpec.key
+  readonly percent: number
+  /** header name → value, set (overwrite) on the upstream request */
+  readonly appendHeaders: Readonly<Record<string, string>>
+}
+
+export interface RoutingPath {
+  /** literal prefix starting with `/`, or '' for everything */
+  readonly path: string
+  readonly rewriteHost: string
+  /** header name → exact value ('' means "present") */
+  readonly headers: Readonly<Record<string, string>>
+  readonly appendHeaders: Readonly<Record<string, string>>
+  readonly splits: readonly RoutingSplit[]
+}
+
+export interface RoutingRule {
+  /** lower-case FQDNs; '*' matches any host, '*.example.com' any subdomain */
+  readonly hosts: readonly string[]
+  readonly visibility: Visibility
+  readonly paths: readonly RoutingPath[]
+}
+
+/** A KIngress, written by a user or generated from a Route, that won all its hosts. */
+export interface RoutingIngress {
+  readonly namespace: string
+  readonly name: string
+  /** the object that owns it: `Route` for generated ingresses, `Ingress` for KIngress objects */
+  readonly ownerKind: 'Route' | 'Ingress'
+  readonly rules: readonly RoutingRule[]
+  readonly httpOption: 'Enabled' | 'Redirected'
+}
+
+export interface RoutingModel {
+  readonly ingresses: readonly RoutingIngress[]
+  readonly backends: ReadonlyMap<string, BackendSpec>
+}

@@ -1,0 +1,36 @@
+// Settings read from the ConfigMaps in the config directory. Keys and defaults are Knative's
+// (config-domain, config-network, config-features, config-defaults) plus Sluice's own config-sluice.
+
+export interface DomainRule {
+  readonly domain: string
+  /** label selector; empty matches every Route */
+  readonly selector: Readonly<Record<string, string>>
+}
+
+export interface Settings {
+  /** config-domain; default [{ domain: 'localhost', selector: {} }] in standalone mode */
+  readonly domains: readonly DomainRule[]
+  /** config-network domain-template, default `{{.Name}}.{{.Namespace}}.{{.Domain}}` */
+  readonly domainTemplate: string
+  /** config-network tag-template, default `{{.Tag}}-{{.Name}}` */
+  readonly tagTemplate: string
+  /** config-network default-external-scheme, default `http` */
+  readonly defaultExternalScheme: 'http' | 'https'
+  /** config-network http-protocol: Enabled (default) | Redirected */
+  readonly httpProtocol: 'Enabled' | 'Redirected'
+  /** cluster domain for cluster-local hosts, `cluster.local` */
+  readonly clusterDomain: string
+  /** config-features tag-header-based-routing (default false) */
+  readonly tagHeaderBasedRouting: boolean
+  /** config-defaults */
+  readonly revisionTimeoutSeconds: number
+  readonly maxRevisionTimeoutSeconds: number
+  readonly revisionResponseStartTimeoutSeconds: number
+  readonly revisionIdleTimeoutSeconds: number
+  readonly containerConcurrency: number
+  /** config-sluice */
+  readonly sluice: {
+    /** seconds in-flight requests get to finish after SIGTERM (drain-timeout, default 30) */
+    readonly drainTimeoutSeconds: number
+  }
+}
