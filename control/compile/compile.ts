@@ -1,0 +1,119 @@
+// Routing model → frozen RouteTable. All per-request decisions that depend only on config are
+// made here: host maps, path order, cumulative split weights, merged header edits, metric slots.
+import type { RoutingModel, RoutingPath, BackendSpec } from '../model.ts'
+import type { Backend, HostTable, PathRoute, RouteTable, Split, VirtualHost } from '../../gateway/route-table.ts'
+import type { RouteSlot } from '../../gateway/metrics/route-slots.ts'
+
+export interface SlotProvider {
+  slot(namespace: string, route: string, revision: string): RouteSlot
+}
+
+function compileBackend(spec: BackendSpec): Backend {
+  const t = spec.timeouts
+  const firsts = [t.totalMs, t.responseStartMs, t.idleMs].filter((v) => v > 0)
+  return {
+    key: spec.key,
+    namespace: spec.namespace,
+    revision: spec.revision,
+    protocol: spec.protocol,
+    origins: Object.freeze([...spec.origins]),
+    totalMs: t.totalMs,
+    responseStartMs: t.responseStartMs,
+    idleMs: t.idleMs,
+    firstByteMs: firsts.length === 0 ? 0 : Math.min(...firsts),
+    dispatchers: [],
+    cursor: 0,
+  }
+}
+
+function headerList(path: Readonly<Record<string, string>>, split: Readonly<Record<string, string>>): string[] {
+  const merged = new Map<string, string>()
+  for (const [k, v] of Object.entries(path)) merged.set(k.toLowerCase(), v)
+  for (const [k, v] of Object.entries(split)) merged.set(k.toLowerCase(), v)
+  return [...merged].flat()
+}
+
+export function compile(model: RoutingModel, slots: SlotProvider, version: number): RouteTable {
+  const backends = new Map<string, Backend>()
+  for (const spec of model.backends.values()) backends.set(spec.key, compileBackend(spec))
+
+  const external = new Map<string, VirtualHost>()
+  const internal = new Map<string, VirtualHost>()
+
+  for (const ing of model.ingresses) {
+    const owner = `${ing.namespace}/${ing.name}`
+    for (const rule of ing.rules) {
+      const paths = Object.freeze(orderPaths(rule.paths).map((p) => compilePath(p, ing.namespace, ing.name, backends, slots)))
+      const vhost: VirtualHost = Object.freeze({
+        owner,
+        paths,
+        redirectHttps: ing.httpOption === 'Redirected' && rule.visibility === 'ExternalIP',
+      })
+      // A rule without hosts matches any host (KIngress semantics; Kourier writes `*`).
+      for (const host of rule.hosts.length === 0 ? ['*'] : rule.hosts) {
+        const h = host.toLowerCase()
+        if (!internal.has(h)) internal.set(h, vhost)
+        if (rule.visibility === 'ExternalIP' && !external.has(h)) external.set(h, vhost)
+      }
+    }
+  }
+  let routeCount = 0
+  for (const vh of internal.values()) routeCount += vh.paths.length
+  return Object.freeze({
+    version,
+    external: hostTable(external),
+    internal: hostTable(internal),
+    backends,
+    routeCount,
+  })
+}
+
+/** Longest literal prefix first; equal prefixes keep their declared order (header matches first as declared). */
+function orderPaths(paths: readonly RoutingPath[]): RoutingPath[] {
+  return paths.map((p, i) => [p, i] as const)
+    .sort((a, b) => (b[0].path.length - a[0].path.length) || (a[1] - b[1]))
+    .map(([p]) => p)
+}
+
+function compilePath(p: RoutingPath, namespace: string, route: string, backends: Map<string, Backend>, slots: SlotProvider): PathRoute {
+  const splits: Split[] = []
+  let upTo = 0
+  for (const s of p.splits) {
+    if (s.percent <= 0) continue // 0% targets are left out, as Knative's ingress builder does
+    const backend = backends.get(s.backend)
+    if (backend === undefined) throw new Error(`internal: split references unknown backend ${s.backend}`)
+    upTo += s.percent
+    const setHeaders = Object.freeze(headerList(p.appendHeaders, s.appendHeaders))
+    const setNames = new Set<string>()
+    for (let i = 0; i < setHeaders.length; i += 2) setNames.add(setHeaders[i])
+    splits.push(Object.freeze({
+      backend,
+      upTo,
+      setHeaders,
+      setNames,
+      rewriteHost: p.rewriteHost === '' ? null : p.rewriteHost,
+      slot: slots.slot(namespace, route, backend.revision),
+    }))
+  }
+  const names = Object.keys(p.headers)
+  return Object.freeze({
+    prefix: p.path === '' ? '/' : p.path,
+    matchNames: Object.freeze(names.map((n) => n.toLowerCase())),
+    matchValues: Object.freeze(names.map((n) => p.headers[n])),
+    splits: Object.freeze(splits),
+    total: upTo,
+  })
+}
+
+function hostTable(hosts: Map<string, VirtualHost>): HostTable {
+  const exact = new Map<string, VirtualHost>()
+  const suffixes: [string, VirtualHost][] = []
+  let any: VirtualHost | null = null
+  for (const [h, vh] of hosts) {
+    if (h === '*') any ??= vh
+    else if (h.startsWith('*.')) suffixes.push([h.slice(1), vh])
+    else exact.set(h, vh)
+  }
+  suffixes.sort((a, b) => b[0].length - a[0].length)
+  return Object.freeze({ exact, suffixes: Object.freeze(suffixes), any })
+}

@@ -1,0 +1,135 @@
+// Builds the upstream request's header list from the downstream request in one pass:
+// hop-by-hop headers (and those named in Connection) are dropped, path/split headers
+// overwrite, and Forwarded / X-Forwarded-* / x-request-id / traceparent are kept or created.
+import type { IncomingMessage } from 'node:http'
+import { randomFillSync } from 'node:crypto'
+
+// What each request header name needs; absent means "copy as is".
+const DROP = 1, HOST = 2, FORWARDED = 3, XFF = 4, XFPROTO = 5, XFHOST = 6, REQUEST_ID = 7, TRACEPARENT = 8, TE = 9
+const SPECIAL = new Map<string, number>([
+  ['connection', DROP], ['keep-alive', DROP], ['proxy-connection', DROP], ['transfer-encoding', DROP],
+  ['trailer', DROP], ['upgrade', DROP], ['http2-settings', DROP], ['proxy-authorization', DROP],
+  // Node answers `Expect: 100-continue` itself before the body is read; the upstream gets the body.
+  ['expect', DROP],
+  ['te', TE], ['host', HOST], ['forwarded', FORWARDED], ['x-forwarded-for', XFF], ['x-forwarded-proto', XFPROTO],
+  ['x-forwarded-host', XFHOST], ['x-request-id', REQUEST_ID], ['traceparent', TRACEPARENT],
+])
+
+/** Response headers that never cross a proxy. */
+export const RESPONSE_HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'proxy-authenticate',
+])
+
+const TRACEPARENT_RE = /^[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/
+
+// Random hex from a pooled buffer: one syscall per 256 ids instead of one per request.
+const pool = Buffer.allocUnsafe(4096)
+let poolOffset = pool.length
+function randomHex(bytes: number): string {
+  if (poolOffset + bytes > pool.length) {
+    randomFillSync(pool)
+    poolOffset = 0
+  }
+  const s = pool.toString('hex', poolOffset, poolOffset + bytes)
+  poolOffset += bytes
+  return s
+}
+
+export function newRequestId(): string {
+  const h = randomHex(16)
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`
+}
+
+export function newTraceparent(): string {
+  return `00-${randomHex(16)}-${randomHex(8)}-01`
+}
+
+/** The client address as RFC 7239 wants it: IPv4 bare, IPv6 quoted in brackets. */
+function forwardedFor(ip: string): string {
+  if (ip.startsWith('::ffff:') && ip.includes('.')) return ip.slice(7)
+  return ip.includes(':') ? `"[${ip}]"` : ip
+}
+function clientIp(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip
+}
+
+const TOKEN_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+function forwardedValue(v: string): string {
+  return TOKEN_RE.test(v) ? v : `"${v.replace(/["\\]/g, '\\$&')}"`
+}
+
+function connectionTokens(value: string): Set<string> | null {
+  let set: Set<string> | null = null
+  for (const raw of value.split(',')) {
+    const t = raw.trim().toLowerCase()
+    if (t === '' || t === 'close' || t === 'keep-alive') continue
+    ;(set ??= new Set()).add(t)
+  }
+  return set
+}
+
+/**
+ * @param setHeaders flat [name, value…] (lower-case names) applied with overwrite semantics
+ * @param setNames the names in setHeaders, for the skip test
+ * @param keepTe keep `te: trailers` (HTTP/2 upstreams, gRPC)
+ */
+export function upstreamHeaders(
+  req: IncomingMessage, scheme: string, rewriteHost: string | null,
+  setHeaders: readonly string[], setNames: ReadonlySet<string>, keepTe: boolean,
+): string[] {
+  const headers = req.headers
+  const out: string[] = []
+  const named = headers.connection !== undefined ? connectionTokens(headers.connection) : null
+  const host = headers.host ?? ''
+  let forwarded = '', xff = '', xfproto = '', xfhost = '', requestId = '', traceparent = ''
+  for (const name in headers) {
+    const value = headers[name]
+    if (value === undefined) continue
+    if (setNames.has(name) || (named !== null && named.has(name))) continue
+    const kind = SPECIAL.get(name)
+    if (kind === undefined) {
+      if (typeof value === 'string') out.push(name, value)
+      else for (const v of value) out.push(name, v)
+      continue
+    }
+    const v = typeof value === 'string' ? value : value.join(', ')
+    switch (kind) {
+      case FORWARDED: forwarded = v; break
+      case XFF: xff = v; break
+      case XFPROTO: xfproto = v; break
+      case XFHOST: xfhost = v; break
+      case REQUEST_ID: requestId = v; break
+      case TRACEPARENT: traceparent = v; break
+      case TE: if (keepTe && v.trim().toLowerCase() === 'trailers') out.push('te', 'trailers'); break
+      default: break // DROP, HOST (host is written below)
+    }
+  }
+  const ip = req.socket.remoteAddress ?? ''
+  const element = `for=${forwardedFor(ip)};host=${forwardedValue(host)};proto=${scheme}`
+  if (setNames.size === 0) {
+    out.push(
+      'host', rewriteHost ?? host,
+      'forwarded', forwarded === '' ? element : `${forwarded}, ${element}`,
+      'x-forwarded-for', xff === '' ? clientIp(ip) : `${xff}, ${clientIp(ip)}`,
+      'x-forwarded-proto', xfproto === '' ? scheme : xfproto,
+      'x-forwarded-host', xfhost === '' ? host : xfhost,
+      'x-request-id', requestId === '' ? newRequestId() : requestId,
+      'traceparent', TRACEPARENT_RE.test(traceparent) ? traceparent : newTraceparent(),
+    )
+  } else {
+    // Path or split headers overwrite even the ones the proxy would write itself.
+    put(out, setNames, 'host', rewriteHost ?? host)
+    put(out, setNames, 'forwarded', forwarded === '' ? element : `${forwarded}, ${element}`)
+    put(out, setNames, 'x-forwarded-for', xff === '' ? clientIp(ip) : `${xff}, ${clientIp(ip)}`)
+    put(out, setNames, 'x-forwarded-proto', xfproto === '' ? scheme : xfproto)
+    put(out, setNames, 'x-forwarded-host', xfhost === '' ? host : xfhost)
+    put(out, setNames, 'x-request-id', requestId === '' ? newRequestId() : requestId)
+    put(out, setNames, 'traceparent', TRACEPARENT_RE.test(traceparent) ? traceparent : newTraceparent())
+  }
+  for (let i = 0; i < setHeaders.length; i++) out.push(setHeaders[i])
+  return out
+}
+
+function put(out: string[], setNames: ReadonlySet<string>, name: string, value: string): void {
+  if (!setNames.has(name)) out.push(name, value)
+}

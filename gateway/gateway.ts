@@ -1,0 +1,172 @@
+// The data plane: listeners, route matching and proxying. It serves whatever RouteTable it was
+// last given (swap), and knows nothing of where tables come from (control/ builds them).
+import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { emptyRouteTable, type HostTable, type RouteTable } from './route-table.ts'
+import { findHost, findPath, pickSplit } from './match.ts'
+import { upstreamHeaders } from './forward-headers.ts'
+import { ProxyRequest, type ExchangeHooks } from './proxy-request.ts'
+import { localReply } from './local-reply.ts'
+import { UpstreamPools } from './upstream-pools.ts'
+import { GatewayMetrics } from './metrics/gateway-metrics.ts'
+import { ERR } from './metrics/route-slots.ts'
+
+export interface ListenerOptions {
+  port: number
+  internalPort: number
+  host?: string
+}
+
+// Methods whose requests carry no body unless they say so with content-length/transfer-encoding.
+function hasBody(req: IncomingMessage): boolean {
+  const h = req.headers
+  if (h['transfer-encoding'] !== undefined) return true
+  const cl = h['content-length']
+  return cl !== undefined && cl !== '0'
+}
+
+export class Gateway implements ExchangeHooks {
+  table: RouteTable = emptyRouteTable()
+  readonly metrics = new GatewayMetrics()
+  readonly pools = new UpstreamPools()
+  draining = false
+  inflight = 0
+  readonly #servers: http.Server[] = []
+  #idleWaiters: (() => void)[] = []
+
+  /** Install a new table. Requests already running keep the objects of the table they matched. */
+  swap(table: RouteTable): void {
+    this.pools.adopt(table)
+    this.table = table
+    this.metrics.routeCount = table.routeCount
+  }
+
+  async listen(opts: ListenerOptions): Promise<{ port: number; internalPort: number }> {
+    const host = opts.host ?? '0.0.0.0'
+    const external = this.#createServer(false)
+    const internal = this.#createServer(true)
+    await Promise.all([listenOn(external, opts.port, host), listenOn(internal, opts.internalPort, host)])
+    return { port: (external.address() as AddressInfo).port, internalPort: (internal.address() as AddressInfo).port }
+  }
+
+  #createServer(internal: boolean): http.Server {
+    const server = http.createServer({
+      // Uploads and long responses are bounded by revision timeouts, not by the server.
+      requestTimeout: 0,
+      headersTimeout: 60_000,
+      // Longer than common load balancers' 60 s idle timeout, so they close first.
+      keepAliveTimeout: 65_000,
+      maxHeaderSize: 16 * 1024,
+    })
+    server.on('request', internal
+      ? (req: IncomingMessage, res: ServerResponse) => this.handle(req, res, this.table.internal, true)
+      : (req: IncomingMessage, res: ServerResponse) => this.handle(req, res, this.table.external, false))
+    server.on('clientError', onClientError)
+    this.#servers.push(server)
+    return server
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse, hosts: HostTable, internal: boolean): void {
+    const start = performance.now()
+    const host = req.headers.host ?? ''
+    const vh = findHost(hosts, host)
+    if (vh === null) {
+      this.metrics.unmatched[internal ? 1 : 0]++
+      localReply(res, 404, `no route for host ${JSON.stringify(host)}\n`, this.draining)
+      return
+    }
+    const url = req.url ?? '/'
+    if (!internal && vh.redirectHttps) {
+      this.metrics.unmatched[internal ? 1 : 0]++
+      localReply(res, 301, '', this.draining, ['location', `https://${host.replace(/:\d+$/, '')}${url}`])
+      return
+    }
+    const path = findPath(vh, url, req.headers)
+    const split = path === null ? null : pickSplit(path)
+    if (split === null) {
+      this.metrics.unmatched[internal ? 1 : 0]++
+      localReply(res, 404, `no route for ${JSON.stringify(host)} path ${JSON.stringify(url.split('?')[0])}\n`, this.draining)
+      return
+    }
+    const backend = split.backend
+    const ds = backend.dispatchers
+    if (ds.length === 0) {
+      split.slot.errors[ERR.no_endpoints]++
+      split.slot.record(503, (performance.now() - start) / 1000)
+      localReply(res, 503, `no ready instance for ${backend.revision}\n`, this.draining)
+      return
+    }
+    const dispatcher = ds.length === 1 ? ds[0] : ds[backend.cursor++ % ds.length]
+    if (backend.cursor > 0x3fffffff) backend.cursor = 0
+
+    const exchange = new ProxyRequest(this, req, res, split.slot, start)
+    this.inflight++
+    const method = req.method ?? 'GET'
+    dispatcher.dispatch({
+      path: url,
+      method,
+      headers: upstreamHeaders(req, 'http', split.rewriteHost, split.setHeaders, split.setNames, backend.protocol === 'h2c'),
+      body: hasBody(req) ? req : null,
+      headersTimeout: backend.firstByteMs,
+      bodyTimeout: backend.idleMs,
+      upgrade: null,
+    }, exchange)
+  }
+
+  exchangeDone(_x: ProxyRequest): void {
+    this.inflight--
+    if (this.inflight === 0 && this.#idleWaiters.length > 0) {
+      const waiters = this.#idleWaiters
+      this.#idleWaiters = []
+      for (const w of waiters) w()
+    }
+  }
+
+  /**
+   * Stop accepting connections, let in-flight requests finish (responses now ask clients to
+   * close their connections), then close everything. Resolves true if all finished in time.
+   */
+  async drain(timeoutMs: number): Promise<boolean> {
+    this.draining = true
+    for (const s of this.#servers) s.close()
+    let timer: NodeJS.Timeout | undefined
+    const finished = this.inflight === 0 || await new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs)
+      this.#idleWaiters.push(() => resolve(true))
+    })
+    clearTimeout(timer)
+    for (const s of this.#servers) s.closeAllConnections()
+    await this.pools.close()
+    return finished
+  }
+
+  /** Close at once (tests). */
+  async close(): Promise<void> {
+    this.draining = true
+    for (const s of this.#servers) {
+      s.close()
+      s.closeAllConnections()
+    }
+    this.pools.destroy()
+  }
+}
+
+function listenOn(server: http.Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+}
+
+// Malformed requests never reach a backend: answer 400/431/413 like Node would, but close cleanly.
+function onClientError(err: Error & { code?: string }, socket: import('node:stream').Duplex): void {
+  if (!socket.writable || (socket as import('node:net').Socket).destroyed) return
+  let status = '400 Bad Request'
+  if (err.code === 'HPE_HEADER_OVERFLOW') status = '431 Request Header Fields Too Large'
+  else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') status = '408 Request Timeout'
+  else if (err.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW' || err.code === 'HPE_INVALID_TRANSFER_ENCODING') status = '400 Bad Request'
+  socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`)
+}

@@ -1,0 +1,15 @@
+// Answers the gateway writes itself (no route, no upstream, timeouts), kept tiny and uniform.
+import type { ServerResponse } from 'node:http'
+
+export function localReply(res: ServerResponse, status: number, body: string, close: boolean, extra?: readonly string[]): void {
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  const headers = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body))]
+  if (status === 503) headers.push('retry-after', '1')
+  if (close) headers.push('connection', 'close')
+  if (extra !== undefined) for (const h of extra) headers.push(h)
+  res.writeHead(status, headers)
+  res.end(body)
+}

@@ -1,0 +1,23 @@
+// The gateway's metric state: plain numbers and typed arrays written on the hot path, exposed to
+// a prom-client Registry through collectors that read them at scrape time.
+import type { Registry } from 'prom-client'
+import { RouteSlots, collector } from './route-slots.ts'
+
+export class GatewayMetrics {
+  readonly slots = new RouteSlots()
+  /** requests with no matching host/path: [external, internal] */
+  readonly unmatched = new Float64Array(2)
+  routeCount = 0
+
+  register(registry: Registry, gauges: { inflight: () => number }): void {
+    const all = [
+      ...this.slots.collectors(),
+      collector('sluice_unmatched_requests_total', 'Requests that matched no host or path (answered 404, or 301 for https redirects).', 'counter',
+        () => [{ labels: { listener: 'external' }, value: this.unmatched[0] }, { labels: { listener: 'internal' }, value: this.unmatched[1] }]),
+      collector('sluice_routes', 'Routes (host and path pairs) in the active route table.', 'gauge', () => [{ labels: {}, value: this.routeCount }]),
+      collector('sluice_inflight_requests', 'Requests being proxied right now.', 'gauge', () => [{ labels: {}, value: gauges.inflight() }]),
+    ]
+    // registerMetric is typed for prom-client's own classes; collectors are duck-typed metrics.
+    for (const c of all) registry.registerMetric(c as Parameters<Registry['registerMetric']>[0])
+  }
+}

@@ -1,0 +1,171 @@
+// One proxied exchange: an undici dispatch handler that streams the upstream response into the
+// downstream ServerResponse with backpressure. One object per request, preshaped; listeners are
+// shared functions that find the exchange through a symbol, so no closure is made per request.
+//
+// Timeouts follow Knative's handler (serving pkg/http/handler/timeout.go): timeoutSeconds and
+// responseStartTimeoutSeconds bound the wait for the first byte (504); idleTimeoutSeconds bounds
+// the silence between bytes (504 before the first byte, the stream is cut after it). undici's own
+// headersTimeout/bodyTimeout enforce them, so no timer is created per request here.
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Dispatcher } from 'undici'
+import { RESPONSE_HOP_BY_HOP } from './forward-headers.ts'
+import { ERR, type RouteSlot } from './metrics/route-slots.ts'
+import { localReply } from './local-reply.ts'
+
+type Controller = Dispatcher.DispatchController
+
+export interface ExchangeHooks {
+  /** called once when the exchange is over, whatever the outcome */
+  exchangeDone(x: ProxyRequest): void
+  /** the gateway is draining: responses ask the client to close the connection */
+  readonly draining: boolean
+}
+
+const kExchange = Symbol('sluice.exchange')
+interface Tagged { [kExchange]?: ProxyRequest }
+
+function onDownstreamClose(this: ServerResponse): void {
+  const x = (this as ServerResponse & Tagged)[kExchange]
+  if (x !== undefined && !x.done) x.clientClosed()
+}
+function onDownstreamDrain(this: ServerResponse): void {
+  const x = (this as ServerResponse & Tagged)[kExchange]
+  if (x !== undefined && x.controller !== null && !x.done) x.controller.resume()
+}
+
+function flushIfIdle(x: ProxyRequest): void {
+  if (!x.wroteBody && !x.done && !x.res.destroyed) x.res.flushHeaders()
+}
+
+class ClientClosedError extends Error {
+  override name = 'ClientClosedError'
+}
+
+export class ProxyRequest implements Dispatcher.DispatchHandler {
+  readonly req: IncomingMessage
+  readonly res: ServerResponse
+  readonly slot: RouteSlot
+  readonly hooks: ExchangeHooks
+  readonly start: number
+  controller: Controller | null = null
+  status = 0
+  done = false
+  wroteBody = false
+
+  constructor(hooks: ExchangeHooks, req: IncomingMessage, res: ServerResponse, slot: RouteSlot, start: number) {
+    this.hooks = hooks
+    this.req = req
+    this.res = res
+    this.slot = slot
+    this.start = start
+    ;(res as ServerResponse & Tagged)[kExchange] = this
+    res.on('close', onDownstreamClose)
+  }
+
+  onRequestStart(controller: Controller): void {
+    this.controller = controller
+    if (this.done) controller.abort(new ClientClosedError('client closed the connection'))
+  }
+
+  onResponseStart(controller: Controller, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
+    if (statusCode < 200) return // 100 was answered by Node itself; other 1xx are not forwarded
+    const out: string[] = []
+    const connection = headers.connection
+    const named = connection === undefined ? null : (typeof connection === 'string' ? connection : connection.join(',')).toLowerCase()
+    for (const name in headers) {
+      const value = headers[name]
+      if (value === undefined || RESPONSE_HOP_BY_HOP.has(name)) continue
+      if (named !== null && named.includes(name) && listed(named, name)) continue
+      if (typeof value === 'string') out.push(name, value)
+      else for (const v of value) out.push(name, v)
+    }
+    if (this.hooks.draining) out.push('connection', 'close')
+    this.status = statusCode
+    if (statusMessage) this.res.writeHead(statusCode, statusMessage, out)
+    else this.res.writeHead(statusCode, out)
+    // Streams (SSE, chunked) must show their headers now even if no byte follows yet. Node writes
+    // headers together with the first chunk, so only flush when none came in this parser pass.
+    if (headers['content-length'] === undefined) process.nextTick(flushIfIdle, this)
+  }
+
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    this.wroteBody = true
+    if (!this.res.write(chunk)) {
+      controller.pause()
+      this.res.once('drain', onDownstreamDrain)
+    }
+  }
+
+  onResponseEnd(_controller: Controller, trailers: Record<string, string | string[] | undefined>): void {
+    for (const _ in trailers) {
+      this.res.addTrailers(trailers as Record<string, string>)
+      break
+    }
+    this.res.end()
+    this.finish()
+  }
+
+  onResponseError(_controller: Controller, err: Error): void {
+    if (this.done) return
+    const res = this.res
+    if (err instanceof ClientClosedError) {
+      this.finish()
+      return
+    }
+    const kind = classify(err)
+    this.slot.errors[kind]++
+    if (!res.headersSent) {
+      if (kind === ERR.response_start_timeout || kind === ERR.idle_timeout) {
+        this.status = 504
+        localReply(res, 504, 'request timeout\n', this.hooks.draining)
+      } else {
+        this.status = 502
+        localReply(res, 502, 'upstream failed: ' + errorLabel(err) + '\n', this.hooks.draining)
+      }
+    } else {
+      // Bytes were sent: the status cannot change, so the stream is cut and the client sees it.
+      res.destroy(err)
+    }
+    this.finish()
+  }
+
+  /** The client went away before the exchange finished. */
+  clientClosed(): void {
+    if (this.status === 0) this.status = 499
+    if (this.controller !== null) this.controller.abort(new ClientClosedError('client closed the connection'))
+    this.finish()
+  }
+
+  finish(): void {
+    if (this.done) return
+    this.done = true
+    this.slot.record(this.status, (performance.now() - this.start) / 1000)
+    this.hooks.exchangeDone(this)
+  }
+}
+
+function listed(connectionValue: string, name: string): boolean {
+  for (const t of connectionValue.split(',')) if (t.trim() === name) return true
+  return false
+}
+
+function classify(err: Error & { code?: string }): number {
+  switch (err.code) {
+    case 'UND_ERR_HEADERS_TIMEOUT': return ERR.response_start_timeout
+    case 'UND_ERR_BODY_TIMEOUT': return ERR.idle_timeout
+    case 'ECONNREFUSED': case 'ENOTFOUND': case 'EAI_AGAIN': case 'EHOSTUNREACH': case 'ENETUNREACH':
+    case 'UND_ERR_CONNECT_TIMEOUT': case 'ECONNABORTED':
+      return ERR.connect
+    case 'ECONNRESET': case 'EPIPE': case 'UND_ERR_SOCKET': case 'UND_ERR_CLOSED':
+      return ERR.reset
+    case 'HPE_INVALID_CONSTANT': case 'HPE_INVALID_HEADER_TOKEN': case 'UND_ERR_INVALID_ARG': case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
+    case 'UND_ERR_HEADERS_OVERFLOW': case 'UND_ERR_RES_EXCEEDED_MAX_SIZE':
+      return ERR.protocol
+    default:
+      return typeof err.code === 'string' && err.code.startsWith('HPE_') ? ERR.protocol : ERR.other
+  }
+}
+
+function errorLabel(err: Error & { code?: string }): string {
+  return err.code ?? err.name
+}

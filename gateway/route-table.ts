@@ -1,0 +1,77 @@
+// The compiled, frozen route table the gateway serves from. control/compile builds it; the
+// gateway only reads it. Everything a request needs is precomputed here so that matching is a
+// Map lookup plus a short scan, and no per-request work depends on configuration parsing.
+import type { Dispatcher } from 'undici'
+import type { RouteSlot } from './metrics/route-slots.ts'
+
+/** The upstream instances of one revision or Service port. */
+export interface Backend {
+  readonly key: string
+  readonly namespace: string
+  readonly revision: string
+  readonly protocol: 'http1' | 'h2c'
+  /** origins of ready instances; an empty list answers 503 */
+  readonly origins: readonly string[]
+  readonly totalMs: number
+  readonly responseStartMs: number
+  readonly idleMs: number
+  /** undici headersTimeout: the first of total, responseStart and idle (0 = none) */
+  readonly firstByteMs: number
+  /** filled by the gateway when the table is installed: one keep-alive pool per origin */
+  dispatchers: Dispatcher[]
+  /** round-robin cursor over dispatchers */
+  cursor: number
+}
+
+export interface Split {
+  readonly backend: Backend
+  /** cumulative upper bound of this split's share in [0, 100) */
+  readonly upTo: number
+  /** flat [name, value…], lower-case names: the path's appendHeaders overwritten by the split's */
+  readonly setHeaders: readonly string[]
+  readonly setNames: ReadonlySet<string>
+  readonly rewriteHost: string | null
+  readonly slot: RouteSlot
+}
+
+export interface PathRoute {
+  readonly prefix: string
+  /** exact header matches, lower-case names; '' value means "present" */
+  readonly matchNames: readonly string[]
+  readonly matchValues: readonly string[]
+  readonly splits: readonly Split[]
+  /** sum of the percents (100, or 0 when every split is 0%) */
+  readonly total: number
+}
+
+export interface VirtualHost {
+  /** `namespace/name` of the ingress (KIngress or Route) that owns this host */
+  readonly owner: string
+  readonly paths: readonly PathRoute[]
+  /** httpOption Redirected: plain HTTP gets a 301 to https on the external listener */
+  readonly redirectHttps: boolean
+}
+
+export interface HostTable {
+  readonly exact: ReadonlyMap<string, VirtualHost>
+  /** `*.suffix` entries as [".suffix", host], longest suffix first */
+  readonly suffixes: readonly (readonly [string, VirtualHost])[]
+  readonly any: VirtualHost | null
+}
+
+export interface RouteTable {
+  readonly version: number
+  /** ExternalIP rules, served on the public listener */
+  readonly external: HostTable
+  /** every rule, served on the internal listener */
+  readonly internal: HostTable
+  readonly backends: ReadonlyMap<string, Backend>
+  /** number of (host, path) routes, for the route-count metric */
+  readonly routeCount: number
+}
+
+export const emptyHostTable: HostTable = Object.freeze({ exact: new Map(), suffixes: [], any: null })
+
+export function emptyRouteTable(): RouteTable {
+  return Object.freeze({ version: 0, external: emptyHostTable, internal: emptyHostTable, backends: new Map(), routeCount: 0 })
+}
