@@ -1,0 +1,137 @@
+// Ties the control plane together: every time the source reports a full load, read settings,
+// reconcile, compile and hand the table to the gateway. Any error keeps the last good table for
+// everything and is reported (log, /readyz, metrics) until a later load is clean.
+import { Counter, Gauge, type Registry } from 'prom-client'
+import type { Gateway } from '../gateway/gateway.ts'
+import type { Logger } from '../gateway/log.ts'
+import type { ConfigError, KObject } from './resources/types.ts'
+import { FileSource } from './sources/file-source.ts'
+import type { LoadResult } from './sources/load.ts'
+import { formatError } from './sources/format-error.ts'
+import { readSettings } from './settings.ts'
+import { reconcile, type ReconcileOutput } from './reconcile/index.ts'
+import { compile } from './compile/compile.ts'
+import { loadState, saveState, type RevisionState } from './state.ts'
+import type { Settings } from './settings-types.ts'
+
+export interface ControlLoopOptions {
+  configDir: string
+  stateDir: string
+  gateway: Gateway
+  log: Logger
+  registry: Registry
+  debounceMs?: number
+}
+
+export class ControlLoop {
+  readonly #opts: ControlLoopOptions
+  readonly #source: FileSource
+  #state: RevisionState
+  #stateJson: string
+  #version = 0
+  #onLoadWaiters: (() => void)[] = []
+  /** the last good reconcile, or null before the first good load */
+  last: ReconcileOutput | null = null
+  settings: Settings | null = null
+  /** errors of the latest load; empty when it was good */
+  errors: readonly ConfigError[] = []
+  loadedAt: Date | null = null
+  readonly #reloads: Counter<'result'>
+  readonly #errorGauge: Gauge
+  readonly #lastSuccess: Gauge
+
+  constructor(opts: ControlLoopOptions) {
+    this.#opts = opts
+    this.#source = new FileSource(opts.configDir, { debounceMs: opts.debounceMs })
+    this.#state = loadState(opts.stateDir)
+    this.#stateJson = JSON.stringify(this.#state)
+    const registers = [opts.registry]
+    this.#reloads = new Counter({ name: 'sluice_config_reloads_total', help: 'Configuration loads, by result (success or error).', labelNames: ['result'], registers })
+    this.#reloads.inc({ result: 'success' }, 0)
+    this.#reloads.inc({ result: 'error' }, 0)
+    this.#errorGauge = new Gauge({ name: 'sluice_config_errors', help: 'Errors in the latest configuration load (0 when it was applied).', registers })
+    this.#lastSuccess = new Gauge({ name: 'sluice_config_last_success_timestamp_seconds', help: 'When a configuration was last applied.', registers })
+  }
+
+  get ready(): boolean {
+    return this.last !== null
+  }
+
+  start(): void {
+    this.#source.start((r) => this.apply(r))
+  }
+
+  stop(): void {
+    this.#source.stop()
+  }
+
+  /** Resolves after the next load has been applied or rejected (tests, CLI). */
+  nextLoad(): Promise<void> {
+    return new Promise((resolve) => this.#onLoadWaiters.push(resolve))
+  }
+
+  apply(result: LoadResult): void {
+    const { log } = this.#opts
+    let errors: ConfigError[] = [...result.errors]
+    let out: ReconcileOutput | null = null
+    let settings: Settings | null = null
+    if (errors.length === 0) {
+      const s = readSettings(result.resources.configMaps)
+      errors = s.errors
+      settings = s.settings
+    }
+    if (errors.length === 0 && settings !== null) {
+      try {
+        out = reconcile({ resources: result.resources, settings, state: this.#state, now: new Date() })
+        const table = compile(out.model, this.#opts.gateway.metrics.slots, ++this.#version)
+        this.#opts.gateway.swap(table)
+      } catch (err) {
+        // A bug, not a user error: report it like one so the last good table stays.
+        errors = [{ file: this.#opts.configDir, line: 0, column: 0, path: '', message: `internal error while applying configuration: ${(err as Error).stack ?? err}` }]
+        out = null
+      }
+    }
+    this.errors = errors
+    this.#errorGauge.set(errors.length)
+    if (out === null) {
+      this.#reloads.inc({ result: 'error' })
+      for (const e of errors) log.error('configuration error; keeping the last good configuration', { at: formatError(e) })
+    } else {
+      this.#reloads.inc({ result: 'success' })
+      this.#lastSuccess.set(Date.now() / 1000)
+      this.last = out
+      this.settings = settings
+      this.loadedAt = new Date()
+      this.#persist(out.state)
+      log.info('configuration applied', {
+        version: this.#version, services: out.summary.services, routes: out.summary.routes,
+        ingresses: out.summary.ingresses, hosts: out.summary.hosts.length,
+      })
+    }
+    const waiters = this.#onLoadWaiters
+    this.#onLoadWaiters = []
+    for (const w of waiters) w()
+  }
+
+  #persist(state: RevisionState): void {
+    this.#state = state
+    const json = JSON.stringify(state)
+    if (json === this.#stateJson) return
+    try {
+      saveState(this.#opts.stateDir, state)
+      this.#stateJson = json
+    } catch (err) {
+      this.#opts.log.error('cannot write the state directory; revision history will not survive a restart', { dir: this.#opts.stateDir, err })
+    }
+  }
+
+  /** Every object with its computed status, for /debug/resources. */
+  resources(): object[] {
+    return (this.last?.objects ?? []).map(stripSource)
+  }
+}
+
+function stripSource(o: KObject): object {
+  const { source: _source, ...rest } = o
+  return rest
+}

@@ -1,0 +1,138 @@
+// KIngress split → BackendSpec. Revisions resolve to their fixed upstreams and timeouts; core
+// Services resolve the way Kourier does: ExternalName by DNS, otherwise the ready addresses of the
+// Service's EndpointSlices (or legacy Endpoints) at the port matching the split's servicePort.
+import type { CoreService, EndpointPort, IngressSplit, ResourceSet, Revision } from '../resources/types.ts'
+import type { BackendSpec, UpstreamProtocol } from '../model.ts'
+import { CONFIGURATION_LABEL, SERVICE_LABEL, nsName } from './names.ts'
+import { revisionProtocol, type Readiness } from './revision.ts'
+
+const SERVICE_NAME_LABEL = 'kubernetes.io/service-name'
+const NO_TIMEOUTS = Object.freeze({ totalMs: 0, responseStartMs: 0, idleMs: 0 })
+
+export interface Resolved {
+  readonly spec: BackendSpec
+  /** why requests to this backend will fail, if they will */
+  readonly problem?: string
+}
+
+export interface RevisionEntry {
+  readonly rev: Revision
+  readonly readiness: Readiness
+}
+
+export function revisionBackend({ rev, readiness }: RevisionEntry): BackendSpec {
+  const { name, namespace, labels } = rev.metadata
+  const secs = (v: number | undefined) => (v ?? 0) * 1000
+  return {
+    key: `revision/${namespace}/${name}`,
+    namespace,
+    service: labels?.[SERVICE_LABEL] ?? labels?.[CONFIGURATION_LABEL] ?? name,
+    revision: name,
+    origins: readiness.status === 'True' ? [...readiness.origins] : [],
+    protocol: revisionProtocol(rev),
+    timeouts: {
+      totalMs: secs(rev.spec.timeoutSeconds),
+      responseStartMs: secs(rev.spec.responseStartTimeoutSeconds),
+      idleMs: secs(rev.spec.idleTimeoutSeconds),
+    },
+  }
+}
+
+export class BackendIndex {
+  readonly #services = new Map<string, CoreService>()
+  readonly #revisions: ReadonlyMap<string, RevisionEntry>
+  readonly #rs: ResourceSet
+
+  constructor(rs: ResourceSet, revisions: ReadonlyMap<string /* ns/name */, RevisionEntry>) {
+    this.#rs = rs
+    this.#revisions = revisions
+    for (const s of rs.coreServices) {
+      const k = nsName(s.metadata.namespace, s.metadata.name)
+      if (!this.#services.has(k)) this.#services.set(k, s)
+    }
+  }
+
+  /** Generated ingresses name revisions; user ingresses name Services, with revisions as a fallback. */
+  resolve(ns: string, split: IngressSplit, preferRevision: boolean): Resolved {
+    const sns = split.serviceNamespace || ns
+    const key = nsName(sns, split.serviceName)
+    const rev = this.#revisions.get(key)
+    const svc = this.#services.get(key)
+    if (rev !== undefined && (preferRevision || svc === undefined)) {
+      const spec = revisionBackend(rev)
+      return spec.origins.length > 0 ? { spec } : { spec, problem: `Revision ${key} is not ready` }
+    }
+    if (svc !== undefined) return this.#service(svc, split.servicePort)
+    return {
+      spec: plain(`service/${key}/${split.servicePort}`, sns, split.serviceName, [], 'http1'),
+      problem: `Service ${key} not found`,
+    }
+  }
+
+  #service(svc: CoreService, servicePort: number | string): Resolved {
+    const { name, namespace } = svc.metadata
+    const key = `service/${namespace}/${name}/${servicePort}`
+    const ports = svc.spec.ports ?? []
+    const port = ports.find((p) => (typeof servicePort === 'number' ? p.port === servicePort : p.name === servicePort))
+      ?? (typeof servicePort === 'string' && /^\d+$/.test(servicePort) ? ports.find((p) => p.port === Number(servicePort)) : undefined)
+    const portNumber = port?.port ?? (typeof servicePort === 'number' ? servicePort : Number(servicePort) || 80)
+    const protocol: UpstreamProtocol =
+      port !== undefined && (port.name === 'h2c' || port.name === 'http2' || port.appProtocol === 'kubernetes.io/h2c') ? 'h2c' : 'http1'
+    const done = (origins: string[], problem?: string): Resolved =>
+      ({ spec: plain(key, namespace, name, [...new Set(origins)].sort(), protocol), ...(problem !== undefined ? { problem } : {}) })
+
+    if (svc.spec.type === 'ExternalName') {
+      if (!svc.spec.externalName) return done([], `ExternalName Service ${namespace}/${name} has no spec.externalName`)
+      return done([origin(svc.spec.externalName, portNumber)])
+    }
+    if (ports.length > 0 && port === undefined) {
+      return done([], `Service ${namespace}/${name} has no port ${JSON.stringify(servicePort)}`)
+    }
+    const portName = port?.name ?? ''
+    const target = port?.targetPort ?? portNumber
+    // Endpoint ports carry the service port's name; a numeric targetPort also works without names.
+    const endpointPort = (eps: readonly EndpointPort[] | undefined): number | undefined => {
+      const named = eps?.find((p) => (p.name ?? '') === portName)
+      if (named !== undefined) return named.port
+      if (typeof target === 'number') return target
+      return eps?.length === 1 && ports.length === 0 ? eps[0]!.port : undefined
+    }
+
+    const slices = this.#rs.endpointSlices.filter((s) =>
+      s.metadata.namespace === namespace && s.metadata.labels?.[SERVICE_NAME_LABEL] === name)
+    const origins: string[] = []
+    let found = false
+    if (slices.length > 0) {
+      found = true
+      for (const slice of slices) {
+        const p = endpointPort(slice.ports)
+        if (p === undefined) continue
+        for (const ep of slice.endpoints ?? []) {
+          if (ep.conditions?.ready === false) continue
+          for (const addr of ep.addresses ?? []) origins.push(origin(addr, p))
+        }
+      }
+    } else {
+      const eps = this.#rs.endpoints.find((e) => e.metadata.namespace === namespace && e.metadata.name === name)
+      if (eps !== undefined) {
+        found = true
+        for (const subset of eps.subsets ?? []) {
+          const p = endpointPort(subset.ports)
+          if (p === undefined) continue
+          for (const a of subset.addresses ?? []) origins.push(origin(a.ip, p))
+        }
+      }
+    }
+    if (!found) return done([], `Service ${namespace}/${name} has no EndpointSlices or Endpoints`)
+    if (origins.length === 0) return done([], `Service ${namespace}/${name} has no ready endpoints on port ${JSON.stringify(servicePort)}`)
+    return done(origins)
+  }
+}
+
+function plain(key: string, namespace: string, name: string, origins: string[], protocol: UpstreamProtocol): BackendSpec {
+  return { key, namespace, service: name, revision: name, origins, protocol, timeouts: NO_TIMEOUTS }
+}
+
+function origin(host: string, port: number): string {
+  return host.includes(':') ? `http://[${host}]:${port}` : `http://${host}:${port}`
+}

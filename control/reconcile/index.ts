@@ -1,0 +1,241 @@
+// reconcile(): declared objects + revision history → every Knative object with its status, the
+// routing model for the gateway, and the next revision history. Pure: no I/O, no clock.
+import type { Configuration, IngressSplit, KIngress, KObject, KService, ResourceSet, Revision, Route } from '../resources/types.ts'
+import type { Settings } from '../settings-types.ts'
+import type { BackendSpec, RoutingIngress, RoutingModel } from '../model.ts'
+import type { ConfigurationState, RevisionState } from '../state.ts'
+import { BackendIndex, type RevisionEntry } from './backends.ts'
+import { reconcileConfiguration } from './configuration.ts'
+import { orderOf, resolveConflicts, type Claimant, type DeclOrder } from './conflicts.ts'
+import { addressUrl, routeHosts, type RouteHosts } from './domains.ts'
+import { ingressWithStatus, makeIngress, ruleHosts, toRoutingIngress } from './ingress.ts'
+import { CONFIGURATION_LABEL, nsName } from './names.ts'
+import { defaultRevisionSpec, revisionReadiness, withRevisionStatus, type Readiness } from './revision.ts'
+import { buildTraffic, routeWithStatus, type TargetError, type TrafficConfig } from './route.ts'
+import { makeConfiguration, makeRoute, serviceWithStatus } from './service.ts'
+import { getCondition, rfc3339 } from './status.ts'
+
+export interface ReconcileInput {
+  readonly resources: ResourceSet
+  readonly settings: Settings
+  readonly state: RevisionState
+  readonly now: Date
+}
+
+export interface ReconcileOutput {
+  /** every declared and derived Service, Configuration, Revision, Route and Ingress with status, then the declared core objects unchanged */
+  objects: KObject[]
+  model: RoutingModel
+  state: RevisionState
+  summary: { services: number; routes: number; ingresses: number; hosts: string[] }
+}
+
+const keyOf = (o: KObject): string => nsName(o.metadata.namespace, o.metadata.name)
+const byKey = (a: KObject, b: KObject): number => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0)
+
+/** First declaration of each namespace/name wins; sources report duplicates. */
+function firstByKey<T extends KObject>(objs: readonly T[]): Map<string, T> {
+  const m = new Map<string, T>()
+  for (const o of objs) if (!m.has(keyOf(o))) m.set(keyOf(o), o)
+  return m
+}
+
+interface RouteEntry {
+  readonly route: Route
+  readonly order: DeclOrder
+  readonly creationTimestamp?: string
+  traffic?: TrafficConfig
+  trafficError?: TargetError
+  hosts?: RouteHosts
+  hostError?: string
+  ingress?: KIngress
+}
+
+export function reconcile(input: ReconcileInput): ReconcileOutput {
+  const { resources: rs, settings: s } = input
+  const now = rfc3339(input.now)
+  const services = [...firstByKey(rs.services).values()]
+  const declaredConfigs = firstByKey(rs.configurations)
+  const declaredRoutes = firstByKey(rs.routes)
+  const declaredIngresses = firstByKey(rs.ingresses)
+
+  // 1. Services → Configuration + Route, unless a declared object already has the name.
+  const children = new Map(services.map((svc) => {
+    const k = keyOf(svc)
+    const configurationNotOwned = declaredConfigs.has(k)
+    const routeNotOwned = !configurationNotOwned && declaredRoutes.has(k)
+    return [k, { configurationNotOwned, routeNotOwned, configuration: undefined as Configuration | undefined, route: undefined as Route | undefined }]
+  }))
+  const configInputs: Configuration[] = [...declaredConfigs.values()]
+  const routeEntries: RouteEntry[] = [...declaredRoutes.values()].map((route) => ({
+    route, order: orderOf(route, services.length + rs.routes.indexOf(route)), creationTimestamp: route.metadata.creationTimestamp,
+  }))
+  services.forEach((svc, i) => {
+    const ch = children.get(keyOf(svc))!
+    if (ch.configurationNotOwned) return
+    configInputs.push(makeConfiguration(svc))
+    if (!ch.routeNotOwned) routeEntries.push({ route: makeRoute(svc), order: orderOf(svc, i), creationTimestamp: svc.metadata.creationTimestamp })
+  })
+  configInputs.sort(byKey)
+
+  // 2. Revisions: declared ones are defaulted; those labelled for a known configuration belong to it.
+  const declaredRevs = [...firstByKey(rs.revisions).values()].map((r): Revision => ({ ...r, spec: defaultRevisionSpec(r.spec, s) }))
+  const configKeys = new Set(configInputs.map(keyOf))
+  const ownedBy = (r: Revision): string | undefined => {
+    const cfg = r.metadata.labels?.[CONFIGURATION_LABEL]
+    return cfg !== undefined && configKeys.has(nsName(r.metadata.namespace, cfg)) ? nsName(r.metadata.namespace, cfg) : undefined
+  }
+  const pinned = pinnedRevisions([...routeEntries.map((e) => e.route)])
+  const taken = new Map<string, { owner: string; what: string }>()
+  for (const r of declaredRevs) taken.set(keyOf(r), { owner: '', what: `a Revision ${r.metadata.name} is declared${r.source ? ` in ${r.source.file}` : ''}` })
+  for (const k of configKeys) {
+    const ns = k.slice(0, k.indexOf('/'))
+    for (const r of input.state.configurations[k]?.revisions ?? []) {
+      if (!taken.has(nsName(ns, r.name))) taken.set(nsName(ns, r.name), { owner: k, what: `it belongs to Configuration ${k}` })
+    }
+  }
+
+  const readiness = new Map<string, Readiness>()
+  const readinessOf = (rev: Revision): Readiness => {
+    const r = revisionReadiness(rev, { now, maxRevisionTimeoutSeconds: s.maxRevisionTimeoutSeconds })
+    // First one wins, like revsOut below, should a declared revision reuse a remembered name.
+    if (!readiness.has(keyOf(rev))) readiness.set(keyOf(rev), r)
+    return r
+  }
+  const configsOut = new Map<string, Configuration>()
+  const revsOut = new Map<string, Revision>()
+  const nextState: Record<string, ConfigurationState> = {}
+  for (const cfg of configInputs) {
+    const k = keyOf(cfg)
+    const ns = cfg.metadata.namespace
+    const out = reconcileConfiguration(cfg, input.state.configurations[k], declaredRevs.filter((r) => ownedBy(r) === k), {
+      settings: s,
+      now,
+      pinned: pinned.get(ns) ?? new Set(),
+      readiness: readinessOf,
+      nameTaken: (name) => {
+        const t = taken.get(nsName(ns, name))
+        return t !== undefined && t.owner !== k ? t.what : undefined
+      },
+    })
+    configsOut.set(k, out.configuration)
+    nextState[k] = out.state
+    for (const r of out.state.revisions) taken.set(nsName(ns, r.name), { owner: k, what: `it belongs to Configuration ${k}` })
+    for (const r of out.revisions) if (!revsOut.has(keyOf(r))) revsOut.set(keyOf(r), r)
+  }
+  for (const r of declaredRevs) {
+    if (ownedBy(r) === undefined && !revsOut.has(keyOf(r))) revsOut.set(keyOf(r), withRevisionStatus(r, readinessOf(r)))
+  }
+
+  // 3. Routes: traffic, hosts, and the generated KIngress.
+  for (const e of routeEntries) {
+    const ns = e.route.metadata.namespace
+    const built = buildTraffic(e.route, {
+      configuration: (n) => configsOut.get(nsName(ns, n)),
+      revision: (n) => revsOut.get(nsName(ns, n)),
+    })
+    e.traffic = built.traffic
+    e.trafficError = built.error
+    try {
+      const hosts = routeHosts(e.route, s)
+      for (const t of e.traffic?.targets.keys() ?? ['']) { hosts.url(t); hosts.local(t) }
+      e.hosts = hosts
+    } catch (err) {
+      e.hostError = (err as Error).message
+    }
+    const usable = e.traffic !== undefined && (e.traffic.targets.get('')?.length ?? 0) > 0
+    if (usable && e.hosts !== undefined && !declaredIngresses.has(keyOf(e.route))) {
+      e.ingress = makeIngress(e.route, e.traffic!, e.hosts, s)
+    }
+  }
+
+  // 4. Host conflicts across generated and user-written ingresses.
+  const ingressIndexBase = services.length + rs.routes.length
+  const userIngresses = [...declaredIngresses.values()]
+  const claimants: Claimant[] = [
+    ...routeEntries.filter((e) => e.ingress !== undefined).map((e) => claimant(`Route ${keyOf(e.route)}`, e.ingress!, e.order, e.creationTimestamp)),
+    ...userIngresses.map((ing) => claimant(`Ingress ${keyOf(ing)}`, ing, orderOf(ing, ingressIndexBase + rs.ingresses.indexOf(ing)), ing.metadata.creationTimestamp)),
+  ]
+  const conflicts = resolveConflicts(claimants)
+
+  // 5. Routing model and ingress statuses.
+  const backendIndex = new BackendIndex(rs, new Map([...revsOut].map(([k, rev]): [string, RevisionEntry] => [k, { rev, readiness: readiness.get(k)! }])))
+  const backends = new Map<string, BackendSpec>()
+  const routing: RoutingIngress[] = []
+  const convert = (ing: KIngress, id: string, ownerKind: 'Route' | 'Ingress'): KIngress => {
+    const served = conflicts.served.has(id)
+    const problems: string[] = []
+    if (served) {
+      routing.push(toRoutingIngress(ing, ownerKind, (split: IngressSplit) => {
+        const r = backendIndex.resolve(ing.metadata.namespace, split, ownerKind === 'Route')
+        backends.set(r.spec.key, r.spec)
+        if (r.problem !== undefined && !problems.includes(r.problem)) problems.push(r.problem)
+        return r.spec.key
+      }))
+    }
+    return ingressWithStatus(ing, { served, conflict: conflicts.lost.get(id), problems }, now)
+  }
+  const ingressesOut: KIngress[] = []
+  for (const e of routeEntries) if (e.ingress !== undefined) ingressesOut.push(e.ingress = convert(e.ingress, `Route ${keyOf(e.route)}`, 'Route'))
+  for (const ing of userIngresses) ingressesOut.push(convert(ing, `Ingress ${keyOf(ing)}`, 'Ingress'))
+
+  // 6. Route and Service statuses.
+  const routesOut = routeEntries.map((e) => routeWithStatus(e.route, {
+    traffic: e.traffic,
+    trafficError: e.trafficError,
+    hosts: e.hosts,
+    hostError: e.hostError,
+    addressUrl: addressUrl(e.route, s),
+    ingressReady: e.ingress !== undefined ? getCondition(e.ingress, 'Ready') : undefined,
+    ingressNotOwned: declaredIngresses.has(keyOf(e.route)),
+  }, now))
+  const routeByKey = new Map(routesOut.map((r) => [keyOf(r), r]))
+  const servicesOut = services.map((svc) => {
+    const ch = children.get(keyOf(svc))!
+    return serviceWithStatus(svc, {
+      ...ch,
+      configuration: ch.configurationNotOwned ? undefined : configsOut.get(keyOf(svc)),
+      route: ch.configurationNotOwned || ch.routeNotOwned ? undefined : routeByKey.get(keyOf(svc)),
+    }, now)
+  })
+
+  routing.sort((a, b) => nsName(a.namespace, a.name).localeCompare(nsName(b.namespace, b.name)) || a.ownerKind.localeCompare(b.ownerKind))
+  const hosts = [...new Set(routing.flatMap((r) => r.rules.flatMap((rule) => rule.hosts)))].sort()
+  const state: RevisionState = { version: 1, configurations: {} }
+  for (const k of Object.keys(nextState).sort()) state.configurations[k] = nextState[k]!
+
+  return {
+    objects: [
+      ...servicesOut.sort(byKey),
+      ...[...configsOut.values()].sort(byKey),
+      ...[...revsOut.values()].sort(byKey),
+      ...routesOut.sort(byKey),
+      ...ingressesOut.sort(byKey),
+      ...rs.coreServices, ...rs.endpoints, ...rs.endpointSlices, ...rs.configMaps, ...rs.secrets, ...rs.others,
+    ],
+    model: {
+      ingresses: routing,
+      backends: new Map([...backends.keys()].sort().map((k) => [k, backends.get(k)!])),
+    },
+    state,
+    summary: { services: services.length, routes: routesOut.length, ingresses: ingressesOut.length, hosts },
+  }
+}
+
+function claimant(id: string, ing: KIngress, order: DeclOrder, creationTimestamp: string | undefined): Claimant {
+  return { id, hosts: ing.spec.rules.flatMap(ruleHosts), order, ...(creationTimestamp ? { creationTimestamp } : {}) }
+}
+
+/** Revision names Routes refer to directly, per namespace: history pruning keeps them. */
+function pinnedRevisions(routes: readonly Route[]): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>()
+  for (const r of routes) {
+    for (const t of r.spec.traffic ?? []) {
+      if (!t.revisionName) continue
+      const set = out.get(r.metadata.namespace) ?? new Set<string>()
+      set.add(t.revisionName)
+      out.set(r.metadata.namespace, set)
+    }
+  }
+  return out
+}

@@ -1,0 +1,61 @@
+// `sluice serve`: one process with the gateway listeners, the admin listener and the control loop.
+import { Registry, collectDefaultMetrics } from 'prom-client'
+import { Gateway } from '../gateway/gateway.ts'
+import { createLogger, type Logger } from '../gateway/log.ts'
+import { ControlLoop } from './control-loop.ts'
+import { AdminServer } from './admin/admin-server.ts'
+
+export interface ServeOptions {
+  configDir: string
+  stateDir: string
+  port: number
+  internalPort: number
+  adminPort: number
+  adminHost: string
+  host?: string
+  log?: Logger
+}
+
+export interface Running {
+  gateway: Gateway
+  loop: ControlLoop
+  admin: AdminServer
+  ports: { port: number; internalPort: number; adminPort: number }
+  /** SIGTERM behaviour: stop accepting, fail /readyz, drain, close. Resolves true if drained in time. */
+  shutdown(): Promise<boolean>
+}
+
+export async function serve(opts: ServeOptions): Promise<Running> {
+  const log = opts.log ?? createLogger()
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'sluice_' })
+  const gateway = new Gateway()
+  gateway.metrics.register(registry, { inflight: () => gateway.inflight })
+  const loop = new ControlLoop({ configDir: opts.configDir, stateDir: opts.stateDir, gateway, log, registry })
+  const admin = new AdminServer({ port: opts.adminPort, host: opts.adminHost, gateway, loop, registry })
+  const adminPort = await admin.listen()
+  // Load before listening so the first request already sees the full configuration.
+  const first = loop.nextLoad()
+  loop.start()
+  await first
+  const { port, internalPort } = await gateway.listen({ port: opts.port, internalPort: opts.internalPort, host: opts.host })
+  log.info('sluice listening', { public: port, internal: internalPort, admin: `${opts.adminHost}:${adminPort}`, config: opts.configDir })
+  let stopping: Promise<boolean> | null = null
+  return {
+    gateway, loop, admin,
+    ports: { port, internalPort, adminPort },
+    shutdown() {
+      stopping ??= (async () => {
+        const timeoutMs = (loop.settings?.sluice.drainTimeoutSeconds ?? 30) * 1000
+        log.info('draining', { inflight: gateway.inflight, timeoutMs })
+        loop.stop()
+        const drained = await gateway.drain(timeoutMs)
+        if (!drained) log.warn('drain timeout reached; closing remaining connections', { inflight: gateway.inflight })
+        await admin.close()
+        log.info('stopped')
+        return drained
+      })()
+      return stopping
+    },
+  }
+}

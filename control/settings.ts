@@ -1,0 +1,250 @@
+// ConfigMaps → Settings. Keys and defaults follow Knative (config-domain, config-network,
+// config-features, config-defaults); config-sluice holds Sluice's own. A bad value is reported
+// where it was written and that key keeps its default, so one typo never blocks the rest.
+import { parse as parseYaml } from 'yaml'
+import type { ConfigError, ConfigMap } from './resources/types.ts'
+import type { DomainRule, Settings } from './settings-types.ts'
+import { parseTemplate, renderTemplate, TemplateError, type TemplateField } from './templates.ts'
+import { isDnsSubdomain } from './reconcile/names.ts'
+
+export const DEFAULT_DOMAIN_TEMPLATE = '{{.Name}}.{{.Namespace}}.{{.Domain}}'
+export const DEFAULT_TAG_TEMPLATE = '{{.Tag}}-{{.Name}}'
+
+export const defaultSettings: Settings = Object.freeze({
+  domains: Object.freeze([Object.freeze({ domain: 'localhost', selector: Object.freeze({}) })]),
+  domainTemplate: DEFAULT_DOMAIN_TEMPLATE,
+  tagTemplate: DEFAULT_TAG_TEMPLATE,
+  defaultExternalScheme: 'http',
+  httpProtocol: 'Enabled',
+  clusterDomain: 'cluster.local',
+  tagHeaderBasedRouting: false,
+  revisionTimeoutSeconds: 300,
+  maxRevisionTimeoutSeconds: 600,
+  revisionResponseStartTimeoutSeconds: 300,
+  revisionIdleTimeoutSeconds: 0,
+  containerConcurrency: 0,
+  sluice: Object.freeze({ drainTimeoutSeconds: 30 }),
+})
+
+const CONFIG_MAPS = ['config-domain', 'config-network', 'config-features', 'config-defaults', 'config-sluice'] as const
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
+class Reader {
+  readonly errors: ConfigError[] = []
+  readonly cm: ConfigMap
+  constructor(cm: ConfigMap) {
+    this.cm = cm
+  }
+
+  error(key: string, message: string): void {
+    const src = this.cm.source
+    const pos = src?.locate(['data', key]) ?? { line: 0, column: 0 }
+    const path = /^[A-Za-z0-9_-]+$/.test(key) ? `data.${key}` : `data[${JSON.stringify(key)}]`
+    this.errors.push({ file: src?.file ?? '', line: pos.line, column: pos.column, path, message: `${this.cm.metadata.name}: ${message}` })
+  }
+
+  has(key: string): boolean {
+    return Object.hasOwn(this.cm.data ?? {}, key)
+  }
+
+  str(key: string): string | undefined {
+    const v = this.cm.data?.[key]
+    return v === undefined ? undefined : String(v).trim()
+  }
+
+  /** Whole seconds in [min, max]; undefined when absent or bad (bad is reported). */
+  int(key: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+    const v = this.str(key)
+    if (v === undefined) return undefined
+    if (!/^-?\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+      this.error(key, `${key} must be a whole number between ${min} and ${max === Number.MAX_SAFE_INTEGER ? 'infinity' : max}, got ${JSON.stringify(v)}`)
+      return undefined
+    }
+    return Number(v)
+  }
+
+  oneOf<T extends string>(key: string, allowed: readonly T[], rejected: Record<string, string> = {}): T | undefined {
+    const v = this.str(key)
+    if (v === undefined) return undefined
+    const hit = allowed.find((a) => a.toLowerCase() === v.toLowerCase())
+    if (hit !== undefined) return hit
+    const why = rejected[v.toLowerCase()]
+    this.error(key, why ?? `${key} must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`)
+    return undefined
+  }
+}
+
+export function readSettings(configMaps: ConfigMap[]): { settings: Settings; errors: ConfigError[] } {
+  const s: Mutable<Settings> = { ...defaultSettings, sluice: { ...defaultSettings.sluice } }
+  const errors: ConfigError[] = []
+  const seen = new Map<string, ConfigMap>()
+  for (const cm of configMaps) {
+    const name = cm.metadata.name
+    if (!(CONFIG_MAPS as readonly string[]).includes(name)) continue
+    const r = new Reader(cm)
+    const first = seen.get(name)
+    if (first !== undefined) {
+      const at = first.source ? `${first.source.file}:${first.source.line}` : `namespace ${first.metadata.namespace}`
+      const src = cm.source
+      errors.push({ file: src?.file ?? '', line: src?.line ?? 0, column: src?.column ?? 0, path: '', message: `ConfigMap ${name} is declared twice (first at ${at}); this one is ignored` })
+      continue
+    }
+    seen.set(name, cm)
+    if (name === 'config-domain') s.domains = readDomains(r)
+    else if (name === 'config-network') readNetwork(r, s)
+    else if (name === 'config-features') {
+      const v = r.oneOf('tag-header-based-routing', ['Enabled', 'Disabled', 'Allowed'])
+      if (v !== undefined) s.tagHeaderBasedRouting = v === 'Enabled'
+    } else if (name === 'config-defaults') readDefaults(r, s)
+    else readSluice(r, s)
+    errors.push(...r.errors)
+  }
+  return { settings: s, errors }
+}
+
+function readDomains(r: Reader): DomainRule[] {
+  const rules: DomainRule[] = []
+  for (const domain of Object.keys(r.cm.data ?? {}).sort()) {
+    // `_example` (and any `_` key) is documentation, as in Knative.
+    if (domain.startsWith('_')) continue
+    if (!isDnsSubdomain(domain)) {
+      r.error(domain, `config-domain key ${JSON.stringify(domain)} is not a valid DNS domain (lower-case letters, digits, '-' and '.')`)
+      continue
+    }
+    const raw = r.cm.data[domain] ?? ''
+    let doc: unknown
+    try {
+      doc = raw.trim() === '' ? null : parseYaml(raw)
+    } catch (err) {
+      r.error(domain, `value for domain ${domain} is not valid YAML: ${(err as Error).message.split('\n')[0]}`)
+      continue
+    }
+    const selector = readSelector(doc)
+    if (selector === undefined) {
+      r.error(domain, `value for domain ${domain} must be empty or "selector:" followed by label key: value pairs`)
+      continue
+    }
+    rules.push({ domain, selector })
+  }
+  // Knative adds the default domain when no entry has an empty selector, so every Route gets one.
+  if (!rules.some((d) => Object.keys(d.selector).length === 0)) rules.push(defaultSettings.domains[0]!)
+  return rules
+}
+
+function readSelector(doc: unknown): Record<string, string> | undefined {
+  if (doc === null || doc === undefined) return {}
+  if (typeof doc !== 'object' || Array.isArray(doc)) return undefined
+  const { selector, type, ...rest } = doc as Record<string, unknown>
+  if (Object.keys(rest).length > 0 || (type !== undefined && typeof type !== 'string')) return undefined
+  if (selector === undefined || selector === null) return {}
+  if (typeof selector !== 'object' || Array.isArray(selector)) return undefined
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(selector)) {
+    if (typeof v === 'object' && v !== null) return undefined
+    out[k] = String(v)
+  }
+  return out
+}
+
+function readNetwork(r: Reader, s: Mutable<Settings>): void {
+  const dt = r.str('domain-template')
+  if (dt !== undefined) {
+    const err = checkDomainTemplate(dt)
+    if (err === undefined) s.domainTemplate = dt
+    else r.error('domain-template', `domain-template ${JSON.stringify(dt)} is invalid: ${err}`)
+  }
+  const tt = r.str('tag-template')
+  if (tt !== undefined) {
+    const err = checkTagTemplate(tt)
+    if (err === undefined) s.tagTemplate = tt
+    else r.error('tag-template', `tag-template ${JSON.stringify(tt)} is invalid: ${err}`)
+  }
+  const scheme = r.oneOf('default-external-scheme', ['http', 'https'])
+  if (scheme !== undefined) s.defaultExternalScheme = scheme
+  const protoKey = r.has('http-protocol') ? 'http-protocol' : r.has('httpProtocol') ? 'httpProtocol' : undefined
+  if (protoKey !== undefined) {
+    const p = r.oneOf(protoKey, ['Enabled', 'Redirected'], {
+      disabled: `${protoKey}: Disabled is not supported by Sluice (plain HTTP is always served); use Enabled or Redirected`,
+    })
+    if (p !== undefined) s.httpProtocol = p
+  }
+  // ingress-class and the other Knative keys are accepted and ignored: Sluice is the only ingress here.
+}
+
+function readDefaults(r: Reader, s: Mutable<Settings>): void {
+  const timeout = r.int('revision-timeout-seconds', 1)
+  if (timeout !== undefined) s.revisionTimeoutSeconds = timeout
+  const max = r.int('max-revision-timeout-seconds', 1)
+  if (max !== undefined) s.maxRevisionTimeoutSeconds = max
+  if (s.maxRevisionTimeoutSeconds < s.revisionTimeoutSeconds) {
+    r.error(max !== undefined ? 'max-revision-timeout-seconds' : 'revision-timeout-seconds',
+      `max-revision-timeout-seconds (${s.maxRevisionTimeoutSeconds}) must be at least revision-timeout-seconds (${s.revisionTimeoutSeconds})`)
+    s.revisionTimeoutSeconds = defaultSettings.revisionTimeoutSeconds
+    s.maxRevisionTimeoutSeconds = Math.max(defaultSettings.maxRevisionTimeoutSeconds, s.revisionTimeoutSeconds)
+  }
+  const rs = r.int('revision-response-start-timeout-seconds', 0, s.maxRevisionTimeoutSeconds)
+  if (rs !== undefined) s.revisionResponseStartTimeoutSeconds = rs
+  const idle = r.int('revision-idle-timeout-seconds', 0, s.maxRevisionTimeoutSeconds)
+  if (idle !== undefined) s.revisionIdleTimeoutSeconds = idle
+  // Knative's container-concurrency-max-limit default.
+  const cc = r.int('container-concurrency', 0, 1000)
+  if (cc !== undefined) s.containerConcurrency = cc
+}
+
+function readSluice(r: Reader, s: Mutable<Settings>): void {
+  const v = r.str('drain-timeout')
+  if (v === undefined) return
+  const secs = parseDuration(v)
+  if (secs === undefined) r.error('drain-timeout', `drain-timeout must be a duration such as "30s", "1m30s" or a number of seconds, got ${JSON.stringify(v)}`)
+  else s.sluice = { drainTimeoutSeconds: secs }
+}
+
+const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 }
+
+/** Go-style duration (`1m30s`, `500ms`) or a bare number of seconds → seconds. */
+export function parseDuration(v: string): number | undefined {
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v)
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(v)) return undefined
+  let total = 0
+  for (const m of v.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(m[1]) * UNIT_SECONDS[m[2]!]!
+  return total
+}
+
+const DOMAIN_FIELDS: TemplateField[] = ['Name', 'Namespace', 'Domain', 'Annotations', 'Labels']
+const TAG_FIELDS: TemplateField[] = ['Name', 'Tag']
+
+/** Knative renders sample values and requires a bare host; Sluice also requires {{.Name}} so routes cannot collide. */
+export function checkDomainTemplate(src: string): string | undefined {
+  try {
+    const t = parseTemplate(src, DOMAIN_FIELDS)
+    if (!t.fields.has('Name')) return 'it must use {{.Name}}, otherwise every Route would get the same host'
+    const sample = samples(t.parts)
+    const host = renderTemplate(t, { Name: 'foo', Namespace: 'bar', Domain: 'baz.com', Annotations: sample, Labels: sample })
+    if (host === '') return 'it renders an empty host name'
+    if (!isDnsSubdomain(host)) return `it renders ${JSON.stringify(host)}, which is not a bare DNS host name (no scheme, port or path)`
+    return undefined
+  } catch (err) {
+    if (err instanceof TemplateError) return err.message
+    throw err
+  }
+}
+
+export function checkTagTemplate(src: string): string | undefined {
+  try {
+    const t = parseTemplate(src, TAG_FIELDS)
+    if (!t.fields.has('Tag')) return 'it must use {{.Tag}}, otherwise all tags of a Route would share one host'
+    const host = renderTemplate(t, { Name: 'foo', Tag: 'v2' })
+    if (!isDnsSubdomain(host)) return `it renders ${JSON.stringify(host)}, which is not a valid host name part`
+    return undefined
+  } catch (err) {
+    if (err instanceof TemplateError) return err.message
+    throw err
+  }
+}
+
+/** Sample map entries for every key a template reads, so dotted lookups succeed during the check. */
+function samples(parts: ReturnType<typeof parseTemplate>['parts']): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const p of parts) if (p.kind === 'map') out[p.key] = 'x'
+  return out
+}

@@ -1,0 +1,28 @@
+// `sluice validate DIR`: the same load, settings and reconcile as serve, without serving.
+import { loadDirectory } from './sources/load.ts'
+import { formatError } from './sources/format-error.ts'
+import { readSettings } from './settings.ts'
+import { reconcile } from './reconcile/index.ts'
+import { loadState, emptyState } from './state.ts'
+
+interface Out { write(s: string): unknown }
+
+/** Returns the exit code: 0 valid, 1 errors. */
+export function validate(dir: string, stateDir: string, stdout: Out, stderr: Out): number {
+  const loaded = loadDirectory(dir)
+  const errors = [...loaded.errors]
+  if (errors.length === 0) errors.push(...readSettings(loaded.resources.configMaps).errors)
+  if (errors.length > 0) {
+    for (const e of errors) stderr.write(formatError(e) + '\n')
+    stderr.write(`${errors.length} error${errors.length === 1 ? '' : 's'} in ${dir}\n`)
+    return 1
+  }
+  let state
+  try { state = loadState(stateDir) } catch { state = emptyState() }
+  const { settings } = readSettings(loaded.resources.configMaps)
+  const out = reconcile({ resources: loaded.resources, settings, state, now: new Date() })
+  const s = out.summary
+  stdout.write(`${dir}: valid — ${loaded.files.length} files, ${s.services} services, ${s.routes} routes, ${s.ingresses} ingresses, ${s.hosts.length} hosts\n`)
+  for (const h of s.hosts) stdout.write(`  ${h}\n`)
+  return 0
+}

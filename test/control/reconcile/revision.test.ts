@@ -1,0 +1,40 @@
+import t from 'tap'
+import { revisionReadiness, parseUpstreams } from '../../../control/reconcile/revision.ts'
+import { revision } from '../fixtures.ts'
+
+const types = (r: ReturnType<typeof revisionReadiness>) => r.conditions.map((c) => `${c.type}=${c.status}`)
+
+t.test('sluice.dev/upstream makes a revision Ready', async (t) => {
+  const r = revisionReadiness(revision('a', { upstream: ' http://10.0.0.1:8080 , http://10.0.0.2:8080/ ,http://10.0.0.1:8080' }))
+  t.equal(r.status, 'True')
+  t.same(r.origins, ['http://10.0.0.1:8080', 'http://10.0.0.2:8080'])
+  t.same(types(r), ['Active=True', 'ContainerHealthy=True', 'Ready=True', 'ResourcesAvailable=True'])
+})
+
+t.test('a container command waits for the local runtime', async (t) => {
+  const r = revisionReadiness(revision('a', { upstream: null, command: ['node', 'server.js'] }))
+  t.same([r.status, r.reason, r.message], ['Unknown', 'Deploying', 'the local process runtime is not available yet'])
+  t.same(types(r), ['Active=Unknown', 'ContainerHealthy=Unknown', 'Ready=Unknown', 'ResourcesAvailable=Unknown'])
+})
+
+t.test('nothing to run: NoUpstream with a hint', async (t) => {
+  const r = revisionReadiness(revision('a', { upstream: null }))
+  t.same([r.status, r.reason], ['False', 'NoUpstream'])
+  t.match(r.message, /sluice\.dev\/upstream.*command/)
+  t.equal(r.conditions.find((c) => c.type === 'Ready')?.reason, 'NoUpstream')
+  t.equal(r.conditions.find((c) => c.type === 'ResourcesAvailable')?.status, 'False')
+})
+
+t.test('bad upstream values', async (t) => {
+  for (const v of ['', 'not a url', 'https://x:1', 'http://x:1/path', 'http://u:p@x:1']) {
+    const r = revisionReadiness(revision('a', { upstream: v }))
+    t.same([r.status, r.reason], ['False', 'InvalidUpstream'], JSON.stringify(v))
+  }
+  t.throws(() => parseUpstreams(' , '), /empty/)
+})
+
+t.test('timestamps come from the context', async (t) => {
+  const r = revisionReadiness(revision('a'), { now: '2026-01-01T00:00:00Z' })
+  t.ok(r.conditions.every((c) => c.lastTransitionTime === '2026-01-01T00:00:00Z'))
+  t.ok(revisionReadiness(revision('a')).conditions.every((c) => c.lastTransitionTime === undefined))
+})
