@@ -2,7 +2,7 @@
 // hop-by-hop headers (and those named in Connection) are dropped, path/split headers
 // overwrite, and Forwarded / X-Forwarded-* / x-request-id / traceparent are kept or created.
 import type { IncomingMessage } from 'node:http'
-import { randomFillSync } from 'node:crypto'
+import { randomFillSync, randomUUID } from 'node:crypto'
 
 // What each request header name needs; absent means "copy as is".
 const DROP = 1, HOST = 2, FORWARDED = 3, XFF = 4, XFPROTO = 5, XFHOST = 6, REQUEST_ID = 7, TRACEPARENT = 8, TE = 9
@@ -20,7 +20,8 @@ export const RESPONSE_HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'proxy-authenticate',
 ])
 
-const TRACEPARENT_RE = /^[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/
+// W3C Trace Context: version ff is invalid, as are an all-zero trace id or parent id.
+const TRACEPARENT_RE = /^(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/
 
 // Random hex from a pooled buffer: one syscall per 256 ids instead of one per request.
 const pool = Buffer.allocUnsafe(4096)
@@ -35,10 +36,8 @@ function randomHex(bytes: number): string {
   return s
 }
 
-export function newRequestId(): string {
-  const h = randomHex(16)
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`
-}
+/** A version 4 UUID; node:crypto batches its entropy, which makes this cheaper than our own hex. */
+export const newRequestId: () => string = randomUUID
 
 export function newTraceparent(): string {
   return `00-${randomHex(16)}-${randomHex(8)}-01`

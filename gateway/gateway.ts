@@ -68,6 +68,20 @@ export class Gateway implements ExchangeHooks {
 
   handle(req: IncomingMessage, res: ServerResponse, hosts: HostTable, internal: boolean): void {
     const start = performance.now()
+    let url = req.url ?? '/'
+    if (url.charCodeAt(0) !== 0x2f /* '/' */) {
+      const path = absoluteFormPath(req, url)
+      if (path === null) {
+        localReply(res, 400, `bad request target ${JSON.stringify(url)}\n`, true)
+        return
+      }
+      url = path
+    }
+    if (duplicateHost(req.rawHeaders)) {
+      // RFC 9112 §3.2: more than one Host is a bad request (proxies before us may have used either).
+      localReply(res, 400, 'more than one Host header\n', true)
+      return
+    }
     const host = req.headers.host ?? ''
     const vh = findHost(hosts, host)
     if (vh === null) {
@@ -75,7 +89,6 @@ export class Gateway implements ExchangeHooks {
       localReply(res, 404, `no route for host ${JSON.stringify(host)}\n`, this.draining)
       return
     }
-    const url = req.url ?? '/'
     if (!internal && vh.redirectHttps) {
       this.metrics.unmatched[internal ? 1 : 0]++
       localReply(res, 301, '', this.draining, ['location', `https://${host.replace(/:\d+$/, '')}${url}`])
@@ -149,6 +162,31 @@ export class Gateway implements ExchangeHooks {
     }
     this.pools.destroy()
   }
+}
+
+/**
+ * RFC 9112 §3.2.2: a request with an absolute-form target (as sent to proxies) is routed by the
+ * target's authority, which replaces Host, and only the origin-form path goes upstream. Returns
+ * that path, or null for any other non-origin-form target (`*`, authority-form, junk).
+ */
+function absoluteFormPath(req: IncomingMessage, url: string): string | null {
+  const m = /^https?:\/\/([^/?#@\s]+)([^#\s]*)$/i.exec(url)
+  if (m === null) return null
+  req.headers.host = m[1]!
+  const rest = m[2]!
+  return rest === '' ? '/' : rest.charCodeAt(0) === 0x2f ? rest : '/' + rest
+}
+
+function duplicateHost(raw: readonly string[]): boolean {
+  let seen = false
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!
+    if (name.length === 4 && name.toLowerCase() === 'host') {
+      if (seen) return true
+      seen = true
+    }
+  }
+  return false
 }
 
 function listenOn(server: http.Server, port: number, host: string): Promise<void> {

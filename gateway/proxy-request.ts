@@ -162,7 +162,8 @@ function classify(err: Error & { code?: string }): number {
     case 'UND_ERR_HEADERS_OVERFLOW': case 'UND_ERR_RES_EXCEEDED_MAX_SIZE':
       return ERR.protocol
     default:
-      return typeof err.code === 'string' && err.code.startsWith('HPE_') ? ERR.protocol : ERR.other
+      // undici's HTTPParserError usually has no code (it looks the number up in a name→number map)
+      return (typeof err.code === 'string' && err.code.startsWith('HPE_')) || err.name === 'HTTPParserError' ? ERR.protocol : ERR.other
   }
 }
 
