@@ -25,6 +25,10 @@ export interface BackendSpec {
   readonly origins: readonly string[]
   readonly protocol: UpstreamProtocol
   readonly timeouts: Timeouts
+  /** revision containerConcurrency; 0 (unlimited) for Service backends */
+  readonly containerConcurrency: number
+  /** run by the local runtime (the revision has a command): instances come and go, from zero */
+  readonly managed: boolean
 }
 
 export interface RoutingSplit {

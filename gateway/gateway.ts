@@ -7,7 +7,7 @@ import { findHost, findPath, pickSplit } from './match.ts'
 import { upstreamHeaders } from './forward-headers.ts'
 import { ProxyRequest, type ExchangeHooks } from './proxy-request.ts'
 import { localReply } from './local-reply.ts'
-import { UpstreamPools } from './upstream-pools.ts'
+import { Activator } from './activator/activator.ts'
 import { GatewayMetrics } from './metrics/gateway-metrics.ts'
 import { ERR } from './metrics/route-slots.ts'
 
@@ -17,18 +17,10 @@ export interface ListenerOptions {
   host?: string
 }
 
-// Methods whose requests carry no body unless they say so with content-length/transfer-encoding.
-function hasBody(req: IncomingMessage): boolean {
-  const h = req.headers
-  if (h['transfer-encoding'] !== undefined) return true
-  const cl = h['content-length']
-  return cl !== undefined && cl !== '0'
-}
-
 export class Gateway implements ExchangeHooks {
   table: RouteTable = emptyRouteTable()
   readonly metrics = new GatewayMetrics()
-  readonly pools = new UpstreamPools()
+  readonly activator = new Activator()
   draining = false
   inflight = 0
   readonly #servers: http.Server[] = []
@@ -36,7 +28,7 @@ export class Gateway implements ExchangeHooks {
 
   /** Install a new table. Requests already running keep the objects of the table they matched. */
   swap(table: RouteTable): void {
-    this.pools.adopt(table)
+    this.activator.adopt(table)
     this.table = table
     this.metrics.routeCount = table.routeCount
   }
@@ -102,28 +94,18 @@ export class Gateway implements ExchangeHooks {
       return
     }
     const backend = split.backend
-    const ds = backend.dispatchers
-    if (ds.length === 0) {
+    const throttler = backend.throttler!
+    if (!throttler.managed && throttler.routable.length === 0) {
+      // Fixed upstreams or endpoints with no ready address: nothing will come, answer now.
       split.slot.errors[ERR.no_endpoints]++
       split.slot.record(503, (performance.now() - start) / 1000)
       localReply(res, 503, `no ready instance for ${backend.revision}\n`, this.draining)
       return
     }
-    const dispatcher = ds.length === 1 ? ds[0] : ds[backend.cursor++ % ds.length]
-    if (backend.cursor > 0x3fffffff) backend.cursor = 0
-
-    const exchange = new ProxyRequest(this, req, res, split.slot, start)
+    const headers = upstreamHeaders(req, 'http', split.rewriteHost, split.setHeaders, split.setNames, backend.protocol === 'h2c')
+    const exchange = new ProxyRequest(this, req, res, split, url, headers, start)
     this.inflight++
-    const method = req.method ?? 'GET'
-    dispatcher.dispatch({
-      path: url,
-      method,
-      headers: upstreamHeaders(req, 'http', split.rewriteHost, split.setHeaders, split.setNames, backend.protocol === 'h2c'),
-      body: hasBody(req) ? req : null,
-      headersTimeout: backend.firstByteMs,
-      bodyTimeout: backend.idleMs,
-      upgrade: null,
-    }, exchange)
+    throttler.admit(exchange, start)
   }
 
   exchangeDone(_x: ProxyRequest): void {
@@ -149,7 +131,7 @@ export class Gateway implements ExchangeHooks {
     })
     clearTimeout(timer)
     for (const s of this.#servers) s.closeAllConnections()
-    await this.pools.close()
+    this.activator.close()
     return finished
   }
 
@@ -160,7 +142,7 @@ export class Gateway implements ExchangeHooks {
       s.close()
       s.closeAllConnections()
     }
-    this.pools.destroy()
+    this.activator.close()
   }
 }
 

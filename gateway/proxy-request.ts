@@ -9,7 +9,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { RESPONSE_HOP_BY_HOP } from './forward-headers.ts'
-import { ERR, type RouteSlot } from './metrics/route-slots.ts'
+import { ERR } from './metrics/route-slots.ts'
+import type { Split } from './route-table.ts'
+import type { RevisionThrottler, Waiter } from './activator/throttler.ts'
+import type { UpstreamInstance } from './activator/upstream-instance.ts'
 import { localReply } from './local-reply.ts'
 
 type Controller = Dispatcher.DispatchController
@@ -41,25 +44,61 @@ class ClientClosedError extends Error {
   override name = 'ClientClosedError'
 }
 
-export class ProxyRequest implements Dispatcher.DispatchHandler {
+export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   readonly req: IncomingMessage
   readonly res: ServerResponse
-  readonly slot: RouteSlot
+  readonly split: Split
+  readonly throttler: RevisionThrottler
   readonly hooks: ExchangeHooks
-  readonly start: number
+  readonly url: string
+  readonly headers: string[]
+  readonly arrived: number
+  readonly deadline: number
+  instance: UpstreamInstance | null = null
   controller: Controller | null = null
   status = 0
   done = false
   wroteBody = false
 
-  constructor(hooks: ExchangeHooks, req: IncomingMessage, res: ServerResponse, slot: RouteSlot, start: number) {
+  constructor(hooks: ExchangeHooks, req: IncomingMessage, res: ServerResponse, split: Split, url: string, headers: string[], arrived: number) {
     this.hooks = hooks
     this.req = req
     this.res = res
-    this.slot = slot
-    this.start = start
+    this.split = split
+    this.throttler = split.backend.throttler!
+    this.url = url
+    this.headers = headers
+    this.arrived = arrived
+    // timeoutSeconds (or a shorter response-start/idle limit) covers the time spent buffered too.
+    this.deadline = split.backend.firstByteMs > 0 ? arrived + split.backend.firstByteMs : Infinity
     ;(res as ServerResponse & Tagged)[kExchange] = this
     res.on('close', onDownstreamClose)
+  }
+
+  /** Send the request to an instance that has a free slot for it. */
+  send(instance: UpstreamInstance, now: number): void {
+    this.instance = instance
+    const b = this.split.backend
+    let headersTimeout = b.firstByteMs
+    if (headersTimeout > 0 && now > this.arrived) headersTimeout = Math.max(1, Math.ceil(this.deadline - now))
+    instance.dispatcher.dispatch({
+      path: this.url,
+      method: this.req.method ?? 'GET',
+      headers: this.headers,
+      body: hasBody(this.req) ? this.req : null,
+      headersTimeout,
+      bodyTimeout: b.idleMs,
+      upgrade: null,
+    }, this)
+  }
+
+  /** Refuse a request that never reached an instance (queue full, waited too long, revision gone). */
+  reject(status: 503 | 504, body: string): void {
+    if (this.done) return
+    this.status = status
+    if (status === 504) this.split.slot.errors[ERR.response_start_timeout]++
+    localReply(this.res, status, body, this.hooks.draining)
+    this.finish()
   }
 
   onRequestStart(controller: Controller): void {
@@ -113,7 +152,17 @@ export class ProxyRequest implements Dispatcher.DispatchHandler {
       return
     }
     const kind = classify(err)
-    this.slot.errors[kind]++
+    const inst = this.instance
+    if (kind === ERR.connect && inst !== null && this.throttler.managed && this.status === 0 && !this.req.readableDidRead) {
+      // The instance is gone (crashed or stopping) and nothing was sent: wait for another one.
+      inst.unroutable = true
+      inst.done()
+      this.instance = null
+      this.controller = null
+      this.throttler.requeue(this)
+      return
+    }
+    this.split.slot.errors[kind]++
     if (!res.headersSent) {
       if (kind === ERR.response_start_timeout || kind === ERR.idle_timeout) {
         this.status = 504
@@ -139,9 +188,19 @@ export class ProxyRequest implements Dispatcher.DispatchHandler {
   finish(): void {
     if (this.done) return
     this.done = true
-    this.slot.record(this.status, (performance.now() - this.start) / 1000)
+    const now = performance.now()
+    this.split.slot.record(this.status, (now - this.arrived) / 1000)
+    this.throttler.leave(now, this.instance)
     this.hooks.exchangeDone(this)
   }
+}
+
+// Requests whose method carries no body unless it says so with content-length/transfer-encoding.
+function hasBody(req: IncomingMessage): boolean {
+  const h = req.headers
+  if (h['transfer-encoding'] !== undefined) return true
+  const cl = h['content-length']
+  return cl !== undefined && cl !== '0'
 }
 
 function listed(connectionValue: string, name: string): boolean {

@@ -1,7 +1,7 @@
 // The compiled, frozen route table the gateway serves from. control/compile builds it; the
 // gateway only reads it. Everything a request needs is precomputed here so that matching is a
 // Map lookup plus a short scan, and no per-request work depends on configuration parsing.
-import type { Dispatcher } from 'undici'
+import type { RevisionThrottler } from './activator/throttler.ts'
 import type { RouteSlot } from './metrics/route-slots.ts'
 
 /** The upstream instances of one revision or Service port. */
@@ -17,10 +17,12 @@ export interface Backend {
   readonly idleMs: number
   /** undici headersTimeout: the first of total, responseStart and idle (0 = none) */
   readonly firstByteMs: number
-  /** filled by the gateway when the table is installed: one keep-alive pool per origin */
-  dispatchers: Dispatcher[]
-  /** round-robin cursor over dispatchers */
-  cursor: number
+  /** 0 = unlimited requests per instance */
+  readonly containerConcurrency: number
+  /** instances come from a runtime (scale from zero), not from `origins` */
+  readonly managed: boolean
+  /** set by the gateway when the table is installed: the revision's throttler, shared across tables */
+  throttler: RevisionThrottler | null
 }
 
 export interface Split {

@@ -21,8 +21,9 @@ function compileBackend(spec: BackendSpec): Backend {
     responseStartMs: t.responseStartMs,
     idleMs: t.idleMs,
     firstByteMs: firsts.length === 0 ? 0 : Math.min(...firsts),
-    dispatchers: [],
-    cursor: 0,
+    containerConcurrency: spec.containerConcurrency,
+    managed: spec.managed,
+    throttler: null,
   }
 }
 

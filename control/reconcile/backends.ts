@@ -30,6 +30,8 @@ export function revisionBackend({ rev, readiness }: RevisionEntry): BackendSpec 
     revision: name,
     origins: readiness.status === 'True' ? [...readiness.origins] : [],
     protocol: revisionProtocol(rev),
+    containerConcurrency: rev.spec.containerConcurrency ?? 0,
+    managed: readiness.managed === true,
     timeouts: {
       totalMs: secs(rev.spec.timeoutSeconds),
       responseStartMs: secs(rev.spec.responseStartTimeoutSeconds),
@@ -130,7 +132,7 @@ export class BackendIndex {
 }
 
 function plain(key: string, namespace: string, name: string, origins: string[], protocol: UpstreamProtocol): BackendSpec {
-  return { key, namespace, service: name, revision: name, origins, protocol, timeouts: NO_TIMEOUTS }
+  return { key, namespace, service: name, revision: name, origins, protocol, timeouts: NO_TIMEOUTS, containerConcurrency: 0, managed: false }
 }
 
 function origin(host: string, port: number): string {

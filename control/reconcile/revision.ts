@@ -13,6 +13,8 @@ export interface Readiness {
   readonly conditions: readonly Condition[]
   /** where requests go when ready (from sluice.dev/upstream) */
   readonly origins: readonly string[]
+  /** run by the local runtime: instances are pushed to the gateway as they become ready */
+  readonly managed?: boolean
 }
 
 export interface ReadinessContext {

@@ -1,0 +1,107 @@
+// The activator: one throttler per backend (revision or Service port), kept across route tables
+// so slots, queues and meters survive reloads. It is the gateway's seam to the control plane:
+// control pushes instances (setInstances), asks for drains, reads meters, and hears of demand.
+import type { RouteTable } from '../route-table.ts'
+import { RevisionThrottler, type ThrottlerHooks, type ThrottlerStats } from './throttler.ts'
+import type { InstanceRef } from './upstream-instance.ts'
+
+/** How often waiting requests are checked against their deadline. */
+const EXPIRY_INTERVAL_MS = 50
+
+export class Activator implements ThrottlerHooks {
+  readonly #throttlers = new Map<string, RevisionThrottler>()
+  readonly #waiting = new Set<RevisionThrottler>()
+  #expiry: NodeJS.Timeout | null = null
+  /** per-revision queue bound (config-sluice activator-queue-depth) */
+  queueDepth = 10_000
+  /** called when a request finds a runtime-managed revision without a routable instance */
+  onDemand: ((key: string) => void) | null = null
+  /** instances pushed for managed backends before the table naming them arrived */
+  readonly #pending = new Map<string, readonly InstanceRef[]>()
+
+  /** Bind every backend of a table to its throttler; throttlers no table names are retired. */
+  adopt(table: RouteTable): void {
+    const used = new Set<string>()
+    for (const b of table.backends.values()) {
+      used.add(b.key)
+      let t = this.#throttlers.get(b.key)
+      if (t === undefined) {
+        t = new RevisionThrottler(b.key, b.namespace, b.revision, this)
+        this.#throttlers.set(b.key, t)
+        const early = this.#pending.get(b.key)
+        if (early !== undefined) t.setInstances(early)
+        this.#pending.delete(b.key)
+      }
+      t.configure(b.containerConcurrency, this.queueDepth, b.managed)
+      if (!b.managed) t.setInstances(b.origins.map((origin) => ({ id: origin, origin, protocol: b.protocol })))
+      b.throttler = t
+    }
+    for (const [key, t] of this.#throttlers) {
+      if (used.has(key)) continue
+      this.#throttlers.delete(key)
+      this.#waiting.delete(t)
+      t.rejectAll(503, `revision ${t.revision} is no longer routed\n`)
+      t.close()
+    }
+  }
+
+  /** The ready instances of a runtime-managed backend (revision key `revision/ns/name`). */
+  setInstances(key: string, refs: readonly InstanceRef[]): void {
+    const t = this.#throttlers.get(key)
+    if (t === undefined) this.#pending.set(key, refs)
+    else t.setInstances(refs)
+  }
+
+  /** Stop routing to an instance and resolve once its requests are done (or after timeoutMs). */
+  drainInstance(key: string, id: string, timeoutMs: number): Promise<void> {
+    const inst = this.#throttlers.get(key)?.instance(id)
+    return inst === undefined ? Promise.resolve() : inst.drain(timeoutMs)
+  }
+
+  throttler(key: string): RevisionThrottler | undefined {
+    return this.#throttlers.get(key)
+  }
+
+  throttlers(): IterableIterator<RevisionThrottler> {
+    return this.#throttlers.values()
+  }
+
+  /** Knative's 1 s stats: average concurrency (buffered requests included) and request count. */
+  sample(now: number): ThrottlerStats[] {
+    const out: ThrottlerStats[] = []
+    for (const t of this.#throttlers.values()) out.push(t.sample(now))
+    return out
+  }
+
+  demand(t: RevisionThrottler): void {
+    this.onDemand?.(t.key)
+  }
+
+  waiting(t: RevisionThrottler): void {
+    this.#waiting.add(t)
+    if (this.#expiry === null) {
+      this.#expiry = setInterval(() => this.#expire(), EXPIRY_INTERVAL_MS)
+      this.#expiry.unref()
+    }
+  }
+
+  #expire(): void {
+    const now = performance.now()
+    for (const t of this.#waiting) if (t.expire(now) === 0) this.#waiting.delete(t)
+    if (this.#waiting.size === 0 && this.#expiry !== null) {
+      clearInterval(this.#expiry)
+      this.#expiry = null
+    }
+  }
+
+  close(): void {
+    if (this.#expiry !== null) clearInterval(this.#expiry)
+    this.#expiry = null
+    for (const t of this.#throttlers.values()) {
+      t.rejectAll(503, 'the gateway is shutting down\n')
+      t.close()
+    }
+    this.#throttlers.clear()
+    this.#waiting.clear()
+  }
+}

@@ -1,0 +1,33 @@
+// Activator metrics read from the throttlers at scrape time: queue depth, overflows, timeouts,
+// wait time, concurrency and in-flight per instance. Nothing here runs per request.
+import { collector, type MetricValue } from './route-slots.ts'
+import { WAIT_BUCKETS, type RevisionThrottler } from '../activator/throttler.ts'
+
+export function activatorCollectors(throttlers: () => Iterable<RevisionThrottler>): object[] {
+  const per = (fn: (t: RevisionThrottler) => number) => (): MetricValue[] => {
+    const values: MetricValue[] = []
+    for (const t of throttlers()) values.push({ labels: { namespace: t.namespace, revision: t.revision }, value: fn(t) })
+    return values
+  }
+  return [
+    collector('sluice_activator_queue_depth', 'Requests waiting for a free slot, by revision.', 'gauge', per((t) => t.queue.size)),
+    collector('sluice_activator_overflows_total', 'Requests refused with 503 because the revision queue was full.', 'counter', per((t) => t.overflows)),
+    collector('sluice_activator_timeouts_total', 'Requests answered 504 while waiting for a free slot.', 'counter', per((t) => t.timeouts)),
+    collector('sluice_revision_inflight_requests', 'Requests in flight for a revision, buffered ones included.', 'gauge', per((t) => t.current)),
+    collector('sluice_activator_wait_seconds', 'Time requests waited in the activator queue before being sent.', 'histogram', () => {
+      const values: MetricValue[] = []
+      for (const t of throttlers()) {
+        if (t.waitCount === 0) continue
+        const base = { namespace: t.namespace, revision: t.revision }
+        let acc = 0
+        for (let b = 0; b <= WAIT_BUCKETS.length; b++) {
+          acc += t.waitBuckets[b]
+          values.push({ metricName: 'sluice_activator_wait_seconds_bucket', labels: { ...base, le: b < WAIT_BUCKETS.length ? WAIT_BUCKETS[b] : '+Inf' }, value: acc })
+        }
+        values.push({ metricName: 'sluice_activator_wait_seconds_sum', labels: base, value: t.waitSum })
+        values.push({ metricName: 'sluice_activator_wait_seconds_count', labels: base, value: t.waitCount })
+      }
+      return values
+    }),
+  ]
+}
