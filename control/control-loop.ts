@@ -13,6 +13,10 @@ import { reconcile, type ReconcileOutput } from './reconcile/index.ts'
 import { compile } from './compile/compile.ts'
 import { loadState, saveState, type RevisionState } from './state.ts'
 import type { Settings } from './settings-types.ts'
+import { readAutoscalerSettings } from './autoscaler/settings.ts'
+import type { AutoscalerSettings } from './autoscaler/config.ts'
+import { scalingErrors } from './scaling/validate-scaling.ts'
+import type { ScalingLoop } from './scaling/scaling-loop.ts'
 
 export interface ControlLoopOptions {
   configDir: string
@@ -21,6 +25,8 @@ export interface ControlLoopOptions {
   log: Logger
   registry: Registry
   debounceMs?: number
+  /** runs revisions that have a command (local processes, autoscaled) */
+  scaling?: ScalingLoop
 }
 
 export class ControlLoop {
@@ -30,6 +36,8 @@ export class ControlLoop {
   #stateJson: string
   #version = 0
   #onLoadWaiters: (() => void)[] = []
+  #lastLoad: LoadResult | null = null
+  #refreshTimer: NodeJS.Timeout | null = null
   /** the last good reconcile, or null before the first good load */
   last: ReconcileOutput | null = null
   settings: Settings | null = null
@@ -63,6 +71,20 @@ export class ControlLoop {
 
   stop(): void {
     this.#source.stop()
+    if (this.#refreshTimer !== null) clearTimeout(this.#refreshTimer)
+    this.#refreshTimer = null
+  }
+
+  /**
+   * Reconcile the last good load again because something it depends on changed (an instance
+   * became ready, a revision failed, the autoscaler went idle). Coalesced: one pass per burst.
+   */
+  refresh(): void {
+    if (this.#refreshTimer !== null || this.#lastLoad === null) return
+    this.#refreshTimer = setTimeout(() => {
+      this.#refreshTimer = null
+      if (this.#lastLoad !== null) this.apply(this.#lastLoad, true)
+    }, 5)
   }
 
   /** Resolves after the next load has been applied or rejected (tests, CLI). */
@@ -70,26 +92,37 @@ export class ControlLoop {
     return new Promise((resolve) => this.#onLoadWaiters.push(resolve))
   }
 
-  apply(result: LoadResult): void {
-    const { log } = this.#opts
+  apply(result: LoadResult, refresh = false): void {
+    const { log, gateway, scaling } = this.#opts
     let errors: ConfigError[] = [...result.errors]
     let out: ReconcileOutput | null = null
     let settings: Settings | null = null
+    let autoscaler: AutoscalerSettings | null = null
     if (errors.length === 0) {
       const s = readSettings(result.resources.configMaps)
-      errors = s.errors
+      const a = readAutoscalerSettings(result.resources.configMaps)
+      errors = [...s.errors, ...a.errors]
+      if (errors.length === 0) errors = scalingErrors(result.resources, a.settings)
       settings = s.settings
+      autoscaler = a.settings
     }
-    if (errors.length === 0 && settings !== null) {
+    if (errors.length === 0 && settings !== null && autoscaler !== null) {
       try {
-        out = reconcile({ resources: result.resources, settings, state: this.#state, now: new Date() })
-        const table = compile(out.model, this.#opts.gateway.metrics.slots, ++this.#version)
-        this.#opts.gateway.swap(table)
+        out = reconcile({ resources: result.resources, settings, state: this.#state, now: new Date(), runtime: scaling ? (k) => scaling.view(k) : undefined })
+        gateway.activator.queueDepth = settings.sluice.activatorQueueDepth
+        const table = compile(out.model, gateway.metrics.slots, ++this.#version)
+        gateway.swap(table)
+        scaling?.sync(out, autoscaler)
       } catch (err) {
         // A bug, not a user error: report it like one so the last good table stays.
         errors = [{ file: this.#opts.configDir, line: 0, column: 0, path: '', message: `internal error while applying configuration: ${(err as Error).stack ?? err}` }]
         out = null
       }
+    }
+    if (refresh && out === null) {
+      // Only a bug can get here (the load itself was good before): keep serving, say so.
+      for (const e of errors) log.error('reconcile failed; keeping the last good configuration', { at: formatError(e) })
+      return
     }
     this.errors = errors
     this.#errorGauge.set(errors.length)
@@ -97,17 +130,21 @@ export class ControlLoop {
       this.#reloads.inc({ result: 'error' })
       for (const e of errors) log.error('configuration error; keeping the last good configuration', { at: formatError(e) })
     } else {
-      this.#reloads.inc({ result: 'success' })
-      this.#lastSuccess.set(Date.now() / 1000)
+      if (!refresh) {
+        this.#reloads.inc({ result: 'success' })
+        this.#lastSuccess.set(Date.now() / 1000)
+        this.loadedAt = new Date()
+      }
+      this.#lastLoad = result
       this.last = out
       this.settings = settings
-      this.loadedAt = new Date()
       this.#persist(out.state)
-      log.info('configuration applied', {
+      ;(refresh ? log.debug : log.info)(refresh ? 'status refreshed' : 'configuration applied', {
         version: this.#version, services: out.summary.services, routes: out.summary.routes,
         ingresses: out.summary.ingresses, hosts: out.summary.hosts.length,
       })
     }
+    if (refresh) return
     const waiters = this.#onLoadWaiters
     this.#onLoadWaiters = []
     for (const w of waiters) w()

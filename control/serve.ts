@@ -4,6 +4,7 @@ import { Gateway } from '../gateway/gateway.ts'
 import { createLogger, type Logger } from '../gateway/log.ts'
 import { ControlLoop } from './control-loop.ts'
 import { AdminServer } from './admin/admin-server.ts'
+import { ScalingLoop } from './scaling/scaling-loop.ts'
 
 export interface ServeOptions {
   configDir: string
@@ -19,6 +20,7 @@ export interface ServeOptions {
 export interface Running {
   gateway: Gateway
   loop: ControlLoop
+  scaling: ScalingLoop
   admin: AdminServer
   ports: { port: number; internalPort: number; adminPort: number }
   /** SIGTERM behaviour: stop accepting, fail /readyz, drain, close. Resolves true if drained in time. */
@@ -29,20 +31,28 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   const log = opts.log ?? createLogger()
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'sluice_' })
+  // prom-client also exports the sums of these per-type gauges as gauges ending in `_total`, which
+  // `promtool check metrics` rejects (only counters may end in _total). The per-type gauges stay.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric('sluice_' + name)
+  }
   const gateway = new Gateway()
   gateway.metrics.register(registry, { inflight: () => gateway.inflight })
-  const loop = new ControlLoop({ configDir: opts.configDir, stateDir: opts.stateDir, gateway, log, registry })
-  const admin = new AdminServer({ port: opts.adminPort, host: opts.adminHost, gateway, loop, registry })
+  let loop: ControlLoop
+  const scaling = new ScalingLoop({ gateway, log, registry, onStatusChange: () => loop.refresh() })
+  loop = new ControlLoop({ configDir: opts.configDir, stateDir: opts.stateDir, gateway, log, registry, scaling })
+  const admin = new AdminServer({ port: opts.adminPort, host: opts.adminHost, gateway, loop, registry, scaling })
   const adminPort = await admin.listen()
   // Load before listening so the first request already sees the full configuration.
   const first = loop.nextLoad()
   loop.start()
   await first
+  scaling.start()
   const { port, internalPort } = await gateway.listen({ port: opts.port, internalPort: opts.internalPort, host: opts.host })
   log.info('sluice listening', { public: port, internal: internalPort, admin: `${opts.adminHost}:${adminPort}`, config: opts.configDir })
   let stopping: Promise<boolean> | null = null
   return {
-    gateway, loop, admin,
+    gateway, loop, scaling, admin,
     ports: { port, internalPort, adminPort },
     shutdown() {
       stopping ??= (async () => {
@@ -51,6 +61,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
         loop.stop()
         const drained = await gateway.drain(timeoutMs)
         if (!drained) log.warn('drain timeout reached; closing remaining connections', { inflight: gateway.inflight })
+        await scaling.stop()
         await admin.close()
         log.info('stopped')
         return drained

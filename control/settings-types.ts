@@ -32,5 +32,7 @@ export interface Settings {
   readonly sluice: {
     /** seconds in-flight requests get to finish after SIGTERM (drain-timeout, default 30) */
     readonly drainTimeoutSeconds: number
+    /** requests one revision may buffer while it has no free slot (activator-queue-depth, default 10000); more get 503 */
+    readonly activatorQueueDepth: number
   }
 }

@@ -23,7 +23,7 @@ export const defaultSettings: Settings = Object.freeze({
   revisionResponseStartTimeoutSeconds: 300,
   revisionIdleTimeoutSeconds: 0,
   containerConcurrency: 0,
-  sluice: Object.freeze({ drainTimeoutSeconds: 30 }),
+  sluice: Object.freeze({ drainTimeoutSeconds: 30, activatorQueueDepth: 10_000 }),
 })
 
 const CONFIG_MAPS = ['config-domain', 'config-network', 'config-features', 'config-defaults', 'config-sluice'] as const
@@ -192,11 +192,16 @@ function readDefaults(r: Reader, s: Mutable<Settings>): void {
 }
 
 function readSluice(r: Reader, s: Mutable<Settings>): void {
+  const sluice = { ...s.sluice }
   const v = r.str('drain-timeout')
-  if (v === undefined) return
-  const secs = parseDuration(v)
-  if (secs === undefined) r.error('drain-timeout', `drain-timeout must be a duration such as "30s", "1m30s" or a number of seconds, got ${JSON.stringify(v)}`)
-  else s.sluice = { drainTimeoutSeconds: secs }
+  if (v !== undefined) {
+    const secs = parseDuration(v)
+    if (secs === undefined) r.error('drain-timeout', `drain-timeout must be a duration such as "30s", "1m30s" or a number of seconds, got ${JSON.stringify(v)}`)
+    else sluice.drainTimeoutSeconds = secs
+  }
+  const depth = r.int('activator-queue-depth', 1, 1_000_000)
+  if (depth !== undefined) sluice.activatorQueueDepth = depth
+  s.sluice = sluice
 }
 
 const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 }

@@ -4,6 +4,8 @@ import { formatError } from './sources/format-error.ts'
 import { readSettings } from './settings.ts'
 import { reconcile } from './reconcile/index.ts'
 import { loadState, emptyState } from './state.ts'
+import { readAutoscalerSettings } from './autoscaler/settings.ts'
+import { scalingErrors } from './scaling/validate-scaling.ts'
 
 interface Out { write(s: string): unknown }
 
@@ -11,7 +13,11 @@ interface Out { write(s: string): unknown }
 export function validate(dir: string, stateDir: string, stdout: Out, stderr: Out): number {
   const loaded = loadDirectory(dir)
   const errors = [...loaded.errors]
-  if (errors.length === 0) errors.push(...readSettings(loaded.resources.configMaps).errors)
+  if (errors.length === 0) {
+    const autoscaler = readAutoscalerSettings(loaded.resources.configMaps)
+    errors.push(...readSettings(loaded.resources.configMaps).errors, ...autoscaler.errors)
+    if (errors.length === 0) errors.push(...scalingErrors(loaded.resources, autoscaler.settings))
+  }
   if (errors.length > 0) {
     for (const e of errors) stderr.write(formatError(e) + '\n')
     stderr.write(`${errors.length} error${errors.length === 1 ? '' : 's'} in ${dir}\n`)

@@ -7,6 +7,7 @@ import type { Gateway } from '../../gateway/gateway.ts'
 import { describeTable } from '../../gateway/describe.ts'
 import type { ControlLoop } from '../control-loop.ts'
 import { formatError } from '../sources/format-error.ts'
+import type { ScalingLoop } from '../scaling/scaling-loop.ts'
 
 export interface AdminOptions {
   port: number
@@ -14,6 +15,7 @@ export interface AdminOptions {
   gateway: Gateway
   loop: ControlLoop
   registry: Registry
+  scaling?: ScalingLoop
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string): void {
@@ -73,6 +75,12 @@ export class AdminServer {
       case '/debug/routes':
         json(res, describeTable(gateway.table))
         return
+      case '/debug/instances':
+        json(res, this.#opts.scaling?.describeInstances() ?? {})
+        return
+      case '/debug/autoscaler':
+        json(res, this.#opts.scaling?.describeAutoscaler() ?? {})
+        return
       case '/debug/resources':
         json(res, {
           loadedAt: loop.loadedAt?.toISOString() ?? null,
@@ -81,7 +89,7 @@ export class AdminServer {
         })
         return
       default:
-        send(res, 404, 'text/plain', 'not found; try /metrics, /healthz, /readyz, /debug/routes, /debug/resources\n')
+        send(res, 404, 'text/plain', 'not found; try /metrics, /healthz, /readyz, /debug/routes, /debug/resources, /debug/instances, /debug/autoscaler\n')
     }
   }
 }

@@ -10,7 +10,7 @@ import { orderOf, resolveConflicts, type Claimant, type DeclOrder } from './conf
 import { addressUrl, routeHosts, type RouteHosts } from './domains.ts'
 import { ingressWithStatus, makeIngress, ruleHosts, toRoutingIngress } from './ingress.ts'
 import { CONFIGURATION_LABEL, nsName } from './names.ts'
-import { defaultRevisionSpec, revisionReadiness, withRevisionStatus, type Readiness } from './revision.ts'
+import { defaultRevisionSpec, revisionReadiness, withRevisionStatus, type Readiness, type ReadinessContext } from './revision.ts'
 import { buildTraffic, routeWithStatus, type TargetError, type TrafficConfig } from './route.ts'
 import { makeConfiguration, makeRoute, serviceWithStatus } from './service.ts'
 import { getCondition, rfc3339 } from './status.ts'
@@ -20,6 +20,8 @@ export interface ReconcileInput {
   readonly settings: Settings
   readonly state: RevisionState
   readonly now: Date
+  /** the local runtime's view of revisions with a command, by `namespace/name` */
+  readonly runtime?: ReadinessContext['runtime']
 }
 
 export interface ReconcileOutput {
@@ -97,7 +99,7 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
 
   const readiness = new Map<string, Readiness>()
   const readinessOf = (rev: Revision): Readiness => {
-    const r = revisionReadiness(rev, { now, maxRevisionTimeoutSeconds: s.maxRevisionTimeoutSeconds })
+    const r = revisionReadiness(rev, { now, maxRevisionTimeoutSeconds: s.maxRevisionTimeoutSeconds, runtime: input.runtime })
     // First one wins, like revsOut below, should a declared revision reuse a remembered name.
     if (!readiness.has(keyOf(rev))) readiness.set(keyOf(rev), r)
     return r

@@ -15,12 +15,26 @@ export interface Readiness {
   readonly origins: readonly string[]
   /** run by the local runtime: instances are pushed to the gateway as they become ready */
   readonly managed?: boolean
+  readonly replicas?: { readonly desired: number; readonly actual: number }
+}
+
+/** What the local process runtime and the autoscaler know about a revision with a command. */
+export interface RuntimeView {
+  /** an instance has passed its readiness probe at least once: the revision is Ready */
+  readonly everReady: boolean
+  readonly ready: number
+  readonly desired: number
+  readonly failure?: { readonly reason: string; readonly message: string }
+  /** Knative's PodAutoscaler Active condition */
+  readonly active?: { readonly status: Condition['status']; readonly reason?: string; readonly message?: string }
 }
 
 export interface ReadinessContext {
   readonly now?: string
   /** config-defaults max-revision-timeout-seconds; timeouts above it make the revision fail */
   readonly maxRevisionTimeoutSeconds?: number
+  /** the runtime's view of revisions it runs, by `namespace/name` */
+  readonly runtime?: (key: string) => RuntimeView | undefined
 }
 
 /** Knative's serving container: the only one, else the one that declares ports, else the first. */
@@ -88,7 +102,22 @@ export function revisionReadiness(rev: Revision, ctx: ReadinessContext = {}): Re
   }
   const command = servingContainer(rev.spec)?.command
   if (command !== undefined && command.length > 0) {
-    return make('Unknown', 'Deploying', 'the local process runtime is not available yet')
+    const view = ctx.runtime?.(`${rev.metadata.namespace}/${rev.metadata.name}`)
+    const replicas = { desired: view?.desired ?? 0, actual: view?.ready ?? 0 }
+    if (view?.everReady === true) {
+      // Ready stays true at zero instances: a ready revision can be scaled to zero (Active says so).
+      const active = view.active ?? (view.ready > 0 ? { status: 'True' as const } : { status: 'False' as const, reason: 'NoTraffic', message: 'The target is not receiving traffic.' })
+      const conditions = withReady(
+        [condition('ResourcesAvailable', 'True', now), condition('ContainerHealthy', 'True', now)],
+        now,
+        [condition('Active', active.status, now, active.reason, active.message)],
+      ).map((c) => (now === '' ? stripTime(c) : c))
+      return { status: 'True', conditions, origins: [], managed: true, replicas }
+    }
+    if (view?.failure !== undefined) {
+      return { ...make('False', view.failure.reason, view.failure.message), managed: true, replicas }
+    }
+    return { ...make('Unknown', 'Deploying', 'waiting for the first instance to pass its readiness probe'), managed: true, replicas }
   }
   return make('False', 'NoUpstream',
     `revision ${rev.metadata.name} has nothing to send requests to: add the annotation ${UPSTREAM_ANNOTATION}: http://host:port ` +
@@ -152,6 +181,7 @@ export function withRevisionStatus(rev: Revision, r: Readiness): Revision {
     status: {
       observedGeneration: rev.metadata.generation ?? 1,
       conditions: r.conditions,
+      ...(r.replicas !== undefined ? { desiredReplicas: r.replicas.desired, actualReplicas: r.replicas.actual } : {}),
     },
   }
 }

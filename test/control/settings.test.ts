@@ -57,7 +57,7 @@ t.test('every key read', async (t) => {
     domainTemplate: '{{.Name}}-{{.Namespace}}.{{.Domain}}', tagTemplate: '{{.Name}}-{{.Tag}}',
     defaultExternalScheme: 'https', httpProtocol: 'Redirected', tagHeaderBasedRouting: true,
     revisionTimeoutSeconds: 120, maxRevisionTimeoutSeconds: 900, revisionResponseStartTimeoutSeconds: 30,
-    revisionIdleTimeoutSeconds: 20, containerConcurrency: 10, sluice: { drainTimeoutSeconds: 90 },
+    revisionIdleTimeoutSeconds: 20, containerConcurrency: 10, sluice: { drainTimeoutSeconds: 90, activatorQueueDepth: 10_000 },
   })
 })
 
