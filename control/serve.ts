@@ -60,7 +60,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
         log.info('draining', { inflight: gateway.inflight, timeoutMs })
         loop.stop()
         const drained = await gateway.drain(timeoutMs)
-        if (!drained) log.warn('drain timeout reached; closing remaining connections', { inflight: gateway.inflight })
+        if (!drained) log.warn('drain timeout reached; closing remaining connections', { inflight: gateway.cutByDrain })
         await scaling.stop()
         await admin.close()
         log.info('stopped')

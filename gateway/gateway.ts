@@ -23,6 +23,8 @@ export class Gateway implements ExchangeHooks {
   readonly activator = new Activator()
   draining = false
   inflight = 0
+  /** requests still running when the drain timeout closed their connections */
+  cutByDrain = 0
   readonly #servers: http.Server[] = []
   #idleWaiters: (() => void)[] = []
 
@@ -130,6 +132,8 @@ export class Gateway implements ExchangeHooks {
       this.#idleWaiters.push(() => resolve(true))
     })
     clearTimeout(timer)
+    // Counted before the connections close: closing finishes (and uncounts) every exchange.
+    this.cutByDrain = this.inflight
     for (const s of this.#servers) s.closeAllConnections()
     this.activator.close()
     return finished
