@@ -37,7 +37,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     registry.removeSingleMetric('sluice_' + name)
   }
   const gateway = new Gateway()
-  gateway.metrics.register(registry, { inflight: () => gateway.inflight })
+  gateway.metrics.register(registry, { inflight: () => gateway.inflight, throttlers: () => gateway.activator.throttlers() })
   let loop: ControlLoop
   const scaling = new ScalingLoop({ gateway, log, registry, onStatusChange: () => loop.refresh() })
   loop = new ControlLoop({ configDir: opts.configDir, stateDir: opts.stateDir, gateway, log, registry, scaling })

@@ -16,8 +16,8 @@ export class Activator implements ThrottlerHooks {
   queueDepth = 10_000
   /** called when a request finds a runtime-managed revision without a routable instance */
   onDemand: ((key: string) => void) | null = null
-  /** instances pushed for managed backends before the table naming them arrived */
-  readonly #pending = new Map<string, readonly InstanceRef[]>()
+  /** the latest instances pushed for each managed backend, also while no table routes to it */
+  readonly #pushed = new Map<string, readonly InstanceRef[]>()
 
   /** Bind every backend of a table to its throttler; throttlers no table names are retired. */
   adopt(table: RouteTable): void {
@@ -28,9 +28,8 @@ export class Activator implements ThrottlerHooks {
       if (t === undefined) {
         t = new RevisionThrottler(b.key, b.namespace, b.revision, this)
         this.#throttlers.set(b.key, t)
-        const early = this.#pending.get(b.key)
-        if (early !== undefined) t.setInstances(early)
-        this.#pending.delete(b.key)
+        const known = this.#pushed.get(b.key)
+        if (known !== undefined) t.setInstances(known)
       }
       t.configure(b.containerConcurrency, this.queueDepth, b.managed)
       if (!b.managed) t.setInstances(b.origins.map((origin) => ({ id: origin, origin, protocol: b.protocol })))
@@ -47,9 +46,9 @@ export class Activator implements ThrottlerHooks {
 
   /** The ready instances of a runtime-managed backend (revision key `revision/ns/name`). */
   setInstances(key: string, refs: readonly InstanceRef[]): void {
-    const t = this.#throttlers.get(key)
-    if (t === undefined) this.#pending.set(key, refs)
-    else t.setInstances(refs)
+    if (refs.length === 0) this.#pushed.delete(key)
+    else this.#pushed.set(key, refs)
+    this.#throttlers.get(key)?.setInstances(refs)
   }
 
   /** Stop routing to an instance and resolve once its requests are done (or after timeoutMs). */

@@ -2,6 +2,8 @@
 // a prom-client Registry through collectors that read them at scrape time.
 import type { Registry } from 'prom-client'
 import { RouteSlots, collector } from './route-slots.ts'
+import { activatorCollectors } from './activator-metrics.ts'
+import type { RevisionThrottler } from '../activator/throttler.ts'
 
 export class GatewayMetrics {
   readonly slots = new RouteSlots()
@@ -9,9 +11,10 @@ export class GatewayMetrics {
   readonly unmatched = new Float64Array(2)
   routeCount = 0
 
-  register(registry: Registry, gauges: { inflight: () => number }): void {
+  register(registry: Registry, gauges: { inflight: () => number; throttlers?: () => Iterable<RevisionThrottler> }): void {
     const all = [
       ...this.slots.collectors(),
+      ...(gauges.throttlers !== undefined ? activatorCollectors(gauges.throttlers) : []),
       collector('sluice_unmatched_requests_total', 'Requests that matched no host or path (answered 404, or 301 for https redirects).', 'counter',
         () => [{ labels: { listener: 'external' }, value: this.unmatched[0] }, { labels: { listener: 'internal' }, value: this.unmatched[1] }]),
       collector('sluice_routes', 'Routes (host and path pairs) in the active route table.', 'gauge', () => [{ labels: {}, value: this.routeCount }]),
