@@ -10,6 +10,8 @@ const EXPIRY_INTERVAL_MS = 50
 
 export class Activator implements ThrottlerHooks {
   readonly #throttlers = new Map<string, RevisionThrottler>()
+  /** throttlers no table routes to any more that still have requests running */
+  readonly #retired = new Set<RevisionThrottler>()
   readonly #waiting = new Set<RevisionThrottler>()
   #expiry: NodeJS.Timeout | null = null
   /** per-revision queue bound (config-sluice activator-queue-depth) */
@@ -41,7 +43,9 @@ export class Activator implements ThrottlerHooks {
       this.#waiting.delete(t)
       t.rejectAll(503, `revision ${t.revision} is no longer routed\n`)
       t.close()
+      this.#retired.add(t)
     }
+    for (const t of this.#retired) if (t.current === 0) this.#retired.delete(t)
   }
 
   /** The ready instances of a runtime-managed backend (revision key `revision/ns/name`). */
@@ -53,8 +57,15 @@ export class Activator implements ThrottlerHooks {
 
   /** Stop routing to an instance and resolve once its requests are done (or after timeoutMs). */
   drainInstance(key: string, id: string, timeoutMs: number): Promise<void> {
-    const inst = this.#throttlers.get(key)?.instance(id)
-    return inst === undefined ? Promise.resolve() : inst.drain(timeoutMs)
+    const drains: Promise<void>[] = []
+    const live = this.#throttlers.get(key)?.instance(id)
+    if (live !== undefined) drains.push(live.drain(timeoutMs))
+    // Requests matched on an older table may still run on the instance.
+    for (const t of this.#retired) {
+      const inst = t.key === key ? t.retiredInstance(id) : undefined
+      if (inst !== undefined) drains.push(inst.drain(timeoutMs))
+    }
+    return Promise.all(drains).then(() => {})
   }
 
   throttler(key: string): RevisionThrottler | undefined {

@@ -47,6 +47,7 @@ export class RevisionThrottler {
   /** routable instances in a stable order */
   routable: UpstreamInstance[] = []
   readonly #byId = new Map<string, UpstreamInstance>()
+  readonly #closed = new Map<string, UpstreamInstance>()
   readonly queue = new Queue<Waiter>()
 
   // meter: in-flight including buffered, integrated over time since the last sample
@@ -265,13 +266,22 @@ export class RevisionThrottler {
     this.waitBuckets[b]++
   }
 
+  /** Stop routing: instances close once their last request is done. */
   close(): void {
     for (const inst of this.#byId.values()) {
       inst.removed = true
-      inst.close()
+      inst.unroutable = true
+      if (inst.inflight === 0) inst.close()
+      this.#closed.set(inst.id, inst)
     }
     this.#byId.clear()
     this.routable = []
+  }
+
+  /** An instance of a closed throttler that may still be finishing requests. */
+  retiredInstance(id: string): UpstreamInstance | undefined {
+    const inst = this.#closed.get(id)
+    return inst !== undefined && inst.inflight > 0 ? inst : undefined
   }
 }
 
