@@ -28,7 +28,7 @@ t.test('Service + EndpointSlices: ready addresses at the targetPort', async (t) 
   t.same(out.model.backends.get('service/default/backend/80'), {
     key: 'service/default/backend/80', namespace: 'default', service: 'backend', revision: 'backend',
     origins: ['http://10.0.0.1:8080', 'http://10.0.0.2:8080', 'http://[fd00::1]:8080'],
-    protocol: 'http1', timeouts: { totalMs: 0, responseStartMs: 0, idleMs: 0 },
+    protocol: 'http1', timeouts: { totalMs: 0, responseStartMs: 0, idleMs: 0 }, containerConcurrency: 0, managed: false,
   })
   t.same(out.model.ingresses, [{
     namespace: 'default', name: 'web', ownerKind: 'Ingress', httpOption: 'Enabled',
@@ -128,5 +128,6 @@ t.test('a split naming a Revision (no Service of that name) reaches the revision
   t.same(out.model.backends.get('revision/default/rev-a'), {
     key: 'revision/default/rev-a', namespace: 'default', service: 'rev-a', revision: 'rev-a',
     origins: ['http://10.2.0.1:8080'], protocol: 'http1', timeouts: { totalMs: 30_000, responseStartMs: 0, idleMs: 0 },
+    containerConcurrency: 0, managed: false,
   })
 })

@@ -11,10 +11,22 @@ t.test('sluice.dev/upstream makes a revision Ready', async (t) => {
   t.same(types(r), ['Active=True', 'ContainerHealthy=True', 'Ready=True', 'ResourcesAvailable=True'])
 })
 
-t.test('a container command waits for the local runtime', async (t) => {
-  const r = revisionReadiness(revision('a', { upstream: null, command: ['node', 'server.js'] }))
-  t.same([r.status, r.reason, r.message], ['Unknown', 'Deploying', 'the local process runtime is not available yet'])
+t.test('a container command: Deploying until the runtime has a ready instance, then Ready even at zero', async (t) => {
+  const rev = revision('a', { upstream: null, command: ['node', 'server.js'] })
+  const r = revisionReadiness(rev)
+  t.same([r.status, r.reason, r.message], ['Unknown', 'Deploying', 'waiting for the first instance to pass its readiness probe'])
   t.same(types(r), ['Active=Unknown', 'ContainerHealthy=Unknown', 'Ready=Unknown', 'ResourcesAvailable=Unknown'])
+  t.equal(r.managed, true)
+
+  const ready = revisionReadiness(rev, { runtime: () => ({ everReady: true, ready: 1, desired: 1 }) })
+  t.equal(ready.status, 'True')
+  t.same(ready.replicas, { desired: 1, actual: 1 })
+  const idle = revisionReadiness(rev, { runtime: () => ({ everReady: true, ready: 0, desired: 0 }) })
+  t.equal(idle.status, 'True', 'a ready revision scaled to zero stays Ready')
+  t.same(types(idle), ['Active=False', 'ContainerHealthy=True', 'Ready=True', 'ResourcesAvailable=True'])
+
+  const failed = revisionReadiness(rev, { runtime: () => ({ everReady: false, ready: 0, desired: 1, failure: { reason: 'ExitCode1', message: 'exited with 1' } }) })
+  t.same([failed.status, failed.reason, failed.message], ['False', 'ExitCode1', 'exited with 1'])
 })
 
 t.test('nothing to run: NoUpstream with a hint', async (t) => {
