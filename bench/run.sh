@@ -1,13 +1,40 @@
 #!/usr/bin/env bash
-# npm run bench: Sluice (metrics on, default settings) side by side with nginx, HAProxy, a bare
-# undici proxy and @fastify/http-proxy, through ../shared/bench/peers.sh. Prints CPU µs per
-# request for each and Sluice's ratios; a ratio below 1 means Sluice is cheaper.
+# npm run bench — two parts, chosen with BENCH=peers|activator|all (default all):
+#
+# peers      Sluice (metrics on, default settings) side by side with nginx, HAProxy, a bare undici
+#            proxy and @fastify/http-proxy, through ../shared/bench/peers.sh. Prints CPU µs per
+#            request for each and Sluice's ratios; a ratio below 1 means Sluice is cheaper.
+# activator  bench/activator.ts: cold-start overhead, 10k requests buffered at a cold revision, and
+#            the warm path through the throttler (cc=0 / cc=10 vs the plain path). Each prints its
+#            figures and its verdict against the target. ACTIVATOR="cold burst warm" picks some;
+#            COLD_RUNS, BURST, DURATION, CONNS, ROUNDS tune them (see the top of bench/activator.ts).
+#
+# Everything listens on 127.0.0.1 only, stops by itself and kills what it started. Exit status is
+# non-zero if a part failed or missed a target.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PEERS_SH=${PEERS_SH:-$ROOT/../shared/bench/peers.sh}
-[ -x "$PEERS_SH" ] || [ -f "$PEERS_SH" ] || { echo "bench: $PEERS_SH not found (it lives in shared/bench beside the project)" >&2; exit 1; }
-STATE=$(mktemp -d); trap 'rm -rf "$STATE"' EXIT
-export CANDIDATE_CMD="$ROOT/node_modules/.bin/node $ROOT/bin/sluice.ts serve --config $ROOT/bench/config --state $STATE --port 8080 --internal-port 0 --admin-port 0 --host 127.0.0.1"
-export CANDIDATE_PORT=8080 CANDIDATE_HOST=hello.default.localhost
-export SLUICE_LOG_LEVEL=warn
-bash "$PEERS_SH"
+BENCH=${BENCH:-all}
+case "$BENCH" in peers|activator|all) ;; *) echo "bench: BENCH must be peers, activator or all (got $BENCH)" >&2; exit 2 ;; esac
+NODE="$ROOT/node_modules/.bin/node"
+status=0
+
+if [ "$BENCH" != activator ]; then
+  PEERS_SH=${PEERS_SH:-$ROOT/../shared/bench/peers.sh}
+  [ -f "$PEERS_SH" ] || { echo "bench: $PEERS_SH not found (it lives in shared/bench beside the project)" >&2; exit 1; }
+  STATE=$(mktemp -d); trap 'rm -rf "$STATE"' EXIT
+  echo "# peer comparison (../shared/bench/peers.sh)"
+  CANDIDATE_CMD="$NODE $ROOT/bin/sluice.ts serve --config $ROOT/bench/config --state $STATE --port 8080 --internal-port 0 --admin-port 0 --host 127.0.0.1" \
+  CANDIDATE_PORT=8080 CANDIDATE_HOST=hello.default.localhost SLUICE_LOG_LEVEL=warn \
+    bash "$PEERS_SH" || status=$?
+fi
+
+if [ "$BENCH" != peers ]; then
+  need() { command -v "$1" >/dev/null || { apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null 2>&1; } || true; }
+  need wrk wrk; need nginx nginx-light
+  # The burst benchmark holds 10,000 client and 10,000 gateway connections open.
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+  [ "$BENCH" = all ] && echo
+  # shellcheck disable=SC2086 # ACTIVATOR is a word list
+  "$NODE" "$ROOT/bench/activator.ts" ${ACTIVATOR:-} || status=$?
+fi
+exit $status

@@ -96,6 +96,9 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+// `sluice validate DIR | head` closes the pipe early; that is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0) })
+
 main(process.argv.slice(2)).catch((err) => {
   process.stderr.write(`sluice: ${(err as Error).message}\n`)
   process.exit(1)

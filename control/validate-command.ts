@@ -26,7 +26,9 @@ export function validate(dir: string, stateDir: string, stdout: Out, stderr: Out
   let state
   try { state = loadState(stateDir) } catch { state = emptyState() }
   const { settings } = readSettings(loaded.resources.configMaps)
-  const out = reconcile({ resources: loaded.resources, settings, state, now: new Date() })
+  // Revisions with a command are judged as if their first instance became ready, which is what
+  // serve would route once it has started them.
+  const out = reconcile({ resources: loaded.resources, settings, state, now: new Date(), runtime: () => ({ everReady: true, ready: 0, desired: 0 }) })
   const s = out.summary
   stdout.write(`${dir}: valid — ${loaded.files.length} files, ${s.services} services, ${s.routes} routes, ${s.ingresses} ingresses, ${s.hosts.length} hosts\n`)
   for (const h of s.hosts) stdout.write(`  ${h}\n`)

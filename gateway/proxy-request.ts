@@ -59,6 +59,8 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   status = 0
   done = false
   wroteBody = false
+  /** sent again after a reset (at most once) */
+  replayed = false
 
   constructor(hooks: ExchangeHooks, req: IncomingMessage, res: ServerResponse, split: Split, url: string, headers: string[], arrived: number) {
     this.hooks = hooks
@@ -153,9 +155,14 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     }
     const kind = classify(err)
     const inst = this.instance
-    if (kind === ERR.connect && inst !== null && this.throttler.managed && this.status === 0 && !this.req.readableDidRead) {
+    // A reset before any response byte on a replayable request (idempotent method, no body) is
+    // what a kept-alive connection to an instance that just died looks like: the request never
+    // ran. Go's transport (Knative's activator) sends such a request again; so do we, once.
+    const replay = kind === ERR.reset && !this.replayed && !hasBody(this.req) && REPLAYABLE.has(this.req.method ?? 'GET')
+    if ((kind === ERR.connect || replay) && inst !== null && this.throttler.managed && this.status === 0 && !this.req.readableDidRead) {
       // The instance is gone (crashed or stopping) and nothing was sent: wait for another one.
-      inst.unroutable = true
+      if (kind === ERR.connect) inst.unroutable = true
+      else this.replayed = true
       inst.done()
       this.instance = null
       this.controller = null
@@ -194,6 +201,9 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     this.hooks.exchangeDone(this)
   }
 }
+
+/** Methods Go's transport retries after a connection reset (Request.isReplayable). */
+const REPLAYABLE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
 
 // Requests whose method carries no body unless it says so with content-length/transfer-encoding.
 function hasBody(req: IncomingMessage): boolean {
