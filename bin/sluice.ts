@@ -85,7 +85,7 @@ async function main(argv: string[]): Promise<void> {
     case 'validate': {
       const dir = rest[0] ?? values.config
       if (dir === undefined) usage('validate needs a directory')
-      process.exitCode = validate(dir, values.state ?? process.env.SLUICE_STATE_DIR ?? path.resolve('.sluice-state'), process.stdout, process.stderr)
+      process.exitCode = await validate(dir, values.state ?? process.env.SLUICE_STATE_DIR ?? path.resolve('.sluice-state'), process.stdout, process.stderr)
       return
     }
     case undefined:

@@ -17,6 +17,10 @@ import { readAutoscalerSettings } from './autoscaler/settings.ts'
 import type { AutoscalerSettings } from './autoscaler/config.ts'
 import { scalingErrors } from './scaling/validate-scaling.ts'
 import type { ScalingLoop } from './scaling/scaling-loop.ts'
+import { PluginRegistry } from './plugins/registry.ts'
+import { PluginInstances } from './plugins/instances.ts'
+import { pluginModules, resolvePlugins } from './plugins/resolve.ts'
+import { collector } from '../gateway/metrics/route-slots.ts'
 
 export interface ControlLoopOptions {
   configDir: string
@@ -37,6 +41,10 @@ export class ControlLoop {
   #version = 0
   #onLoadWaiters: (() => void)[] = []
   #lastLoad: LoadResult | null = null
+  readonly plugins = new PluginRegistry()
+  readonly #instances: PluginInstances
+  /** loads are applied one at a time, in order, after their plugin modules are imported */
+  #queue: Promise<void> = Promise.resolve()
   #refreshTimer: NodeJS.Timeout | null = null
   /** the last good reconcile, or null before the first good load */
   last: ReconcileOutput | null = null
@@ -59,6 +67,12 @@ export class ControlLoop {
     this.#reloads.inc({ result: 'error' }, 0)
     this.#errorGauge = new Gauge({ name: 'sluice_config_errors', help: 'Errors in the latest configuration load (0 when it was applied).', registers })
     this.#lastSuccess = new Gauge({ name: 'sluice_config_last_success_timestamp_seconds', help: 'When a configuration was last applied.', registers })
+    this.#instances = new PluginInstances(opts.log)
+    opts.registry.registerMetric(collector('sluice_plugin_errors_total', 'Requests failed by a plugin that threw or rejected, by plugin.', 'counter', () => {
+      const sums = new Map<string, number>()
+      for (const e of this.#instances.entries()) sums.set(e.name, (sums.get(e.name) ?? 0) + e.errors)
+      return [...sums].map(([plugin, value]) => ({ labels: { plugin }, value }))
+    }) as Parameters<Registry['registerMetric']>[0])
   }
 
   get ready(): boolean {
@@ -66,7 +80,15 @@ export class ControlLoop {
   }
 
   start(): void {
-    this.#source.start((r) => this.apply(r))
+    this.#source.start((r) => this.#enqueue(r))
+  }
+
+  #enqueue(r: LoadResult): void {
+    this.#queue = this.#queue.then(async () => {
+      const modules = r.errors.length === 0 ? pluginModules(r.resources, this.plugins) : []
+      if (modules.length > 0) await this.plugins.load(modules)
+      this.apply(r)
+    }).catch((err) => this.#opts.log.error('applying configuration failed', { err }))
   }
 
   stop(): void {
@@ -98,11 +120,16 @@ export class ControlLoop {
     let out: ReconcileOutput | null = null
     let settings: Settings | null = null
     let autoscaler: AutoscalerSettings | null = null
+    let resolution: ReturnType<typeof resolvePlugins> | null = null
     if (errors.length === 0) {
       const s = readSettings(result.resources.configMaps)
       const a = readAutoscalerSettings(result.resources.configMaps)
       errors = [...s.errors, ...a.errors]
       if (errors.length === 0) errors = scalingErrors(result.resources, a.settings)
+      if (errors.length === 0) {
+        resolution = resolvePlugins(result.resources, this.plugins)
+        errors = resolution.errors
+      }
       settings = s.settings
       autoscaler = a.settings
     }
@@ -110,7 +137,12 @@ export class ControlLoop {
       try {
         out = reconcile({ resources: result.resources, settings, state: this.#state, now: new Date(), runtime: scaling ? (k) => scaling.view(k) : undefined })
         gateway.activator.queueDepth = settings.sluice.activatorQueueDepth
-        const table = compile(out.model, gateway.metrics.slots, ++this.#version)
+        const instances = this.#instances
+        const r = resolution!
+        instances.begin()
+        const table = compile(out.model, gateway.metrics.slots, ++this.#version,
+          (ing) => r.forOwner(ing.ownerKind, ing.namespace, ing.name).map((p) => instances.entry(ing.namespace, ing.name, p)))
+        instances.commit()
         gateway.swap(table)
         scaling?.sync(out, autoscaler)
       } catch (err) {

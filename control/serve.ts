@@ -37,6 +37,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     registry.removeSingleMetric('sluice_' + name)
   }
   const gateway = new Gateway()
+  gateway.log = log
   gateway.metrics.register(registry, { inflight: () => gateway.inflight, throttlers: () => gateway.activator.throttlers() })
   let loop: ControlLoop
   const scaling = new ScalingLoop({ gateway, log, registry, onStatusChange: () => loop.refresh() })

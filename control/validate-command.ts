@@ -6,17 +6,24 @@ import { reconcile } from './reconcile/index.ts'
 import { loadState, emptyState } from './state.ts'
 import { readAutoscalerSettings } from './autoscaler/settings.ts'
 import { scalingErrors } from './scaling/validate-scaling.ts'
+import { PluginRegistry } from './plugins/registry.ts'
+import { pluginModules, resolvePlugins } from './plugins/resolve.ts'
 
 interface Out { write(s: string): unknown }
 
-/** Returns the exit code: 0 valid, 1 errors. */
-export function validate(dir: string, stateDir: string, stdout: Out, stderr: Out): number {
+/** Resolves to the exit code: 0 valid, 1 errors. */
+export async function validate(dir: string, stateDir: string, stdout: Out, stderr: Out): Promise<number> {
   const loaded = loadDirectory(dir)
   const errors = [...loaded.errors]
   if (errors.length === 0) {
     const autoscaler = readAutoscalerSettings(loaded.resources.configMaps)
     errors.push(...readSettings(loaded.resources.configMaps).errors, ...autoscaler.errors)
     if (errors.length === 0) errors.push(...scalingErrors(loaded.resources, autoscaler.settings))
+    if (errors.length === 0) {
+      const registry = new PluginRegistry()
+      await registry.load(pluginModules(loaded.resources, registry))
+      errors.push(...resolvePlugins(loaded.resources, registry).errors)
+    }
   }
   if (errors.length > 0) {
     for (const e of errors) stderr.write(formatError(e) + '\n')

@@ -5,7 +5,9 @@ import type { AddressInfo } from 'node:net'
 import { emptyRouteTable, type HostTable, type RouteTable } from './route-table.ts'
 import { findHost, findPath, pickSplit } from './match.ts'
 import { upstreamHeaders } from './forward-headers.ts'
-import { ProxyRequest, type ExchangeHooks } from './proxy-request.ts'
+import { ProxyRequest } from './proxy-request.ts'
+import { handleWithPlugins, type PluginHost } from './plugins/flow.ts'
+import { createLogger, type Logger } from './log.ts'
 import { localReply } from './local-reply.ts'
 import { Activator } from './activator/activator.ts'
 import { GatewayMetrics } from './metrics/gateway-metrics.ts'
@@ -17,12 +19,13 @@ export interface ListenerOptions {
   host?: string
 }
 
-export class Gateway implements ExchangeHooks {
+export class Gateway implements PluginHost {
   table: RouteTable = emptyRouteTable()
   readonly metrics = new GatewayMetrics()
   readonly activator = new Activator()
   draining = false
   inflight = 0
+  log: Logger = createLogger()
   /** requests still running when the drain timeout closed their connections */
   cutByDrain = 0
   readonly #servers: http.Server[] = []
@@ -89,6 +92,10 @@ export class Gateway implements ExchangeHooks {
       return
     }
     const path = findPath(vh, url, req.headers)
+    if (path !== null && vh.plugins !== null) {
+      handleWithPlugins(this, req, res, vh, path, url, host, start)
+      return
+    }
     const split = path === null ? null : pickSplit(path)
     if (split === null) {
       this.metrics.unmatched[internal ? 1 : 0]++
@@ -110,7 +117,15 @@ export class Gateway implements ExchangeHooks {
     throttler.admit(exchange, start)
   }
 
-  exchangeDone(_x: ProxyRequest): void {
+  localStart(): void {
+    this.inflight++
+  }
+
+  localDone(): void {
+    this.exchangeDone(null)
+  }
+
+  exchangeDone(_x: ProxyRequest | null): void {
     this.inflight--
     if (this.inflight === 0 && this.#idleWaiters.length > 0) {
       const waiters = this.#idleWaiters

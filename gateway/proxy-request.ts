@@ -13,15 +13,24 @@ import { ERR } from './metrics/route-slots.ts'
 import type { Split } from './route-table.ts'
 import type { RevisionThrottler, Waiter } from './activator/throttler.ts'
 import type { UpstreamInstance } from './activator/upstream-instance.ts'
+import type { Logger } from './log.ts'
+import type { PluginChain } from './plugins/chain.ts'
+import type { PluginRequest } from './plugins/plugin-request.ts'
+import type { PluginFailure } from './plugins/run-phase.ts'
+import { pluginComplete, pluginResponseData, pluginResponseHeaders } from './plugins/flow.ts'
+
 import { localReply } from './local-reply.ts'
+
+const EMPTY = Buffer.alloc(0)
 
 type Controller = Dispatcher.DispatchController
 
 export interface ExchangeHooks {
   /** called once when the exchange is over, whatever the outcome */
-  exchangeDone(x: ProxyRequest): void
+  exchangeDone(x: ProxyRequest | null): void
   /** the gateway is draining: responses ask the client to close the connection */
   readonly draining: boolean
+  readonly log: Logger
 }
 
 const kExchange = Symbol('sluice.exchange')
@@ -61,6 +70,11 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   wroteBody = false
   /** sent again after a reset (at most once) */
   replayed = false
+  /** a plugin answered instead of the upstream */
+  replaced = false
+  /** set on routes with plugins */
+  plugins: PluginChain | null = null
+  pctx: PluginRequest | null = null
 
   constructor(hooks: ExchangeHooks, req: IncomingMessage, res: ServerResponse, split: Split, url: string, headers: string[], arrived: number) {
     this.hooks = hooks
@@ -120,8 +134,12 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
       if (typeof value === 'string') out.push(name, value)
       else for (const v of value) out.push(name, v)
     }
-    if (this.hooks.draining) out.push('connection', 'close')
     this.status = statusCode
+    if (this.plugins !== null) {
+      this.#pluginHeaders(controller, statusCode, out, statusMessage)
+      return
+    }
+    if (this.hooks.draining) out.push('connection', 'close')
     if (statusMessage) this.res.writeHead(statusCode, statusMessage, out)
     else this.res.writeHead(statusCode, out)
     // Streams (SSE, chunked) must show their headers now even if no byte follows yet. Node writes
@@ -129,8 +147,65 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     if (headers['content-length'] === undefined) process.nextTick(flushIfIdle, this)
   }
 
+  #pluginHeaders(controller: Controller, statusCode: number, out: string[], statusMessage: string | undefined): void {
+    let sync = true
+    let paused = false
+    pluginResponseHeaders(this, statusCode, out, () => {
+      if (this.done) return
+      const ctx = this.pctx!
+      this.status = ctx.status
+      const flat = ctx.responseHeaders.flat
+      if (this.hooks.draining) flat.push('connection', 'close')
+      if (statusMessage && ctx.status === statusCode) this.res.writeHead(ctx.status, statusMessage, flat)
+      else this.res.writeHead(ctx.status, flat)
+      if (paused) controller.resume()
+    }, (lr) => {
+      // A plugin replaced the upstream response: answer with it and drop the upstream's.
+      this.replaced = true
+      this.status = lr.status
+      const flat: string[] = []
+      for (const [k, v] of Object.entries(lr.headers ?? {})) for (const one of typeof v === 'string' ? [v] : v) flat.push(k.toLowerCase(), one)
+      const body = lr.body ?? ''
+      flat.push('content-length', String(Buffer.byteLength(body)))
+      this.res.writeHead(lr.status, flat)
+      this.res.end(body)
+      controller.abort(new ClientClosedError('response replaced by a plugin'))
+      this.finish()
+    }, (f) => this.#pluginFailed(f))
+    sync = false
+    // An asynchronous phase: hold the upstream body until the headers are written.
+    if (!this.done && !this.res.headersSent && !sync) {
+      paused = true
+      controller.pause()
+    }
+  }
+
+  #pluginFailed(f: PluginFailure): void {
+    f.entry.errors++
+    this.hooks.log.error('plugin failed; answering 500', { plugin: f.entry.name, err: f.cause })
+    this.pctx!.error = f
+    if (!this.res.headersSent) {
+      this.status = 500
+      localReply(this.res, 500, `plugin ${f.entry.name} failed\n`, this.hooks.draining)
+    } else {
+      this.res.destroy(f)
+    }
+    this.controller?.abort(new ClientClosedError('plugin failed'))
+    this.finish()
+  }
+
   onResponseData(controller: Controller, chunk: Buffer): void {
+    if (this.replaced || this.done) return
     this.wroteBody = true
+    if (this.plugins !== null && this.plugins.onResponseData.length > 0) {
+      try {
+        chunk = pluginResponseData(this, chunk, false)
+      } catch (err) {
+        this.#pluginFailed(err as PluginFailure)
+        return
+      }
+      if (chunk.length === 0) return
+    }
     if (!this.res.write(chunk)) {
       controller.pause()
       this.res.once('drain', onDownstreamDrain)
@@ -138,6 +213,17 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   }
 
   onResponseEnd(_controller: Controller, trailers: Record<string, string | string[] | undefined>): void {
+    if (this.replaced || this.done) return
+    if (this.plugins !== null && this.plugins.onResponseData.length > 0) {
+      let tail: Buffer
+      try {
+        tail = pluginResponseData(this, EMPTY, true)
+      } catch (err) {
+        this.#pluginFailed(err as PluginFailure)
+        return
+      }
+      if (tail.length > 0) this.res.write(tail)
+    }
     for (const _ in trailers) {
       this.res.addTrailers(trailers as Record<string, string>)
       break
@@ -147,7 +233,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   }
 
   onResponseError(_controller: Controller, err: Error): void {
-    if (this.done) return
+    if (this.done || this.replaced) return
     const res = this.res
     if (err instanceof ClientClosedError) {
       this.finish()
@@ -198,6 +284,11 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     const now = performance.now()
     this.split.slot.record(this.status, (now - this.arrived) / 1000)
     this.throttler.leave(now, this.instance)
+    if (this.plugins !== null) {
+      const ctx = this.pctx!
+      ctx.status = this.status
+      pluginComplete(this, this.hooks.log)
+    }
     this.hooks.exchangeDone(this)
   }
 }

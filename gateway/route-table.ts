@@ -3,6 +3,7 @@
 // Map lookup plus a short scan, and no per-request work depends on configuration parsing.
 import type { RevisionThrottler } from './activator/throttler.ts'
 import type { RouteSlot } from './metrics/route-slots.ts'
+import type { PluginChain } from './plugins/chain.ts'
 
 /** The upstream instances of one revision or Service port. */
 export interface Backend {
@@ -49,6 +50,11 @@ export interface PathRoute {
 export interface VirtualHost {
   /** `namespace/name` of the ingress (KIngress or Route) that owns this host */
   readonly owner: string
+  readonly route: { readonly namespace: string; readonly name: string }
+  /** the plugins attached to the route, or null (the plain path) */
+  readonly plugins: PluginChain | null
+  /** metrics for answers plugins give themselves (no revision) */
+  readonly localSlot: RouteSlot
   readonly paths: readonly PathRoute[]
   /** httpOption Redirected: plain HTTP gets a 301 to https on the external listener */
   readonly redirectHttps: boolean

@@ -1,12 +1,17 @@
 // Routing model → frozen RouteTable. All per-request decisions that depend only on config are
 // made here: host maps, path order, cumulative split weights, merged header edits, metric slots.
-import type { RoutingModel, RoutingPath, BackendSpec } from '../model.ts'
+import type { RoutingModel, RoutingPath, BackendSpec, RoutingIngress } from '../model.ts'
+import type { PluginEntry } from '../../gateway/plugins/chain.ts'
+import { buildChain } from '../../gateway/plugins/chain.ts'
 import type { Backend, HostTable, PathRoute, RouteTable, Split, VirtualHost } from '../../gateway/route-table.ts'
 import type { RouteSlot } from '../../gateway/metrics/route-slots.ts'
 
 export interface SlotProvider {
   slot(namespace: string, route: string, revision: string): RouteSlot
 }
+
+/** The plugin entries of an ingress's routes, in priority order (instances made once per route). */
+export type PluginProvider = (ing: RoutingIngress) => readonly PluginEntry[]
 
 function compileBackend(spec: BackendSpec): Backend {
   const t = spec.timeouts
@@ -34,7 +39,7 @@ function headerList(path: Readonly<Record<string, string>>, split: Readonly<Reco
   return [...merged].flat()
 }
 
-export function compile(model: RoutingModel, slots: SlotProvider, version: number): RouteTable {
+export function compile(model: RoutingModel, slots: SlotProvider, version: number, plugins?: PluginProvider): RouteTable {
   const backends = new Map<string, Backend>()
   for (const spec of model.backends.values()) backends.set(spec.key, compileBackend(spec))
 
@@ -43,10 +48,16 @@ export function compile(model: RoutingModel, slots: SlotProvider, version: numbe
 
   for (const ing of model.ingresses) {
     const owner = `${ing.namespace}/${ing.name}`
+    const route = Object.freeze({ namespace: ing.namespace, name: ing.name })
+    const chain = plugins === undefined ? null : buildChain(plugins(ing))
+    const localSlot = slots.slot(ing.namespace, ing.name, '')
     for (const rule of ing.rules) {
       const paths = Object.freeze(orderPaths(rule.paths).map((p) => compilePath(p, ing.namespace, ing.name, backends, slots)))
       const vhost: VirtualHost = Object.freeze({
         owner,
+        route,
+        plugins: chain,
+        localSlot,
         paths,
         redirectHttps: ing.httpOption === 'Redirected' && rule.visibility === 'ExternalIP',
       })

@@ -1,0 +1,148 @@
+// Plugin objects (`kind: Plugin`, sluice.dev/v1alpha1) → validated definitions, and which routes
+// they attach to: the annotation `sluice.dev/plugins: "a, b"` on a Service, Route or KIngress
+// (names of Plugin objects in the same namespace), and `plugins` in config-sluice for every route.
+// Every problem is a ConfigError at the field that causes it, so a bad plugin config keeps the
+// last good table like any other error.
+import path from 'node:path'
+import type { ConfigError, KObject, ResourceSet, SourceRef } from '../resources/types.ts'
+import type { Plugin } from '../../plugins/api.ts'
+import { isModulePath, type PluginRegistry } from './registry.ts'
+
+export const PLUGINS_ANNOTATION = 'sluice.dev/plugins'
+
+export interface ResolvedPlugin {
+  /** `namespace/name` of the Plugin object */
+  readonly key: string
+  readonly plugin: Plugin<never>
+  readonly config: unknown
+  /** the validated config as JSON: an unchanged config reuses its instances across reloads */
+  readonly configJson: string
+  readonly baseDir: string
+}
+
+export interface PluginResolution {
+  readonly errors: ConfigError[]
+  /** plugins for an ingress owner (`Route ns/name` or `Ingress ns/name`), in priority order */
+  readonly forOwner: (ownerKind: 'Route' | 'Ingress', namespace: string, name: string) => readonly ResolvedPlugin[]
+}
+
+type Spec = { plugin?: unknown; config?: unknown }
+
+function at(source: SourceRef | undefined, fieldPath: (string | number)[], pathText: string, message: string): ConfigError {
+  const pos = source?.locate(fieldPath) ?? { line: 0, column: 0 }
+  return { file: source?.file ?? '', line: pos.line, column: pos.column, path: pathText, message }
+}
+
+/** `origins[2].x` → ['origins', 2, 'x'] */
+function segments(p: string): (string | number)[] {
+  const out: (string | number)[] = []
+  for (const m of p.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) out.push(m[2] !== undefined ? Number(m[2]) : m[1])
+  return out
+}
+
+export function pluginObjects(rs: ResourceSet): KObject<Spec>[] {
+  return rs.others.filter((o) => o.kind === 'Plugin' && o.apiVersion === 'sluice.dev/v1alpha1') as KObject<Spec>[]
+}
+
+/** Module files the Plugin objects name, so the caller can import them before resolving. */
+export function pluginModules(rs: ResourceSet, registry: PluginRegistry): string[] {
+  const out: string[] = []
+  for (const o of pluginObjects(rs)) {
+    const ref = o.spec?.plugin
+    if (typeof ref === 'string' && isModulePath(ref)) out.push(registry.modulePath(ref, baseDirOf(o)))
+  }
+  return out
+}
+
+function baseDirOf(o: KObject): string {
+  return o.source ? path.dirname(path.resolve(o.source.file)) : process.cwd()
+}
+
+export function resolvePlugins(rs: ResourceSet, registry: PluginRegistry): PluginResolution {
+  const errors: ConfigError[] = []
+  const byKey = new Map<string, ResolvedPlugin>()
+  for (const o of pluginObjects(rs)) {
+    const key = `${o.metadata.namespace}/${o.metadata.name}`
+    const spec = (o.spec ?? {}) as Spec
+    if (typeof spec.plugin !== 'string' || spec.plugin === '') {
+      errors.push(at(o.source, ['spec', 'plugin'], 'spec.plugin', 'required: a built-in plugin name or a module path starting with ./'))
+      continue
+    }
+    const baseDir = baseDirOf(o)
+    const def = registry.get(spec.plugin, baseDir)
+    if (def === undefined || def instanceof Error) {
+      errors.push(at(o.source, ['spec', 'plugin'], 'spec.plugin', def?.message ?? `plugin module ${spec.plugin} is not loaded`))
+      continue
+    }
+    let v
+    try {
+      v = def.validate(spec.config ?? {})
+    } catch (err) {
+      errors.push(at(o.source, ['spec', 'config'], 'spec.config', `plugin ${def.name} failed to validate its config: ${(err as Error).message}`))
+      continue
+    }
+    if (!v.ok) {
+      for (const issue of v.issues) {
+        const segs = issue.path === '' ? [] : segments(issue.path)
+        errors.push(at(o.source, ['spec', 'config', ...segs], issue.path === '' ? 'spec.config' : `spec.config.${issue.path}`, issue.message))
+      }
+      continue
+    }
+    byKey.set(key, { key, plugin: def, config: v.config, configJson: JSON.stringify(v.config) ?? 'null', baseDir })
+  }
+
+  const lookup = (names: string, namespace: string, source: SourceRef | undefined, fieldPath: (string | number)[], pathText: string): ResolvedPlugin[] => {
+    const out: ResolvedPlugin[] = []
+    for (const raw of names.split(',')) {
+      const name = raw.trim()
+      if (name === '') continue
+      const key = name.includes('/') ? name : `${namespace}/${name}`
+      const p = byKey.get(key)
+      if (p === undefined) {
+        // A Plugin object with errors was already reported; do not report it twice.
+        if (!pluginObjects(rs).some((o) => `${o.metadata.namespace}/${o.metadata.name}` === key)) {
+          errors.push(at(source, fieldPath, pathText, `no Plugin named ${JSON.stringify(key)}; declare a kind: Plugin (apiVersion sluice.dev/v1alpha1) with that name`))
+        }
+        continue
+      }
+      if (!out.includes(p)) out.push(p)
+    }
+    return out
+  }
+
+  // Global plugins from config-sluice `plugins`.
+  let global: ResolvedPlugin[] = []
+  for (const cm of rs.configMaps) {
+    if (cm.metadata.name !== 'config-sluice' || cm.data?.plugins === undefined) continue
+    global = lookup(cm.data.plugins, cm.metadata.namespace, cm.source, ['data', 'plugins'], 'data.plugins')
+  }
+
+  const attached = new Map<string, ResolvedPlugin[]>()
+  const attach = (owner: string, o: KObject): void => {
+    const names = o.metadata.annotations?.[PLUGINS_ANNOTATION]
+    if (names === undefined) return
+    const list = lookup(names, o.metadata.namespace, o.source, ['metadata', 'annotations', PLUGINS_ANNOTATION], `metadata.annotations[${JSON.stringify(PLUGINS_ANNOTATION)}]`)
+    attached.set(owner, [...(attached.get(owner) ?? []), ...list])
+  }
+  // A Service's annotation applies to the Route it owns (same name).
+  for (const s of rs.services) attach(`Route ${s.metadata.namespace}/${s.metadata.name}`, s)
+  for (const r of rs.routes) attach(`Route ${r.metadata.namespace}/${r.metadata.name}`, r)
+  for (const i of rs.ingresses) attach(`Ingress ${i.metadata.namespace}/${i.metadata.name}`, i)
+
+  const cache = new Map<string, readonly ResolvedPlugin[]>()
+  return {
+    errors,
+    forOwner(ownerKind, namespace, name) {
+      const owner = `${ownerKind} ${namespace}/${name}`
+      let list = cache.get(owner)
+      if (list === undefined) {
+        const all: ResolvedPlugin[] = []
+        for (const p of [...global, ...(attached.get(owner) ?? [])]) if (!all.includes(p)) all.push(p)
+        // Higher priority first; equal priorities keep their declared order.
+        list = all.map((p, i) => [p, i] as const).sort((a, b) => (b[0].plugin.priority - a[0].plugin.priority) || (a[1] - b[1])).map(([p]) => p)
+        cache.set(owner, list)
+      }
+      return list
+    },
+  }
+}

@@ -1,0 +1,34 @@
+// The RequestContext the gateway gives plugins: one object per request on routes with plugins.
+import type { IncomingMessage } from 'node:http'
+import type { RequestContext, RouteInfo } from '../../plugins/api.ts'
+import { HeaderList } from '../../plugins/header-list.ts'
+
+export class PluginRequest implements RequestContext {
+  readonly req: IncomingMessage
+  readonly method: string
+  readonly url: string
+  readonly path: string
+  readonly host: string
+  readonly remoteAddress: string
+  readonly route: RouteInfo
+  readonly startTime: number
+  readonly requestHeaders: HeaderList
+  readonly responseHeaders = new HeaderList()
+  readonly state = new Map<string, unknown>()
+  revision = ''
+  status = 0
+  error: Error | null = null
+
+  constructor(req: IncomingMessage, url: string, host: string, route: RouteInfo, startTime: number, upstreamHeaders: string[]) {
+    this.req = req
+    this.method = req.method ?? 'GET'
+    this.url = url
+    const q = url.indexOf('?')
+    this.path = q === -1 ? url : url.slice(0, q)
+    this.host = host
+    this.remoteAddress = req.socket.remoteAddress ?? ''
+    this.route = route
+    this.startTime = startTime
+    this.requestHeaders = new HeaderList(upstreamHeaders)
+  }
+}

@@ -1,0 +1,57 @@
+// Headers over a flat [name, value, name, value…] array, the form the gateway hands to undici and
+// to ServerResponse.writeHead, so plugins edit the very list that is sent (no conversion).
+import type { Headers } from './api.ts'
+
+export class HeaderList implements Headers {
+  /** lower-case names; read by the gateway after the plugins ran */
+  flat: string[]
+
+  constructor(flat: string[] = []) {
+    this.flat = flat
+  }
+
+  get(name: string): string | undefined {
+    const n = name.toLowerCase()
+    const f = this.flat
+    for (let i = 0; i < f.length; i += 2) if (f[i] === n) return f[i + 1]
+    return undefined
+  }
+
+  getAll(name: string): string[] {
+    const n = name.toLowerCase()
+    const f = this.flat
+    const out: string[] = []
+    for (let i = 0; i < f.length; i += 2) if (f[i] === n) out.push(f[i + 1])
+    return out
+  }
+
+  has(name: string): boolean {
+    return this.get(name) !== undefined
+  }
+
+  set(name: string, value: string): void {
+    this.remove(name)
+    this.flat.push(name.toLowerCase(), value)
+  }
+
+  add(name: string, value: string): void {
+    this.flat.push(name.toLowerCase(), value)
+  }
+
+  remove(name: string): void {
+    const n = name.toLowerCase()
+    const f = this.flat
+    let w = 0
+    for (let i = 0; i < f.length; i += 2) {
+      if (f[i] === n) continue
+      f[w++] = f[i]
+      f[w++] = f[i + 1]
+    }
+    f.length = w
+  }
+
+  *entries(): IterableIterator<[string, string]> {
+    const f = this.flat
+    for (let i = 0; i < f.length; i += 2) yield [f[i], f[i + 1]]
+  }
+}
