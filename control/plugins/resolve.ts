@@ -14,6 +14,8 @@ export interface ResolvedPlugin {
   /** `namespace/name` of the Plugin object */
   readonly key: string
   readonly plugin: Plugin<never>
+  /** the plugin's priority, or the Plugin object's `spec.priority` when set */
+  readonly priority: number
   readonly config: unknown
   /** the validated config as JSON: an unchanged config reuses its instances across reloads */
   readonly configJson: string
@@ -26,7 +28,7 @@ export interface PluginResolution {
   readonly forOwner: (ownerKind: 'Route' | 'Ingress', namespace: string, name: string) => readonly ResolvedPlugin[]
 }
 
-type Spec = { plugin?: unknown; config?: unknown }
+type Spec = { plugin?: unknown; config?: unknown; priority?: unknown }
 
 function at(source: SourceRef | undefined, fieldPath: (string | number)[], pathText: string, message: string): ConfigError {
   const pos = source?.locate(fieldPath) ?? { line: 0, column: 0 }
@@ -88,7 +90,12 @@ export function resolvePlugins(rs: ResourceSet, registry: PluginRegistry): Plugi
       }
       continue
     }
-    byKey.set(key, { key, plugin: def, config: v.config, configJson: JSON.stringify(v.config) ?? 'null', baseDir })
+    if (spec.priority !== undefined && (typeof spec.priority !== 'number' || !Number.isFinite(spec.priority))) {
+      errors.push(at(o.source, ['spec', 'priority'], 'spec.priority', `must be a number (higher runs first), got ${JSON.stringify(spec.priority)}`))
+      continue
+    }
+    const priority = typeof spec.priority === 'number' ? spec.priority : def.priority
+    byKey.set(key, { key, plugin: def, priority, config: v.config, configJson: `${priority}:${JSON.stringify(v.config) ?? 'null'}`, baseDir })
   }
 
   const lookup = (names: string, namespace: string, source: SourceRef | undefined, fieldPath: (string | number)[], pathText: string): ResolvedPlugin[] => {
@@ -139,7 +146,7 @@ export function resolvePlugins(rs: ResourceSet, registry: PluginRegistry): Plugi
         const all: ResolvedPlugin[] = []
         for (const p of [...global, ...(attached.get(owner) ?? [])]) if (!all.includes(p)) all.push(p)
         // Higher priority first; equal priorities keep their declared order.
-        list = all.map((p, i) => [p, i] as const).sort((a, b) => (b[0].plugin.priority - a[0].plugin.priority) || (a[1] - b[1])).map(([p]) => p)
+        list = all.map((p, i) => [p, i] as const).sort((a, b) => (b[0].priority - a[0].priority) || (a[1] - b[1])).map(([p]) => p)
         cache.set(owner, list)
       }
       return list
