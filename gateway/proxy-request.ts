@@ -16,8 +16,9 @@ import type { UpstreamInstance } from './activator/upstream-instance.ts'
 import type { Logger } from './log.ts'
 import type { PluginChain } from './plugins/chain.ts'
 import type { PluginRequest } from './plugins/plugin-request.ts'
-import type { PluginFailure } from './plugins/run-phase.ts'
-import { pluginComplete, pluginResponseData, pluginResponseHeaders } from './plugins/flow.ts'
+import { runPhase, type PhaseOutcome, type PluginFailure } from './plugins/run-phase.ts'
+import { pluginComplete, pluginResponseData } from './plugins/flow.ts'
+import type { LocalResponse } from '../plugins/api.ts'
 
 import { localReply } from './local-reply.ts'
 
@@ -148,36 +149,53 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   }
 
   #pluginHeaders(controller: Controller, statusCode: number, out: string[], statusMessage: string | undefined): void {
-    let sync = true
-    let paused = false
-    pluginResponseHeaders(this, statusCode, out, () => {
-      if (this.done) return
-      const ctx = this.pctx!
-      this.status = ctx.status
-      const flat = ctx.responseHeaders.flat
-      if (this.hooks.draining) flat.push('connection', 'close')
-      if (statusMessage && ctx.status === statusCode) this.res.writeHead(ctx.status, statusMessage, flat)
-      else this.res.writeHead(ctx.status, flat)
-      if (paused) controller.resume()
-    }, (lr) => {
-      // A plugin replaced the upstream response: answer with it and drop the upstream's.
-      this.replaced = true
-      this.status = lr.status
-      const flat: string[] = []
-      for (const [k, v] of Object.entries(lr.headers ?? {})) for (const one of typeof v === 'string' ? [v] : v) flat.push(k.toLowerCase(), one)
-      const body = lr.body ?? ''
-      flat.push('content-length', String(Buffer.byteLength(body)))
-      this.res.writeHead(lr.status, flat)
-      this.res.end(body)
-      controller.abort(new ClientClosedError('response replaced by a plugin'))
-      this.finish()
-    }, (f) => this.#pluginFailed(f))
-    sync = false
-    // An asynchronous phase: hold the upstream body until the headers are written.
-    if (!this.done && !this.res.headersSent && !sync) {
-      paused = true
-      controller.pause()
+    const ctx = this.pctx!
+    ctx.status = statusCode
+    ctx.responseHeaders.flat = out
+    const phase = this.plugins!.onResponseHeaders
+    if (phase.length === 0) return this.#writePluginHead(statusCode, statusMessage)
+    let r: PhaseOutcome | Promise<PhaseOutcome>
+    try {
+      r = runPhase(phase, 'onResponseHeaders', ctx)
+    } catch (err) {
+      return this.#pluginFailed(err as PluginFailure)
     }
+    if (r instanceof Promise) {
+      // An asynchronous phase: hold the upstream body until the headers are written.
+      controller.pause()
+      r.then((v) => {
+        if (this.done) return
+        if (v !== undefined) return this.#replace(controller, v)
+        this.#writePluginHead(statusCode, statusMessage)
+        controller.resume()
+      }, (err: unknown) => this.#pluginFailed(err as PluginFailure))
+      return
+    }
+    if (r === undefined) this.#writePluginHead(statusCode, statusMessage)
+    else this.#replace(controller, r)
+  }
+
+  #writePluginHead(upstreamStatus: number, statusMessage: string | undefined): void {
+    const ctx = this.pctx!
+    this.status = ctx.status
+    const flat = ctx.responseHeaders.flat
+    if (this.hooks.draining) flat.push('connection', 'close')
+    if (statusMessage && ctx.status === upstreamStatus) this.res.writeHead(ctx.status, statusMessage, flat)
+    else this.res.writeHead(ctx.status, flat)
+  }
+
+  /** A plugin replaced the upstream response: answer with it and drop the upstream's. */
+  #replace(controller: Controller, lr: LocalResponse): void {
+    this.replaced = true
+    this.status = lr.status
+    const flat: string[] = []
+    for (const [k, v] of Object.entries(lr.headers ?? {})) for (const one of typeof v === 'string' ? [v] : v) flat.push(k.toLowerCase(), one)
+    const body = lr.body ?? ''
+    flat.push('content-length', String(Buffer.byteLength(body)))
+    this.res.writeHead(lr.status, flat)
+    this.res.end(body)
+    controller.abort(new ClientClosedError('response replaced by a plugin'))
+    this.finish()
   }
 
   #pluginFailed(f: PluginFailure): void {

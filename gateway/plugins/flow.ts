@@ -3,7 +3,7 @@
 // here. A plugin that throws or rejects fails its request with 500; the gateway goes on.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { LocalResponse } from '../../plugins/api.ts'
-import type { PathRoute, VirtualHost } from '../route-table.ts'
+import type { PathRoute, Split, VirtualHost } from '../route-table.ts'
 import type { Logger } from '../log.ts'
 import type { RouteSlot } from '../metrics/route-slots.ts'
 import { ERR } from '../metrics/route-slots.ts'
@@ -40,6 +40,8 @@ class Flow {
   readonly path: PathRoute
   readonly chain: PluginChain
   readonly ctx: PluginRequest
+  /** chosen up front so the upstream headers are built once; plugins see it from onUpstream on */
+  readonly split: Split | null
 
   constructor(host: PluginHost, req: IncomingMessage, res: ServerResponse, vh: VirtualHost, path: PathRoute, url: string, hostName: string, start: number) {
     this.host = host
@@ -48,7 +50,11 @@ class Flow {
     this.vh = vh
     this.path = path
     this.chain = vh.plugins!
-    this.ctx = new PluginRequest(req, url, hostName, vh.route, start, upstreamHeaders(req, 'http', null, NONE, NO_NAMES, false))
+    const split = this.split = pickSplit(path)
+    const headers = split === null
+      ? upstreamHeaders(req, 'http', null, NONE, NO_NAMES, false)
+      : upstreamHeaders(req, 'http', split.rewriteHost, split.setHeaders, split.setNames, split.backend.protocol === 'h2c')
+    this.ctx = new PluginRequest(req, url, hostName, vh.route, start, headers)
   }
 
   start(): void {
@@ -62,21 +68,17 @@ class Flow {
 
   afterRequest(local: PhaseOutcome): void {
     if (local !== undefined) return this.local(local, this.vh.localSlot)
-    const split = pickSplit(this.path)
+    const split = this.split
     if (split === null) return this.local({ status: 404, body: 'no route\n' }, this.vh.localSlot)
-    const backend = split.backend
     const ctx = this.ctx
-    ctx.revision = backend.revision
-    for (let i = 0; i < split.setHeaders.length; i += 2) ctx.requestHeaders.set(split.setHeaders[i], split.setHeaders[i + 1])
-    if (split.rewriteHost !== null) ctx.requestHeaders.set('host', split.rewriteHost)
-    if (backend.protocol === 'h2c' && /^\s*trailers\s*$/i.test(String(this.req.headers.te ?? ''))) ctx.requestHeaders.set('te', 'trailers')
+    ctx.revision = split.backend.revision
     if (this.chain.onUpstream.length === 0) return this.send(split)
     let r: PhaseOutcome | Promise<PhaseOutcome>
     try { r = runPhase(this.chain.onUpstream, 'onUpstream', ctx) } catch (err) { return this.fail(err) }
     then(r, (v) => (v === undefined ? this.send(split) : this.local(v, split.slot)), (err) => this.fail(err))
   }
 
-  send(split: NonNullable<ReturnType<typeof pickSplit>>): void {
+  send(split: Split): void {
     if (this.res.destroyed) return this.complete(499, this.vh.localSlot)
     const throttler = split.backend.throttler!
     if (!throttler.managed && throttler.routable.length === 0) {
@@ -159,21 +161,6 @@ function setLocal(ctx: PluginRequest, lr: LocalResponse): void {
 
 export function handleWithPlugins(host: PluginHost, req: IncomingMessage, res: ServerResponse, vh: VirtualHost, path: PathRoute, url: string, hostName: string, start: number): void {
   new Flow(host, req, res, vh, path, url, hostName, start).start()
-}
-
-/**
- * Response headers from the upstream, through onResponseHeaders. Calls `write` (sync or later)
- * with the final status and header list, or `replace` with a local response that replaces it.
- */
-export function pluginResponseHeaders(x: ProxyRequest, status: number, flat: string[], write: () => void, replace: (lr: LocalResponse) => void, fail: (err: PluginFailure) => void): void {
-  const ctx = x.pctx!
-  ctx.status = status
-  ctx.responseHeaders.flat = flat
-  const phase = x.plugins!.onResponseHeaders
-  if (phase.length === 0) return write()
-  let r: PhaseOutcome | Promise<PhaseOutcome>
-  try { r = runPhase(phase, 'onResponseHeaders', ctx) } catch (err) { return fail(err as PluginFailure) }
-  then(r, (v) => (v === undefined ? write() : replace(v)), (err) => fail(err as PluginFailure))
 }
 
 /** Body chunks through the opt-in onResponseData plugins (synchronous by contract). */

@@ -14,10 +14,15 @@ export class PluginRequest implements RequestContext {
   readonly startTime: number
   readonly requestHeaders: HeaderList
   readonly responseHeaders = new HeaderList()
-  readonly state = new Map<string, unknown>()
+  #state: Map<string, unknown> | null = null
   revision = ''
   status = 0
   error: Error | null = null
+
+  /** made on first use: most plugins keep no per-request state */
+  get state(): Map<string, unknown> {
+    return (this.#state ??= new Map())
+  }
 
   constructor(req: IncomingMessage, url: string, host: string, route: RouteInfo, startTime: number, upstreamHeaders: string[]) {
     this.req = req
