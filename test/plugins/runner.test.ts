@@ -49,6 +49,8 @@ async function run(plugins: Record<string, TracerOpts>, url = '/') {
     return readFileSync(log, 'utf8').length > 0
   }, 5000, 50)
   if (!ok) throw new Error(`plugins never ran; logs:\n${s.logs().slice(-2000)}`)
+  // The client can have the whole body before the gateway's onComplete ran: let it finish.
+  await new Promise((r) => setTimeout(r, 100))
   writeFileSync(log, '')
   backend.requests.length = 0
   const res = await request(s.port, 'web.default.localhost', url)
