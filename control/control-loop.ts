@@ -19,7 +19,7 @@ import { scalingErrors } from './scaling/validate-scaling.ts'
 import type { ScalingLoop } from './scaling/scaling-loop.ts'
 import { PluginRegistry } from './plugins/registry.ts'
 import { PluginInstances } from './plugins/instances.ts'
-import { pluginModules, resolvePlugins } from './plugins/resolve.ts'
+import { PluginCreateError, pluginModules, resolvePlugins } from './plugins/resolve.ts'
 import { collector } from '../gateway/metrics/route-slots.ts'
 
 export interface ControlLoopOptions {
@@ -146,8 +146,11 @@ export class ControlLoop {
         gateway.swap(table)
         scaling?.sync(out, autoscaler)
       } catch (err) {
-        // A bug, not a user error: report it like one so the last good table stays.
-        errors = [{ file: this.#opts.configDir, line: 0, column: 0, path: '', message: `internal error while applying configuration: ${(err as Error).stack ?? err}` }]
+        this.#instances.abort()
+        // A plugin that cannot start is a user error; anything else is a bug, reported the same
+        // way so the last good table stays.
+        errors = [err instanceof PluginCreateError ? err.error
+          : { file: this.#opts.configDir, line: 0, column: 0, path: '', message: `internal error while applying configuration: ${(err as Error).stack ?? err}` }]
         out = null
       }
     }

@@ -191,7 +191,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     const flat: string[] = []
     for (const [k, v] of Object.entries(lr.headers ?? {})) for (const one of typeof v === 'string' ? [v] : v) flat.push(k.toLowerCase(), one)
     const body = lr.body ?? ''
-    flat.push('content-length', String(Buffer.byteLength(body)))
+    if (lr.headers?.['content-length'] === undefined) flat.push('content-length', String(Buffer.byteLength(body)))
     this.res.writeHead(lr.status, flat)
     this.res.end(body)
     controller.abort(new ClientClosedError('response replaced by a plugin'))

@@ -78,6 +78,8 @@ export interface PluginInstance {
   onResponseData?(ctx: RequestContext, chunk: Buffer, last: boolean): Buffer
   /** always runs once at the end: after a normal response, a short-circuit or an error */
   onComplete?(ctx: RequestContext): void
+  /** the instance is no longer used by any route (its route or config changed): release sockets, timers */
+  close?(): void
 }
 
 /** What create() gets besides its config. */

@@ -3,7 +3,7 @@
 // survives unrelated reloads. Instances no table uses any more are dropped.
 import type { Logger } from '../../gateway/log.ts'
 import type { PluginEntry } from '../../gateway/plugins/chain.ts'
-import type { ResolvedPlugin } from './resolve.ts'
+import { PluginCreateError, type ResolvedPlugin } from './resolve.ts'
 
 export class PluginInstances {
   readonly #log: Logger
@@ -29,7 +29,9 @@ export class PluginInstances {
   #create(namespace: string, route: string, p: ResolvedPlugin): PluginEntry {
     const log = this.#log
     const fields = { plugin: p.key, route: `${namespace}/${route}` }
-    const instance = p.plugin.create(p.config as never, {
+    let instance
+    try {
+      instance = p.plugin.create(p.config as never, {
       route: { namespace, name: route },
       baseDir: p.baseDir,
       log: {
@@ -37,13 +39,32 @@ export class PluginInstances {
         warn: (msg, f) => log.warn(msg, { ...fields, ...f }),
         error: (msg, f) => log.error(msg, { ...fields, ...f }),
       },
-    })
+      })
+    } catch (err) {
+      throw new PluginCreateError(p, `${namespace}/${route}`, err)
+    }
     return { name: p.key, instance, errors: 0 }
   }
 
-  /** The compile succeeded: keep what it used. */
+  /** The compile succeeded: keep what it used, release what it no longer does. */
   commit(): void {
+    const kept = new Set(this.#next.values())
+    for (const e of this.#live.values()) {
+      if (kept.has(e)) continue
+      try {
+        e.instance.close?.()
+      } catch (err) {
+        this.#log.warn('plugin close failed', { plugin: e.name, err })
+      }
+    }
     this.#live = this.#next
+  }
+
+  /** The compile failed: release instances made for it that the live table does not use. */
+  abort(): void {
+    const live = new Set(this.#live.values())
+    for (const e of this.#next.values()) if (!live.has(e)) e.instance.close?.()
+    this.#next = new Map()
   }
 
   entries(): IterableIterator<PluginEntry> {

@@ -20,6 +20,8 @@ export interface ResolvedPlugin {
   /** the validated config as JSON: an unchanged config reuses its instances across reloads */
   readonly configJson: string
   readonly baseDir: string
+  /** the Plugin object's position, for errors create() raises (unreadable key files…) */
+  readonly source?: SourceRef
 }
 
 export interface PluginResolution {
@@ -95,7 +97,7 @@ export function resolvePlugins(rs: ResourceSet, registry: PluginRegistry): Plugi
       continue
     }
     const priority = typeof spec.priority === 'number' ? spec.priority : def.priority
-    byKey.set(key, { key, plugin: def, priority, config: v.config, configJson: `${priority}:${JSON.stringify(v.config) ?? 'null'}`, baseDir })
+    byKey.set(key, { key, plugin: def, priority, config: v.config, configJson: `${priority}:${JSON.stringify(v.config) ?? 'null'}`, baseDir, source: o.source })
   }
 
   const lookup = (names: string, namespace: string, source: SourceRef | undefined, fieldPath: (string | number)[], pathText: string): ResolvedPlugin[] => {
@@ -151,5 +153,15 @@ export function resolvePlugins(rs: ResourceSet, registry: PluginRegistry): Plugi
       }
       return list
     },
+  }
+}
+
+/** create() failed for a route: reported at the Plugin object's config like a validation error. */
+export class PluginCreateError extends Error {
+  readonly error: ConfigError
+  constructor(p: ResolvedPlugin, route: string, cause: unknown) {
+    const message = `plugin ${p.key} cannot start for route ${route}: ${cause instanceof Error ? cause.message : String(cause)}`
+    super(message)
+    this.error = at(p.source, ['spec', 'config'], 'spec.config', message)
   }
 }

@@ -110,7 +110,8 @@ class Flow {
     if (!res.headersSent && !res.destroyed) {
       const flat = this.ctx.responseHeaders.flat
       const data = body === undefined ? '' : body
-      flat.push('content-length', String(Buffer.byteLength(data)))
+      // A plugin answering HEAD (a cache hit) sets the length of the body it does not send.
+      if (!this.ctx.responseHeaders.has('content-length')) flat.push('content-length', String(Buffer.byteLength(data)))
       if (this.host.draining) flat.push('connection', 'close')
       res.writeHead(this.ctx.status, flat)
       res.end(data)

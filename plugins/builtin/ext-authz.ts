@@ -1,0 +1,194 @@
+// ext-authz: asks an HTTP authorization service about each request, like Envoy's HTTP ext_authz
+// as Kourier configures it. The check goes to `<url><pathPrefix><original path and query>` with the
+// original method and a chosen set of headers; 2xx allows (copying chosen headers onto the upstream
+// request), any other status denies with that status, its body and chosen headers; a timeout or
+// connection error denies with statusOnError (403, as Envoy) unless failureModeAllow.
+import { Pool } from 'undici'
+import type { ConfigIssue, LocalResponse, PluginContext, PluginInstance, RequestContext } from '../api.ts'
+import { definePlugin } from '../api.ts'
+import { array, boolean, duration, number, object, record, string, validator } from '../schema.ts'
+import { HEADER_PATTERN, headerMatcher, type HeaderMatcher } from './ext-authz-match.ts'
+
+const schema = object({
+  /** the auth service: http://host:port, optionally with a base path */
+  url: string(),
+  /** inserted between the url and the original path (Kourier's extauthz-path-prefix) */
+  pathPrefix: string({ default: '' }),
+  timeout: duration({ default: 2_000, min: 1 }),
+  failureModeAllow: boolean({ default: false }),
+  statusOnError: number({ default: 403, integer: true, min: 200, max: 599 }),
+  /** request headers sent to the auth service; `prefix-*` patterns allowed */
+  allowedRequestHeaders: array(string({ nonEmpty: true }), { default: ['authorization', 'cookie', 'x-forwarded-*'] }),
+  /** headers of an allowing response copied onto the upstream request (overwriting) */
+  allowedUpstreamHeaders: array(string({ nonEmpty: true }), { default: [] }),
+  /** headers of a denying response passed to the client; `*` = all but hop-by-hop */
+  allowedClientHeaders: array(string({ nonEmpty: true }), { default: ['*'] }),
+  /** fixed headers added to every check (Kourier sends context such as client and visibility) */
+  extraHeaders: record(string(), { default: {} }),
+  /** a denial body longer than this is cut */
+  maxBodyBytes: number({ default: 8_192, integer: true, min: 0 }),
+  /** keep-alive connections to the auth service, per route */
+  connections: number({ default: 32, integer: true, min: 1 }),
+})
+
+export type ExtAuthzConfig = ReturnType<typeof schema.parse>
+
+const NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+function check(c: ExtAuthzConfig, issues: ConfigIssue[]): void {
+  const u = parseUrl(c.url)
+  if (u === null) issues.push({ path: 'url', message: `must be an http:// URL such as http://authz.example:8080, got ${JSON.stringify(c.url)}` })
+  else if (u.search !== '' || u.hash !== '' || u.username !== '' || u.password !== '') issues.push({ path: 'url', message: 'must not have a query, fragment or credentials' })
+  if (c.pathPrefix !== '' && !c.pathPrefix.startsWith('/')) issues.push({ path: 'pathPrefix', message: `must start with /, got ${JSON.stringify(c.pathPrefix)}` })
+  for (const list of ['allowedRequestHeaders', 'allowedUpstreamHeaders', 'allowedClientHeaders'] as const) {
+    c[list].forEach((p, i) => {
+      if (!HEADER_PATTERN.test(p)) issues.push({ path: `${list}[${i}]`, message: `${JSON.stringify(p)} is not a header name or name-prefix* pattern` })
+    })
+  }
+  for (const [k, v] of Object.entries(c.extraHeaders)) {
+    if (!NAME.test(k)) issues.push({ path: `extraHeaders.${k}`, message: 'not a valid header name' })
+    else if (!/^[\t\x20-\x7e]*$/.test(v)) issues.push({ path: `extraHeaders.${k}`, message: 'value must be printable ASCII' })
+  }
+}
+
+function parseUrl(s: string): URL | null {
+  try {
+    const u = new URL(s)
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u : null
+  } catch {
+    return null
+  }
+}
+
+class ExtAuthzInstance implements PluginInstance {
+  readonly pool: Pool
+  private readonly base: string
+  private readonly timeout: number
+  private readonly failureModeAllow: boolean
+  private readonly onError: LocalResponse
+  private readonly sendHeader: HeaderMatcher
+  private readonly upstreamHeader: HeaderMatcher | null
+  private readonly clientHeader: HeaderMatcher
+  private readonly extra: readonly string[]
+  private readonly maxBody: number
+  private readonly log: PluginContext['log']
+  private lastLog = 0
+  private quiet = 0
+
+  constructor(c: ExtAuthzConfig, ctx: PluginContext) {
+    const u = new URL(c.url)
+    this.pool = new Pool(u.origin, { connections: c.connections, connect: { timeout: c.timeout } })
+    this.base = u.pathname.replace(/\/$/, '') + c.pathPrefix.replace(/\/$/, '')
+    this.timeout = c.timeout
+    this.failureModeAllow = c.failureModeAllow
+    this.onError = Object.freeze({ status: c.statusOnError })
+    this.sendHeader = headerMatcher(c.allowedRequestHeaders)
+    this.upstreamHeader = c.allowedUpstreamHeaders.length > 0 ? headerMatcher(c.allowedUpstreamHeaders) : null
+    this.clientHeader = headerMatcher(c.allowedClientHeaders)
+    this.extra = Object.entries(c.extraHeaders).flatMap(([k, v]) => [k.toLowerCase(), v])
+    this.maxBody = c.maxBodyBytes
+    this.log = ctx.log
+  }
+
+  onRequest(ctx: RequestContext): Promise<LocalResponse | undefined> {
+    const headers: string[] = []
+    let forwardedHost = false
+    for (const [k, v] of ctx.requestHeaders.entries()) {
+      if (!this.sendHeader(k)) continue
+      headers.push(k, v)
+      if (k === 'x-forwarded-host') forwardedHost = true
+    }
+    // the service sees its own Host; the one the client asked for travels as x-forwarded-host
+    if (!forwardedHost) headers.push('x-forwarded-host', ctx.host)
+    for (const h of this.extra) headers.push(h)
+    return this.check(ctx, headers)
+  }
+
+  private async check(ctx: RequestContext, headers: string[]): Promise<LocalResponse | undefined> {
+    let res
+    try {
+      res = await this.pool.request({
+        path: this.base + ctx.url,
+        method: ctx.method,
+        headers,
+        signal: AbortSignal.timeout(this.timeout),
+      })
+    } catch (err) {
+      return this.failed(ctx, err)
+    }
+    try {
+      if (res.statusCode >= 200 && res.statusCode < 300) {
+        await res.body.dump()
+        const pick = this.upstreamHeader
+        if (pick !== null) {
+          for (const [k, v] of Object.entries(res.headers)) {
+            if (v === undefined || !pick(k)) continue
+            if (typeof v === 'string') ctx.requestHeaders.set(k, v)
+            else {
+              ctx.requestHeaders.remove(k)
+              for (const one of v) ctx.requestHeaders.add(k, one)
+            }
+          }
+        }
+        return undefined
+      }
+      const out: Record<string, string | string[]> = {}
+      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && this.clientHeader(k)) out[k] = v
+      return { status: res.statusCode, headers: out, body: await readUpTo(res.body, this.maxBody) }
+    } catch (err) {
+      res.body.destroy()
+      return this.failed(ctx, err)
+    }
+  }
+
+  private failed(ctx: RequestContext, err: unknown): LocalResponse | undefined {
+    const now = Date.now()
+    // one line per 10 s at most: an auth service outage should not flood the log
+    if (now - this.lastLog >= 10_000) {
+      const e = err as { name?: string; message?: string; code?: string }
+      this.log.warn('ext-authz: check failed', {
+        route: `${ctx.route.namespace}/${ctx.route.name}`,
+        error: e.name === 'TimeoutError' ? `timed out after ${this.timeout} ms` : (e.code ?? e.message ?? String(err)),
+        suppressed: this.quiet,
+        failureModeAllow: this.failureModeAllow,
+      })
+      this.lastLog = now
+      this.quiet = 0
+    } else {
+      this.quiet++
+    }
+    return this.failureModeAllow ? undefined : this.onError
+  }
+
+  /** Not part of the plugin API: lets tests (and a future dispose hook) release the pool. */
+  close(): Promise<void> {
+    return this.pool.close()
+  }
+}
+
+/** The body up to `limit` bytes; the rest is discarded and the stream destroyed. */
+async function readUpTo(body: AsyncIterable<Buffer> & { destroy(): unknown }, limit: number): Promise<Buffer> {
+  const parts: Buffer[] = []
+  let size = 0
+  for await (const chunk of body) {
+    const room = limit - size
+    if (chunk.length >= room) {
+      if (room > 0) parts.push(chunk.subarray(0, room))
+      size = limit
+      body.destroy()
+      break
+    }
+    parts.push(chunk)
+    size += chunk.length
+  }
+  return Buffer.concat(parts, size)
+}
+
+export default definePlugin<ExtAuthzConfig>({
+  name: 'ext-authz',
+  priority: 1100,
+  validate: validator(schema, check),
+  create(config, ctx) {
+    return new ExtAuthzInstance(config, ctx)
+  },
+})
