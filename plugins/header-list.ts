@@ -41,8 +41,11 @@ export class HeaderList implements Headers {
   remove(name: string): void {
     const n = name.toLowerCase()
     const f = this.flat
-    let w = 0
-    for (let i = 0; i < f.length; i += 2) {
+    let i0 = 0
+    while (i0 < f.length && f[i0] !== n) i0 += 2
+    if (i0 >= f.length) return // nothing to remove: keep the array as it is (cheap)
+    let w = i0
+    for (let i = i0; i < f.length; i += 2) {
       if (f[i] === n) continue
       f[w++] = f[i]
       f[w++] = f[i + 1]
