@@ -43,6 +43,15 @@ export function newTraceparent(): string {
   return `00-${randomHex(16)}-${randomHex(8)}-01`
 }
 
+/**
+ * The TCP peer of a request. h2c connections reach Node's http2 server through a replaying stream
+ * (see plain-listener.ts) that Node wraps again; the address is on the inner stream.
+ */
+export function peerAddress(req: IncomingMessage): string {
+  const s = req.socket as IncomingMessage['socket'] & { stream?: { remoteAddress?: string } }
+  return s.remoteAddress ?? s.stream?.remoteAddress ?? ''
+}
+
 /** The client address as RFC 7239 wants it: IPv4 bare, IPv6 quoted in brackets. */
 function forwardedFor(ip: string): string {
   if (ip.startsWith('::ffff:') && ip.includes('.')) return ip.slice(7)
@@ -79,12 +88,13 @@ export function upstreamHeaders(
   const headers = req.headers
   const out: string[] = []
   const named = headers.connection !== undefined ? connectionTokens(headers.connection) : null
-  const host = headers.host ?? ''
+  const host = headers.host ?? (headers[':authority'] as string | undefined) ?? ''
   let forwarded = '', xff = '', xfproto = '', xfhost = '', requestId = '', traceparent = ''
   for (const name in headers) {
     const value = headers[name]
     if (value === undefined) continue
-    if (setNames.has(name) || (named !== null && named.has(name))) continue
+    // HTTP/2 pseudo-headers (:method, :path, :authority, :scheme) are not headers upstream.
+    if (name.charCodeAt(0) === 58 || setNames.has(name) || (named !== null && named.has(name))) continue
     const kind = SPECIAL.get(name)
     if (kind === undefined) {
       if (typeof value === 'string') out.push(name, value)
@@ -103,7 +113,7 @@ export function upstreamHeaders(
       default: break // DROP, HOST (host is written below)
     }
   }
-  const ip = req.socket.remoteAddress ?? ''
+  const ip = peerAddress(req)
   const element = `for=${forwardedFor(ip)};host=${forwardedValue(host)};proto=${scheme}`
   if (setNames.size === 0) {
     out.push(

@@ -1,10 +1,10 @@
 // The data plane: listeners, route matching and proxying. It serves whatever RouteTable it was
 // last given (swap), and knows nothing of where tables come from (control/ builds them).
-import http, { type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { emptyRouteTable, type HostTable, type RouteTable } from './route-table.ts'
 import { findHost, findPath, pickSplit } from './match.ts'
 import { upstreamHeaders } from './forward-headers.ts'
+import { PlainListener } from './plain-listener.ts'
 import { ProxyRequest } from './proxy-request.ts'
 import { handleWithPlugins, type PluginHost } from './plugins/flow.ts'
 import { createLogger, type Logger } from './log.ts'
@@ -28,7 +28,7 @@ export class Gateway implements PluginHost {
   log: Logger = createLogger()
   /** requests still running when the drain timeout closed their connections */
   cutByDrain = 0
-  readonly #servers: http.Server[] = []
+  readonly #listeners: PlainListener[] = []
   #idleWaiters: (() => void)[] = []
 
   /** Install a new table. Requests already running keep the objects of the table they matched. */
@@ -40,27 +40,11 @@ export class Gateway implements PluginHost {
 
   async listen(opts: ListenerOptions): Promise<{ port: number; internalPort: number }> {
     const host = opts.host ?? '0.0.0.0'
-    const external = this.#createServer(false)
-    const internal = this.#createServer(true)
-    await Promise.all([listenOn(external, opts.port, host), listenOn(internal, opts.internalPort, host)])
-    return { port: (external.address() as AddressInfo).port, internalPort: (internal.address() as AddressInfo).port }
-  }
-
-  #createServer(internal: boolean): http.Server {
-    const server = http.createServer({
-      // Uploads and long responses are bounded by revision timeouts, not by the server.
-      requestTimeout: 0,
-      headersTimeout: 60_000,
-      // Longer than common load balancers' 60 s idle timeout, so they close first.
-      keepAliveTimeout: 65_000,
-      maxHeaderSize: 16 * 1024,
-    })
-    server.on('request', internal
-      ? (req: IncomingMessage, res: ServerResponse) => this.handle(req, res, this.table.internal, true)
-      : (req: IncomingMessage, res: ServerResponse) => this.handle(req, res, this.table.external, false))
-    server.on('clientError', onClientError)
-    this.#servers.push(server)
-    return server
+    const external = new PlainListener((req, res) => this.handle(req, res, this.table.external, false), null, onClientError)
+    const internal = new PlainListener((req, res) => this.handle(req, res, this.table.internal, true), null, onClientError)
+    this.#listeners.push(external, internal)
+    const [port, internalPort] = await Promise.all([external.listen(opts.port, host), internal.listen(opts.internalPort, host)])
+    return { port, internalPort }
   }
 
   handle(req: IncomingMessage, res: ServerResponse, hosts: HostTable, internal: boolean): void {
@@ -79,7 +63,8 @@ export class Gateway implements PluginHost {
       localReply(res, 400, 'more than one Host header\n', true)
       return
     }
-    const host = req.headers.host ?? ''
+    // HTTP/2 requests carry the host as :authority.
+    const host = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? ''
     const vh = findHost(hosts, host)
     if (vh === null) {
       this.metrics.unmatched[internal ? 1 : 0]++
@@ -140,7 +125,7 @@ export class Gateway implements PluginHost {
    */
   async drain(timeoutMs: number): Promise<boolean> {
     this.draining = true
-    for (const s of this.#servers) s.close()
+    for (const l of this.#listeners) l.close()
     let timer: NodeJS.Timeout | undefined
     const finished = this.inflight === 0 || await new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), timeoutMs)
@@ -149,7 +134,7 @@ export class Gateway implements PluginHost {
     clearTimeout(timer)
     // Counted before the connections close: closing finishes (and uncounts) every exchange.
     this.cutByDrain = this.inflight
-    for (const s of this.#servers) s.closeAllConnections()
+    for (const l of this.#listeners) l.closeAll()
     this.activator.close()
     return finished
   }
@@ -157,10 +142,7 @@ export class Gateway implements PluginHost {
   /** Close at once (tests). */
   async close(): Promise<void> {
     this.draining = true
-    for (const s of this.#servers) {
-      s.close()
-      s.closeAllConnections()
-    }
+    for (const l of this.#listeners) l.closeAll()
     this.activator.close()
   }
 }
@@ -190,15 +172,6 @@ function duplicateHost(raw: readonly string[]): boolean {
   return false
 }
 
-function listenOn(server: http.Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, host, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-}
 
 // Malformed requests never reach a backend: answer 400/431/413 like Node would, but close cleanly.
 function onClientError(err: Error & { code?: string }, socket: import('node:stream').Duplex): void {

@@ -8,7 +8,8 @@ export function localReply(res: ServerResponse, status: number, body: string, cl
   }
   const headers = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body))]
   if (status === 503) headers.push('retry-after', '1')
-  if (close) headers.push('connection', 'close')
+  // HTTP/2 has no Connection header (and refuses it); GOAWAY does that job there.
+  if (close && res.req?.httpVersionMajor === 1) headers.push('connection', 'close')
   if (extra !== undefined) for (const h of extra) headers.push(h)
   res.writeHead(status, headers)
   res.end(body)

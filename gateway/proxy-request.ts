@@ -140,8 +140,8 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
       this.#pluginHeaders(controller, statusCode, out, statusMessage)
       return
     }
-    if (this.hooks.draining) out.push('connection', 'close')
-    if (statusMessage) this.res.writeHead(statusCode, statusMessage, out)
+    if (this.hooks.draining && this.req.httpVersionMajor === 1) out.push('connection', 'close')
+    if (statusMessage && this.req.httpVersionMajor === 1) this.res.writeHead(statusCode, statusMessage, out)
     else this.res.writeHead(statusCode, out)
     // Streams (SSE, chunked) must show their headers now even if no byte follows yet. Node writes
     // headers together with the first chunk, so only flush when none came in this parser pass.
@@ -179,8 +179,8 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     const ctx = this.pctx!
     this.status = ctx.status
     const flat = ctx.responseHeaders.flat
-    if (this.hooks.draining) flat.push('connection', 'close')
-    if (statusMessage && ctx.status === upstreamStatus) this.res.writeHead(ctx.status, statusMessage, flat)
+    if (this.hooks.draining && this.req.httpVersionMajor === 1) flat.push('connection', 'close')
+    if (statusMessage && ctx.status === upstreamStatus && this.req.httpVersionMajor === 1) this.res.writeHead(ctx.status, statusMessage, flat)
     else this.res.writeHead(ctx.status, flat)
   }
 

@@ -12,6 +12,19 @@ const POOL_OPTIONS = {
   allowH2: false,
 } as const
 
+// h2c upstreams (a port named h2c/http2): a few multiplexed connections instead of one per request.
+const H2C_OPTIONS = {
+  connections: 4,
+  pipelining: 100,
+  headersTimeout: 0,
+  bodyTimeout: 0,
+  keepAliveTimeout: 4_000,
+  allowH2: true,
+  // undici's Pool reads useH2c at the top level for its connector (h2Options.useH2c is not enough).
+  useH2c: true,
+  h2Options: { useH2c: true, maxConcurrentStreams: 100 },
+} as const
+
 export interface InstanceRef {
   /** stable id, e.g. `hello-00001-3`, or the origin for fixed upstreams */
   readonly id: string
@@ -35,7 +48,7 @@ export class UpstreamInstance {
     this.id = ref.id
     this.origin = ref.origin
     this.protocol = ref.protocol
-    this.dispatcher = new Pool(ref.origin, POOL_OPTIONS)
+    this.dispatcher = new Pool(ref.origin, ref.protocol === 'h2c' ? H2C_OPTIONS : POOL_OPTIONS)
   }
 
   /** Resolves when no request runs on the instance any more, or after timeoutMs. */

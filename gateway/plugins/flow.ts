@@ -111,7 +111,11 @@ class Flow {
       const flat = this.ctx.responseHeaders.flat
       const data = body === undefined ? '' : body
       // A plugin answering HEAD (a cache hit) sets the length of the body it does not send.
-      if (!this.ctx.responseHeaders.has('content-length')) flat.push('content-length', String(Buffer.byteLength(data)))
+      // RFC 9110 §8.6: never a Content-Length on 1xx/204, and on a 304 only the 200's own (which
+      // only the plugin can know), so none is made up for those.
+      const status = this.ctx.status
+      const bodiless = status < 200 || status === 204 || status === 304
+      if (!bodiless && !this.ctx.responseHeaders.has('content-length')) flat.push('content-length', String(Buffer.byteLength(data)))
       if (this.host.draining) flat.push('connection', 'close')
       res.writeHead(this.ctx.status, flat)
       res.end(data)

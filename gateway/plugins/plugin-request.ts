@@ -2,6 +2,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { RequestContext, RouteInfo } from '../../plugins/api.ts'
 import { HeaderList } from '../../plugins/header-list.ts'
+import { peerAddress } from '../forward-headers.ts'
 
 export class PluginRequest implements RequestContext {
   readonly req: IncomingMessage
@@ -31,7 +32,7 @@ export class PluginRequest implements RequestContext {
     const q = url.indexOf('?')
     this.path = q === -1 ? url : url.slice(0, q)
     this.host = host
-    this.remoteAddress = req.socket.remoteAddress ?? ''
+    this.remoteAddress = peerAddress(req)
     this.route = route
     this.startTime = startTime
     this.requestHeaders = new HeaderList(upstreamHeaders)

@@ -1,0 +1,98 @@
+// One cleartext port for HTTP/1.1 and HTTP/2 with prior knowledge (h2c), like Envoy's AUTO
+// codec: the first bytes of a connection decide. HTTP/1.1 connections go to Node's http server
+// untouched (the fast path); h2c connections start with the preface "PRI * HTTP/2.0" and go to
+// Node's http2 server through a small stream that replays the bytes already read.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import http2 from 'node:http2'
+import net, { type AddressInfo } from 'node:net'
+import { Duplex } from 'node:stream'
+
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
+export type UpgradeHandler = (req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void
+
+const HTTP1_OPTIONS = {
+  // Uploads and long responses are bounded by revision timeouts, not by the server.
+  requestTimeout: 0,
+  headersTimeout: 60_000,
+  // Longer than common load balancers' 60 s idle timeout, so they close first.
+  keepAliveTimeout: 65_000,
+  maxHeaderSize: 16 * 1024,
+} as const
+
+/** A Duplex over a socket that first yields bytes already read from it. */
+function replaying(socket: net.Socket, first: Buffer): Duplex {
+  const d = new Duplex({
+    read() { socket.resume() },
+    write(chunk: Buffer, _enc, cb) { socket.write(chunk, cb) },
+    final(cb) { socket.end(); cb() },
+    destroy(err, cb) { socket.destroy(err ?? undefined); cb(err) },
+  })
+  // The http2 compat request reaches the peer address through this stream.
+  for (const k of ['remoteAddress', 'remotePort', 'remoteFamily', 'localAddress', 'localPort'] as const) {
+    Object.defineProperty(d, k, { get: () => socket[k] })
+  }
+  d.push(first)
+  socket.on('data', (c: Buffer) => { if (!d.push(c)) socket.pause() })
+  socket.on('end', () => d.push(null))
+  socket.on('error', (e) => d.destroy(e))
+  socket.on('close', () => d.destroy())
+  return d
+}
+
+export class PlainListener {
+  readonly tcp: net.Server
+  readonly h1: http.Server
+  readonly h2: http2.Http2Server
+  readonly #sessions = new Set<http2.ServerHttp2Session>()
+
+  constructor(onRequest: RequestHandler, onUpgrade: UpgradeHandler | null, onClientError: (err: Error, socket: import('node:stream').Duplex) => void) {
+    this.h1 = http.createServer(HTTP1_OPTIONS)
+    // This server never listens itself (connections are handed to it), so start the connection
+    // tracking that listen() would start: header/request timeouts and closeAllConnections need it.
+    this.h1.emit('listening')
+    this.h1.on('request', onRequest)
+    this.h1.on('clientError', onClientError)
+    if (onUpgrade !== null) this.h1.on('upgrade', onUpgrade)
+    this.h2 = http2.createServer({ maxSessionMemory: 64 })
+    this.h2.on('request', onRequest as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void)
+    this.h2.on('session', (s: http2.ServerHttp2Session) => {
+      this.#sessions.add(s)
+      s.once('close', () => this.#sessions.delete(s))
+    })
+    this.tcp = net.createServer({ noDelay: true }, (socket) => {
+      socket.once('data', (chunk: Buffer) => {
+        socket.pause()
+        if (chunk.length >= 3 && chunk[0] === 0x50 && chunk[1] === 0x52 && chunk[2] === 0x49) { // "PRI"
+          this.h2.emit('connection', replaying(socket, chunk))
+        } else {
+          socket.unshift(chunk)
+          this.h1.emit('connection', socket)
+          socket.resume()
+        }
+      })
+    })
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.tcp.once('error', reject)
+      this.tcp.listen(port, host, () => {
+        this.tcp.off('error', reject)
+        resolve((this.tcp.address() as AddressInfo).port)
+      })
+    })
+  }
+
+  /** Stop accepting; idle HTTP/1.1 connections close, h2 sessions get GOAWAY and finish their streams. */
+  close(): void {
+    this.tcp.close()
+    this.h1.closeIdleConnections()
+    for (const s of this.#sessions) s.close()
+  }
+
+  closeAll(): void {
+    this.tcp.close()
+    this.h1.closeAllConnections()
+    for (const s of this.#sessions) s.destroy()
+  }
+}
