@@ -10,7 +10,7 @@ const HELP = `sluice — a Knative-style serverless ingress
 
 Usage:
   sluice serve --config DIR [--state DIR] [--port 8080] [--internal-port 8081]
-               [--admin-port 9090] [--admin-host 127.0.0.1] [--host 0.0.0.0]
+               [--tls-port 8443] [--admin-port 9090] [--admin-host 127.0.0.1] [--host 0.0.0.0]
   sluice validate DIR
   sluice --help | --version
 
@@ -48,6 +48,7 @@ async function main(argv: string[]): Promise<void> {
         state: { type: 'string' },
         port: { type: 'string' },
         'internal-port': { type: 'string' },
+        'tls-port': { type: 'string' },
         'admin-port': { type: 'string' },
         'admin-host': { type: 'string' },
         host: { type: 'string' },
@@ -71,6 +72,7 @@ async function main(argv: string[]): Promise<void> {
         stateDir: values.state ?? process.env.SLUICE_STATE_DIR ?? path.resolve('.sluice-state'),
         port: port(values.port, 8080, '--port'),
         internalPort: port(values['internal-port'], 8081, '--internal-port'),
+        tlsPort: port(values['tls-port'], 8443, '--tls-port'),
         adminPort: port(values['admin-port'], 9090, '--admin-port'),
         adminHost: values['admin-host'] ?? '127.0.0.1',
         host: values.host,

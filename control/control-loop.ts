@@ -21,6 +21,8 @@ import { PluginRegistry } from './plugins/registry.ts'
 import { PluginInstances } from './plugins/instances.ts'
 import { PluginCreateError, pluginModules, resolvePlugins } from './plugins/resolve.ts'
 import { collector } from '../gateway/metrics/route-slots.ts'
+import { buildCertTable } from './tls/certificates.ts'
+import { CertContextCache } from './tls/context-cache.ts'
 
 export interface ControlLoopOptions {
   configDir: string
@@ -43,6 +45,7 @@ export class ControlLoop {
   #lastLoad: LoadResult | null = null
   readonly plugins = new PluginRegistry()
   readonly #instances: PluginInstances
+  readonly #certCache = new CertContextCache()
   /** loads are applied one at a time, in order, after their plugin modules are imported */
   #queue: Promise<void> = Promise.resolve()
   #refreshTimer: NodeJS.Timeout | null = null
@@ -121,6 +124,7 @@ export class ControlLoop {
     let settings: Settings | null = null
     let autoscaler: AutoscalerSettings | null = null
     let resolution: ReturnType<typeof resolvePlugins> | null = null
+    let certs: ReturnType<typeof buildCertTable> | null = null
     if (errors.length === 0) {
       const s = readSettings(result.resources.configMaps)
       const a = readAutoscalerSettings(result.resources.configMaps)
@@ -129,6 +133,10 @@ export class ControlLoop {
       if (errors.length === 0) {
         resolution = resolvePlugins(result.resources, this.plugins)
         errors = resolution.errors
+      }
+      if (errors.length === 0) {
+        certs = buildCertTable(result.resources, undefined, { cache: this.#certCache })
+        errors = certs.errors
       }
       settings = s.settings
       autoscaler = a.settings
@@ -144,6 +152,8 @@ export class ControlLoop {
           (ing) => r.forOwner(ing.ownerKind, ing.namespace, ing.name).map((p) => instances.entry(ing.namespace, ing.name, p)))
         instances.commit()
         gateway.swap(table)
+        gateway.setCertificates(certs!.table)
+        if (!refresh) for (const w of certs!.warnings) log.warn('certificate warning', { at: formatError(w) })
         scaling?.sync(out, autoscaler)
       } catch (err) {
         this.#instances.abort()

@@ -11,6 +11,8 @@ export interface ServeOptions {
   stateDir: string
   port: number
   internalPort: number
+  /** TLS port, opened once a KIngress tls[] or config-sluice default-certificate names a certificate */
+  tlsPort?: number
   adminPort: number
   adminHost: string
   host?: string
@@ -49,7 +51,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   loop.start()
   await first
   scaling.start()
-  const { port, internalPort } = await gateway.listen({ port: opts.port, internalPort: opts.internalPort, host: opts.host })
+  const { port, internalPort } = await gateway.listen({ port: opts.port, internalPort: opts.internalPort, tlsPort: opts.tlsPort, host: opts.host })
   log.info('sluice listening', { public: port, internal: internalPort, admin: `${opts.adminHost}:${adminPort}`, config: opts.configDir })
   let stopping: Promise<boolean> | null = null
   return {

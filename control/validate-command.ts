@@ -8,6 +8,7 @@ import { readAutoscalerSettings } from './autoscaler/settings.ts'
 import { scalingErrors } from './scaling/validate-scaling.ts'
 import { PluginRegistry } from './plugins/registry.ts'
 import { pluginModules, resolvePlugins } from './plugins/resolve.ts'
+import { buildCertTable } from './tls/certificates.ts'
 
 interface Out { write(s: string): unknown }
 
@@ -24,6 +25,7 @@ export async function validate(dir: string, stateDir: string, stdout: Out, stder
       await registry.load(pluginModules(loaded.resources, registry))
       errors.push(...resolvePlugins(loaded.resources, registry).errors)
     }
+    if (errors.length === 0) errors.push(...buildCertTable(loaded.resources).errors)
   }
   if (errors.length > 0) {
     for (const e of errors) stderr.write(formatError(e) + '\n')

@@ -5,6 +5,10 @@ import { emptyRouteTable, type HostTable, type RouteTable } from './route-table.
 import { findHost, findPath, pickSplit } from './match.ts'
 import { upstreamHeaders } from './forward-headers.ts'
 import { PlainListener } from './plain-listener.ts'
+import type { AddressInfo } from 'node:net'
+import type { Http2SecureServer } from 'node:http2'
+import { emptyCertTable, hasCertificates, type CertTable } from './tls/cert-table.ts'
+import { createTlsServer } from './tls/tls-listener.ts'
 import { ProxyRequest } from './proxy-request.ts'
 import { handleWithPlugins, type PluginHost } from './plugins/flow.ts'
 import { createLogger, type Logger } from './log.ts'
@@ -16,6 +20,8 @@ import { ERR } from './metrics/route-slots.ts'
 export interface ListenerOptions {
   port: number
   internalPort: number
+  /** TLS (SNI) port, opened once a certificate is configured */
+  tlsPort?: number
   host?: string
 }
 
@@ -29,6 +35,13 @@ export class Gateway implements PluginHost {
   /** requests still running when the drain timeout closed their connections */
   cutByDrain = 0
   readonly #listeners: PlainListener[] = []
+  /** certificates by SNI host, swapped on reload; new handshakes use the new table */
+  certs: CertTable = emptyCertTable()
+  #tls: Http2SecureServer | null = null
+  #tlsPort = 8443
+  #host = '0.0.0.0'
+  /** the TLS port once listening (0 before) */
+  tlsListeningPort = 0
   #idleWaiters: (() => void)[] = []
 
   /** Install a new table. Requests already running keep the objects of the table they matched. */
@@ -38,16 +51,34 @@ export class Gateway implements PluginHost {
     this.metrics.routeCount = table.routeCount
   }
 
+  /** Install certificates; the TLS listener starts with the first one. */
+  setCertificates(table: CertTable): void {
+    this.certs = table
+    if (this.#tls !== null || !hasCertificates(table) || this.#listeners.length === 0 || this.draining) return
+    const server = createTlsServer(() => this.certs, (req, res) => this.handle(req as IncomingMessage, res as ServerResponse, this.table.external, false, 'https'), {
+      onTlsError: (err) => this.log.debug('TLS handshake failed', { err }),
+    })
+    this.#tls = server
+    server.once('error', (err) => this.log.error('cannot open the TLS listener', { port: this.#tlsPort, err }))
+    server.listen(this.#tlsPort, this.#host, () => {
+      this.tlsListeningPort = (server.address() as AddressInfo).port
+      this.log.info('tls listening', { port: this.tlsListeningPort, hosts: this.certs.hosts.length })
+    })
+  }
+
   async listen(opts: ListenerOptions): Promise<{ port: number; internalPort: number }> {
     const host = opts.host ?? '0.0.0.0'
+    this.#host = host
+    this.#tlsPort = opts.tlsPort ?? 8443
     const external = new PlainListener((req, res) => this.handle(req, res, this.table.external, false), null, onClientError)
     const internal = new PlainListener((req, res) => this.handle(req, res, this.table.internal, true), null, onClientError)
     this.#listeners.push(external, internal)
     const [port, internalPort] = await Promise.all([external.listen(opts.port, host), internal.listen(opts.internalPort, host)])
+    this.setCertificates(this.certs)
     return { port, internalPort }
   }
 
-  handle(req: IncomingMessage, res: ServerResponse, hosts: HostTable, internal: boolean): void {
+  handle(req: IncomingMessage, res: ServerResponse, hosts: HostTable, internal: boolean, scheme: 'http' | 'https' = 'http'): void {
     const start = performance.now()
     let url = req.url ?? '/'
     if (url.charCodeAt(0) !== 0x2f /* '/' */) {
@@ -71,14 +102,14 @@ export class Gateway implements PluginHost {
       localReply(res, 404, `no route for host ${JSON.stringify(host)}\n`, this.draining)
       return
     }
-    if (!internal && vh.redirectHttps) {
+    if (!internal && vh.redirectHttps && scheme === 'http') {
       this.metrics.unmatched[internal ? 1 : 0]++
       localReply(res, 301, '', this.draining, ['location', `https://${host.replace(/:\d+$/, '')}${url}`])
       return
     }
     const path = findPath(vh, url, req.headers)
     if (path !== null && vh.plugins !== null) {
-      handleWithPlugins(this, req, res, vh, path, url, host, start)
+      handleWithPlugins(this, req, res, vh, path, url, host, start, scheme)
       return
     }
     const split = path === null ? null : pickSplit(path)
@@ -96,10 +127,17 @@ export class Gateway implements PluginHost {
       localReply(res, 503, `no ready instance for ${backend.revision}\n`, this.draining)
       return
     }
-    const headers = upstreamHeaders(req, 'http', split.rewriteHost, split.setHeaders, split.setNames, backend.protocol === 'h2c')
+    const headers = upstreamHeaders(req, scheme, split.rewriteHost, split.setHeaders, split.setNames, backend.protocol === 'h2c')
     const exchange = new ProxyRequest(this, req, res, split, url, headers, start)
     this.inflight++
     throttler.admit(exchange, start)
+  }
+
+  #closeTls(): void {
+    if (this.#tls === null) return
+    this.#tls.close()
+    // Sessions and sockets still open after the drain are cut now.
+    ;(this.#tls as unknown as { closeAllConnections?: () => void }).closeAllConnections?.()
   }
 
   localStart(): void {
@@ -126,6 +164,7 @@ export class Gateway implements PluginHost {
   async drain(timeoutMs: number): Promise<boolean> {
     this.draining = true
     for (const l of this.#listeners) l.close()
+    this.#tls?.close()
     let timer: NodeJS.Timeout | undefined
     const finished = this.inflight === 0 || await new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), timeoutMs)
@@ -135,6 +174,7 @@ export class Gateway implements PluginHost {
     // Counted before the connections close: closing finishes (and uncounts) every exchange.
     this.cutByDrain = this.inflight
     for (const l of this.#listeners) l.closeAll()
+    this.#closeTls()
     this.activator.close()
     return finished
   }
@@ -143,6 +183,7 @@ export class Gateway implements PluginHost {
   async close(): Promise<void> {
     this.draining = true
     for (const l of this.#listeners) l.closeAll()
+    this.#closeTls()
     this.activator.close()
   }
 }

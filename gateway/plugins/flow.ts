@@ -43,7 +43,7 @@ class Flow {
   /** chosen up front so the upstream headers are built once; plugins see it from onUpstream on */
   readonly split: Split | null
 
-  constructor(host: PluginHost, req: IncomingMessage, res: ServerResponse, vh: VirtualHost, path: PathRoute, url: string, hostName: string, start: number) {
+  constructor(host: PluginHost, req: IncomingMessage, res: ServerResponse, vh: VirtualHost, path: PathRoute, url: string, hostName: string, start: number, scheme: 'http' | 'https') {
     this.host = host
     this.req = req
     this.res = res
@@ -52,8 +52,8 @@ class Flow {
     this.chain = vh.plugins!
     const split = this.split = pickSplit(path)
     const headers = split === null
-      ? upstreamHeaders(req, 'http', null, NONE, NO_NAMES, false)
-      : upstreamHeaders(req, 'http', split.rewriteHost, split.setHeaders, split.setNames, split.backend.protocol === 'h2c')
+      ? upstreamHeaders(req, scheme, null, NONE, NO_NAMES, false)
+      : upstreamHeaders(req, scheme, split.rewriteHost, split.setHeaders, split.setNames, split.backend.protocol === 'h2c')
     this.ctx = new PluginRequest(req, url, hostName, vh.route, start, headers)
   }
 
@@ -164,8 +164,8 @@ function setLocal(ctx: PluginRequest, lr: LocalResponse): void {
   ctx.responseHeaders.flat = flat
 }
 
-export function handleWithPlugins(host: PluginHost, req: IncomingMessage, res: ServerResponse, vh: VirtualHost, path: PathRoute, url: string, hostName: string, start: number): void {
-  new Flow(host, req, res, vh, path, url, hostName, start).start()
+export function handleWithPlugins(host: PluginHost, req: IncomingMessage, res: ServerResponse, vh: VirtualHost, path: PathRoute, url: string, hostName: string, start: number, scheme: 'http' | 'https'): void {
+  new Flow(host, req, res, vh, path, url, hostName, start, scheme).start()
 }
 
 /** Body chunks through the opt-in onResponseData plugins (synchronous by contract). */
