@@ -11,6 +11,7 @@ export function isModulePath(ref: string): boolean {
 
 export class PluginRegistry {
   readonly #modules = new Map<string, Plugin<never> | Error>()
+  #attempts = 0
 
   /** The absolute module path for a reference written in a file under `baseDir`. */
   modulePath(ref: string, baseDir: string): string {
@@ -29,11 +30,19 @@ export class PluginRegistry {
     return this.#modules.get(this.modulePath(ref, baseDir))
   }
 
-  /** Import modules not seen before. A module is imported once: restart Sluice to load a changed one. */
+  /**
+   * Import modules not loaded yet. A module that loaded is kept: restart Sluice to load a changed
+   * one. One that failed (missing, a syntax error, a throw, no plugin export) is tried again on
+   * the next load, so creating or fixing the file recovers like any other config error.
+   */
   async load(files: readonly string[]): Promise<void> {
-    await Promise.all(files.filter((f) => !this.#modules.has(f)).map(async (file) => {
+    const todo = [...new Set(files)].filter((f) => !this.#modules.has(f) || this.#modules.get(f) instanceof Error)
+    await Promise.all(todo.map(async (file) => {
+      // A retry gets a URL of its own: Node keeps a module that threw while evaluating under the
+      // plain one. (Error messages show the path without the query.)
+      const url = pathToFileURL(file).href + (this.#modules.has(file) ? `?attempt=${++this.#attempts}` : '')
       try {
-        const mod = await import(pathToFileURL(file).href) as { default?: unknown; plugin?: unknown }
+        const mod = await import(url) as { default?: unknown; plugin?: unknown }
         const p = (mod.default ?? mod.plugin) as Partial<Plugin<never>> | undefined
         if (p === undefined || typeof p !== 'object' || typeof p.name !== 'string' || typeof p.create !== 'function' || typeof p.validate !== 'function' || typeof p.priority !== 'number') {
           this.#modules.set(file, new Error(`${file} does not export a plugin: export default definePlugin({ name, priority, validate, create })`))
