@@ -1,6 +1,9 @@
 // The data plane: listeners, route matching and proxying. It serves whatever RouteTable it was
 // last given (swap), and knows nothing of where tables come from (control/ builds them).
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import { ServerResponse, type IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { WebSocketTunnel, rejectUpgrade } from './websocket.ts'
 import { emptyRouteTable, type HostTable, type RouteTable } from './route-table.ts'
 import { findHost, findPath, pickSplit } from './match.ts'
 import { upstreamHeaders } from './forward-headers.ts'
@@ -35,6 +38,7 @@ export class Gateway implements PluginHost {
   /** requests still running when the drain timeout closed their connections */
   cutByDrain = 0
   readonly #listeners: PlainListener[] = []
+  readonly #websockets = new Set<WebSocketTunnel>()
   /** certificates by SNI host, swapped on reload; new handshakes use the new table */
   certs: CertTable = emptyCertTable()
   #tls: Http2SecureServer | null = null
@@ -57,6 +61,7 @@ export class Gateway implements PluginHost {
     if (this.#tls !== null || !hasCertificates(table) || this.#listeners.length === 0 || this.draining) return
     const server = createTlsServer(() => this.certs, (req, res) => this.handle(req as IncomingMessage, res as ServerResponse, this.table.external, false, 'https'), {
       onTlsError: (err) => this.log.debug('TLS handshake failed', { err }),
+      onUpgrade: (req, socket, head) => this.handleUpgrade(req, socket, head, false, 'https'),
     })
     this.#tls = server
     server.once('error', (err) => this.log.error('cannot open the TLS listener', { port: this.#tlsPort, err }))
@@ -70,8 +75,10 @@ export class Gateway implements PluginHost {
     const host = opts.host ?? '0.0.0.0'
     this.#host = host
     this.#tlsPort = opts.tlsPort ?? 8443
-    const external = new PlainListener((req, res) => this.handle(req, res, this.table.external, false), null, onClientError)
-    const internal = new PlainListener((req, res) => this.handle(req, res, this.table.internal, true), null, onClientError)
+    const external = new PlainListener((req, res) => this.handle(req, res, this.table.external, false),
+      (req, socket, head) => this.handleUpgrade(req, socket, head, false, 'http'), onClientError)
+    const internal = new PlainListener((req, res) => this.handle(req, res, this.table.internal, true),
+      (req, socket, head) => this.handleUpgrade(req, socket, head, true, 'http'), onClientError)
     this.#listeners.push(external, internal)
     const [port, internalPort] = await Promise.all([external.listen(opts.port, host), internal.listen(opts.internalPort, host)])
     this.setCertificates(this.certs)
@@ -140,6 +147,45 @@ export class Gateway implements PluginHost {
     ;(this.#tls as unknown as { closeAllConnections?: () => void }).closeAllConnections?.()
   }
 
+  /**
+   * An HTTP/1.1 request with `Upgrade`. WebSockets are routed and tunnelled; any other upgrade
+   * (such as h2c) is refused by answering the request as a plain HTTP/1.1 request.
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, internal: boolean, scheme: 'http' | 'https'): void {
+    const hosts = internal ? this.table.internal : this.table.external
+    if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+      const res = new ServerResponse(req)
+      res.shouldKeepAlive = false
+      res.assignSocket(socket as Socket)
+      res.once('finish', () => socket.end())
+      if (head.length > 0) socket.unshift(head)
+      this.handle(req, res, hosts, internal, scheme)
+      return
+    }
+    const start = performance.now()
+    const host = req.headers.host ?? ''
+    const vh = findHost(hosts, host)
+    const url = req.url ?? '/'
+    const path = vh === null ? null : findPath(vh, url, req.headers)
+    const split = path === null ? null : pickSplit(path)
+    if (vh === null || split === null) {
+      this.metrics.unmatched[internal ? 1 : 0]++
+      rejectUpgrade(socket, 404, `no route for host ${JSON.stringify(host)}\n`)
+      return
+    }
+    if (!internal && vh.redirectHttps && scheme === 'http') {
+      socket.end(`HTTP/1.1 301 Moved Permanently\r\nlocation: https://${host.replace(/:\d+$/, '')}${url}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`)
+      return
+    }
+    const throttler = split.backend.throttler!
+    if (this.draining || (!throttler.managed && throttler.routable.length === 0)) {
+      rejectUpgrade(socket, 503, `no ready instance for ${split.backend.revision}\n`)
+      return
+    }
+    const headers = upstreamHeaders(req, scheme, split.rewriteHost, split.setHeaders, split.setNames, false)
+    throttler.admit(new WebSocketTunnel(req, socket, head, split, url, headers, start, this.#websockets), start)
+  }
+
   localStart(): void {
     this.inflight++
   }
@@ -165,6 +211,8 @@ export class Gateway implements PluginHost {
     this.draining = true
     for (const l of this.#listeners) l.close()
     this.#tls?.close()
+    // WebSockets never finish by themselves: close them cleanly (1001 going away) right away.
+    for (const ws of this.#websockets) ws.goingAway()
     let timer: NodeJS.Timeout | undefined
     const finished = this.inflight === 0 || await new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), timeoutMs)
@@ -183,6 +231,7 @@ export class Gateway implements PluginHost {
   async close(): Promise<void> {
     this.draining = true
     for (const l of this.#listeners) l.closeAll()
+    for (const ws of this.#websockets) ws.close()
     this.#closeTls()
     this.activator.close()
   }
