@@ -1,9 +1,41 @@
 // Answers the gateway writes itself (no route, no upstream, timeouts), kept tiny and uniform.
+// gRPC clients get them the gRPC way: HTTP 200 with grpc-status/grpc-message ("trailers-only"),
+// mapped as the gRPC HTTP status mapping recommends, because they ignore HTTP status texts.
 import type { ServerResponse } from 'node:http'
+
+// https://github.com/grpc/grpc/blob/master/doc/http-grpc-status-mapping.md, plus gateway codes.
+const GRPC_STATUS: Record<number, number> = {
+  400: 13, // INTERNAL
+  401: 16, // UNAUTHENTICATED
+  403: 7, // PERMISSION_DENIED
+  404: 12, // UNIMPLEMENTED
+  429: 14, // UNAVAILABLE
+  431: 13,
+  499: 1, // CANCELLED
+  500: 13,
+  502: 14, // UNAVAILABLE
+  503: 14,
+  504: 4, // DEADLINE_EXCEEDED
+}
+
+function isGrpc(res: ServerResponse): boolean {
+  const ct = res.req?.headers['content-type']
+  return typeof ct === 'string' && ct.startsWith('application/grpc')
+}
 
 export function localReply(res: ServerResponse, status: number, body: string, close: boolean, extra?: readonly string[]): void {
   if (res.headersSent) {
     res.destroy()
+    return
+  }
+  if (isGrpc(res)) {
+    res.writeHead(200, [
+      'content-type', 'application/grpc',
+      'grpc-status', String(GRPC_STATUS[status] ?? 2 /* UNKNOWN */),
+      'grpc-message', encodeURIComponent(body.trim()),
+      'content-length', '0',
+    ])
+    res.end()
     return
   }
   const headers = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body))]
