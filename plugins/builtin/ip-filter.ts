@@ -2,6 +2,7 @@
 // X-Forwarded-For entry when proxies in front are trusted. Deny wins; with an allow list, only
 // listed addresses pass. An address that cannot be read is refused (fail closed).
 import { BlockList, isIP } from 'node:net'
+import { clientAddress } from './client-address.ts'
 import { definePlugin } from '../api.ts'
 import type { ConfigIssue, LocalResponse, RequestContext } from '../api.ts'
 import { array, number, object, string, validator } from '../schema.ts'
@@ -55,31 +56,6 @@ function blockList(ranges: readonly string[]): BlockList {
   return b
 }
 
-/**
- * The client address: the TCP peer, or the entry `hops` places from the right of
- * X-Forwarded-For (the leftmost when the list is shorter; the peer when there is none).
- */
-function clientAddress(ctx: RequestContext, hops: number): string {
-  if (hops === 0) return ctx.remoteAddress
-  const xff = ctx.req.headers['x-forwarded-for']
-  if (typeof xff !== 'string' || xff === '') return ctx.remoteAddress
-  let end = xff.length
-  for (let n = 1; ; n++) {
-    const comma = end === 0 ? -1 : xff.lastIndexOf(',', end - 1)
-    if (n === hops || comma === -1) return stripPort(xff.slice(comma + 1, end).trim())
-    end = comma
-  }
-}
-
-/** some proxies write "1.2.3.4:5678" or "[2001:db8::1]:443" */
-function stripPort(a: string): string {
-  if (a.startsWith('[')) {
-    const close = a.indexOf(']')
-    return close === -1 ? a : a.slice(1, close)
-  }
-  const colon = a.indexOf(':')
-  return colon !== -1 && colon === a.lastIndexOf(':') ? a.slice(0, colon) : a
-}
 
 export default definePlugin<IpFilterConfig>({
   name: 'ip-filter',

@@ -3,6 +3,7 @@
 // State lives in the instance, which the gateway keeps across reloads of an unchanged route.
 // A request under the limit costs one cache lookup and no allocation (it is in a benchmark).
 import { LRUCache } from 'lru-cache'
+import { clientAddress } from './client-address.ts'
 import { definePlugin } from '../api.ts'
 import type { ConfigIssue, Headers, LocalResponse, PluginInstance, RequestContext } from '../api.ts'
 import { duration, number, object, string, validator } from '../schema.ts'
@@ -51,25 +52,6 @@ class Bucket {
   constructor(tokens: number, last: number) {
     this.tokens = tokens
     this.last = last
-  }
-}
-
-/**
- * The client address as a string: the TCP peer, or the entry `hops` places from the right of
- * X-Forwarded-For (the leftmost when the list is shorter). Only a slice, no split: cheap.
- */
-function clientAddress(ctx: RequestContext, hops: number): string {
-  if (hops === 0) return ctx.remoteAddress
-  const xff = ctx.req.headers['x-forwarded-for']
-  if (typeof xff !== 'string' || xff === '') return ctx.remoteAddress
-  let end = xff.length
-  for (let n = 1; ; n++) {
-    const comma = end === 0 ? -1 : xff.lastIndexOf(',', end - 1)
-    if (n === hops || comma === -1) {
-      const s = xff.slice(comma + 1, end).trim()
-      return s === '' ? ctx.remoteAddress : s
-    }
-    end = comma
   }
 }
 
