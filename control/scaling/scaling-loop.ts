@@ -139,8 +139,13 @@ export class ScalingLoop {
     const now = this.#clock()
     if (this.runtime.status(key).ready === 0 && !this.#coldSince.has(key)) this.#coldSince.set(key, performance.now())
     const current = this.#opts.gateway.activator.throttler(backendKey(key))?.current ?? 1
-    this.autoscaler.record(key, now, current, 1)
-    this.#firstStat.set(key, (this.#firstStat.get(key) ?? 0) + current)
+    // Every request buffered at zero lands here, but Knative's activator sends its immediate stat
+    // only once, when an idle revision gets a request: stats in the same second add up, so one per
+    // request would record 1+2+…+n and scale n requests to n²/2 of concurrency.
+    if (!this.#firstStat.has(key) && (this.#last.get(key)?.concurrency ?? 0) === 0) {
+      this.autoscaler.record(key, now, current, 1)
+      this.#firstStat.set(key, current)
+    }
     const r = this.autoscaler.poke(key, now, { ready: this.runtime.status(key).ready, concurrency: current })
     if (r !== undefined) this.#apply(key, r)
   }
