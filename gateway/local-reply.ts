@@ -29,12 +29,15 @@ export function localReply(res: ServerResponse, status: number, body: string, cl
     return
   }
   if (isGrpc(res)) {
-    res.writeHead(200, [
-      'content-type', 'application/grpc',
-      'grpc-status', String(GRPC_STATUS[status] ?? 2 /* UNKNOWN */),
-      'grpc-message', encodeURIComponent(body.trim()),
-      'content-length', '0',
-    ])
+    // Trailers-Only means one HEADERS frame with END_STREAM. Node's HTTP/2 compat writeHead()
+    // sends the HEADERS at once, without END_STREAM (the end then comes as an empty DATA frame,
+    // and gRPC clients report "Call ended without gRPC status"): set the headers and let end()
+    // send them, which puts END_STREAM on the HEADERS frame.
+    res.statusCode = 200
+    res.setHeader('content-type', 'application/grpc')
+    res.setHeader('grpc-status', String(GRPC_STATUS[status] ?? 2 /* UNKNOWN */))
+    res.setHeader('grpc-message', encodeURIComponent(body.trim()))
+    res.setHeader('content-length', '0')
     res.end()
     return
   }

@@ -76,6 +76,12 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   /** set on routes with plugins */
   plugins: PluginChain | null = null
   pctx: PluginRequest | null = null
+  /**
+   * The upstream answered gRPC Trailers-Only (grpc-status in the response headers): the head is
+   * held here until the end, so that it goes out as one HEADERS frame with END_STREAM.
+   */
+  heldHead: string[] | null = null
+  grpcTrailersOnly = false
 
   constructor(hooks: ExchangeHooks, req: IncomingMessage, res: ServerResponse, split: Split, url: string, headers: string[], arrived: number) {
     this.hooks = hooks
@@ -136,11 +142,16 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
       else for (const v of value) out.push(name, v)
     }
     this.status = statusCode
+    this.grpcTrailersOnly = headers['grpc-status'] !== undefined
     if (this.plugins !== null) {
       this.#pluginHeaders(controller, statusCode, out, statusMessage)
       return
     }
     if (this.hooks.draining && this.req.httpVersionMajor === 1) out.push('connection', 'close')
+    if (this.grpcTrailersOnly) {
+      this.heldHead = out
+      return
+    }
     if (statusMessage && this.req.httpVersionMajor === 1) this.res.writeHead(statusCode, statusMessage, out)
     else this.res.writeHead(statusCode, out)
     // Streams (SSE, chunked) must show their headers now even if no byte follows yet. Node writes
@@ -180,6 +191,10 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     this.status = ctx.status
     const flat = ctx.responseHeaders.flat
     if (this.hooks.draining && this.req.httpVersionMajor === 1) flat.push('connection', 'close')
+    if (this.grpcTrailersOnly) {
+      this.heldHead = flat
+      return
+    }
     if (statusMessage && ctx.status === upstreamStatus && this.req.httpVersionMajor === 1) this.res.writeHead(ctx.status, statusMessage, flat)
     else this.res.writeHead(ctx.status, flat)
   }
@@ -215,6 +230,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   onResponseData(controller: Controller, chunk: Buffer): void {
     if (this.replaced || this.done) return
     this.wroteBody = true
+    if (this.heldHead !== null) this.#releaseHead()
     if (this.plugins !== null && this.plugins.onResponseData.length > 0) {
       try {
         chunk = pluginResponseData(this, chunk, false)
@@ -240,7 +256,15 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
         this.#pluginFailed(err as PluginFailure)
         return
       }
-      if (tail.length > 0) this.res.write(tail)
+      if (tail.length > 0) {
+        if (this.heldHead !== null) this.#releaseHead()
+        this.res.write(tail)
+      }
+    }
+    if (this.heldHead !== null) {
+      this.#endTrailersOnly(this.heldHead, trailers)
+      this.finish()
+      return
     }
     for (const _ in trailers) {
       this.res.addTrailers(trailers as Record<string, string>)
@@ -248,6 +272,36 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     }
     this.res.end()
     this.finish()
+  }
+
+  /** A held Trailers-Only head gets a body after all: send it as an ordinary head. */
+  #releaseHead(): void {
+    const flat = this.heldHead!
+    this.heldHead = null
+    this.res.writeHead(this.status, flat)
+  }
+
+  /**
+   * Answer with the held head alone. Node's HTTP/2 compat writeHead() sends HEADERS at once
+   * without END_STREAM; headers set before end() go out with it (one frame, END_STREAM set).
+   */
+  #endTrailersOnly(flat: string[], trailers: Record<string, string | string[] | undefined>): void {
+    this.heldHead = null
+    const res = this.res
+    res.statusCode = this.status
+    const byName = new Map<string, string[]>()
+    for (let i = 0; i < flat.length; i += 2) {
+      const values = byName.get(flat[i]!)
+      if (values === undefined) byName.set(flat[i]!, [flat[i + 1]!])
+      else values.push(flat[i + 1]!)
+    }
+    // Trailers after a Trailers-Only head would be a protocol error; they belong to the one frame.
+    for (const name in trailers) {
+      const v = trailers[name]
+      if (v !== undefined) byName.set(name, typeof v === 'string' ? [v] : v)
+    }
+    for (const [name, values] of byName) res.setHeader(name, values.length === 1 ? values[0]! : values)
+    res.end()
   }
 
   onResponseError(_controller: Controller, err: Error): void {
@@ -314,12 +368,17 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
 /** Methods Go's transport retries after a connection reset (Request.isReplayable). */
 const REPLAYABLE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
 
-// Requests whose method carries no body unless it says so with content-length/transfer-encoding.
+// HTTP/1.1 requests carry no body unless content-length/transfer-encoding says so. HTTP/2 frames
+// the body itself (DATA frames up to END_STREAM) and content-length is optional (gRPC and
+// streaming clients never send it): there a request has no body only when its HEADERS frame
+// ended the stream, or when it says content-length: 0.
 function hasBody(req: IncomingMessage): boolean {
   const h = req.headers
   if (h['transfer-encoding'] !== undefined) return true
   const cl = h['content-length']
-  return cl !== undefined && cl !== '0'
+  if (cl !== undefined) return cl !== '0'
+  const stream = (req as IncomingMessage & { stream?: { endAfterHeaders?: boolean } }).stream
+  return stream !== undefined && stream.endAfterHeaders === false
 }
 
 function listed(connectionValue: string, name: string): boolean {
