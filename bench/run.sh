@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm run bench — two parts, chosen with BENCH=peers|activator|all (default all):
+# npm run bench — four parts, chosen with BENCH=peers|activator|plugins|protocols|all (default all):
 #
 # peers      Sluice (metrics on, default settings) side by side with nginx, HAProxy, a bare undici
 #            proxy and @fastify/http-proxy, through ../shared/bench/peers.sh. Prints CPU µs per
@@ -9,16 +9,21 @@
 #            figures and its verdict against the target. ACTIVATOR="cold burst warm" picks some;
 #            COLD_RUNS, BURST, DURATION, CONNS, ROUNDS tune them (see the top of bench/activator.ts).
 #
+# plugins    bench/plugins.sh: a route with cors + headers + rate-limit against the same route
+#            without plugins, in one gateway process (target ≤ 1.10× CPU per request).
+# protocols  bench/protocols.sh: h2load (h2c) through Sluice and nginx http2, an h2c upstream,
+#            WebSocket echo messages/s through Sluice and direct.
+#
 # Everything listens on 127.0.0.1 only, stops by itself and kills what it started. Exit status is
 # non-zero if a part failed or missed a target.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=${BENCH:-all}
-case "$BENCH" in peers|activator|all) ;; *) echo "bench: BENCH must be peers, activator or all (got $BENCH)" >&2; exit 2 ;; esac
+case "$BENCH" in peers|activator|plugins|protocols|all) ;; *) echo "bench: BENCH must be peers, activator, plugins, protocols or all (got $BENCH)" >&2; exit 2 ;; esac
 NODE="$ROOT/node_modules/.bin/node"
 status=0
 
-if [ "$BENCH" != activator ]; then
+if [ "$BENCH" = peers ] || [ "$BENCH" = all ]; then
   PEERS_SH=${PEERS_SH:-$ROOT/../shared/bench/peers.sh}
   [ -f "$PEERS_SH" ] || { echo "bench: $PEERS_SH not found (it lives in shared/bench beside the project)" >&2; exit 1; }
   STATE=$(mktemp -d); trap 'rm -rf "$STATE"' EXIT
@@ -28,7 +33,7 @@ if [ "$BENCH" != activator ]; then
     bash "$PEERS_SH" || status=$?
 fi
 
-if [ "$BENCH" != peers ]; then
+if [ "$BENCH" = activator ] || [ "$BENCH" = all ]; then
   need() { command -v "$1" >/dev/null || { apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null 2>&1; } || true; }
   need wrk wrk; need nginx nginx-light
   # The burst benchmark holds 10,000 client and 10,000 gateway connections open.
@@ -36,5 +41,14 @@ if [ "$BENCH" != peers ]; then
   [ "$BENCH" = all ] && echo
   # shellcheck disable=SC2086 # ACTIVATOR is a word list
   "$NODE" "$ROOT/bench/activator.ts" ${ACTIVATOR:-} || status=$?
+fi
+if [ "$BENCH" = plugins ] || [ "$BENCH" = all ]; then
+  echo; echo "# plugins (bench/plugins.sh)"
+  bash "$ROOT/bench/plugins.sh" || status=$?
+fi
+
+if [ "$BENCH" = protocols ] || [ "$BENCH" = all ]; then
+  echo; echo "# protocols (bench/protocols.sh)"
+  bash "$ROOT/bench/protocols.sh" || status=$?
 fi
 exit $status
