@@ -134,8 +134,8 @@ export class Gateway implements PluginHost {
       localReply(res, 503, `no ready instance for ${backend.revision}\n`, this.draining)
       return
     }
-    const headers = upstreamHeaders(req, scheme, split.rewriteHost, split.setHeaders, split.setNames, backend.protocol === 'h2c')
-    const exchange = new ProxyRequest(this, req, res, split, url, headers, start)
+    // Upstream headers are built when the request is sent: a buffered request does not hold them.
+    const exchange = new ProxyRequest(this, req, res, split, url, null, start, scheme)
     this.inflight++
     throttler.admit(exchange, start)
   }

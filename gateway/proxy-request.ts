@@ -8,7 +8,7 @@
 // headersTimeout/bodyTimeout enforce them, so no timer is created per request here.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
-import { RESPONSE_HOP_BY_HOP } from './forward-headers.ts'
+import { RESPONSE_HOP_BY_HOP, upstreamHeaders } from './forward-headers.ts'
 import { ERR } from './metrics/route-slots.ts'
 import type { Split } from './route-table.ts'
 import type { RevisionThrottler, Waiter } from './activator/throttler.ts'
@@ -61,7 +61,9 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   readonly throttler: RevisionThrottler
   readonly hooks: ExchangeHooks
   readonly url: string
-  readonly headers: string[]
+  /** the upstream request headers; null until sent, so a buffered request does not hold them */
+  headers: string[] | null
+  readonly scheme: 'http' | 'https'
   readonly arrived: number
   readonly deadline: number
   instance: UpstreamInstance | null = null
@@ -83,7 +85,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   heldHead: string[] | null = null
   grpcTrailersOnly = false
 
-  constructor(hooks: ExchangeHooks, req: IncomingMessage, res: ServerResponse, split: Split, url: string, headers: string[], arrived: number) {
+  constructor(hooks: ExchangeHooks, req: IncomingMessage, res: ServerResponse, split: Split, url: string, headers: string[] | null, arrived: number, scheme: 'http' | 'https' = 'http') {
     this.hooks = hooks
     this.req = req
     this.res = res
@@ -91,6 +93,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     this.throttler = split.backend.throttler!
     this.url = url
     this.headers = headers
+    this.scheme = scheme
     this.arrived = arrived
     // timeoutSeconds (or a shorter response-start/idle limit) covers the time spent buffered too.
     this.deadline = split.backend.firstByteMs > 0 ? arrived + split.backend.firstByteMs : Infinity
@@ -107,7 +110,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     instance.dispatcher.dispatch({
       path: this.url,
       method: this.req.method ?? 'GET',
-      headers: this.headers,
+      headers: this.headers ??= upstreamHeaders(this.req, this.scheme, this.split.rewriteHost, this.split.setHeaders, this.split.setNames, b.protocol === 'h2c'),
       body: hasBody(this.req) ? this.req : null,
       headersTimeout,
       bodyTimeout: b.idleMs,
