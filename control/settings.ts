@@ -6,6 +6,7 @@ import type { ConfigError, ConfigMap } from './resources/types.ts'
 import type { DomainRule, Settings } from './settings-types.ts'
 import { parseTemplate, renderTemplate, TemplateError, type TemplateField } from './templates.ts'
 import { isDnsSubdomain } from './reconcile/names.ts'
+import { ConfigMapReader } from './config-map-reader.ts'
 
 export const DEFAULT_DOMAIN_TEMPLATE = '{{.Name}}.{{.Namespace}}.{{.Domain}}'
 export const DEFAULT_TAG_TEMPLATE = '{{.Tag}}-{{.Name}}'
@@ -29,29 +30,7 @@ export const defaultSettings: Settings = Object.freeze({
 const CONFIG_MAPS = ['config-domain', 'config-network', 'config-features', 'config-defaults', 'config-sluice'] as const
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
-class Reader {
-  readonly errors: ConfigError[] = []
-  readonly cm: ConfigMap
-  constructor(cm: ConfigMap) {
-    this.cm = cm
-  }
-
-  error(key: string, message: string): void {
-    const src = this.cm.source
-    const pos = src?.locate(['data', key]) ?? { line: 0, column: 0 }
-    const path = /^[A-Za-z0-9_-]+$/.test(key) ? `data.${key}` : `data[${JSON.stringify(key)}]`
-    this.errors.push({ file: src?.file ?? '', line: pos.line, column: pos.column, path, message: `${this.cm.metadata.name}: ${message}` })
-  }
-
-  has(key: string): boolean {
-    return Object.hasOwn(this.cm.data ?? {}, key)
-  }
-
-  str(key: string): string | undefined {
-    const v = this.cm.data?.[key]
-    return v === undefined ? undefined : String(v).trim()
-  }
-
+class Reader extends ConfigMapReader {
   /** Whole seconds in [min, max]; undefined when absent or bad (bad is reported). */
   int(key: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
     const v = this.str(key)

@@ -8,6 +8,7 @@ import {
   PANIC_WINDOW_PERCENTAGE_MIN, TARGET_MIN, WINDOW_MAX_MS, WINDOW_MIN_MS, classMessage, wholeSeconds,
 } from './config.ts'
 import type { AutoscalerSettings } from './config.ts'
+import { ConfigMapReader } from '../config-map-reader.ts'
 import { formatGoDuration, goFloat, parseGoDuration, parseGoFloat, parseGoInt32 } from './go-parse.ts'
 
 export { revisionScaling } from './annotations.ts'
@@ -16,23 +17,9 @@ export type { AutoscalerSettings, RevisionScalingConfig } from './config.ts'
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
-class Reader {
-  readonly errors: ConfigError[] = []
-  readonly cm: ConfigMap
-  constructor(cm: ConfigMap) {
-    this.cm = cm
-  }
-
-  error(key: string, message: string): void {
-    const src = this.cm.source
-    const pos = src?.locate(['data', key]) ?? { line: 0, column: 0 }
-    const path = /^[A-Za-z0-9_-]+$/.test(key) ? `data.${key}` : `data[${JSON.stringify(key)}]`
-    this.errors.push({ file: src?.file ?? '', line: pos.line, column: pos.column, path, message: `${this.cm.metadata.name}: ${message}` })
-  }
-
+class Reader extends ConfigMapReader {
   raw(key: string): string | undefined {
-    const v = this.cm.data?.[key]
-    return v === undefined ? undefined : String(v).trim()
+    return this.str(key)
   }
 
   /** strconv.ParseFloat, finite only */
