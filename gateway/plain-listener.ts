@@ -76,7 +76,9 @@ export class PlainListener {
   listen(port: number, host: string): Promise<number> {
     return new Promise((resolve, reject) => {
       this.tcp.once('error', reject)
-      this.tcp.listen(port, host, () => {
+      // A deep accept queue: bursts of thousands of new connections (a cold revision's first
+      // wave) would otherwise overflow Node's default 511 and make clients retry for seconds.
+      this.tcp.listen({ port, host, backlog: 4096 }, () => {
         this.tcp.off('error', reject)
         resolve((this.tcp.address() as AddressInfo).port)
       })
