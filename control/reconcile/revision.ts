@@ -25,6 +25,8 @@ export interface RuntimeView {
   readonly ready: number
   readonly desired: number
   readonly failure?: { readonly reason: string; readonly message: string }
+  /** initial-scale is 0: the revision is ready without an instance, and starts one on demand */
+  readonly startsAtZero?: boolean
   /** Knative's PodAutoscaler Active condition */
   readonly active?: { readonly status: Condition['status']; readonly reason?: string; readonly message?: string }
 }
@@ -104,7 +106,7 @@ export function revisionReadiness(rev: Revision, ctx: ReadinessContext = {}): Re
   if (command !== undefined && command.length > 0) {
     const view = ctx.runtime?.(`${rev.metadata.namespace}/${rev.metadata.name}`)
     const replicas = { desired: view?.desired ?? 0, actual: view?.ready ?? 0 }
-    if (view?.everReady === true) {
+    if (view?.everReady === true || (view?.startsAtZero === true && view.failure === undefined)) {
       // Ready stays true at zero instances: a ready revision can be scaled to zero (Active says so).
       const active = view.active ?? (view.ready > 0 ? { status: 'True' as const } : { status: 'False' as const, reason: 'NoTraffic', message: 'The target is not receiving traffic.' })
       const conditions = withReady(

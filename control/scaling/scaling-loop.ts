@@ -93,6 +93,7 @@ export class ScalingLoop {
     const scale = this.autoscaler.result(key)
     return {
       everReady: st.everReady,
+      startsAtZero: this.autoscaler.describe()[key]?.initialScale === 0,
       ready: st.ready,
       desired: st.desired,
       ...(st.failure !== undefined ? { failure: st.failure } : {}),

@@ -25,6 +25,9 @@ t.test('a container command: Deploying until the runtime has a ready instance, t
   t.equal(idle.status, 'True', 'a ready revision scaled to zero stays Ready')
   t.same(types(idle), ['Active=False', 'ContainerHealthy=True', 'Ready=True', 'ResourcesAvailable=True'])
 
+  const atZero = revisionReadiness(rev, { runtime: () => ({ everReady: false, ready: 0, desired: 0, startsAtZero: true }) })
+  t.equal(atZero.status, 'True', 'initial-scale 0: ready without an instance, routed, woken on demand')
+
   const failed = revisionReadiness(rev, { runtime: () => ({ everReady: false, ready: 0, desired: 1, failure: { reason: 'ExitCode1', message: 'exited with 1' } }) })
   t.same([failed.status, failed.reason, failed.message], ['False', 'ExitCode1', 'exited with 1'])
 })
