@@ -1,10 +1,11 @@
 // One local instance of a revision: a child process on its own port, its readiness probe loop,
 // its output, and its way out (drain → SIGTERM → SIGKILL).
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import type { Logger } from '../../gateway/log.ts'
 import { track } from './children.ts'
 import { commandLine, containerPort, instanceEnv, protocolOf, workingDir } from './contract.ts'
+import type { LaunchSpec, Launched } from './launcher.ts'
 import { readLines } from './output.ts'
 import { planProbe, type ProbePlan, type ProbeTarget } from './probe.ts'
 import type { InstanceInfo, InstanceState, RuntimeRevision } from './types.ts'
@@ -38,6 +39,7 @@ export interface InstanceConfig {
   clock: () => number
   log: Logger
   pickPort: () => Promise<number>
+  launch: (spec: LaunchSpec) => Launched
   hooks: InstanceHooks
 }
 
@@ -118,8 +120,8 @@ export class Instance {
     this.#target = { port, env, cwd }
     let child: ChildProcess
     try {
-      // detached: false keeps the app in the gateway's process group (a terminal's Ctrl-C reaches it too).
-      child = spawn(file, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: false, windowsHide: true })
+      // The app stays in the gateway's process group (a terminal's Ctrl-C reaches it too).
+      child = this.#cfg.launch({ file, args, cwd, env }).child
     } catch (err) { // invalid arguments (e.g. a NUL byte) throw instead of emitting 'error'
       this.#finish({ code: null, signal: null, error: err as NodeJS.ErrnoException })
       return

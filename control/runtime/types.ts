@@ -56,8 +56,10 @@ export interface LocalRuntimeOptions {
   onChange(revisionKey: string): void
   /** Stop routing new requests to the instance; resolve when its in-flight requests are done (bounded by timeoutMs). */
   drain(instance: InstanceInfo, timeoutMs: number): Promise<void>
-  /** default 25 (≤ 50 ms like the queue-proxy's aggressive probe) */
+  /** probe interval while starting, default 5 (≤ 50 ms like the queue-proxy's aggressive probe) */
   probeIntervalMs?: number
+  /** keep a shell prelaunched so starting an instance does not block on fork + exec (default true) */
+  prelaunch?: boolean
   /** SIGTERM → SIGKILL, default 10_000 */
   terminationGraceMs?: number
   /** report ProgressDeadline when a revision wanted >0 instances and none ever became ready; default 600_000 (config-deployment progress-deadline) */

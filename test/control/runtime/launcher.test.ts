@@ -1,0 +1,122 @@
+// The launcher starts the exact same process from its prelaunched shell as spawn() would: same
+// argv, working directory, environment (quotes, newlines and shell syntax included), stdin
+// /dev/null, and the child's pid is the app's. What the shell cannot reproduce falls back to spawn.
+import t from 'tap'
+import { once } from 'node:events'
+import { mkdtempSync, writeFileSync, chmodSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Launcher, resolveCommand, shellLine, shellQuote, type LaunchSpec, type Launched } from '../../../control/runtime/launcher.ts'
+import { liveChildren } from '../../../control/runtime/children.ts'
+
+const DUMP = fileURLToPath(new URL('./fixtures/dump.mjs', import.meta.url))
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+interface Dump { argv: string[]; cwd: string; env: Record<string, string>; pid: number; stdinIsDevNull: boolean }
+
+async function run(l: Launched): Promise<{ dump: Dump; code: number | null }> {
+  let out = ''
+  l.child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d })
+  l.child.stderr!.resume()
+  const [code] = await once(l.child, 'close') as [number | null]
+  return { dump: JSON.parse(out) as Dump, code }
+}
+
+function spec(over: Partial<LaunchSpec> = {}): LaunchSpec {
+  const env: Record<string, string> = {}
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v
+  return { file: process.execPath, args: [DUMP], cwd: process.cwd(), env: { ...env, NODE_OPTIONS: '' }, ...over }
+}
+
+const tricky = ["it's", 'a\nb', '$HOME `id` $(id) "q" \\ ;&|<>*?', '', '  spaced  ', 'ünïcødé', "''", '\t\r']
+
+t.test('a prelaunched start is the same process spawn() would start', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'launcher-'))
+  const env: Record<string, string> = { TRICKY_0: tricky[0]! }
+  tricky.forEach((v, i) => { env[`TRICKY_${i}`] = v })
+  const s = spec({ args: [DUMP, ...tricky], cwd: dir, env: { ...spec().env, ...env, PORT: '1234' } })
+  delete s.env.HOME // removed from the base env: must be unset in the app, not inherited from the shell
+  const shell = new Launcher()
+  shell.warm()
+  const direct = new Launcher({ prelaunch: false })
+  t.teardown(() => { shell.close(); direct.close() })
+  await sleep(50)
+  const a = shell.launch(s)
+  t.equal(a.prelaunched, true, 'the spare shell was used')
+  const b = direct.launch(s)
+  t.equal(b.prelaunched, false)
+  const [ra, rb] = await Promise.all([run(a), run(b)])
+  t.equal(ra.code, 0)
+  t.same(ra.dump.argv, tricky, 'argv byte for byte')
+  t.same(ra.dump.argv, rb.dump.argv)
+  t.equal(ra.dump.cwd, dir)
+  // (tap instruments spawn() in this process and edits the direct child's env, so compare to the spec)
+  t.same(ra.dump.env, s.env, 'exactly the spec environment')
+  t.equal(ra.dump.env.HOME, undefined)
+  t.equal(ra.dump.pid, a.child.pid, 'the app runs in the shell process (exec)')
+  t.equal(ra.dump.stdinIsDevNull, true)
+  t.equal(rb.dump.stdinIsDevNull, true)
+})
+
+t.test('a new spare is prelaunched after a start, and close() ends it', async (t) => {
+  const l = new Launcher()
+  l.warm()
+  const first = l.launch(spec())
+  await run(first)
+  await sleep(200)
+  const second = l.launch(spec())
+  t.equal(second.prelaunched, true, 'the replacement spare was used')
+  await run(second)
+  await sleep(200)
+  const before = liveChildren()
+  t.ok(before >= 1, 'a spare is waiting')
+  l.close()
+  const deadline = Date.now() + 5_000
+  while (liveChildren() >= before && Date.now() < deadline) await sleep(10)
+  t.equal(liveChildren(), before - 1, 'the spare exited on end of input')
+  t.equal(l.launch(spec()).prelaunched, false, 'closed: plain spawns only')
+})
+
+t.test('what the shell cannot reproduce falls back to spawn()', async (t) => {
+  const l = new Launcher()
+  t.teardown(() => l.close())
+  l.warm()
+  await sleep(50)
+  const odd = l.launch(spec({ env: { ...spec().env, 'dotted.name': 'x' } }))
+  t.equal(odd.prelaunched, false, 'an env name sh cannot export')
+  t.equal((await run(odd)).dump.env['dotted.name'], 'x')
+
+  const missing = l.launch(spec({ file: 'no-such-command-here' }))
+  t.equal(missing.prelaunched, false, 'a command not on PATH')
+  const [err] = await once(missing.child, 'error') as [NodeJS.ErrnoException]
+  t.equal(err.code, 'ENOENT', 'spawn reports ENOENT as usual')
+
+  const noDir = l.launch(spec({ cwd: '/no/such/dir' }))
+  t.equal(noDir.prelaunched, false, 'a missing working directory')
+  await once(noDir.child, 'error')
+
+  const ok = l.launch(spec())
+  t.equal(ok.prelaunched, true, 'the spare was kept for a start it can do')
+  await run(ok)
+})
+
+t.test('resolveCommand follows execvp: PATH search, relative paths, executables only', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'launcher-'))
+  writeFileSync(path.join(dir, 'tool'), '#!/bin/sh\n')
+  chmodSync(path.join(dir, 'tool'), 0o755)
+  writeFileSync(path.join(dir, 'data'), 'x')
+  t.equal(resolveCommand('tool', '/', `/nope:${dir}`), path.join(dir, 'tool'))
+  t.equal(resolveCommand('./tool', dir, ''), path.join(dir, 'tool'))
+  t.equal(resolveCommand('data', '/', dir), undefined, 'not executable')
+  t.equal(resolveCommand('tool', '/', '/nope'), undefined)
+  t.equal(resolveCommand(dir, '/', ''), undefined, 'a directory is not a command')
+})
+
+t.test('shellLine quotes everything and resets the shell-owned variables', async (t) => {
+  t.equal(shellQuote("a'b"), `'a'\\''b'`)
+  t.equal(shellQuote('a\nb'), `'a'"$N"'b'`)
+  const line = shellLine({ file: 'app', args: ['x y'], cwd: '/srv', env: { A: '1', B: 'new', PWD: '/p' } }, { A: '1', B: 'old', C: 'gone' })
+  t.equal(line, `cd '/srv' && unset PWD OLDPWD C && export 'B=new' 'PWD=/p' && exec 'app' 'x y' </dev/null\n`)
+  t.notOk(line.slice(0, -1).includes('\n'), 'one line')
+})
