@@ -2,12 +2,16 @@
 import { loadDirectory } from './sources/load.ts'
 import { formatError } from './sources/format-error.ts'
 import { readSettings } from './settings.ts'
-import { reconcile } from './reconcile/index.ts'
+import { reconcile, type ReconcileOutput } from './reconcile/index.ts'
 import { loadState, emptyState } from './state.ts'
 import { readAutoscalerSettings } from './autoscaler/settings.ts'
 import { scalingErrors } from './scaling/validate-scaling.ts'
 import { PluginRegistry } from './plugins/registry.ts'
-import { pluginModules, resolvePlugins } from './plugins/resolve.ts'
+import { PluginCreateError, pluginModules, resolvePlugins } from './plugins/resolve.ts'
+import { PluginInstances } from './plugins/instances.ts'
+import { compile } from './compile/compile.ts'
+import { RouteSlots } from '../gateway/metrics/route-slots.ts'
+import type { ConfigError, ResourceSet } from './resources/types.ts'
 import { buildCertTable } from './tls/certificates.ts'
 
 interface Out { write(s: string): unknown }
@@ -20,26 +24,54 @@ export async function validate(dir: string, stateDir: string, stdout: Out, stder
     const autoscaler = readAutoscalerSettings(loaded.resources.configMaps)
     errors.push(...readSettings(loaded.resources.configMaps).errors, ...autoscaler.errors)
     if (errors.length === 0) errors.push(...scalingErrors(loaded.resources, autoscaler.settings))
+    let resolution: ReturnType<typeof resolvePlugins> | undefined
     if (errors.length === 0) {
       const registry = new PluginRegistry()
       await registry.load(pluginModules(loaded.resources, registry))
-      errors.push(...resolvePlugins(loaded.resources, registry).errors)
+      resolution = resolvePlugins(loaded.resources, registry)
+      errors.push(...resolution.errors)
     }
     if (errors.length === 0) errors.push(...buildCertTable(loaded.resources).errors)
+    if (errors.length === 0) errors.push(...compileErrors(loaded.resources, stateDir, resolution!))
   }
   if (errors.length > 0) {
     for (const e of errors) stderr.write(formatError(e) + '\n')
     stderr.write(`${errors.length} error${errors.length === 1 ? '' : 's'} in ${dir}\n`)
     return 1
   }
-  let state
-  try { state = loadState(stateDir) } catch { state = emptyState() }
-  const { settings } = readSettings(loaded.resources.configMaps)
-  // Revisions with a command are judged as if their first instance became ready, which is what
-  // serve would route once it has started them.
-  const out = reconcile({ resources: loaded.resources, settings, state, now: new Date(), runtime: () => ({ everReady: true, ready: 0, desired: 0 }) })
-  const s = out.summary
+  const s = reconcileAsServe(loaded.resources, stateDir).summary
   stdout.write(`${dir}: valid — ${loaded.files.length} files, ${s.services} services, ${s.routes} routes, ${s.ingresses} ingresses, ${s.hosts.length} hosts\n`)
   for (const h of s.hosts) stdout.write(`  ${h}\n`)
   return 0
+}
+
+function reconcileAsServe(resources: ResourceSet, stateDir: string): ReconcileOutput {
+  let state
+  try { state = loadState(stateDir) } catch { state = emptyState() }
+  const { settings } = readSettings(resources.configMaps)
+  // Revisions with a command are judged as if their first instance became ready, which is what
+  // serve would route once it has started them.
+  return reconcile({ resources, settings, state, now: new Date(), runtime: () => ({ everReady: true, ready: 0, desired: 0 }) })
+}
+
+/**
+ * Compiles the route table as serve would, creating every plugin instance, so that what only
+ * create() can find (a key file that cannot be read) is reported here too. The instances are
+ * closed again right after.
+ */
+function compileErrors(resources: ResourceSet, stateDir: string, resolution: ReturnType<typeof resolvePlugins>): ConfigError[] {
+  const out = reconcileAsServe(resources, stateDir)
+  const silent = { debug() {}, info() {}, warn() {}, error() {} }
+  const instances = new PluginInstances(silent)
+  instances.begin()
+  try {
+    compile(out.model, new RouteSlots(), 1,
+      (ing) => resolution.forOwner(ing.ownerKind, ing.namespace, ing.name).map((p) => instances.entry(ing.namespace, ing.name, p)))
+    return []
+  } catch (err) {
+    if (err instanceof PluginCreateError) return [err.error]
+    throw err
+  } finally {
+    instances.abort()
+  }
 }

@@ -250,6 +250,8 @@ t.test('a plugin whose create() fails (a missing key file) is reported at its sp
   const want = new RegExp(`^ready: serving the last good configuration; the latest load has errors:\\n${esc(file)}:\\d+:\\d+ spec\\.config: plugin default/bad cannot start for route default/web: keys\\[0\\]\\.file: cannot read ${esc(missing)}: ENOENT\\n$`)
   let body = ''
   t.ok(await eventually(async () => want.test(body = (await s.admin('/readyz')).body), 5000, 25), `reported: ${body}`)
+  const line = body.split('\n')[1]
+  t.same(await validateErrors(s.configDir), [line], '`sluice validate` creates the instances too and prints the same error')
   t.equal((await web('/old')).headers['x-gen'], `good-${gen}`, 'the last good table serves')
   s.write('svc.yaml', baseline(++gen))
   await recovered(t, gen)
