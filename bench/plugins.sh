@@ -5,7 +5,7 @@
 # Target: the plugin route costs ≤ 10% more CPU per request than the plain one.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-DURATION=${DURATION:-5}; CONNS=${CONNS:-50}; ROUNDS=${ROUNDS:-2}
+DURATION=${DURATION:-5}; CONNS=${CONNS:-50}; ROUNDS=${ROUNDS:-4}
 NODE="$ROOT/node_modules/.bin/node"
 WORK=$(mktemp -d); GW=; trap 'set +e; for p in $(jobs -p); do kill -- -$p 2>/dev/null; done; [ -n "$GW" ] && kill $GW 2>/dev/null; nginx -s quit -c "$WORK/up.conf" 2>/dev/null; rm -rf "$WORK"' EXIT
 command -v wrk >/dev/null && command -v nginx >/dev/null || { apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light >/dev/null 2>&1; }

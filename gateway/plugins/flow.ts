@@ -63,7 +63,9 @@ class Flow {
     if (c.onRequest.length === 0) return this.afterRequest(undefined)
     let r: PhaseOutcome | Promise<PhaseOutcome>
     try { r = runPhase(c.onRequest, 'onRequest', this.ctx) } catch (err) { return this.fail(err) }
-    then(r, (v) => this.afterRequest(v), (err) => this.fail(err))
+    // Closures only for a phase that went asynchronous.
+    if (r instanceof Promise) r.then((v) => this.afterRequest(v), (err) => this.fail(err))
+    else this.afterRequest(r)
   }
 
   afterRequest(local: PhaseOutcome): void {
@@ -75,7 +77,9 @@ class Flow {
     if (this.chain.onUpstream.length === 0) return this.send(split)
     let r: PhaseOutcome | Promise<PhaseOutcome>
     try { r = runPhase(this.chain.onUpstream, 'onUpstream', ctx) } catch (err) { return this.fail(err) }
-    then(r, (v) => (v === undefined ? this.send(split) : this.local(v, split.slot)), (err) => this.fail(err))
+    if (r instanceof Promise) r.then((v) => (v === undefined ? this.send(split) : this.local(v, split.slot)), (err) => this.fail(err))
+    else if (r === undefined) this.send(split)
+    else this.local(r, split.slot)
   }
 
   send(split: Split): void {
