@@ -9,7 +9,8 @@
 //        both read from the gateway's log). Target: p50 ≤ 20 ms.
 // burst  BURST (10000) concurrent requests at a revision at zero whose app cannot become ready until
 //        all are buffered: every one must be answered 200, and the gateway's memory growth (RSS and
-//        V8 heap used, from admin /metrics) must stay ≤ 4 KB per buffered request.
+//        V8 heap used, from admin /metrics) must stay ≤ 4 KB per buffered request. For scale, the same
+//        client then runs against a bare node:http server that only holds its requests (the floor).
 // warm   Warm path through the throttler, gateway on CPU 1, upstream (nginx) and wrk on CPU 0 like
 //        ../shared/bench/peers.sh: gateway CPU µs per request (utime+stime of the gateway process
 //        alone) for containerConcurrency 0 and 10 against the plain path (a fixed
@@ -190,6 +191,38 @@ async function cold(): Promise<boolean> {
 
 // ---------- 2. burst of buffered requests ----------
 
+/** V8 heap per request that a bare node:http server needs to hold BURST requests (see held-requests.mjs). */
+async function heldFloor(nofile: number, dir: string): Promise<number> {
+  const out = path.join(dir, 'held.out')
+  const server = startGroup(NODE, ['--expose-gc', path.join(ROOT, 'bench/held-requests.mjs')], { out, nofile, env: { ...process.env, NODE_OPTIONS: '' } })
+  const clientOut = path.join(dir, 'held-client.out')
+  let client: ReturnType<typeof startGroup> | undefined
+  try {
+    const port = Number((await waitFor(() => /^port (\d+)/m.exec(readFileSync(out, 'utf8')), 10_000, () => `held-requests: ${readFileSync(out, 'utf8')}`))[1])
+    const heap = async (): Promise<{ bytes: number; held: number }> => {
+      const before = readFileSync(out, 'utf8').length
+      process.kill(server.pid!, 'SIGUSR2')
+      const m = await waitFor(() => /heap (\d+) held (\d+)/.exec(readFileSync(out, 'utf8').slice(before)), 10_000, () => 'no heap line from held-requests')
+      return { bytes: Number(m[1]), held: Number(m[2]) }
+    }
+    await sleep(300)
+    await heap()
+    const h0 = await heap()
+    client = startGroup(NODE, [path.join(ROOT, 'bench/burst-client.ts'), String(port), 'held.localhost', String(BURST), '250', 'requests'], {
+      out: clientOut, nofile, env: { ...process.env, NODE_OPTIONS: '' },
+    })
+    await waitFor(async () => (await heap()).held >= BURST, 90_000, () => `held-requests never held ${BURST}`, 250)
+    await sleep(500)
+    const h1 = await heap()
+    process.kill(server.pid!, 'SIGUSR1')
+    await waitFor(() => /^done /m.test(readFileSync(clientOut, 'utf8')), 60_000, () => 'held-requests client did not finish', 100)
+    return (h1.bytes - h0.bytes) / BURST
+  } finally {
+    if (client !== undefined) await stopGroup(client, 500)
+    await stopGroup(server, 500)
+  }
+}
+
 async function burst(): Promise<boolean> {
   console.log(`\n## burst: ${BURST} concurrent requests at a revision at zero; its app listens only once all are buffered`)
   const need = BURST + 1_000
@@ -286,6 +319,9 @@ async function burst(): Promise<boolean> {
     console.log('through bench/gc-preload.ts); RSS also counts V8 pages committed for garbage and malloc arenas.')
     const perLive = (m1.live - m0.live) / BURST
     const perRss = (m1.rss - m0.rss) / BURST
+    const floor = await heldFloor(need, w.dir)
+    console.log(`floor: a bare node:http server holding ${BURST} requests from the same client (bench/held-requests.mjs): ${fmt(floor / KB, 2)} KB V8 heap`)
+    console.log(`       per held request; Sluice's buffering adds ${fmt((perLive - floor) / KB, 2)} KB to what Node itself needs for the connection and request.`)
     const allOk = ok200 === BURST
     const memOk = perLive <= 4 * KB
     console.log(`target: all ${BURST} answered 200 → ${ok200}  ${verdict(allOk)}`)
