@@ -42,6 +42,11 @@ export class Launcher {
     this.#enabled = opts.prelaunch ?? process.platform !== 'win32'
   }
 
+  /** the prelaunched shell's pid, if one is waiting (tests, debugging) */
+  get sparePid(): number | undefined {
+    return this.#spare?.pid
+  }
+
   /** Prelaunch a spare now (the first revision that runs locally was configured). */
   warm(): void {
     if (!this.#enabled || this.#closed || this.#spare !== undefined) return
@@ -58,6 +63,7 @@ export class Launcher {
       return
     }
     track(child)
+    setRef(child, false) // an idle spare never keeps the gateway's process alive
     child.on('error', () => {})
     child.once('exit', () => { if (this.#spare === child) this.#spare = undefined })
     this.#base = base
@@ -68,6 +74,7 @@ export class Launcher {
   launch(spec: LaunchSpec): Launched {
     const spare = this.#take(spec)
     if (spare !== undefined) {
+      setRef(spare, true)
       spare.stdin!.end(shellLine(spec, this.#base!))
       this.#scheduleRespare()
       return { child: spare, prelaunched: true }
@@ -101,6 +108,13 @@ export class Launcher {
       this.warm()
     }, RESPARE_DELAY_MS)
     this.#respareTimer.unref()
+  }
+}
+
+function setRef(child: ChildProcess, on: boolean): void {
+  for (const s of [child, child.stdin, child.stdout, child.stderr] as ({ ref?(): void; unref?(): void } | null)[]) {
+    if (on) s?.ref?.()
+    else s?.unref?.()
   }
 }
 

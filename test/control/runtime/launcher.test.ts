@@ -3,6 +3,7 @@
 // /dev/null, and the child's pid is the app's. What the shell cannot reproduce falls back to spawn.
 import t from 'tap'
 import { once } from 'node:events'
+import { spawn } from 'node:child_process'
 import { mkdtempSync, writeFileSync, chmodSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -119,4 +120,22 @@ t.test('shellLine quotes everything and resets the shell-owned variables', async
   const line = shellLine({ file: 'app', args: ['x y'], cwd: '/srv', env: { A: '1', B: 'new', PWD: '/p' } }, { A: '1', B: 'old', C: 'gone' })
   t.equal(line, `cd '/srv' && unset PWD OLDPWD C && export 'B=new' 'PWD=/p' && exec 'app' 'x y' </dev/null\n`)
   t.notOk(line.slice(0, -1).includes('\n'), 'one line')
+})
+
+t.test('an idle spare neither keeps the gateway alive nor outlives it', async (t) => {
+  const launcher = fileURLToPath(new URL('../../../control/runtime/launcher.ts', import.meta.url))
+  const script = `import { Launcher } from ${JSON.stringify(launcher)}; const l = new Launcher(); l.warm(); console.log(l.sparePid)`
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS: '' } })
+  let out = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+  const [code] = await once(child, 'exit') as [number | null]
+  clearTimeout(timer)
+  t.equal(code, 0, 'the process exited by itself with a spare prelaunched')
+  const pid = Number(out.trim())
+  t.ok(pid > 0, `the spare had pid ${out.trim()}`)
+  const deadline = Date.now() + 5_000
+  const alive = (): boolean => { try { process.kill(pid, 0); return true } catch { return false } }
+  while (alive() && Date.now() < deadline) await sleep(20)
+  t.notOk(alive(), 'the spare shell is gone too')
 })
