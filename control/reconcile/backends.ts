@@ -62,7 +62,9 @@ export class BackendIndex {
     const svc = this.#services.get(key)
     if (rev !== undefined && (preferRevision || svc === undefined)) {
       const spec = revisionBackend(rev)
-      return spec.origins.length > 0 ? { spec } : { spec, problem: `Revision ${key} is not ready` }
+      // A ready local revision has no fixed origins: the activator holds its instances (even none, at zero).
+      const ready = spec.origins.length > 0 || (spec.managed && rev.readiness.status === 'True')
+      return ready ? { spec } : { spec, problem: `Revision ${key} is not ready` }
     }
     if (svc !== undefined) return this.#service(svc, split.servicePort)
     return {

@@ -25,6 +25,9 @@ t.test('new revisions start at one instance and become Ready and Active', async 
     t.ok(await eventually(async () => cond(await resource(s, 'Revision', rev), 'Active')?.status === 'True', 4_000, 100), `${rev} is Active`)
   }
   t.equal(appPids(TAG).length, 2, 'one process per revision')
+  for (const kind of ['Route', 'Service']) {
+    t.ok(await eventually(async () => cond(await resource(s, kind, 'nap'), 'Ready')?.status === 'True', 4_000, 100), `${kind} nap is Ready`)
+  }
 })
 
 t.test('idle revisions scale to zero: no instance, no process, Active=False', async (t) => {
@@ -45,6 +48,8 @@ t.test('idle revisions scale to zero: no instance, no process, Active=False', as
   const rev = await resource(s, 'Revision', 'nap-00001')
   t.equal(cond(rev, 'Active')?.reason, 'NoTraffic')
   t.equal(cond(rev, 'Ready')?.status, 'True', 'a revision at zero stays Ready')
+  t.equal(cond(await resource(s, 'Route', 'nap'), 'Ready')?.status, 'True', 'and so does its Route')
+  t.equal(cond(await resource(s, 'Service', 'nap'), 'Ready')?.status, 'True', 'and its Service')
   const as = await autoscaler(s)
   t.equal(as['default/nap-00001']?.scale, 0, '/debug/autoscaler: scale 0')
   t.equal(as['default/nap-00001']?.ready, 0, '/debug/autoscaler: no ready instance')
