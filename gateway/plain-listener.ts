@@ -1,11 +1,11 @@
 // One cleartext port for HTTP/1.1 and HTTP/2 with prior knowledge (h2c), like Envoy's AUTO
 // codec: the first bytes of a connection decide. HTTP/1.1 connections go to Node's http server
 // untouched (the fast path); h2c connections start with the preface "PRI * HTTP/2.0" and go to
-// Node's http2 server through a small stream that replays the bytes already read.
+// Node's http2 server, whose session feeds itself the bytes already buffered in the socket first
+// (lib/internal/http2/core.js, nodejs/node#35475) before it reads the socket's handle natively.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import http2 from 'node:http2'
 import net, { type AddressInfo } from 'node:net'
-import { Duplex } from 'node:stream'
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
 export type UpgradeHandler = (req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void
@@ -18,26 +18,6 @@ const HTTP1_OPTIONS = {
   keepAliveTimeout: 65_000,
   maxHeaderSize: 16 * 1024,
 } as const
-
-/** A Duplex over a socket that first yields bytes already read from it. */
-function replaying(socket: net.Socket, first: Buffer): Duplex {
-  const d = new Duplex({
-    read() { socket.resume() },
-    write(chunk: Buffer, _enc, cb) { socket.write(chunk, cb) },
-    final(cb) { socket.end(); cb() },
-    destroy(err, cb) { socket.destroy(err ?? undefined); cb(err) },
-  })
-  // The http2 compat request reaches the peer address through this stream.
-  for (const k of ['remoteAddress', 'remotePort', 'remoteFamily', 'localAddress', 'localPort'] as const) {
-    Object.defineProperty(d, k, { get: () => socket[k] })
-  }
-  d.push(first)
-  socket.on('data', (c: Buffer) => { if (!d.push(c)) socket.pause() })
-  socket.on('end', () => d.push(null))
-  socket.on('error', (e) => d.destroy(e))
-  socket.on('close', () => d.destroy())
-  return d
-}
 
 export class PlainListener {
   readonly tcp: net.Server
@@ -62,10 +42,11 @@ export class PlainListener {
     this.tcp = net.createServer({ noDelay: true }, (socket) => {
       socket.once('data', (chunk: Buffer) => {
         socket.pause()
+        socket.unshift(chunk)
         if (chunk.length >= 3 && chunk[0] === 0x50 && chunk[1] === 0x52 && chunk[2] === 0x49) { // "PRI"
-          this.h2.emit('connection', replaying(socket, chunk))
+          // The session takes the socket's handle and replays what is buffered in the socket first.
+          this.h2.emit('connection', socket)
         } else {
-          socket.unshift(chunk)
           this.h1.emit('connection', socket)
           socket.resume()
         }
