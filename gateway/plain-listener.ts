@@ -19,6 +19,9 @@ const HTTP1_OPTIONS = {
   maxHeaderSize: 16 * 1024,
 } as const
 
+/** The start of the HTTP/2 connection preface (RFC 9113 §3.4); no HTTP/1.1 method begins with it. */
+const PRI = Buffer.from('PRI')
+
 export class PlainListener {
   readonly tcp: net.Server
   readonly h1: http.Server
@@ -40,18 +43,26 @@ export class PlainListener {
       s.once('close', () => this.#sessions.delete(s))
     })
     this.tcp = net.createServer({ noDelay: true }, (socket) => {
-      socket.once('data', (chunk: Buffer) => {
-        socket.pause()
-        socket.unshift(chunk)
-        if (chunk.length >= 3 && chunk[0] === 0x50 && chunk[1] === 0x52 && chunk[2] === 0x49) { // "PRI"
-          // The session takes the socket's handle and replays what is buffered in the socket first.
-          this.h2.emit('connection', socket)
-        } else {
-          this.h1.emit('connection', socket)
-          socket.resume()
-        }
-      })
+      socket.once('data', (chunk: Buffer) => this.#dispatch(socket, chunk))
     })
+  }
+
+  /** Hands the connection to the server its first bytes name; waits for more while they could be "PRI". */
+  #dispatch(socket: net.Socket, chunk: Buffer): void {
+    socket.pause()
+    if (chunk.length < PRI.length && PRI.subarray(0, chunk.length).equals(chunk)) {
+      socket.once('data', (more: Buffer) => this.#dispatch(socket, Buffer.concat([chunk, more])))
+      socket.resume()
+      return
+    }
+    socket.unshift(chunk)
+    if (chunk[0] === 0x50 && chunk[1] === 0x52 && chunk[2] === 0x49) {
+      // The session takes the socket's handle and replays what is buffered in the socket first.
+      this.h2.emit('connection', socket)
+    } else {
+      this.h1.emit('connection', socket)
+      socket.resume()
+    }
   }
 
   listen(port: number, host: string): Promise<number> {

@@ -23,6 +23,8 @@ import type { LocalResponse } from '../plugins/api.ts'
 import { localReply } from './local-reply.ts'
 
 const EMPTY = Buffer.alloc(0)
+/** Resets a replayable request may meet before it fails with 502 (see onResponseError). */
+const MAX_REPLAYS = 3
 
 type Controller = Dispatcher.DispatchController
 
@@ -71,8 +73,8 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   status = 0
   done = false
   wroteBody = false
-  /** sent again after a reset (at most once) */
-  replayed = false
+  /** times sent again after a reset (at most MAX_REPLAYS) */
+  replays = 0
   /** a plugin answered instead of the upstream */
   replaced = false
   /** set on routes with plugins */
@@ -318,12 +320,13 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     const inst = this.instance
     // A reset before any response byte on a replayable request (idempotent method, no body) is
     // what a kept-alive connection to an instance that just died looks like: the request never
-    // ran. Go's transport (Knative's activator) sends such a request again; so do we, once.
-    const replay = kind === ERR.reset && !this.replayed && !hasBody(this.req) && REPLAYABLE.has(this.req.method ?? 'GET')
+    // ran. Go's transport (Knative's activator) sends such a request again on another connection;
+    // so do we, a bounded number of times, as the pool may hold more than one dead connection.
+    const replay = kind === ERR.reset && this.replays < MAX_REPLAYS && !hasBody(this.req) && REPLAYABLE.has(this.req.method ?? 'GET')
     if ((kind === ERR.connect || replay) && inst !== null && this.throttler.managed && this.status === 0 && !this.req.readableDidRead) {
       // The instance is gone (crashed or stopping) and nothing was sent: wait for another one.
       if (kind === ERR.connect) inst.unroutable = true
-      else this.replayed = true
+      else this.replays++
       inst.done()
       this.instance = null
       this.controller = null

@@ -5,6 +5,7 @@
 import t from 'tap'
 import { createHash, randomBytes } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import net from 'node:net'
 import { startBackend } from '../fixtures/backend.ts'
 import { startSluice } from '../fixtures/sluice.ts'
 import { coreBackend, kingress, send, yamlDocs, type Echo } from '../gateway/helpers.ts'
@@ -115,6 +116,35 @@ t.test('HTTP/1.1 still works on the same port', async (t) => {
   const c = await curl(['--http1.1', '-o', '/dev/null', '-w', '%{http_version} %{http_code}', '-H', `Host: ${HOST}`, `${ORIGIN}/two`])
   t.equal(c.stdout, '1.1 200')
 })
+
+t.test('first bytes that trickle in one at a time are still told apart', async (t) => {
+  // HTTP/1.1, "P" then "U" then the rest: a PUT, not the start of the h2 preface.
+  const h1 = await trickle(`PUT /trickle HTTP/1.1\r\nHost: ${HOST}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`, 4)
+  t.match(h1.toString('latin1'), /^HTTP\/1\.1 200 /, 'HTTP/1.1 answered')
+  // h2: the preface split after "P" and "PR"; the server's SETTINGS frame (type 4) comes back.
+  const preface = Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])])
+  const h2 = await trickle(preface, 3)
+  t.ok(h2.length >= 9 && h2[3] === 4, `an HTTP/2 SETTINGS frame came back (${h2.subarray(0, 9).toString('hex')})`)
+})
+
+/** Writes the first `slow` bytes one by one (25 ms apart), then the rest; resolves with what came back within 1 s. */
+function trickle(data: string | Buffer, slow: number): Promise<Buffer> {
+  const bytes = Buffer.from(data)
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(s.port, '127.0.0.1')
+    const got: Buffer[] = []
+    socket.on('data', (c: Buffer) => got.push(c))
+    socket.on('error', reject)
+    socket.on('connect', async () => {
+      for (let i = 0; i < slow; i++) {
+        socket.write(bytes.subarray(i, i + 1))
+        await new Promise((r) => setTimeout(r, 25))
+      }
+      socket.write(bytes.subarray(slow))
+      setTimeout(() => { socket.destroy(); resolve(Buffer.concat(got)) }, 1_000)
+    })
+  })
+}
 
 t.test('many concurrent streams on one connection', async (t) => {
   maxInflight = 0
