@@ -65,6 +65,8 @@ export class Launcher {
     track(child)
     setRef(child, false) // an idle spare never keeps the gateway's process alive
     child.on('error', () => {})
+    // A spare that died just before its line was written: EPIPE here, and the instance sees the exit.
+    child.stdin!.on('error', () => {})
     child.once('exit', () => { if (this.#spare === child) this.#spare = undefined })
     this.#base = base
     this.#spare = child
