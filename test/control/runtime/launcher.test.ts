@@ -139,3 +139,22 @@ t.test('an idle spare neither keeps the gateway alive nor outlives it', async (t
   while (alive() && Date.now() < deadline) await sleep(20)
   t.notOk(alive(), 'the spare shell is gone too')
 })
+
+t.test('a spare killed just before it is used fails that start like a crash, nothing more', async (t) => {
+  const l = new Launcher()
+  t.teardown(() => l.close())
+  l.warm()
+  await sleep(50)
+  const pid = l.sparePid!
+  process.kill(pid, 'SIGKILL')
+  const launched = l.launch(spec())
+  launched.child.stdout!.resume()
+  launched.child.stderr!.resume()
+  const [code, signal] = await once(launched.child, 'exit') as [number | null, string | null]
+  if (launched.prelaunched) t.equal(signal, 'SIGKILL', 'the start ends as the killed process')
+  else t.equal(code, 0, 'the dead spare was noticed and a plain spawn ran')
+  await sleep(200)
+  const next = l.launch(spec())
+  t.equal(next.prelaunched, true, 'a new spare took its place')
+  await run(next)
+})
