@@ -4,7 +4,7 @@ import { ServerResponse, type IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocketTunnel, rejectUpgrade } from './websocket.ts'
-import { emptyRouteTable, type HostTable, type RouteTable } from './route-table.ts'
+import { emptyRouteTable, type HostTable, type RouteTable, type Split } from './route-table.ts'
 import { findHost, findPath, pickSplit } from './match.ts'
 import { upstreamHeaders } from './forward-headers.ts'
 import { PlainListener } from './plain-listener.ts'
@@ -167,8 +167,8 @@ export class Gateway implements PluginHost {
     const vh = findHost(hosts, host)
     const url = req.url ?? '/'
     const path = vh === null ? null : findPath(vh, url, req.headers)
-    const split = path === null ? null : pickSplit(path)
-    if (vh === null || split === null) {
+    const split = path === null || vh!.plugins !== null ? null : pickSplit(path)
+    if (vh === null || path === null || (split === null && vh.plugins === null)) {
       this.metrics.unmatched[internal ? 1 : 0]++
       rejectUpgrade(socket, 404, `no route for host ${JSON.stringify(host)}\n`)
       return
@@ -177,13 +177,34 @@ export class Gateway implements PluginHost {
       socket.end(`HTTP/1.1 301 Moved Permanently\r\nlocation: https://${host.replace(/:\d+$/, '')}${url}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`)
       return
     }
-    const throttler = split.backend.throttler!
-    if (this.draining || (!throttler.managed && throttler.routable.length === 0)) {
-      rejectUpgrade(socket, 503, `no ready instance for ${split.backend.revision}\n`)
+    if (this.draining) {
+      rejectUpgrade(socket, 503, 'shutting down\n')
       return
     }
-    const headers = upstreamHeaders(req, scheme, split.rewriteHost, split.setHeaders, split.setNames, false)
-    throttler.admit(new WebSocketTunnel(req, socket, head, split, url, headers, start, this.#websockets), start)
+    if (vh.plugins !== null) {
+      // onRequest/onUpstream run as for any request (authentication, ip-filter, rate limits and
+      // header edits apply to WebSockets too); a local answer goes out through this response.
+      const res = new ServerResponse(req)
+      res.shouldKeepAlive = false
+      res.assignSocket(socket as Socket)
+      res.once('finish', () => socket.end())
+      handleWithPlugins(this, req, res, vh, path, url, host, start, scheme, (chosen, headers, done) => {
+        res.detachSocket(socket as Socket)
+        this.#openTunnel(req, socket, head, chosen, url, headers, start, done)
+      })
+      return
+    }
+    this.#openTunnel(req, socket, head, split!, url, upstreamHeaders(req, scheme, split!.rewriteHost, split!.setHeaders, split!.setNames, false), start, null)
+  }
+
+  #openTunnel(req: IncomingMessage, socket: Duplex, head: Buffer, split: Split, url: string, headers: string[], start: number, done: ((status: number) => void) | null): void {
+    const throttler = split.backend.throttler!
+    if (!throttler.managed && throttler.routable.length === 0) {
+      rejectUpgrade(socket, 503, `no ready instance for ${split.backend.revision}\n`)
+      done?.(503)
+      return
+    }
+    throttler.admit(new WebSocketTunnel(req, socket, head, split, url, headers, start, this.#websockets, done), start)
   }
 
   localStart(): void {

@@ -32,12 +32,14 @@ export class WebSocketTunnel implements Waiter {
   readonly arrived: number
   readonly deadline: number
   readonly #open: Set<WebSocketTunnel>
+  /** plugins' onComplete, with the status the tunnel ended with (101 once upgraded) */
+  readonly #onDone: ((status: number) => void) | null
   done = false
   instance: UpstreamInstance | null = null
   upstream: net.Socket | null = null
   upgraded = false
 
-  constructor(req: IncomingMessage, client: Duplex, head: Buffer, split: Split, url: string, headers: string[], arrived: number, open: Set<WebSocketTunnel>) {
+  constructor(req: IncomingMessage, client: Duplex, head: Buffer, split: Split, url: string, headers: string[], arrived: number, open: Set<WebSocketTunnel>, onDone: ((status: number) => void) | null = null) {
     this.req = req
     this.client = client
     this.head = head
@@ -47,6 +49,7 @@ export class WebSocketTunnel implements Waiter {
     this.headers = headers
     this.arrived = arrived
     this.#open = open
+    this.#onDone = onDone
     // timeoutSeconds bounds the wait for an instance and for the upgrade answer, as for requests.
     this.deadline = split.backend.firstByteMs > 0 ? arrived + split.backend.firstByteMs : Infinity
     open.add(this)
@@ -94,7 +97,7 @@ export class WebSocketTunnel implements Waiter {
     if (errorKind >= 0) this.split.slot.errors[errorKind]++
     rejectUpgrade(this.client, status, body)
     this.split.slot.record(status, (performance.now() - this.arrived) / 1000)
-    this.#finish()
+    this.#finish(status)
   }
 
   /** Either side closed: close the other, give the slot back. */
@@ -102,8 +105,9 @@ export class WebSocketTunnel implements Waiter {
     if (this.done) return
     this.client.destroy()
     this.upstream?.destroy()
-    this.split.slot.record(this.upgraded ? 101 : 499, (performance.now() - this.arrived) / 1000)
-    this.#finish()
+    const status = this.upgraded ? 101 : 499
+    this.split.slot.record(status, (performance.now() - this.arrived) / 1000)
+    this.#finish(status)
   }
 
   /** Graceful shutdown: tell the client the server is going away, then close both sides. */
@@ -114,10 +118,11 @@ export class WebSocketTunnel implements Waiter {
     setTimeout(() => this.close(), 1000).unref()
   }
 
-  #finish(): void {
+  #finish(status: number): void {
     this.done = true
     this.#open.delete(this)
     this.throttler.leave(performance.now(), this.instance)
     this.instance = null
+    this.#onDone?.(status)
   }
 }

@@ -23,6 +23,12 @@ export interface PluginHost extends ExchangeHooks {
   localDone(): void
 }
 
+/**
+ * For a WebSocket upgrade: opens the tunnel once onRequest/onUpstream let it through, with the
+ * upstream headers as the plugins left them; `done(status)` is called when the tunnel is over.
+ */
+export type OpenTunnel = (split: Split, headers: string[], done: (status: number) => void) => void
+
 const NONE: readonly string[] = Object.freeze([])
 const NO_NAMES: ReadonlySet<string> = new Set()
 
@@ -42,18 +48,21 @@ class Flow {
   readonly ctx: PluginRequest
   /** chosen up front so the upstream headers are built once; plugins see it from onUpstream on */
   readonly split: Split | null
+  /** set for a WebSocket upgrade: `res` only carries local answers, the rest is a tunnel */
+  readonly tunnel: OpenTunnel | null
 
-  constructor(host: PluginHost, req: IncomingMessage, res: ServerResponse, vh: VirtualHost, path: PathRoute, url: string, hostName: string, start: number, scheme: 'http' | 'https') {
+  constructor(host: PluginHost, req: IncomingMessage, res: ServerResponse, vh: VirtualHost, path: PathRoute, url: string, hostName: string, start: number, scheme: 'http' | 'https', tunnel: OpenTunnel | null) {
     this.host = host
     this.req = req
     this.res = res
     this.vh = vh
     this.path = path
     this.chain = vh.plugins!
+    this.tunnel = tunnel
     const split = this.split = pickSplit(path)
     const headers = split === null
       ? upstreamHeaders(req, scheme, null, NONE, NO_NAMES, false)
-      : upstreamHeaders(req, scheme, split.rewriteHost, split.setHeaders, split.setNames, split.backend.protocol === 'h2c')
+      : upstreamHeaders(req, scheme, split.rewriteHost, split.setHeaders, split.setNames, tunnel === null && split.backend.protocol === 'h2c')
     this.ctx = new PluginRequest(req, url, hostName, vh.route, start, headers)
   }
 
@@ -88,6 +97,15 @@ class Flow {
     if (!throttler.managed && throttler.routable.length === 0) {
       split.slot.errors[ERR.no_endpoints]++
       return this.local({ status: 503, headers: { 'retry-after': '1' }, body: `no ready instance for ${split.backend.revision}\n` }, split.slot)
+    }
+    if (this.tunnel !== null) {
+      // The request part is over; the tunnel holds its own slot and reports how it ended.
+      this.host.localDone()
+      this.tunnel(split, this.ctx.requestHeaders.flat, (status) => {
+        this.ctx.status = status
+        this.runOnComplete()
+      })
+      return
     }
     // The in-flight count taken in start() now belongs to the exchange, which gives it back.
     const x = new ProxyRequest(this.host, this.req, this.res, split, this.ctx.url, this.ctx.requestHeaders.flat, this.ctx.startTime)
@@ -149,6 +167,10 @@ class Flow {
   complete(status: number, slot: RouteSlot): void {
     this.host.localDone()
     slot.record(status, (performance.now() - this.ctx.startTime) / 1000)
+    this.runOnComplete()
+  }
+
+  runOnComplete(): void {
     runComplete(this.chain.onComplete, this.ctx, (f) => {
       f.entry.errors++
       this.host.log.error('plugin onComplete failed', { plugin: f.entry.name, err: f.cause })
@@ -168,8 +190,8 @@ function setLocal(ctx: PluginRequest, lr: LocalResponse): void {
   ctx.responseHeaders.flat = flat
 }
 
-export function handleWithPlugins(host: PluginHost, req: IncomingMessage, res: ServerResponse, vh: VirtualHost, path: PathRoute, url: string, hostName: string, start: number, scheme: 'http' | 'https'): void {
-  new Flow(host, req, res, vh, path, url, hostName, start, scheme).start()
+export function handleWithPlugins(host: PluginHost, req: IncomingMessage, res: ServerResponse, vh: VirtualHost, path: PathRoute, url: string, hostName: string, start: number, scheme: 'http' | 'https', tunnel: OpenTunnel | null = null): void {
+  new Flow(host, req, res, vh, path, url, hostName, start, scheme, tunnel).start()
 }
 
 /** Body chunks through the opt-in onResponseData plugins (synchronous by contract). */
