@@ -180,7 +180,7 @@ async function cold(): Promise<boolean> {
     const p50 = percentile(rows.map((r) => r.overhead), 50)
     const ok = p50 <= 20
     console.log(`spawn time is the gateway's 'instance started' log line (ms precision, logged just after spawn);`)
-    console.log(`listen time is the app's own stamp. Readiness probe: tcpSocket, aggressive (every 5 ms). The app's first`)
+    console.log(`listen time is the app's own stamp. Readiness probe: tcpSocket, aggressive (every 2 ms). The app's first`)
     console.log(`request (accept → response written, a fresh process warming up) is counted as overhead by the formula.`)
     console.log(`context: child_process.spawn('/bin/true') blocks Node ${fmt(percentile(spawnMs, 50))} ms (p50 of 10) on this machine; the`)
     console.log(`gateway's own spawn() of the app falls in 'request → spawn'.`)

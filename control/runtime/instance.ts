@@ -35,7 +35,8 @@ export interface InstanceConfig {
   seq: number
   revision: RuntimeRevision
   restarts: number
-  probeIntervalMs: number
+  /** the wait between probes while starting (the runtime spaces them out when many instances start) */
+  probeIntervalMs: () => number
   clock: () => number
   log: Logger
   pickPort: () => Promise<number>
@@ -222,7 +223,7 @@ export class Instance {
         this.#schedule(Math.max(0, this.#plan.periodMs - elapsed))
         this.#cfg.hooks.ready(this)
       } else {
-        this.#schedule(Math.max(0, this.#cfg.probeIntervalMs - elapsed))
+        this.#schedule(Math.max(0, this.#cfg.probeIntervalMs() - elapsed))
       }
       return
     }
@@ -239,7 +240,7 @@ export class Instance {
     // Out of rotation; probe aggressively again so it returns as soon as it recovers.
     this.#failures = 0
     this.info.state = 'starting'
-    this.#schedule(this.#cfg.probeIntervalMs)
+    this.#schedule(this.#cfg.probeIntervalMs())
     this.#cfg.hooks.unready(this)
   }
 

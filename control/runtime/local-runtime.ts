@@ -4,7 +4,7 @@ import type { Logger } from '../../gateway/log.ts'
 import { Backoff } from './backoff.ts'
 import { containerPort } from './contract.ts'
 import { crashLoopFailure, describeExit, progressDeadlineFailure, startFailure } from './failure.ts'
-import { freePortExcept } from './free-port.ts'
+import { ReservedPort, freePortExcept } from './free-port.ts'
 import { Launcher } from './launcher.ts'
 import { Instance, type ExitInfo, type InstanceHooks } from './instance.ts'
 import { planProbe } from './probe.ts'
@@ -22,6 +22,12 @@ const CRASHES_BEFORE_FAILURE = 3
 const BACKOFF_RESET_AFTER_READY_MS = 10_000
 /** Extra time we give the gateway's drain beyond timeoutSeconds before stopping anyway. */
 const DRAIN_SLACK_MS = 1_000
+/** Starting instances' probes, all together, aim at no more than one per this many ms. */
+const PROBE_SPACING_MS = 0.5
+/** After a start took the reserved port, reserve the next one this much later (off the cold path). */
+const REFILL_DELAY_MS = 50
+/** …but never further apart than the queue-proxy's aggressive probe allows (serving.md). */
+const MAX_STARTING_PROBE_MS = 50
 /** Knative's revision-timeout-seconds default, for a revision that carries 0. */
 const DEFAULT_TIMEOUT_SECONDS = 300
 
@@ -57,6 +63,7 @@ export class LocalRuntime {
   readonly #deadlineMs: number
   readonly #revisions = new Map<string, RevisionEntry>()
   readonly #launcher: Launcher
+  readonly #reservedPort = new ReservedPort()
   #stopping: Promise<void> | undefined
 
   constructor(opts: LocalRuntimeOptions) {
@@ -64,9 +71,9 @@ export class LocalRuntime {
     this.#drain = opts.drain
     this.#log = opts.log
     this.#clock = opts.clock ?? Date.now
-    // 5 ms: a refused TCP connect costs the gateway microseconds, and the wait between the app's
-    // listen and the next probe is cold-start overhead (half the interval on average).
-    this.#probeIntervalMs = Math.max(1, opts.probeIntervalMs ?? 5)
+    // 2 ms: the wait between the app's listen and the next probe is cold-start overhead (half the
+    // interval on average), and a refused loopback connect costs the gateway tens of microseconds.
+    this.#probeIntervalMs = Math.max(1, opts.probeIntervalMs ?? 2)
     this.#graceMs = Math.max(0, opts.terminationGraceMs ?? 10_000)
     this.#deadlineMs = Math.max(1, opts.progressDeadlineMs ?? 600_000)
     this.#launcher = new Launcher({ prelaunch: opts.prelaunch })
@@ -83,6 +90,7 @@ export class LocalRuntime {
       }
       keep.add(spec.key)
       this.#launcher.warm()
+      this.#reservedPort.fill()
       const entry = this.#revisions.get(spec.key)
       if (entry === undefined) this.#revisions.set(spec.key, newEntry(spec))
       else {
@@ -172,6 +180,7 @@ export class LocalRuntime {
   stop(): Promise<void> {
     if (this.#stopping !== undefined) return this.#stopping
     this.#launcher.close()
+    this.#reservedPort.close()
     const waits: Promise<unknown>[] = []
     for (const entry of this.#revisions.values()) {
       clearTimeout(entry.startTimer)
@@ -226,15 +235,38 @@ export class LocalRuntime {
       seq,
       revision: entry.spec,
       restarts: entry.restartCounts.shift() ?? 0,
-      probeIntervalMs: this.#probeIntervalMs,
+      probeIntervalMs: () => this.#startingProbeInterval(),
       clock: this.#clock,
       log: this.#log,
-      pickPort: () => freePortExcept((port) => this.#portTaken(port)),
+      pickPort: () => this.#pickPort(),
       launch: (spec) => this.#launcher.launch(spec),
       hooks: this.#hooks(entry),
     })
     entry.instances.set(inst.info.id, inst)
     void inst.start()
+  }
+
+  /**
+   * The probe interval while starting, stretched when many instances start at once, so that all
+   * their probes together stay near one per PROBE_SPACING_MS (a scale-up by 20 must not spend a
+   * core on refused connects).
+   */
+  #startingProbeInterval(): number {
+    let starting = 0
+    for (const entry of this.#revisions.values()) {
+      for (const inst of entry.instances.values()) if (inst.state === 'starting') starting++
+    }
+    return Math.max(this.#probeIntervalMs, Math.min(MAX_STARTING_PROBE_MS, starting * PROBE_SPACING_MS))
+  }
+
+  /** The reserved port when one is ready (then another is reserved a little later), else a fresh one. */
+  async #pickPort(): Promise<number> {
+    const reserved = this.#reservedPort.take()
+    if (reserved !== 0) {
+      setTimeout(() => { if (this.#stopping === undefined) this.#reservedPort.fill() }, REFILL_DELAY_MS).unref()
+      if (!this.#portTaken(reserved)) return reserved
+    }
+    return freePortExcept((port) => this.#portTaken(port))
   }
 
   #portTaken(port: number): boolean {

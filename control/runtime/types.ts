@@ -56,7 +56,7 @@ export interface LocalRuntimeOptions {
   onChange(revisionKey: string): void
   /** Stop routing new requests to the instance; resolve when its in-flight requests are done (bounded by timeoutMs). */
   drain(instance: InstanceInfo, timeoutMs: number): Promise<void>
-  /** probe interval while starting, default 5 (≤ 50 ms like the queue-proxy's aggressive probe) */
+  /** probe interval while starting, default 2 (≤ 50 ms like the queue-proxy's aggressive probe); longer while many instances start */
   probeIntervalMs?: number
   /** keep a shell prelaunched so starting an instance does not block on fork + exec (default true) */
   prelaunch?: boolean

@@ -5,7 +5,7 @@ import net from 'node:net'
 import { Backoff } from '../../../control/runtime/backoff.ts'
 import { commandLine, instanceEnv, protocolOf } from '../../../control/runtime/contract.ts'
 import { crashLoopFailure, exitCode, startFailure } from '../../../control/runtime/failure.ts'
-import { freePort, freePortExcept } from '../../../control/runtime/free-port.ts'
+import { ReservedPort, freePort, freePortExcept } from '../../../control/runtime/free-port.ts'
 import { LineSplitter } from '../../../control/runtime/output.ts'
 import { AGGRESSIVE_TIMEOUT_MS, planProbe, probePort, tcpCheck } from '../../../control/runtime/probe.ts'
 import { revision } from './fixtures/helpers.ts'
@@ -101,4 +101,36 @@ t.test('free ports are bindable and avoid taken ones', async (t) => {
   const seen: number[] = []
   const other = await freePortExcept((p) => { seen.push(p); return seen.length < 2 })
   t.equal(other, seen[1], 'retried past a taken port')
+})
+
+t.test('a reserved port is held until taken, then bindable at once', async (t) => {
+  const r = new ReservedPort()
+  t.teardown(() => r.close())
+  const held = async (): Promise<number> => {
+    for (let i = 0; i < 200 && r.port === 0; i++) await new Promise((res) => setTimeout(res, 5))
+    return r.port
+  }
+  t.equal(r.take(), 0, 'nothing reserved yet')
+  r.fill()
+  const port = await held()
+  t.ok(port > 0, `reserved ${port}`)
+  const listen = (p: number): Promise<net.Server | string> => new Promise((res) => {
+    const server = net.createServer()
+    server.once('error', (e: NodeJS.ErrnoException) => res(e.code ?? 'error'))
+    server.listen(p, '127.0.0.1', () => res(server))
+  })
+  t.equal(await listen(port), 'EADDRINUSE', 'nobody else can bind it while it is held')
+  r.fill()
+  t.equal(r.port, port, 'fill() keeps the one it holds')
+  t.equal(r.take(), port)
+  const server = await listen(port)
+  t.type(server, net.Server, 'the app can bind it right after take()')
+  if (typeof server !== 'string') await new Promise((res) => server.close(res))
+  r.fill()
+  const next = await held()
+  t.ok(next > 0 && next !== port, 'another one after a take')
+  r.close()
+  t.equal(r.take(), 0, 'closed: nothing to take')
+  r.fill()
+  t.equal(r.port, 0, 'closed: fill() does nothing')
 })
