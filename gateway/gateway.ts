@@ -198,6 +198,11 @@ export class Gateway implements PluginHost {
   }
 
   #openTunnel(req: IncomingMessage, socket: Duplex, head: Buffer, split: Split, url: string, headers: string[], start: number, done: ((status: number) => void) | null): void {
+    if (socket.destroyed) { // the client left while asynchronous plugins ran
+      split.slot.record(499, (performance.now() - start) / 1000)
+      done?.(499)
+      return
+    }
     const throttler = split.backend.throttler!
     if (!throttler.managed && throttler.routable.length === 0) {
       rejectUpgrade(socket, 503, `no ready instance for ${split.backend.revision}\n`)
