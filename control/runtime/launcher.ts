@@ -24,6 +24,8 @@ export interface Launched {
 
 /** Names a POSIX shell can export; others would be dropped silently by `sh`. */
 const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+/** Names some shells keep read-only or to themselves (bash: UID, PPID…): setting them falls back to spawn(). */
+const SHELL_SPECIAL = new Set(['UID', 'EUID', 'PPID', 'SHELLOPTS', 'BASHOPTS', 'BASH_VERSINFO', 'BASH_ARGV0', 'LINENO', 'OPTIND', 'IFS'])
 /** Variables the shell itself sets or changes (cd); they are reset to exactly what the spec says. */
 const SHELL_OWNED = ['PWD', 'OLDPWD'] as const
 /** Reads one line and evaluates it; $N holds a newline so values can carry newlines on one line. */
@@ -98,7 +100,7 @@ export class Launcher {
   #take(spec: LaunchSpec): ChildProcess | undefined {
     const spare = this.#spare
     if (spare === undefined || spare.exitCode !== null || spare.signalCode !== null || spare.stdin?.writable !== true) return undefined
-    if (!shellCanReproduce(spec)) return undefined
+    if (!shellCanReproduce(spec, this.#base!)) return undefined
     this.#spare = undefined
     return spare
   }
@@ -136,8 +138,11 @@ function baseEnv(): Record<string, string> | undefined {
  * directory present and the command found and executable. Otherwise spawn() runs it and reports
  * its own error (ENOENT and friends) the usual way.
  */
-function shellCanReproduce(spec: LaunchSpec): boolean {
-  for (const k of Object.keys(spec.env)) if (!SHELL_NAME.test(k)) return false
+function shellCanReproduce(spec: LaunchSpec, base: Record<string, string>): boolean {
+  for (const k of Object.keys(spec.env)) {
+    if (!SHELL_NAME.test(k)) return false
+    if (SHELL_SPECIAL.has(k) && base[k] !== spec.env[k]) return false
+  }
   if (spec.file === '' || [spec.file, ...spec.args, ...Object.values(spec.env), spec.cwd].some((s) => s.includes('\0'))) return false
   if (!isDirectory(spec.cwd)) return false
   return resolveCommand(spec.file, spec.cwd, spec.env.PATH ?? '') !== undefined

@@ -88,6 +88,12 @@ t.test('what the shell cannot reproduce falls back to spawn()', async (t) => {
   t.equal(odd.prelaunched, false, 'an env name sh cannot export')
   t.equal((await run(odd)).dump.env['dotted.name'], 'x')
 
+  const special = l.launch(spec({ env: { ...spec().env, PPID: '1', IFS: ':' } }))
+  t.equal(special.prelaunched, false, 'names a shell keeps to itself (bash makes PPID read-only)')
+  const got = (await run(special)).dump.env
+  t.equal(got.PPID, '1')
+  t.equal(got.IFS, ':')
+
   const missing = l.launch(spec({ file: 'no-such-command-here' }))
   t.equal(missing.prelaunched, false, 'a command not on PATH')
   const [err] = await once(missing.child, 'error') as [NodeJS.ErrnoException]
