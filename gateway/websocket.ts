@@ -78,6 +78,15 @@ export class WebSocketTunnel implements Waiter {
         this.client.write(first)
         upstream.pipe(this.client)
         this.client.pipe(upstream)
+        // idleTimeoutSeconds: no byte either way for that long closes it. Every byte crosses the
+        // client socket (read one way, written the other), so its inactivity timer covers both.
+        const idleMs = this.split.backend.idleMs
+        if (idleMs > 0 && typeof (this.client as net.Socket).setTimeout === 'function') {
+          (this.client as net.Socket).setTimeout(idleMs, () => {
+            this.split.slot.errors[ERR.idle_timeout]++
+            this.goingAway()
+          })
+        }
       })
     })
     upstream.on('error', (err: Error & { code?: string }) => {
