@@ -167,8 +167,7 @@ export class Gateway implements PluginHost {
     const vh = findHost(hosts, host)
     const url = req.url ?? '/'
     const path = vh === null ? null : findPath(vh, url, req.headers)
-    const split = path === null || vh!.plugins !== null ? null : pickSplit(path)
-    if (vh === null || path === null || (split === null && vh.plugins === null)) {
+    if (vh === null || path === null) {
       this.metrics.unmatched[internal ? 1 : 0]++
       rejectUpgrade(socket, 404, `no route for host ${JSON.stringify(host)}\n`)
       return
@@ -194,7 +193,13 @@ export class Gateway implements PluginHost {
       })
       return
     }
-    this.#openTunnel(req, socket, head, split!, url, upstreamHeaders(req, scheme, split!.rewriteHost, split!.setHeaders, split!.setNames, false), start, null)
+    const split = pickSplit(path)
+    if (split === null) {
+      this.metrics.unmatched[internal ? 1 : 0]++
+      rejectUpgrade(socket, 404, `no route for host ${JSON.stringify(host)}\n`)
+      return
+    }
+    this.#openTunnel(req, socket, head, split, url, upstreamHeaders(req, scheme, split.rewriteHost, split.setHeaders, split.setNames, false), start, null)
   }
 
   #openTunnel(req: IncomingMessage, socket: Duplex, head: Buffer, split: Split, url: string, headers: string[], start: number, done: ((status: number) => void) | null): void {
