@@ -24,10 +24,10 @@ const BACKOFF_RESET_AFTER_READY_MS = 10_000
 const DRAIN_SLACK_MS = 1_000
 /** Starting instances' probes, all together, aim at no more than one per this many ms. */
 const PROBE_SPACING_MS = 0.5
-/** After a start took the reserved port, reserve the next one this much later (off the cold path). */
-const REFILL_DELAY_MS = 50
 /** …but never further apart than the queue-proxy's aggressive probe allows (serving.md). */
 const MAX_STARTING_PROBE_MS = 50
+/** After a start took the reserved port, reserve the next one this much later (off the cold path). */
+const REFILL_DELAY_MS = 50
 /** Knative's revision-timeout-seconds default, for a revision that carries 0. */
 const DEFAULT_TIMEOUT_SECONDS = 300
 
