@@ -2,14 +2,11 @@
 // 1001 close frame; traffic in either direction keeps it open. Without the setting (default 0),
 // an idle WebSocket stays open.
 import t from 'tap'
-import { WebSocketServer, WebSocket } from 'ws'
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { WebSocket } from 'ws'
 import { startSluice, metric } from '../fixtures/sluice.ts'
+import { upstreamService, wsUpstream } from './fixtures/helpers.ts'
 
-const server = http.createServer((_req, res) => res.end('not a websocket\n'))
-const wss = new WebSocketServer({ server })
-wss.on('connection', (ws) => {
+const up = await wsUpstream((ws) => {
   ws.on('message', (m) => {
     // "push N": the server sends N messages 300 ms apart, unprompted (server-to-client traffic only)
     const push = /^push (\d+)$/.exec(String(m))
@@ -18,22 +15,9 @@ wss.on('connection', (ws) => {
     const timer = setInterval(() => { if (--left < 0 || ws.readyState !== ws.OPEN) clearInterval(timer); else ws.send('tick') }, 300)
   })
 })
-await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-const port = (server.address() as AddressInfo).port
-t.teardown(() => new Promise<void>((r) => { for (const c of wss.clients) c.terminate(); wss.close(); server.closeAllConnections(); server.close(() => r()) }))
+t.teardown(() => up.close())
 
-const service = (name: string, idle: string) => `---
-apiVersion: serving.knative.dev/v1
-kind: Service
-metadata: {name: ${name}}
-spec:
-  template:
-    metadata:
-      annotations: {sluice.dev/upstream: "http://127.0.0.1:${port}"}
-    spec:
-      ${idle}
-      containers: [{image: ws}]
-`
+const service = (name: string, spec: string) => upstreamService(name, `http://127.0.0.1:${up.port}`, { spec })
 const s = await startSluice({ 'ws.yaml': service('idle', 'idleTimeoutSeconds: 1') + service('forever', 'timeoutSeconds: 1') })
 t.teardown(() => s.stop())
 

@@ -3,41 +3,26 @@
 // upstream's upgrade request, a throwing plugin answers 500, and onComplete runs once the
 // WebSocket is over (101) or refused (401).
 import t from 'tap'
-import { WebSocketServer, WebSocket } from 'ws'
+import { WebSocket } from 'ws'
 import http from 'node:http'
 import { readFileSync, existsSync } from 'node:fs'
-import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startSluice, eventually } from '../fixtures/sluice.ts'
+import { upstreamService, wsUpstream } from './fixtures/helpers.ts'
 
 const API = fileURLToPath(new URL('../../plugins/api.ts', import.meta.url))
 
 // The upstream answers each message with the x-added header it saw on the upgrade request.
 let upgrades = 0
-const server = http.createServer((_req, res) => res.end('not a websocket\n'))
-const wss = new WebSocketServer({ server })
-wss.on('connection', (ws, req) => {
+const up = await wsUpstream((ws, req) => {
   upgrades++
   ws.on('message', (m) => ws.send(`${m} x-added=${String(req.headers['x-added'] ?? '')}`))
 })
-await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-const port = (server.address() as AddressInfo).port
-t.teardown(() => new Promise<void>((r) => { for (const c of wss.clients) c.terminate(); wss.close(); server.closeAllConnections(); server.close(() => r()) }))
+t.teardown(() => up.close())
 
-const service = (name: string, plugins: string) => `---
-apiVersion: serving.knative.dev/v1
-kind: Service
-metadata:
-  name: ${name}
-  annotations: {sluice.dev/plugins: "${plugins}"}
-spec:
-  template:
-    metadata:
-      annotations: {sluice.dev/upstream: "http://127.0.0.1:${port}"}
-    spec:
-      containers: [{image: ws}]
-`
+const service = (name: string, plugins: string) =>
+  upstreamService(name, `http://127.0.0.1:${up.port}`, { annotations: { 'sluice.dev/plugins': plugins } })
 const plugin = (name: string, kind: string, config: string) => `---
 apiVersion: sluice.dev/v1alpha1
 kind: Plugin
