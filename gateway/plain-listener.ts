@@ -19,6 +19,8 @@ const HTTP1_OPTIONS = {
   maxHeaderSize: 16 * 1024,
 } as const
 
+function ignoreEarlyError(): void {}
+
 /** The start of the HTTP/2 connection preface (RFC 9113 §3.4); no HTTP/1.1 method begins with it. */
 const PRI = Buffer.from('PRI')
 
@@ -43,6 +45,9 @@ export class PlainListener {
       s.once('close', () => this.#sessions.delete(s))
     })
     this.tcp = net.createServer({ noDelay: true }, (socket) => {
+      // Until a server owns the socket, a reset (a client that connects and gives up) is ours to
+      // swallow: an 'error' with no listener would crash the gateway.
+      socket.on('error', ignoreEarlyError)
       socket.once('data', (chunk: Buffer) => this.#dispatch(socket, chunk))
     })
   }
@@ -55,6 +60,7 @@ export class PlainListener {
       socket.resume()
       return
     }
+    socket.removeListener('error', ignoreEarlyError)
     socket.unshift(chunk)
     if (chunk[0] === 0x50 && chunk[1] === 0x52 && chunk[2] === 0x49) {
       // The session takes the socket's handle and replays what is buffered in the socket first.

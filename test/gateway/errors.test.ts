@@ -161,6 +161,22 @@ t.test('malformed requests get 400/431 from the server and never reach a backend
   t.equal(echo(good).url, '/')
 })
 
+t.test('clients that reset before or during their first bytes do not take the gateway down', async (t) => {
+  const reset = (first: string) => new Promise<void>((resolve) => {
+    const sock = net.connect(s.port, '127.0.0.1', () => {
+      if (first === '') sock.resetAndDestroy()
+      else sock.write(first, () => setTimeout(() => sock.resetAndDestroy(), 50))
+    })
+    sock.on('error', () => {})
+    sock.on('close', () => resolve())
+  })
+  // nothing sent; one byte of "PRI" (the h2c sniff waits for more); half a request line
+  for (const first of ['', 'P', 'GET / HT']) await reset(first)
+  await new Promise((r) => setTimeout(r, 100))
+  const r = await send(s.port, 'errs.default.localhost')
+  t.equal(r.status, 200, 'the gateway still answers')
+})
+
 t.test('after all that the gateway still serves, and nothing is left in flight', async (t) => {
   const r = await send(s.port, 'errs.default.localhost')
   t.equal(r.status, 200)
