@@ -4,8 +4,10 @@ import { ServerResponse, type IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocketTunnel, rejectUpgrade } from './websocket.ts'
-import { emptyRouteTable, type HostTable, type RouteTable, type Split } from './route-table.ts'
+import { emptyRouteTable, type HostTable, type PathRoute, type RouteTable, type Split } from './route-table.ts'
 import { findHost, findPath, pickSplit } from './match.ts'
+import { readRequestHead } from './request-head.ts'
+import { ParkedRequest, claimParked, parkedSockets, type ParkingLot } from './activator/parked-request.ts'
 import { upstreamHeaders } from './forward-headers.ts'
 import { PlainListener } from './plain-listener.ts'
 import type { AddressInfo } from 'node:net'
@@ -76,16 +78,61 @@ export class Gateway implements PluginHost {
     this.#host = host
     this.#tlsPort = opts.tlsPort ?? 8443
     const external = new PlainListener((req, res) => this.handle(req, res, this.table.external, false),
-      (req, socket, head) => this.handleUpgrade(req, socket, head, false, 'http'), onClientError)
+      (req, socket, head) => this.handleUpgrade(req, socket, head, false, 'http'), onClientError,
+      (socket, bytes, lot) => this.#park(socket, bytes, lot, this.table.external, false))
     const internal = new PlainListener((req, res) => this.handle(req, res, this.table.internal, true),
-      (req, socket, head) => this.handleUpgrade(req, socket, head, true, 'http'), onClientError)
+      (req, socket, head) => this.handleUpgrade(req, socket, head, true, 'http'), onClientError,
+      (socket, bytes, lot) => this.#park(socket, bytes, lot, this.table.internal, true))
     this.#listeners.push(external, internal)
     const [port, internalPort] = await Promise.all([external.listen(opts.port, host), internal.listen(opts.internalPort, host)])
     this.setCertificates(this.certs)
     return { port, internalPort }
   }
 
+  /**
+   * A new HTTP/1.1 connection's first bytes, offered while some revision has requests waiting:
+   * when its request is for a revision whose queue is not empty, it waits parked (no HTTP state).
+   */
+  #park(socket: Socket, bytes: Buffer, lot: ParkingLot, hosts: HostTable, internal: boolean): boolean {
+    if (!this.activator.hasWaiting() || this.draining) return false
+    const head = readRequestHead(bytes)
+    if (head === null) return false
+    const vh = findHost(hosts, head.host)
+    // Plugins run before any wait (a 401 never waits for a cold start); redirects need no revision.
+    if (vh === null || vh.plugins !== null || (!internal && vh.redirectHttps)) return false
+    const path = findPath(vh, head.url, head.headers)
+    const split = path === null ? null : pickSplit(path)
+    const throttler = split === null ? null : split.backend.throttler
+    if (throttler === null || throttler.queue.size === 0) return false
+    const parked = new ParkedRequest(socket, bytes, split!, performance.now(), lot, this)
+    this.inflight++
+    throttler.admit(parked, parked.arrived)
+    return true
+  }
+
+  /** The first request Node parsed out of a parked connection: it gets what its wait ended with. */
+  #resumeParked(p: ParkedRequest, req: IncomingMessage, res: ServerResponse, hosts: HostTable, internal: boolean, scheme: 'http' | 'https'): boolean {
+    const url = req.url ?? '/'
+    const vh = url.charCodeAt(0) === 0x2f && !duplicateHost(req.rawHeaders) ? findHost(hosts, req.headers.host ?? '') : null
+    const path = vh === null || vh.plugins !== null || (!internal && vh.redirectHttps && scheme === 'http') ? null : findPath(vh, url, req.headers)
+    const split = path === null ? null : sameBackend(path, p.split)
+    if (split === null) {
+      // Node's parse routes it elsewhere than the first bytes did: it starts over.
+      p.giveBack()
+      return false
+    }
+    // Counted in flight and in the revision's meter since it was parked.
+    const exchange = new ProxyRequest(this, req, res, split, url, null, p.arrived, scheme)
+    if (p.instance !== null) exchange.send(p.instance, performance.now())
+    else exchange.reject(p.status as 503 | 504, p.body)
+    return true
+  }
+
   handle(req: IncomingMessage, res: ServerResponse, hosts: HostTable, internal: boolean, scheme: 'http' | 'https' = 'http'): void {
+    if (parkedSockets() !== 0 && req.httpVersionMajor === 1) {
+      const p = claimParked(req.socket)
+      if (p !== undefined && this.#resumeParked(p, req, res, hosts, internal, scheme)) return
+    }
     const start = performance.now()
     let url = req.url ?? '/'
     if (url.charCodeAt(0) !== 0x2f /* '/' */) {
@@ -279,6 +326,14 @@ function absoluteFormPath(req: IncomingMessage, url: string): string | null {
   req.headers.host = m[1]!
   const rest = m[2]!
   return rest === '' ? '/' : rest.charCodeAt(0) === 0x2f ? rest : '/' + rest
+}
+
+/** The split of a path that sends to the same revision as `s` (the same one, unless the table changed). */
+function sameBackend(path: PathRoute, s: Split): Split | null {
+  const splits = path.splits
+  for (let i = 0; i < splits.length; i++) if (splits[i] === s) return s
+  for (let i = 0; i < splits.length; i++) if (splits[i].backend.throttler === s.backend.throttler) return splits[i]
+  return null
 }
 
 function duplicateHost(raw: readonly string[]): boolean {

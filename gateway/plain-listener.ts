@@ -9,6 +9,8 @@ import net, { type AddressInfo } from 'node:net'
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
 export type UpgradeHandler = (req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void
+/** Offered each new HTTP/1.1 connection's first bytes; true when it keeps the socket for now (parked). */
+export type ParkHandler = (socket: net.Socket, firstBytes: Buffer, listener: PlainListener) => boolean
 
 const HTTP1_OPTIONS = {
   // Uploads and long responses are bounded by revision timeouts, not by the server.
@@ -29,8 +31,10 @@ export class PlainListener {
   readonly h1: http.Server
   readonly h2: http2.Http2Server
   readonly #sessions = new Set<http2.ServerHttp2Session>()
+  readonly #park: ParkHandler | null
 
-  constructor(onRequest: RequestHandler, onUpgrade: UpgradeHandler | null, onClientError: (err: Error, socket: import('node:stream').Duplex) => void) {
+  constructor(onRequest: RequestHandler, onUpgrade: UpgradeHandler | null, onClientError: (err: Error, socket: import('node:stream').Duplex) => void, park: ParkHandler | null = null) {
+    this.#park = park
     this.h1 = http.createServer(HTTP1_OPTIONS)
     // This server never listens itself (connections are handed to it), so start the connection
     // tracking that listen() would start: header/request timeouts and closeAllConnections need it.
@@ -60,15 +64,22 @@ export class PlainListener {
       socket.resume()
       return
     }
-    socket.removeListener('error', ignoreEarlyError)
-    socket.unshift(chunk)
     if (chunk[0] === 0x50 && chunk[1] === 0x52 && chunk[2] === 0x49) {
+      socket.removeListener('error', ignoreEarlyError)
+      socket.unshift(chunk)
       // The session takes the socket's handle and replays what is buffered in the socket first.
       this.h2.emit('connection', socket)
-    } else {
-      this.h1.emit('connection', socket)
-      socket.resume()
+    } else if (this.#park === null || !this.#park(socket, chunk, this)) {
+      this.handOff(socket, chunk)
     }
+  }
+
+  /** Give an HTTP/1.1 connection to Node's server, with the bytes already read from it put back. */
+  handOff(socket: net.Socket, bytes: Buffer): void {
+    socket.removeListener('error', ignoreEarlyError)
+    socket.unshift(bytes)
+    this.h1.emit('connection', socket)
+    socket.resume()
   }
 
   listen(port: number, host: string): Promise<number> {

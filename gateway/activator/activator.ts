@@ -83,6 +83,11 @@ export class Activator implements ThrottlerHooks {
     return out
   }
 
+  /** Some revision has requests waiting (checked before a new connection is read for parking). */
+  hasWaiting(): boolean {
+    return this.#waiting.size > 0
+  }
+
   demand(t: RevisionThrottler): void {
     this.onDemand?.(t.key)
   }

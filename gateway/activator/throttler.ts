@@ -57,6 +57,8 @@ export class RevisionThrottler {
   #windowStart = 0
   #arrivals = 0
 
+  /** waiting requests that are parked connections (see parked-request.ts), part of queue.size */
+  parked = 0
   // counters for metrics
   overflows = 0
   timeouts = 0

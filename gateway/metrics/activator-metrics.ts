@@ -11,6 +11,7 @@ export function activatorCollectors(throttlers: () => Iterable<RevisionThrottler
   }
   return [
     collector('sluice_activator_queue_depth', 'Requests waiting for a free slot, by revision.', 'gauge', per((t) => t.queue.size)),
+    collector('sluice_activator_parked_requests', 'Of the waiting requests, those parked as a new connection\'s bytes, before any HTTP parsing.', 'gauge', per((t) => t.parked)),
     collector('sluice_activator_overflows_total', 'Requests refused with 503 because the revision queue was full.', 'counter', per((t) => t.overflows)),
     collector('sluice_activator_timeouts_total', 'Requests answered 504 while waiting for a free slot.', 'counter', per((t) => t.timeouts)),
     collector('sluice_revision_inflight_requests', 'Requests in flight for a revision, buffered ones included.', 'gauge', per((t) => t.current)),

@@ -1,0 +1,42 @@
+// A deliberately narrow reader of the request head in a connection's first bytes. It only decides
+// whether a new connection may wait parked (activator/parked-request.ts) and for which route:
+// anything it does not fully understand gives null, and the connection goes to Node's HTTP server
+// as usual. Node's parser stays the authority: a parked request is routed again from what Node
+// parsed before it is sent anywhere.
+
+export interface RequestHead {
+  readonly url: string
+  readonly host: string
+  /** lower-case name → value; every name appears once */
+  readonly headers: Record<string, string>
+}
+
+/** Node's own limit on the header section (HTTP1_OPTIONS.maxHeaderSize). */
+const MAX_HEAD = 16 * 1024
+const END_OF_HEAD = Buffer.from('\r\n\r\n')
+// origin-form target only (absolute-form, `*` and CONNECT go the usual way), HTTP/1.1 only
+const REQUEST_LINE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ (\/[!-~]*) HTTP\/1\.1$/
+const FIELD = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([\t\x20-\x7e\x80-\xff]*?)[ \t]*$/
+// Requests that change what the connection is (WebSocket, h2c upgrade) or that wait for a
+// go-ahead before sending their body are handled by Node's server from the first byte.
+const NOT_PARKED = new Set(['upgrade', 'expect'])
+
+export function readRequestHead(chunk: Buffer): RequestHead | null {
+  const end = chunk.indexOf(END_OF_HEAD)
+  if (end < 0 || end > MAX_HEAD) return null
+  const lines = chunk.toString('latin1', 0, end).split('\r\n')
+  const line = REQUEST_LINE.exec(lines[0]!)
+  if (line === null) return null
+  const headers: Record<string, string> = Object.create(null)
+  for (let i = 1; i < lines.length; i++) {
+    const field = FIELD.exec(lines[i]!)
+    if (field === null) return null
+    const name = field[1]!.toLowerCase()
+    // Node joins or picks among repeated fields by rules of its own: leave those to it.
+    if (name in headers || NOT_PARKED.has(name)) return null
+    headers[name] = field[2]!
+  }
+  const host = headers.host
+  if (host === undefined || host === '') return null
+  return { url: line[1]!, host, headers }
+}
