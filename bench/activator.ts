@@ -10,7 +10,7 @@
 // burst  BURST (10000) concurrent requests at a revision at zero whose app cannot become ready until
 //        all are buffered: every one must be answered 200, and the gateway's memory growth (RSS and
 //        V8 heap used, from admin /metrics) must stay ≤ 4 KB per buffered request. For scale, the same
-//        client then runs against a bare node:http server that only holds its requests (the floor).
+//        client then runs against a bare node:http server that only holds its requests (for scale).
 // warm   Warm path through the throttler, gateway on CPU 1, upstream (nginx) and wrk on CPU 0 like
 //        ../shared/bench/peers.sh: gateway CPU µs per request (utime+stime of the gateway process
 //        alone) for containerConcurrency 0 and 10 against the plain path (a fixed
@@ -298,6 +298,7 @@ async function burst(): Promise<boolean> {
     const scrapeMs = performance.now() - scrape0
     const m1 = await memory()
     const queued = await metric(s.admin, 'sluice_activator_queue_depth')
+    const parked = await metric(s.admin, 'sluice_activator_parked_requests')
     const t1 = Date.now()
     writeFileSync(gate, '')
     const done = await waitFor(() => /^done (.*)$/m.exec(readFileSync(out, 'utf8')), 120_000, () => `client did not finish: ${readFileSync(out, 'utf8')}`, 100)
@@ -313,7 +314,7 @@ async function burst(): Promise<boolean> {
       ['V8 heap total (committed)', mib(m0.committed), mib(m1.committed), per(m1.committed, m0.committed), mib(mIdle.committed), per(mIdle.committed, m0.committed)],
       ['RSS', mib(m0.rss), mib(m1.rss), per(m1.rss, m0.rss), mib(mIdle.rss), per(mIdle.rss, m0.rss)],
     ]))
-    console.log(`buffered: ${queued} in the queue ${(queuedMs / 1000).toFixed(1)} s after the client started (${BURST} idle connections took ${(idleMs / 1000).toFixed(1)} s); released and answered in ${(drainMs / 1000).toFixed(1)} s`)
+    console.log(`buffered: ${queued} in the queue, ${parked} of them parked as bytes (no HTTP state until released), ${(queuedMs / 1000).toFixed(1)} s after the client started (${BURST} idle connections took ${(idleMs / 1000).toFixed(1)} s); released and answered in ${(drainMs / 1000).toFixed(1)} s`)
     console.log(`responses: ${JSON.stringify(result.statuses)}; overflows (503 queue full): ${overflow}`)
     console.log(`one admin /metrics scrape: ${fmt(idleScrapeMs)} ms before, ${fmt(scrapeMs)} ms with ${BURST} requests buffered (the gateway's event loop is busy meanwhile)`)
     console.log('each buffered request holds its own HTTP/1.1 connection; the idle-connection columns (accepted, not a byte')
@@ -322,8 +323,8 @@ async function burst(): Promise<boolean> {
     const perLive = (m1.live - m0.live) / BURST
     const perRss = (m1.rss - m0.rss) / BURST
     const floor = await heldFloor(need, w.dir)
-    console.log(`floor: a bare node:http server holding ${BURST} requests from the same client (bench/held-requests.mjs): ${fmt(floor / KB, 2)} KB V8 heap`)
-    console.log(`       per held request; Sluice's buffering adds ${fmt((perLive - floor) / KB, 2)} KB to what Node itself needs for the connection and request.`)
+    console.log(`for scale: a bare node:http server holding ${BURST} requests from the same client (bench/held-requests.mjs) retains`)
+    console.log(`${fmt(floor / KB, 2)} KB of V8 heap per held request; Sluice ${fmt(perLive / KB, 2)} KB (${fmt(perLive / floor, 2)}×).`)
     const allOk = ok200 === BURST
     const memOk = perLive <= 4 * KB
     console.log(`target: all ${BURST} answered 200 → ${ok200}  ${verdict(allOk)}`)

@@ -1,6 +1,7 @@
-// The floor for the burst benchmark: a bare node:http server that holds every request it gets
-// (no response) until told to answer, so the V8 heap per held request is what Node itself needs
-// for one connection carrying one request, measured with the same client in the same run.
+// The burst benchmark's yardstick: a bare node:http server that holds every request it gets (no
+// response) until told to answer, so the V8 heap per held request is what Node's HTTP server needs
+// for one connection carrying one request, measured with the same client in the same run. Sluice
+// parks waiting connections before Node's server sees them (gateway/activator/parked-request.ts).
 //   stdout: `port <n>` once listening; `heap <bytes used after a full GC> held <n>` on SIGUSR2.
 //   SIGUSR1: answer every held request (and every later one) with 200.
 // Run with --expose-gc.
