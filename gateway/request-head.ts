@@ -16,7 +16,9 @@ const MAX_HEAD = 16 * 1024
 const END_OF_HEAD = Buffer.from('\r\n\r\n')
 // origin-form target only (absolute-form, `*` and CONNECT go the usual way), HTTP/1.1 only
 const REQUEST_LINE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ (\/[!-~]*) HTTP\/1\.1$/
-const FIELD = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([\t\x20-\x7e\x80-\xff]*?)[ \t]*$/
+const NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+// visible ASCII, space, tab and obs-text; no other control characters (checked on the whole line)
+const FIELD_LINE = /^[\t\x20-\x7e\x80-\xff]*$/
 // Requests that change what the connection is (WebSocket, h2c upgrade) or that wait for a
 // go-ahead before sending their body are handled by Node's server from the first byte.
 const NOT_PARKED = new Set(['upgrade', 'expect'])
@@ -29,14 +31,26 @@ export function readRequestHead(chunk: Buffer): RequestHead | null {
   if (line === null) return null
   const headers: Record<string, string> = Object.create(null)
   for (let i = 1; i < lines.length; i++) {
-    const field = FIELD.exec(lines[i]!)
-    if (field === null) return null
-    const name = field[1]!.toLowerCase()
+    const field = lines[i]!
+    const colon = field.indexOf(':')
+    if (colon <= 0 || !FIELD_LINE.test(field)) return null
+    const rawName = field.slice(0, colon)
+    if (!NAME.test(rawName)) return null
+    const name = rawName.toLowerCase()
     // Node joins or picks among repeated fields by rules of its own: leave those to it.
     if (name in headers || NOT_PARKED.has(name)) return null
-    headers[name] = field[2]!
+    headers[name] = trimWhitespace(field, colon + 1)
   }
   const host = headers.host
   if (host === undefined || host === '') return null
   return { url: line[1]!, host, headers }
+}
+
+/** The field value after `from`, without leading and trailing spaces and tabs (no regex: linear). */
+function trimWhitespace(s: string, from: number): string {
+  let start = from
+  let end = s.length
+  while (start < end && (s.charCodeAt(start) === 0x20 || s.charCodeAt(start) === 0x09)) start++
+  while (end > start && (s.charCodeAt(end - 1) === 0x20 || s.charCodeAt(end - 1) === 0x09)) end--
+  return s.slice(start, end)
 }

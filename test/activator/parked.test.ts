@@ -5,6 +5,7 @@
 // 504 when timeoutSeconds passes. A client that leaves while parked is uncounted at once.
 import t from 'tap'
 import http from 'node:http'
+import { createHash, randomBytes } from 'node:crypto'
 import net from 'node:net'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -41,9 +42,10 @@ t.test('the revisions become ready, then their instances leave rotation', async 
 
 const sample = async (name: string, revision: string): Promise<number> => metric((await s.admin('/metrics')).body, name, { revision }) ?? 0
 
-/** A POST on its own connection, with a body of `size` bytes written in one go. */
-function post(service: string, size: number, id: string): Promise<Outcome> {
+/** A POST on its own connection, with `body` written in one go. */
+function post(service: string, body: Buffer, id: string): Promise<Outcome> {
   const t0 = performance.now()
+  const size = body.length
   return new Promise((resolve) => {
     const req = http.request({ host: '127.0.0.1', port: s.port, method: 'POST', path: '/', agent: false, headers: { host: host(service), 'x-test-id': id, 'content-length': size } }, (res) => {
       let body = ''
@@ -51,7 +53,7 @@ function post(service: string, size: number, id: string): Promise<Outcome> {
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers, id, ms: performance.now() - t0 }))
     })
     req.on('error', (err) => resolve({ status: 0, body: '', headers: {}, error: err.message, id, ms: performance.now() - t0 }))
-    req.end(Buffer.alloc(size, 'p'))
+    req.end(body)
   })
 }
 
@@ -72,8 +74,10 @@ t.test('new connections wait parked behind a waiting request, and are served onc
   t.ok(await eventually(async () => (await sample('sluice_activator_queue_depth', rev)) === 1, 10_000, 20), 'the first request waits as an ordinary buffered request')
   const gets = burst(s.port, 'gated', '/', 12, 'get', 20_000)
   // Bodies: one fits in the first read; one is larger than what a parked socket reads (64 KiB).
-  const small = post('gated', 1000, 'post-small')
-  const large = post('gated', 300_000, 'post-large')
+  const smallBody = randomBytes(1000)
+  const largeBody = randomBytes(300_000)
+  const small = post('gated', smallBody, 'post-small')
+  const large = post('gated', largeBody, 'post-large')
   t.ok(await eventually(async () => (await sample('sluice_activator_parked_requests', rev)) === 14, 10_000, 20), 'the 14 later connections are parked')
   t.equal(await sample('sluice_activator_queue_depth', rev), 15, 'parked requests count in the queue depth')
   t.equal(await sample('sluice_revision_inflight_requests', rev), 15, 'and in the revision\'s concurrency (what the autoscaler sees)')
@@ -87,8 +91,9 @@ t.test('new connections wait parked behind a waiting request, and are served onc
   writeFileSync(gateFile, 'open')
   const all = [await first, ...(await gets), await small, await large]
   t.same(countBy(all, (o) => o.status), { 200: 15 }, 'every waiting request is served')
-  t.equal(JSON.parse((await small).body).bytes, 1000, 'a parked small body arrives whole')
-  t.equal(JSON.parse((await large).body).bytes, 300_000, 'a parked large body arrives whole')
+  const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
+  t.same(JSON.parse((await small).body), { ...JSON.parse((await small).body), bytes: 1000, sha256: sha(smallBody) }, 'a parked small body arrives whole')
+  t.same(JSON.parse((await large).body), { ...JSON.parse((await large).body), bytes: 300_000, sha256: sha(largeBody) }, 'a parked large body arrives whole, in order')
   t.equal(JSON.parse(all[1]!.body).id, 'get-0', 'the request the app sees is the one the client sent')
   t.equal(await sample('sluice_activator_parked_requests', rev), 0, 'nothing parked afterwards')
   t.equal(await sample('sluice_revision_inflight_requests', rev), 0, 'nothing in flight afterwards')

@@ -9,6 +9,8 @@ t.test('reads the target, the host and the fields of a plain head', async (t) =>
   const h = read('POST /a/b?c=d HTTP/1.1\r\nHost: svc.default.localhost\r\nX-Tag:  blue \r\nContent-Length: 3\r\n\r\nabc')
   t.same(h, { url: '/a/b?c=d', host: 'svc.default.localhost', headers: { host: 'svc.default.localhost', 'x-tag': 'blue', 'content-length': '3' } })
   t.equal(read('GET / HTTP/1.1\r\nhost: a\r\n\r\n')?.host, 'a', 'names are case-insensitive')
+  const spaced = `a${' '.repeat(8000)}b`
+  t.equal(read(`GET / HTTP/1.1\r\nHost: a\r\nX-A: \t${spaced} \t\r\n\r\n`)?.headers['x-a'], spaced, 'only outer spaces and tabs are trimmed')
 })
 
 t.test('gives up on anything it does not fully understand', async (t) => {
