@@ -7,7 +7,7 @@ import { WebSocketTunnel, rejectUpgrade } from './websocket.ts'
 import { emptyRouteTable, type HostTable, type PathRoute, type RouteTable, type Split } from './route-table.ts'
 import { findHost, findPath, pickSplit } from './match.ts'
 import { readRequestHead } from './request-head.ts'
-import { ParkedRequest, claimParked, parkedSockets, type ParkingLot } from './activator/parked-request.ts'
+import { ParkedRequest, claimParked, parkedSockets, refusedAfterRelease, type ParkingLot } from './activator/parked-request.ts'
 import { upstreamHeaders } from './forward-headers.ts'
 import { PlainListener } from './plain-listener.ts'
 import type { AddressInfo } from 'node:net'
@@ -101,12 +101,18 @@ export class Gateway implements PluginHost {
     // Plugins run before any wait (a 401 never waits for a cold start); redirects need no revision.
     if (vh === null || vh.plugins !== null || (!internal && vh.redirectHttps)) return false
     const path = findPath(vh, head.url, head.headers)
-    const split = path === null ? null : pickSplit(path)
-    const throttler = split === null ? null : split.backend.throttler
-    if (throttler === null || throttler.queue.size === 0) return false
-    const parked = new ParkedRequest(socket, bytes, split!, performance.now(), lot, this)
+    if (path === null) return false
+    // Only when every split has requests waiting: then the pick below is final and unbiased (a
+    // pick that could still go either way is left to handle(), which picks once).
+    for (const s of path.splits) {
+      const th = s.backend.throttler
+      if (th === null || th.queue.size === 0 || (!th.managed && th.routable.length === 0)) return false
+    }
+    const split = pickSplit(path)
+    if (split === null) return false
+    const parked = new ParkedRequest(socket, bytes, split, performance.now(), lot, this)
     this.inflight++
-    throttler.admit(parked, parked.arrived)
+    split.backend.throttler!.admit(parked, parked.arrived)
     return true
   }
 
@@ -117,7 +123,8 @@ export class Gateway implements PluginHost {
     const path = vh === null || vh.plugins !== null || (!internal && vh.redirectHttps && scheme === 'http') ? null : findPath(vh, url, req.headers)
     const split = path === null ? null : sameBackend(path, p.split)
     if (split === null) {
-      // Node's parse routes it elsewhere than the first bytes did: it starts over.
+      // Node's parse routes it elsewhere than the first bytes did (or the table changed while it
+      // waited): it starts over, keeping its arrival time.
       p.giveBack()
       return false
     }
@@ -129,11 +136,14 @@ export class Gateway implements PluginHost {
   }
 
   handle(req: IncomingMessage, res: ServerResponse, hosts: HostTable, internal: boolean, scheme: 'http' | 'https' = 'http'): void {
+    let start = performance.now()
     if (parkedSockets() !== 0 && req.httpVersionMajor === 1) {
       const p = claimParked(req.socket)
-      if (p !== undefined && this.#resumeParked(p, req, res, hosts, internal, scheme)) return
+      if (p !== undefined) {
+        if (this.#resumeParked(p, req, res, hosts, internal, scheme)) return
+        start = p.arrived
+      }
     }
-    const start = performance.now()
     let url = req.url ?? '/'
     if (url.charCodeAt(0) !== 0x2f /* '/' */) {
       const path = absoluteFormPath(req, url)
@@ -351,10 +361,14 @@ function duplicateHost(raw: readonly string[]): boolean {
 
 // Malformed requests never reach a backend: answer 400/431/413 like Node would, but close cleanly.
 function onClientError(err: Error & { code?: string }, socket: import('node:stream').Duplex): void {
-  if (!socket.writable || (socket as import('node:net').Socket).destroyed) return
   let status = '400 Bad Request'
   if (err.code === 'HPE_HEADER_OVERFLOW') status = '431 Request Header Fields Too Large'
   else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') status = '408 Request Timeout'
   else if (err.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW' || err.code === 'HPE_INVALID_TRANSFER_ENCODING') status = '400 Bad Request'
+  // A parked request released to Node that Node refused: free its slot now, not at the close.
+  if (parkedSockets() !== 0) refusedAfterRelease(socket as Socket, Number(status.slice(0, 3)))
+  if (!socket.writable || (socket as Socket).destroyed) return
   socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`)
+  // Closed once the answer is written, also when the client never closes its side.
+  ;(socket as Socket).destroySoon?.()
 }

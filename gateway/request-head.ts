@@ -3,6 +3,7 @@
 // anything it does not fully understand gives null, and the connection goes to Node's HTTP server
 // as usual. Node's parser stays the authority: a parked request is routed again from what Node
 // parsed before it is sent anywhere.
+import { METHODS as METHOD_NAMES } from 'node:http'
 
 export interface RequestHead {
   readonly url: string
@@ -15,20 +16,23 @@ export interface RequestHead {
 const MAX_HEAD = 16 * 1024
 const END_OF_HEAD = Buffer.from('\r\n\r\n')
 // origin-form target only (absolute-form, `*` and CONNECT go the usual way), HTTP/1.1 only
-const REQUEST_LINE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ (\/[!-~]*) HTTP\/1\.1$/
+const REQUEST_LINE = /^([A-Z-]+) (\/[!-~]*) HTTP\/1\.1$/
+/** the methods Node's parser knows, less the ones that are not a plain request */
+const METHODS = new Set(METHOD_NAMES.filter((m) => m !== 'CONNECT' && m !== 'PRI'))
 const NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 // visible ASCII, space, tab and obs-text; no other control characters (checked on the whole line)
 const FIELD_LINE = /^[\t\x20-\x7e\x80-\xff]*$/
 // Requests that change what the connection is (WebSocket, h2c upgrade) or that wait for a
 // go-ahead before sending their body are handled by Node's server from the first byte.
 const NOT_PARKED = new Set(['upgrade', 'expect'])
+const DIGITS = /^[0-9]+$/
 
 export function readRequestHead(chunk: Buffer): RequestHead | null {
   const end = chunk.indexOf(END_OF_HEAD)
   if (end < 0 || end > MAX_HEAD) return null
   const lines = chunk.toString('latin1', 0, end).split('\r\n')
   const line = REQUEST_LINE.exec(lines[0]!)
-  if (line === null) return null
+  if (line === null || !METHODS.has(line[1]!)) return null
   const headers: Record<string, string> = Object.create(null)
   for (let i = 1; i < lines.length; i++) {
     const field = lines[i]!
@@ -43,7 +47,12 @@ export function readRequestHead(chunk: Buffer): RequestHead | null {
   }
   const host = headers.host
   if (host === undefined || host === '') return null
-  return { url: line[1]!, host, headers }
+  // Body framing Node would refuse (RFC 9112 §6): leave the refusal to it, from the first byte.
+  const length = headers['content-length']
+  const coding = headers['transfer-encoding']
+  if (length !== undefined && (coding !== undefined || !DIGITS.test(length))) return null
+  if (coding !== undefined && coding.toLowerCase() !== 'chunked') return null
+  return { url: line[2]!, host, headers }
 }
 
 /** The field value after `from`, without leading and trailing spaces and tabs (no regex: linear). */

@@ -33,7 +33,10 @@ const bySocket = new Map<Socket, ParkedRequest>()
 export class ParkedRequest implements Waiter {
   done = false
   readonly socket: Socket
+  /** the first bytes read; later reads (a body on its way) collect in `more` */
   bytes: Buffer
+  more: Buffer[] | null = null
+  length: number
   readonly split: Split
   readonly arrived: number
   readonly deadline: number
@@ -48,6 +51,7 @@ export class ParkedRequest implements Waiter {
   constructor(socket: Socket, bytes: Buffer, split: Split, arrived: number, lot: ParkingLot, hooks: ParkHooks) {
     this.socket = socket
     this.bytes = bytes
+    this.length = bytes.length
     this.split = split
     this.arrived = arrived
     this.deadline = split.backend.firstByteMs > 0 ? arrived + split.backend.firstByteMs : Infinity
@@ -55,7 +59,8 @@ export class ParkedRequest implements Waiter {
     this.hooks = hooks
     bySocket.set(socket, this)
     split.backend.throttler!.parked++
-    // Keep reading: that is how a client that gives up is noticed while its request waits.
+    // Keep reading: that is how a client that gives up is noticed while its request waits (up
+    // to MAX_PARKED_BYTES; past that, as for any buffered upload, only when the wait ends).
     socket.on('data', onParkedData)
     socket.on('close', onParkedClose)
     socket.resume()
@@ -78,18 +83,22 @@ export class ParkedRequest implements Waiter {
     const socket = this.socket
     socket.removeListener('data', onParkedData)
     socket.pause()
-    const bytes = this.bytes
+    const bytes = this.more === null ? this.bytes : Buffer.concat([this.bytes, ...this.more], this.length)
     this.bytes = EMPTY
+    this.more = null
     if (!socket.destroyed) this.lot.handOff(socket, bytes)
   }
 
-  /** The client left: while parked (the queue skips it) or after release, before Node parsed it. */
-  abandon(): void {
+  /**
+   * The request ends without reaching the gateway's handler: the client left while parked (the
+   * queue skips it) or after release, or Node's parser refused the bytes (`status` 400/431).
+   */
+  abandon(status = 499): void {
     const parked = !this.done
     this.done = true
     if (parked) this.split.backend.throttler!.parked--
     const now = performance.now()
-    this.split.slot.record(499, (now - this.arrived) / 1000)
+    this.split.slot.record(status, (now - this.arrived) / 1000)
     this.split.backend.throttler!.leave(now, this.instance)
     this.hooks.exchangeDone(null)
   }
@@ -112,6 +121,12 @@ export function claimParked(socket: Socket): ParkedRequest | undefined {
   return p
 }
 
+/** Node's server refused what a released socket sent: its request will never come, free its slot now. */
+export function refusedAfterRelease(socket: Socket, status: number): void {
+  const p = claimParked(socket)
+  if (p !== undefined) p.abandon(status)
+}
+
 /** How many sockets are parked or released and not yet claimed (a cheap "any?" for the hot path). */
 export function parkedSockets(): number {
   return bySocket.size
@@ -119,8 +134,9 @@ export function parkedSockets(): number {
 
 function onParkedData(this: Socket, chunk: Buffer): void {
   const p = bySocket.get(this)!
-  p.bytes = Buffer.concat([p.bytes, chunk])
-  if (p.bytes.length > MAX_PARKED_BYTES) this.pause()
+  ;(p.more ??= []).push(chunk)
+  p.length += chunk.length
+  if (p.length > MAX_PARKED_BYTES) this.pause()
 }
 
 function onParkedClose(this: Socket): void {

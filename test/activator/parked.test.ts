@@ -88,7 +88,22 @@ t.test('new connections wait parked behind a waiting request, and are served onc
   t.ok(await eventually(async () => (await sample('sluice_revision_inflight_requests', rev)) === 15, 5_000, 20), 'a client that leaves while parked stops counting at once')
   t.equal(await sample('sluice_activator_parked_requests', rev), 14)
 
+  // A head the gateway's reader accepts but Node's parser refuses (a Content-Length too large for
+  // it): parked, then released to Node, which answers 400. Its slot is free at once, even though
+  // this client never closes its side.
+  const refused = await new Promise<{ sock: net.Socket; answer: Promise<string> }>((resolve) => {
+    const sock = net.connect({ port: s.port, host: '127.0.0.1', allowHalfOpen: true }, () => {
+      sock.write(`POST / HTTP/1.1\r\nHost: ${host('gated')}\r\nContent-Length: 99999999999999999999999\r\n\r\n`)
+      let text = ''
+      resolve({ sock, answer: new Promise((done) => { sock.setEncoding('latin1').on('data', (d: string) => { text += d }); sock.on('end', () => done(text)) }) })
+    })
+    sock.on('error', () => {})
+  })
+  t.teardown(() => refused.sock.destroy())
+  t.ok(await eventually(async () => (await sample('sluice_activator_parked_requests', rev)) === 15, 5_000, 20), 'the unparseable request is parked too')
+
   writeFileSync(gateFile, 'open')
+  t.match(await refused.answer, /^HTTP\/1\.1 400 /, 'Node refuses it with 400 once released, and closes the connection')
   const all = [await first, ...(await gets), await small, await large]
   t.same(countBy(all, (o) => o.status), { 200: 15 }, 'every waiting request is served')
   const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')

@@ -9,6 +9,7 @@ t.test('reads the target, the host and the fields of a plain head', async (t) =>
   const h = read('POST /a/b?c=d HTTP/1.1\r\nHost: svc.default.localhost\r\nX-Tag:  blue \r\nContent-Length: 3\r\n\r\nabc')
   t.same(h, { url: '/a/b?c=d', host: 'svc.default.localhost', headers: { host: 'svc.default.localhost', 'x-tag': 'blue', 'content-length': '3' } })
   t.equal(read('GET / HTTP/1.1\r\nhost: a\r\n\r\n')?.host, 'a', 'names are case-insensitive')
+  t.equal(read('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n')?.headers['transfer-encoding'], 'Chunked', 'a chunked body')
   const spaced = `a${' '.repeat(8000)}b`
   t.equal(read(`GET / HTTP/1.1\r\nHost: a\r\nX-A: \t${spaced} \t\r\n\r\n`)?.headers['x-a'], spaced, 'only outer spaces and tabs are trimmed')
 })
@@ -32,6 +33,11 @@ t.test('gives up on anything it does not fully understand', async (t) => {
     ['bare LF', 'GET / HTTP/1.1\r\nHost: a\nX-A: b\r\n\r\n'],
     ['control character in a value', 'GET / HTTP/1.1\r\nHost: a\r\nX-A: b\x01c\r\n\r\n'],
     ['NUL in a value', 'GET / HTTP/1.1\r\nHost: a\r\nX-A: b\x00c\r\n\r\n'],
+    ['a method Node does not know', 'FOO / HTTP/1.1\r\nHost: a\r\n\r\n'],
+    ['a lower-case method', 'get / HTTP/1.1\r\nHost: a\r\n\r\n'],
+    ['a Content-Length that is not digits', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +1\r\n\r\nx'],
+    ['Content-Length with Transfer-Encoding', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n'],
+    ['a Transfer-Encoding other than chunked', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n'],
     ['head larger than 16 KiB', `GET / HTTP/1.1\r\nHost: a\r\nX-A: ${'b'.repeat(17 * 1024)}\r\n\r\n`],
   ]
   for (const [what, head] of cases) t.equal(read(head), null, what)
