@@ -164,8 +164,8 @@ export async function getJson<T>(port: number, pathname: string): Promise<T> {
   return JSON.parse(r.body) as T
 }
 
-/** Unlabelled or labelled samples of one metric family from the admin /metrics page, summed. */
-export async function metric(adminPort: number, name: string): Promise<number> {
+/** Samples of one metric family from the admin /metrics page (those whose labels contain `having`), summed. */
+export async function metric(adminPort: number, name: string, having = ''): Promise<number> {
   let r: Reply | undefined
   // A scrape can be reset while the machine is busy accepting thousands of connections: retry.
   for (let attempt = 1; r === undefined; attempt++) {
@@ -182,6 +182,7 @@ export async function metric(adminPort: number, name: string): Promise<number> {
     if (!l.startsWith(name)) continue
     const rest = l.slice(name.length)
     if (rest[0] !== ' ' && rest[0] !== '{') continue
+    if (having !== '' && !rest.includes(having)) continue
     sum += Number(l.slice(l.lastIndexOf(' ') + 1))
     found = true
   }
