@@ -94,8 +94,8 @@ t.test('a split keeps its weight while the other split has requests waiting', as
   const toIdle = () => idle.seen.filter((id) => id.startsWith('n-')).length
   await until('every request reached a split', () => toIdle() + throttler.queue.size - queuedBefore === N)
   const share = toIdle() / N
-  // 50% ± 7.5 points is more than 3 standard deviations of a fair coin over 400 picks.
-  t.ok(share > 0.425 && share < 0.575, `the idle split got ${(share * 100).toFixed(1)}% of the new connections (configured 50%)`)
+  // 50% ± 10 points is 4 standard deviations of a fair coin over 400 picks (a biased pick gave 23%).
+  t.ok(share > 0.4 && share < 0.6, `the idle split got ${(share * 100).toFixed(1)}% of the new connections (configured 50%)`)
   t.equal(throttler.parked, 0, 'nothing parks while a split without a queue could be picked')
   busy.release()
   await until('the busy split drained', () => { busy.release(); return throttler.current === 0 })
