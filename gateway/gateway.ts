@@ -91,7 +91,7 @@ export class Gateway implements PluginHost {
 
   /**
    * A new HTTP/1.1 connection's first bytes, offered while some revision has requests waiting:
-   * when its request is for a revision whose queue is not empty, it waits parked (no HTTP state).
+   * when every split its request could go to already has a queue, it waits parked (no HTTP state).
    */
   #park(socket: Socket, bytes: Buffer, lot: ParkingLot, hosts: HostTable, internal: boolean): boolean {
     if (!this.activator.hasWaiting() || this.draining) return false
