@@ -5,7 +5,7 @@
 // waits is served on the new route.
 import t from 'tap'
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import net, { type AddressInfo } from 'node:net'
 import { Gateway } from '../../gateway/gateway.ts'
 import { RouteSlot } from '../../gateway/metrics/route-slots.ts'
 import type { Backend, RouteTable, Split } from '../../gateway/route-table.ts'
@@ -142,4 +142,33 @@ t.test('a parked request whose route moves while it waits is served on the new r
   old.release()
   await running
   t.equal(g.inflight, 0, 'nothing left in flight')
+})
+
+t.test('a parked connection stays an HTTP/1.1 connection: pipelined requests, HEAD, and keep-alive after', async (t) => {
+  const up = await upstream('up', true)
+  const { g, port } = await gateway(table(1, [[backend('pipe', [up.origin], 1), 100]]))
+  const throttler = g.activator.throttler('pipe')!
+  const running = get(port, 'running')
+  await until('the slot is taken', () => up.held.length === 1)
+  const buffered = get(port, 'buffered')
+  await until('one request waits', () => throttler.queue.size === 1)
+  // Two pipelined requests (a HEAD, then a GET) in the connection's first bytes; it stays open.
+  const sock = net.connect(port, '127.0.0.1')
+  let text = ''
+  sock.setEncoding('latin1').on('data', (d: string) => { text += d })
+  sock.write(`HEAD /first HTTP/1.1\r\nHost: ${HOST}\r\nX-Id: head\r\n\r\nGET /second HTTP/1.1\r\nHost: ${HOST}\r\nX-Id: second\r\n\r\n`)
+  t.teardown(() => sock.destroy())
+  await until('the connection is parked', () => throttler.parked === 1)
+  await until('everything is answered', () => { up.release(); return (text.match(/HTTP\/1\.1 200/g) ?? []).length === 2 })
+  t.same(up.seen.slice(-2), ['head', 'second'], 'the upstream saw both, in order')
+  t.match(text, /^HTTP\/1\.1 200 OK\r\n[^]*?\r\n\r\nHTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nup$/, 'HEAD answered without a body, then the GET with its body')
+  // The connection goes on like any other kept-alive connection.
+  text = ''
+  sock.write(`GET /third HTTP/1.1\r\nHost: ${HOST}\r\nX-Id: third\r\n\r\n`)
+  await until('the third is answered', () => { up.release(); return text.endsWith('up') })
+  t.match(text, /^HTTP\/1\.1 200 OK\r\n/, 'a later request on the same connection is served')
+  await Promise.all([running, buffered])
+  sock.end()
+  await until('nothing in flight', () => g.inflight === 0)
+  t.equal(throttler.current, 0, 'the revision meter is back to 0')
 })
