@@ -71,6 +71,17 @@ async function until(what: string, ok: () => boolean, ms = 5_000): Promise<void>
   for (const end = Date.now() + ms; !ok(); await sleep(10)) if (Date.now() > end) throw new Error(`timed out waiting until ${what}`)
 }
 
+/** A gateway whose only route goes to `key` (containerConcurrency 1): its slot taken, one request queued. */
+async function queueBehindBusy(key: string, up: Awaited<ReturnType<typeof upstream>>) {
+  const { g, port } = await gateway(table(1, [[backend(key, [up.origin], 1), 100]]))
+  const throttler = g.activator.throttler(key)!
+  const running = get(port, 'running')
+  await until('the slot is taken', () => up.held.length === 1)
+  const buffered = get(port, 'buffered')
+  await until('one request waits', () => throttler.queue.size === 1)
+  return { g, port, throttler, running, buffered }
+}
+
 t.test('a split keeps its weight while the other split has requests waiting', async (t) => {
   const busy = await upstream('busy', true)
   const idle = await upstream('idle')
@@ -105,13 +116,7 @@ t.test('a split keeps its weight while the other split has requests waiting', as
 
 t.test('a backend whose endpoints are gone answers 503 at once, also while requests wait for it', async (t) => {
   const up = await upstream('up', true)
-  const b = backend('gone', [up.origin], 1)
-  const { g, port } = await gateway(table(1, [[b, 100]]))
-  const throttler = g.activator.throttler('gone')!
-  const running = get(port, 'running')
-  await until('the slot is taken', () => up.held.length === 1)
-  const waiting = get(port, 'waiting')
-  await until('one request waits', () => throttler.queue.size === 1)
+  const { g, port, throttler, running, buffered: waiting } = await queueBehindBusy('gone', up)
   g.swap(table(2, [[backend('gone', [], 1), 100]]))
   const t0 = performance.now()
   const late = await get(port, 'late')
@@ -128,12 +133,7 @@ t.test('a backend whose endpoints are gone answers 503 at once, also while reque
 t.test('a parked request whose route moves while it waits is served on the new route', async (t) => {
   const old = await upstream('old', true)
   const next = await upstream('new')
-  const { g, port } = await gateway(table(1, [[backend('old', [old.origin], 1), 100]]))
-  const throttler = g.activator.throttler('old')!
-  const running = get(port, 'running')
-  await until('the slot is taken', () => old.held.length === 1)
-  const buffered = get(port, 'buffered')
-  await until('one request waits', () => throttler.queue.size === 1)
+  const { g, port, throttler, running, buffered } = await queueBehindBusy('old', old)
   const parked = get(port, 'parked')
   await until('the next one is parked', () => throttler.parked === 1)
   g.swap(table(2, [[backend('new', [next.origin], 0), 100]]))
@@ -146,12 +146,7 @@ t.test('a parked request whose route moves while it waits is served on the new r
 
 t.test('a parked connection stays an HTTP/1.1 connection: pipelined requests, HEAD, and keep-alive after', async (t) => {
   const up = await upstream('up', true)
-  const { g, port } = await gateway(table(1, [[backend('pipe', [up.origin], 1), 100]]))
-  const throttler = g.activator.throttler('pipe')!
-  const running = get(port, 'running')
-  await until('the slot is taken', () => up.held.length === 1)
-  const buffered = get(port, 'buffered')
-  await until('one request waits', () => throttler.queue.size === 1)
+  const { g, port, throttler, running, buffered } = await queueBehindBusy('pipe', up)
   // Two pipelined requests (a HEAD, then a GET) in the connection's first bytes; it stays open.
   const sock = net.connect(port, '127.0.0.1')
   let text = ''
