@@ -63,6 +63,8 @@ export interface RoutingIngress {
   readonly ownerKind: 'Route' | 'Ingress'
   readonly rules: readonly RoutingRule[]
   readonly httpOption: 'Enabled' | 'Redirected'
+  /** annotation `sluice.dev/allow-trace: "true"`: TRACE reaches the backends (else 405) */
+  readonly allowTrace: boolean
 }
 
 export interface RoutingModel {

@@ -5,6 +5,7 @@ import { createLogger, type Logger } from '../gateway/log.ts'
 import { ControlLoop } from './control-loop.ts'
 import { AdminServer } from './admin/admin-server.ts'
 import { ScalingLoop } from './scaling/scaling-loop.ts'
+import { guardProcess } from './process-guard.ts'
 
 export interface ServeOptions {
   configDir: string
@@ -38,6 +39,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
     registry.removeSingleMetric('sluice_' + name)
   }
+  const guard = guardProcess(log, registry)
   const gateway = new Gateway()
   gateway.log = log
   gateway.metrics.register(registry, { inflight: () => gateway.inflight, throttlers: () => gateway.activator.throttlers() })
@@ -66,6 +68,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
         if (!drained) log.warn('drain timeout reached; closing remaining connections', { inflight: gateway.cutByDrain })
         await scaling.stop()
         await admin.close()
+        guard.remove()
         log.info('stopped')
         return drained
       })()

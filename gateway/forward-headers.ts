@@ -1,7 +1,7 @@
 // Builds the upstream request's header list from the downstream request in one pass:
 // hop-by-hop headers (and those named in Connection) are dropped, path/split headers
 // overwrite, and Forwarded / X-Forwarded-* / x-request-id / traceparent are kept or created.
-import type { IncomingMessage } from 'node:http'
+import type { DownstreamRequest } from './downstream.ts'
 import { randomFillSync, randomUUID } from 'node:crypto'
 
 // What each request header name needs; absent means "copy as is".
@@ -47,8 +47,8 @@ export function newTraceparent(): string {
  * The TCP peer of a request. h2c connections reach Node's http2 server through a replaying stream
  * (see plain-listener.ts) that Node wraps again; the address is on the inner stream.
  */
-export function peerAddress(req: IncomingMessage): string {
-  const s = req.socket as IncomingMessage['socket'] & { stream?: { remoteAddress?: string } }
+export function peerAddress(req: DownstreamRequest): string {
+  const s = req.socket as DownstreamRequest['socket'] & { stream?: { remoteAddress?: string } }
   return s.remoteAddress ?? s.stream?.remoteAddress ?? ''
 }
 
@@ -82,7 +82,7 @@ function connectionTokens(value: string): Set<string> | null {
  * @param keepTe keep `te: trailers` (HTTP/2 upstreams, gRPC)
  */
 export function upstreamHeaders(
-  req: IncomingMessage, scheme: string, rewriteHost: string | null,
+  req: DownstreamRequest, scheme: string, rewriteHost: string | null,
   setHeaders: readonly string[], setNames: ReadonlySet<string>, keepTe: boolean,
 ): string[] {
   const headers = req.headers

@@ -1,17 +1,19 @@
 // The data plane: listeners, route matching and proxying. It serves whatever RouteTable it was
 // last given (swap), and knows nothing of where tables come from (control/ builds them).
 import { ServerResponse, type IncomingMessage } from 'node:http'
-import type { Socket } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
+import type { Http2SecureServer } from 'node:http2'
 import { WebSocketTunnel, rejectUpgrade } from './websocket.ts'
 import { emptyRouteTable, type HostTable, type PathRoute, type RouteTable, type Split } from './route-table.ts'
-import { findHost, findPath, pickSplit } from './match.ts'
+import { pickSplit } from './match.ts'
+import { decide, REFUSE, ROUTED, RoutingDecision, type RoutableRequest } from './routing.ts'
+import { isHttp2, type DownstreamRequest, type DownstreamResponse } from './downstream.ts'
 import { readRequestHead } from './request-head.ts'
 import { ParkedRequest, claimParked, parkedSockets, refusedAfterRelease, type ParkingLot } from './activator/parked-request.ts'
+import { noReadyInstance } from './activator/throttler.ts'
 import { upstreamHeaders } from './forward-headers.ts'
 import { PlainListener } from './plain-listener.ts'
-import type { AddressInfo } from 'node:net'
-import type { Http2SecureServer } from 'node:http2'
 import { emptyCertTable, hasCertificates, type CertTable } from './tls/cert-table.ts'
 import { createTlsServer } from './tls/tls-listener.ts'
 import { ProxyRequest } from './proxy-request.ts'
@@ -22,6 +24,8 @@ import { Activator } from './activator/activator.ts'
 import { GatewayMetrics } from './metrics/gateway-metrics.ts'
 import { ERR } from './metrics/route-slots.ts'
 
+const NO_RAW_HEADERS: readonly string[] = Object.freeze([])
+
 export interface ListenerOptions {
   port: number
   internalPort: number
@@ -30,46 +34,63 @@ export interface ListenerOptions {
   host?: string
 }
 
+/** Where a request came in: which table serves it and how it arrived. */
+interface Entry {
+  readonly internal: boolean
+  readonly scheme: 'http' | 'https'
+}
+const PUBLIC_HTTP: Entry = Object.freeze({ internal: false, scheme: 'http' })
+const PUBLIC_HTTPS: Entry = Object.freeze({ internal: false, scheme: 'https' })
+const INTERNAL_HTTP: Entry = Object.freeze({ internal: true, scheme: 'http' })
+
 export class Gateway implements PluginHost {
-  table: RouteTable = emptyRouteTable()
   readonly metrics = new GatewayMetrics()
   readonly activator = new Activator()
-  draining = false
-  inflight = 0
-  log: Logger = createLogger()
+  #table: RouteTable = emptyRouteTable()
+  #draining = false
+  #inflight = 0
+  #log: Logger = createLogger()
   /** requests still running when the drain timeout closed their connections */
-  cutByDrain = 0
+  #cutByDrain = 0
+  /** the routing answer, refilled by each decision (see routing.ts) */
+  readonly #decision = new RoutingDecision()
   readonly #listeners: PlainListener[] = []
   readonly #websockets = new Set<WebSocketTunnel>()
   /** certificates by SNI host, swapped on reload; new handshakes use the new table */
-  certs: CertTable = emptyCertTable()
+  #certs: CertTable = emptyCertTable()
   #tls: Http2SecureServer | null = null
   #tlsPort = 8443
   #host = '0.0.0.0'
-  /** the TLS port once listening (0 before) */
-  tlsListeningPort = 0
   #idleWaiters: (() => void)[] = []
+
+  get table(): RouteTable { return this.#table }
+  /** shutting down: no new work, responses ask clients to close */
+  get draining(): boolean { return this.#draining }
+  /** requests being served or waiting, parked ones included */
+  get inflight(): number { return this.#inflight }
+  get cutByDrain(): number { return this.#cutByDrain }
+  get log(): Logger { return this.#log }
+  set log(log: Logger) { this.#log = log }
 
   /** Install a new table. Requests already running keep the objects of the table they matched. */
   swap(table: RouteTable): void {
     this.activator.adopt(table)
-    this.table = table
+    this.#table = table
     this.metrics.routeCount = table.routeCount
   }
 
   /** Install certificates; the TLS listener starts with the first one. */
   setCertificates(table: CertTable): void {
-    this.certs = table
-    if (this.#tls !== null || !hasCertificates(table) || this.#listeners.length === 0 || this.draining) return
-    const server = createTlsServer(() => this.certs, (req, res) => this.handle(req as IncomingMessage, res as ServerResponse, this.table.external, false, 'https'), {
-      onTlsError: (err) => this.log.debug('TLS handshake failed', { err }),
-      onUpgrade: (req, socket, head) => this.handleUpgrade(req, socket, head, false, 'https'),
+    this.#certs = table
+    if (this.#tls !== null || !hasCertificates(table) || this.#listeners.length === 0 || this.#draining) return
+    const server = createTlsServer(() => this.#certs, (req, res) => this.handle(req, res, PUBLIC_HTTPS), {
+      onTlsError: (err) => this.#log.debug('TLS handshake failed', { err }),
+      onUpgrade: (req, socket, head) => this.handleUpgrade(req, socket, head, PUBLIC_HTTPS),
     })
     this.#tls = server
-    server.once('error', (err) => this.log.error('cannot open the TLS listener', { port: this.#tlsPort, err }))
+    server.once('error', (err) => this.#log.error('cannot open the TLS listener', { port: this.#tlsPort, err }))
     server.listen(this.#tlsPort, this.#host, () => {
-      this.tlsListeningPort = (server.address() as AddressInfo).port
-      this.log.info('tls listening', { port: this.tlsListeningPort, hosts: this.certs.hosts.length })
+      this.#log.info('tls listening', { port: (server.address() as AddressInfo).port, hosts: this.#certs.hosts.length })
     })
   }
 
@@ -77,51 +98,54 @@ export class Gateway implements PluginHost {
     const host = opts.host ?? '0.0.0.0'
     this.#host = host
     this.#tlsPort = opts.tlsPort ?? 8443
-    const external = new PlainListener((req, res) => this.handle(req, res, this.table.external, false),
-      (req, socket, head) => this.handleUpgrade(req, socket, head, false, 'http'), onClientError,
-      (socket, bytes, lot) => this.#park(socket, bytes, lot, this.table.external, false))
-    const internal = new PlainListener((req, res) => this.handle(req, res, this.table.internal, true),
-      (req, socket, head) => this.handleUpgrade(req, socket, head, true, 'http'), onClientError,
-      (socket, bytes, lot) => this.#park(socket, bytes, lot, this.table.internal, true))
+    const external = new PlainListener((req, res) => this.handle(req, res, PUBLIC_HTTP),
+      (req, socket, head) => this.handleUpgrade(req, socket, head, PUBLIC_HTTP), onClientError,
+      (socket, bytes, lot) => this.#park(socket, bytes, lot, PUBLIC_HTTP))
+    const internal = new PlainListener((req, res) => this.handle(req, res, INTERNAL_HTTP),
+      (req, socket, head) => this.handleUpgrade(req, socket, head, INTERNAL_HTTP), onClientError,
+      (socket, bytes, lot) => this.#park(socket, bytes, lot, INTERNAL_HTTP))
     this.#listeners.push(external, internal)
     const [port, internalPort] = await Promise.all([external.listen(opts.port, host), internal.listen(opts.internalPort, host)])
-    this.setCertificates(this.certs)
+    this.setCertificates(this.#certs)
     return { port, internalPort }
+  }
+
+  #hosts(entry: Entry): HostTable {
+    return entry.internal ? this.#table.internal : this.#table.external
   }
 
   /**
    * A new HTTP/1.1 connection's first bytes, offered while some revision has requests waiting:
    * when every split its request could go to already has a queue, it waits parked (no HTTP state).
    */
-  #park(socket: Socket, bytes: Buffer, lot: ParkingLot, hosts: HostTable, internal: boolean): boolean {
-    if (!this.activator.hasWaiting() || this.draining) return false
+  #park(socket: Socket, bytes: Buffer, lot: ParkingLot, entry: Entry): boolean {
+    if (!this.activator.hasWaiting() || this.#draining) return false
     const head = readRequestHead(bytes)
     if (head === null) return false
-    const vh = findHost(hosts, head.host)
-    // Plugins run before any wait (a 401 never waits for a cold start); redirects need no revision.
-    if (vh === null || vh.plugins !== null || (!internal && vh.redirectHttps)) return false
-    const path = findPath(vh, head.url, head.headers)
-    if (path === null) return false
+    const d = this.#decision
+    const facts: RoutableRequest = { method: head.method, url: head.url, headers: head.headers, rawHeaders: NO_RAW_HEADERS, httpVersionMajor: 1 }
+    // Plugins run before any wait (a 401 never waits for a cold start).
+    if (decide(d, this.#hosts(entry), facts, entry.internal, entry.scheme) !== ROUTED || d.vh!.plugins !== null) return false
     // Only when every split has requests waiting: then the pick below is final and unbiased (a
     // pick that could still go either way is left to handle(), which picks once).
+    const path = d.path!
     for (const s of path.splits) {
       const th = s.backend.throttler
-      if (th === null || th.queue.size === 0 || (!th.managed && th.routable.length === 0)) return false
+      if (th === null || th.queue.size === 0 || noReadyInstance(th)) return false
     }
     const split = pickSplit(path)
     if (split === null) return false
     const parked = new ParkedRequest(socket, bytes, split, performance.now(), lot, this)
-    this.inflight++
+    this.#inflight++
     split.backend.throttler!.admit(parked, parked.arrived)
     return true
   }
 
   /** The first request Node parsed out of a parked connection: it gets what its wait ended with. */
-  #resumeParked(p: ParkedRequest, req: IncomingMessage, res: ServerResponse, hosts: HostTable, internal: boolean, scheme: 'http' | 'https'): boolean {
-    const url = req.url ?? '/'
-    const vh = url.charCodeAt(0) === 0x2f && !duplicateHost(req.rawHeaders) ? findHost(hosts, req.headers.host ?? '') : null
-    const path = vh === null || vh.plugins !== null || (!internal && vh.redirectHttps && scheme === 'http') ? null : findPath(vh, url, req.headers)
-    const split = path === null ? null : sameBackend(path, p.split)
+  #resumeParked(p: ParkedRequest, req: DownstreamRequest, res: DownstreamResponse, entry: Entry): boolean {
+    const d = this.#decision
+    const routed = decide(d, this.#hosts(entry), req, entry.internal, entry.scheme) === ROUTED && d.vh!.plugins === null
+    const split = routed ? sameBackend(d.path!, p.split) : null
     if (split === null) {
       // Node's parse routes it elsewhere than the first bytes did (or the table changed while it
       // waited): it starts over, keeping its arrival time.
@@ -129,72 +153,52 @@ export class Gateway implements PluginHost {
       return false
     }
     // Counted in flight and in the revision's meter since it was parked.
-    const exchange = new ProxyRequest(this, req, res, split, url, null, p.arrived, scheme)
+    const exchange = new ProxyRequest({ hooks: this, req, res, split, url: d.url, headers: null, arrived: p.arrived, scheme: entry.scheme })
     if (p.instance !== null) exchange.send(p.instance, performance.now())
     else exchange.reject(p.status as 503 | 504, p.body)
     return true
   }
 
-  handle(req: IncomingMessage, res: ServerResponse, hosts: HostTable, internal: boolean, scheme: 'http' | 'https' = 'http'): void {
+  /** Every request, HTTP/1.1 or HTTP/2, plain or TLS, public or internal. */
+  handle(req: DownstreamRequest, res: DownstreamResponse, entry: Entry): void {
     let start = performance.now()
-    if (parkedSockets() !== 0 && req.httpVersionMajor === 1) {
+    if (parkedSockets() !== 0 && !isHttp2(req)) {
       const p = claimParked(req.socket)
       if (p !== undefined) {
-        if (this.#resumeParked(p, req, res, hosts, internal, scheme)) return
+        if (this.#resumeParked(p, req, res, entry)) return
         start = p.arrived
       }
     }
-    let url = req.url ?? '/'
-    if (url.charCodeAt(0) !== 0x2f /* '/' */) {
-      const path = absoluteFormPath(req, url)
-      if (path === null) {
-        localReply(res, 400, `bad request target ${JSON.stringify(url)}\n`, true)
-        return
-      }
-      url = path
-    }
-    if (duplicateHost(req.rawHeaders)) {
-      // RFC 9112 §3.2: more than one Host is a bad request (proxies before us may have used either).
-      localReply(res, 400, 'more than one Host header\n', true)
+    const d = this.#decision
+    if (decide(d, this.#hosts(entry), req, entry.internal, entry.scheme) === REFUSE) return this.#refuse(res, d, entry)
+    const vh = d.vh!
+    if (vh.plugins !== null) {
+      handleWithPlugins({ host: this, req, res, vh, path: d.path!, url: d.url, hostName: d.host, start, scheme: entry.scheme, tunnel: null })
       return
     }
-    // HTTP/2 requests carry the host as :authority.
-    const host = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? ''
-    const vh = findHost(hosts, host)
-    if (vh === null) {
-      this.metrics.unmatched[internal ? 1 : 0]++
-      localReply(res, 404, `no route for host ${JSON.stringify(host)}\n`, this.draining)
-      return
-    }
-    if (!internal && vh.redirectHttps && scheme === 'http') {
-      this.metrics.unmatched[internal ? 1 : 0]++
-      localReply(res, 301, '', this.draining, ['location', `https://${host.replace(/:\d+$/, '')}${url}`])
-      return
-    }
-    const path = findPath(vh, url, req.headers)
-    if (path !== null && vh.plugins !== null) {
-      handleWithPlugins(this, req, res, vh, path, url, host, start, scheme)
-      return
-    }
-    const split = path === null ? null : pickSplit(path)
-    if (split === null) {
-      this.metrics.unmatched[internal ? 1 : 0]++
-      localReply(res, 404, `no route for ${JSON.stringify(host)} path ${JSON.stringify(url.split('?')[0])}\n`, this.draining)
-      return
-    }
-    const backend = split.backend
-    const throttler = backend.throttler!
-    if (!throttler.managed && throttler.routable.length === 0) {
-      // Fixed upstreams or endpoints with no ready address: nothing will come, answer now.
-      split.slot.errors[ERR.no_endpoints]++
-      split.slot.record(503, (performance.now() - start) / 1000)
-      localReply(res, 503, `no ready instance for ${backend.revision}\n`, this.draining)
-      return
-    }
+    const split = pickSplit(d.path!)
+    if (split === null) return this.#refuse(res, noSplit(d), entry)
+    if (noReadyInstance(split.backend.throttler!)) return this.#noEndpoints(res, split, start)
     // Upstream headers are built when the request is sent: a buffered request does not hold them.
-    const exchange = new ProxyRequest(this, req, res, split, url, null, start, scheme)
-    this.inflight++
-    throttler.admit(exchange, start)
+    const exchange = new ProxyRequest({ hooks: this, req, res, split, url: d.url, headers: null, arrived: start, scheme: entry.scheme })
+    this.#inflight++
+    split.backend.throttler!.admit(exchange, start)
+  }
+
+  /** Answer a refused routing decision. */
+  #refuse(res: DownstreamResponse, d: RoutingDecision, entry: Entry): void {
+    if (d.miss) this.metrics.unmatched[entry.internal ? 1 : 0]++
+    // A request we could not read right (bad target, version, Host) leaves no connection state
+    // worth keeping.
+    const close = this.#draining || (d.status !== 301 && d.status !== 404 && d.status !== 405)
+    localReply(res, d.status, d.body, close, d.status === 301 ? ['location', d.location] : undefined)
+  }
+
+  /** Fixed upstreams or endpoints with no ready address: nothing will come, answer now. */
+  #noEndpoints(res: DownstreamResponse, split: Split, start: number): void {
+    split.slot.errors[ERR.no_endpoints]++
+    split.slot.record(503, (performance.now() - start) / 1000)
+    localReply(res, 503, `no ready instance for ${split.backend.revision}\n`, this.#draining)
   }
 
   #closeTls(): void {
@@ -208,55 +212,37 @@ export class Gateway implements PluginHost {
    * An HTTP/1.1 request with `Upgrade`. WebSockets are routed and tunnelled; any other upgrade
    * (such as h2c) is refused by answering the request as a plain HTTP/1.1 request.
    */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, internal: boolean, scheme: 'http' | 'https'): void {
-    const hosts = internal ? this.table.internal : this.table.external
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, entry: Entry): void {
     if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
-      const res = new ServerResponse(req)
-      res.shouldKeepAlive = false
-      res.assignSocket(socket as Socket)
-      res.once('finish', () => socket.end())
       if (head.length > 0) socket.unshift(head)
-      this.handle(req, res, hosts, internal, scheme)
+      this.handle(req, upgradeResponse(req, socket), entry)
       return
     }
     const start = performance.now()
-    const host = req.headers.host ?? ''
-    const vh = findHost(hosts, host)
-    const url = req.url ?? '/'
-    const path = vh === null ? null : findPath(vh, url, req.headers)
-    if (vh === null || path === null) {
-      this.metrics.unmatched[internal ? 1 : 0]++
-      rejectUpgrade(socket, 404, `no route for host ${JSON.stringify(host)}\n`)
-      return
-    }
-    if (!internal && vh.redirectHttps && scheme === 'http') {
-      socket.end(`HTTP/1.1 301 Moved Permanently\r\nlocation: https://${host.replace(/:\d+$/, '')}${url}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`)
-      return
-    }
-    if (this.draining) {
+    const d = this.#decision
+    if (decide(d, this.#hosts(entry), req, entry.internal, entry.scheme) === REFUSE) return this.#refuse(upgradeResponse(req, socket), d, entry)
+    if (this.#draining) {
       rejectUpgrade(socket, 503, 'shutting down\n')
       return
     }
+    const vh = d.vh!
+    const url = d.url
     if (vh.plugins !== null) {
       // onRequest/onUpstream run as for any request (authentication, ip-filter, rate limits and
       // header edits apply to WebSockets too); a local answer goes out through this response.
-      const res = new ServerResponse(req)
-      res.shouldKeepAlive = false
-      res.assignSocket(socket as Socket)
-      res.once('finish', () => socket.end())
-      handleWithPlugins(this, req, res, vh, path, url, host, start, scheme, (chosen, headers, done) => {
-        res.detachSocket(socket as Socket)
-        this.#openTunnel(req, socket, head, chosen, url, headers, start, done)
+      const res = upgradeResponse(req, socket)
+      handleWithPlugins({
+        host: this, req, res, vh, path: d.path!, url, hostName: d.host, start, scheme: entry.scheme,
+        tunnel: (chosen, headers, done) => {
+          res.detachSocket(socket as Socket)
+          this.#openTunnel(req, socket, head, chosen, url, headers, start, done)
+        },
       })
       return
     }
-    const split = pickSplit(path)
-    if (split === null) {
-      this.metrics.unmatched[internal ? 1 : 0]++
-      rejectUpgrade(socket, 404, `no route for host ${JSON.stringify(host)}\n`)
-      return
-    }
-    this.#openTunnel(req, socket, head, split, url, upstreamHeaders(req, scheme, split.rewriteHost, split.setHeaders, split.setNames, false), start, null)
+    const split = pickSplit(d.path!)
+    if (split === null) return this.#refuse(upgradeResponse(req, socket), noSplit(d), entry)
+    this.#openTunnel(req, socket, head, split, url, upstreamHeaders(req, entry.scheme, split.rewriteHost, split.setHeaders, split.setNames, false), start, null)
   }
 
   #openTunnel(req: IncomingMessage, socket: Duplex, head: Buffer, split: Split, url: string, headers: string[], start: number, done: ((status: number) => void) | null): void {
@@ -266,7 +252,9 @@ export class Gateway implements PluginHost {
       return
     }
     const throttler = split.backend.throttler!
-    if (!throttler.managed && throttler.routable.length === 0) {
+    if (noReadyInstance(throttler)) {
+      split.slot.errors[ERR.no_endpoints]++
+      split.slot.record(503, (performance.now() - start) / 1000)
       rejectUpgrade(socket, 503, `no ready instance for ${split.backend.revision}\n`)
       done?.(503)
       return
@@ -275,16 +263,16 @@ export class Gateway implements PluginHost {
   }
 
   localStart(): void {
-    this.inflight++
+    this.#inflight++
   }
 
   localDone(): void {
-    this.exchangeDone(null)
+    this.exchangeDone()
   }
 
-  exchangeDone(_x: ProxyRequest | null): void {
-    this.inflight--
-    if (this.inflight === 0 && this.#idleWaiters.length > 0) {
+  exchangeDone(): void {
+    this.#inflight--
+    if (this.#inflight === 0 && this.#idleWaiters.length > 0) {
       const waiters = this.#idleWaiters
       this.#idleWaiters = []
       for (const w of waiters) w()
@@ -296,19 +284,19 @@ export class Gateway implements PluginHost {
    * close their connections), then close everything. Resolves true if all finished in time.
    */
   async drain(timeoutMs: number): Promise<boolean> {
-    this.draining = true
+    this.#draining = true
     for (const l of this.#listeners) l.close()
     this.#tls?.close()
     // WebSockets never finish by themselves: close them cleanly (1001 going away) right away.
     for (const ws of this.#websockets) ws.goingAway()
     let timer: NodeJS.Timeout | undefined
-    const finished = this.inflight === 0 || await new Promise<boolean>((resolve) => {
+    const finished = this.#inflight === 0 || await new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), timeoutMs)
       this.#idleWaiters.push(() => resolve(true))
     })
     clearTimeout(timer)
     // Counted before the connections close: closing finishes (and uncounts) every exchange.
-    this.cutByDrain = this.inflight
+    this.#cutByDrain = this.#inflight
     for (const l of this.#listeners) l.closeAll()
     this.#closeTls()
     this.activator.close()
@@ -317,25 +305,12 @@ export class Gateway implements PluginHost {
 
   /** Close at once (tests). */
   async close(): Promise<void> {
-    this.draining = true
+    this.#draining = true
     for (const l of this.#listeners) l.closeAll()
     for (const ws of this.#websockets) ws.close()
     this.#closeTls()
     this.activator.close()
   }
-}
-
-/**
- * RFC 9112 §3.2.2: a request with an absolute-form target (as sent to proxies) is routed by the
- * target's authority, which replaces Host, and only the origin-form path goes upstream. Returns
- * that path, or null for any other non-origin-form target (`*`, authority-form, junk).
- */
-function absoluteFormPath(req: IncomingMessage, url: string): string | null {
-  const m = /^https?:\/\/([^/?#@\s]+)([^#\s]*)$/i.exec(url)
-  if (m === null) return null
-  req.headers.host = m[1]!
-  const rest = m[2]!
-  return rest === '' ? '/' : rest.charCodeAt(0) === 0x2f ? rest : '/' + rest
 }
 
 /** The split of a path that sends to the same revision as `s` (the same one, unless the table changed). */
@@ -346,18 +321,25 @@ function sameBackend(path: PathRoute, s: Split): Split | null {
   return null
 }
 
-function duplicateHost(raw: readonly string[]): boolean {
-  let seen = false
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!
-    if (name.length === 4 && name.toLowerCase() === 'host') {
-      if (seen) return true
-      seen = true
-    }
-  }
-  return false
+/** A path whose splits are all 0%: nothing to send to. */
+function noSplit(d: RoutingDecision): RoutingDecision {
+  d.status = 404
+  d.body = `no route for ${JSON.stringify(d.host)} path ${JSON.stringify(d.url.split('?')[0])}\n`
+  d.miss = true
+  return d
 }
 
+/**
+ * A response written on an upgrade request's raw socket: local answers (refusals, plugins'
+ * short-circuits) go through the same writer as every other request's.
+ */
+function upgradeResponse(req: IncomingMessage, socket: Duplex): ServerResponse {
+  const res = new ServerResponse(req)
+  res.shouldKeepAlive = false
+  res.assignSocket(socket as Socket)
+  res.once('finish', () => socket.end())
+  return res
+}
 
 // Malformed requests never reach a backend: answer 400/431/413 like Node would, but close cleanly.
 function onClientError(err: Error & { code?: string }, socket: import('node:stream').Duplex): void {

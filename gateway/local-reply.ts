@@ -1,7 +1,7 @@
 // Answers the gateway writes itself (no route, no upstream, timeouts), kept tiny and uniform.
 // gRPC clients get them the gRPC way: HTTP 200 with grpc-status/grpc-message ("trailers-only"),
 // mapped as the gRPC HTTP status mapping recommends, because they ignore HTTP status texts.
-import type { ServerResponse } from 'node:http'
+import type { DownstreamResponse } from './downstream.ts'
 
 // https://github.com/grpc/grpc/blob/master/doc/http-grpc-status-mapping.md, plus gateway codes.
 const GRPC_STATUS: Record<number, number> = {
@@ -18,12 +18,12 @@ const GRPC_STATUS: Record<number, number> = {
   504: 4, // DEADLINE_EXCEEDED
 }
 
-function isGrpc(res: ServerResponse): boolean {
+function isGrpc(res: DownstreamResponse): boolean {
   const ct = res.req?.headers['content-type']
   return typeof ct === 'string' && ct.startsWith('application/grpc')
 }
 
-export function localReply(res: ServerResponse, status: number, body: string, close: boolean, extra?: readonly string[]): void {
+export function localReply(res: DownstreamResponse, status: number, body: string, close: boolean, extra?: readonly string[]): void {
   if (res.headersSent) {
     res.destroy()
     return

@@ -6,8 +6,8 @@
 // responseStartTimeoutSeconds bound the wait for the first byte (504); idleTimeoutSeconds bounds
 // the silence between bytes (504 before the first byte, the stream is cut after it). undici's own
 // headersTimeout/bodyTimeout enforce them, so no timer is created per request here.
-import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
+import type { DownstreamRequest, DownstreamResponse } from './downstream.ts'
 import { RESPONSE_HOP_BY_HOP, upstreamHeaders } from './forward-headers.ts'
 import { ERR } from './metrics/route-slots.ts'
 import type { Split } from './route-table.ts'
@@ -16,10 +16,8 @@ import type { UpstreamInstance } from './activator/upstream-instance.ts'
 import type { Logger } from './log.ts'
 import type { PluginChain } from './plugins/chain.ts'
 import type { PluginRequest } from './plugins/plugin-request.ts'
-import { runPhase, type PhaseOutcome, type PluginFailure } from './plugins/run-phase.ts'
-import { pluginComplete, pluginResponseData } from './plugins/flow.ts'
-import type { LocalResponse } from '../plugins/api.ts'
-
+import type { CheckedResponse } from './plugins/local-response.ts'
+import { asFailure, runComplete, runPhase, runResponseData, type PhaseOutcome, type PluginFailure } from './plugins/run-phase.ts'
 import { localReply } from './local-reply.ts'
 
 const EMPTY = Buffer.alloc(0)
@@ -30,26 +28,42 @@ type Controller = Dispatcher.DispatchController
 
 export interface ExchangeHooks {
   /** called once when the exchange is over, whatever the outcome */
-  exchangeDone(x: ProxyRequest | null): void
+  exchangeDone(): void
   /** the gateway is draining: responses ask the client to close the connection */
   readonly draining: boolean
   readonly log: Logger
 }
 
-const kExchange = Symbol('sluice.exchange')
-interface Tagged { [kExchange]?: ProxyRequest }
-
-function onDownstreamClose(this: ServerResponse): void {
-  const x = (this as ServerResponse & Tagged)[kExchange]
-  if (x !== undefined && !x.done) x.clientClosed()
+/** One request on its way to an upstream. */
+export interface ExchangeOptions {
+  readonly hooks: ExchangeHooks
+  readonly req: DownstreamRequest
+  readonly res: DownstreamResponse
+  readonly split: Split
+  /** origin-form target sent upstream */
+  readonly url: string
+  /** upstream headers already built (by the plugin path); null builds them when sent */
+  readonly headers: string[] | null
+  /** performance.now() at arrival (timeouts count from here, buffering included) */
+  readonly arrived: number
+  readonly scheme: 'http' | 'https'
+  /** the route's plugins and this request's context, on routes with plugins */
+  readonly plugins?: PluginChain
+  readonly pluginContext?: PluginRequest
 }
-function onDownstreamDrain(this: ServerResponse): void {
-  const x = (this as ServerResponse & Tagged)[kExchange]
-  if (x !== undefined && x.controller !== null && !x.done) x.controller.resume()
+
+const kExchange = Symbol('sluice.exchange')
+type Tagged = DownstreamResponse & { [kExchange]?: ProxyRequest }
+
+function onDownstreamClose(this: Tagged): void {
+  this[kExchange]?.clientClosed()
+}
+function onDownstreamDrain(this: Tagged): void {
+  this[kExchange]?.resume()
 }
 
 function flushIfIdle(x: ProxyRequest): void {
-  if (!x.wroteBody && !x.done && !x.res.destroyed) x.res.flushHeaders()
+  x.flushIfIdle()
 }
 
 class ClientClosedError extends Error {
@@ -57,63 +71,68 @@ class ClientClosedError extends Error {
 }
 
 export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
-  readonly req: IncomingMessage
-  readonly res: ServerResponse
-  readonly split: Split
-  readonly throttler: RevisionThrottler
-  readonly hooks: ExchangeHooks
-  readonly url: string
+  readonly #req: DownstreamRequest
+  readonly #res: DownstreamResponse
+  readonly #split: Split
+  readonly #throttler: RevisionThrottler
+  readonly #hooks: ExchangeHooks
+  readonly #url: string
   /** the upstream request headers; null until sent, so a buffered request does not hold them */
-  headers: string[] | null
-  readonly scheme: 'http' | 'https'
+  #headers: string[] | null
+  readonly #scheme: 'http' | 'https'
   readonly arrived: number
   readonly deadline: number
-  instance: UpstreamInstance | null = null
-  controller: Controller | null = null
-  status = 0
+  #instance: UpstreamInstance | null = null
+  #controller: Controller | null = null
+  #status = 0
   done = false
-  wroteBody = false
+  #wroteBody = false
   /** times sent again after a reset (at most MAX_REPLAYS) */
-  replays = 0
+  #replays = 0
   /** a plugin answered instead of the upstream */
-  replaced = false
+  #replaced = false
   /** set on routes with plugins */
-  plugins: PluginChain | null = null
-  pctx: PluginRequest | null = null
+  readonly #plugins: PluginChain | null
+  readonly #pctx: PluginRequest | null
   /**
    * The upstream answered gRPC Trailers-Only (grpc-status in the response headers): the head is
    * held here until the end, so that it goes out as one HEADERS frame with END_STREAM.
    */
-  heldHead: string[] | null = null
-  grpcTrailersOnly = false
+  #heldHead: string[] | null = null
+  #grpcTrailersOnly = false
 
-  constructor(hooks: ExchangeHooks, req: IncomingMessage, res: ServerResponse, split: Split, url: string, headers: string[] | null, arrived: number, scheme: 'http' | 'https' = 'http') {
-    this.hooks = hooks
-    this.req = req
-    this.res = res
-    this.split = split
-    this.throttler = split.backend.throttler!
-    this.url = url
-    this.headers = headers
-    this.scheme = scheme
-    this.arrived = arrived
+  constructor(o: ExchangeOptions) {
+    this.#hooks = o.hooks
+    this.#req = o.req
+    this.#res = o.res
+    this.#split = o.split
+    this.#throttler = o.split.backend.throttler!
+    this.#url = o.url
+    this.#headers = o.headers
+    this.#scheme = o.scheme
+    this.arrived = o.arrived
+    this.#plugins = o.plugins ?? null
+    this.#pctx = o.pluginContext ?? null
     // timeoutSeconds (or a shorter response-start/idle limit) covers the time spent buffered too.
-    this.deadline = split.backend.firstByteMs > 0 ? arrived + split.backend.firstByteMs : Infinity
-    ;(res as ServerResponse & Tagged)[kExchange] = this
-    res.on('close', onDownstreamClose)
+    const firstByteMs = o.split.backend.firstByteMs
+    this.deadline = firstByteMs > 0 ? o.arrived + firstByteMs : Infinity
+    ;(o.res as Tagged)[kExchange] = this
+    o.res.on('close', onDownstreamClose)
   }
 
   /** Send the request to an instance that has a free slot for it. */
   send(instance: UpstreamInstance, now: number): void {
-    this.instance = instance
-    const b = this.split.backend
+    this.#instance = instance
+    const b = this.#split.backend
     let headersTimeout = b.firstByteMs
     if (headersTimeout > 0 && now > this.arrived) headersTimeout = Math.max(1, Math.ceil(this.deadline - now))
+    const req = this.#req
+    const split = this.#split
     instance.dispatcher.dispatch({
-      path: this.url,
-      method: this.req.method ?? 'GET',
-      headers: this.headers ??= upstreamHeaders(this.req, this.scheme, this.split.rewriteHost, this.split.setHeaders, this.split.setNames, b.protocol === 'h2c'),
-      body: hasBody(this.req) ? this.req : null,
+      path: this.#url,
+      method: req.method ?? 'GET',
+      headers: this.#headers ??= upstreamHeaders(req, this.#scheme, split.rewriteHost, split.setHeaders, split.setNames, b.protocol === 'h2c'),
+      body: hasBody(req) ? req : null,
       headersTimeout,
       bodyTimeout: b.idleMs,
       upgrade: null,
@@ -123,19 +142,35 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   /** Refuse a request that never reached an instance (queue full, waited too long, revision gone). */
   reject(status: 503 | 504, body: string): void {
     if (this.done) return
-    this.status = status
-    if (status === 504) this.split.slot.errors[ERR.response_start_timeout]++
-    localReply(this.res, status, body, this.hooks.draining)
+    this.#status = status
+    if (status === 504) this.#split.slot.errors[ERR.response_start_timeout]++
+    localReply(this.#res, status, body, this.#hooks.draining)
     this.finish()
   }
 
+  /** The client can take more: let the upstream body flow again. */
+  resume(): void {
+    if (this.#controller !== null && !this.done) this.#controller.resume()
+  }
+
+  /** Streams (SSE, chunked) show their headers even when no body byte follows yet. */
+  flushIfIdle(): void {
+    if (!this.#wroteBody && !this.done && !this.#res.destroyed) this.#res.flushHeaders?.()
+  }
+
   onRequestStart(controller: Controller): void {
-    this.controller = controller
+    this.#controller = controller
     if (this.done) controller.abort(new ClientClosedError('client closed the connection'))
   }
 
   onResponseStart(controller: Controller, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
-    if (statusCode < 200) return // 100 was answered by Node itself; other 1xx are not forwarded
+    if (statusCode > 599) return this.#badUpstream(controller, `status ${statusCode}`)
+    if (statusCode < 200) {
+      // 100 was answered by Node itself; other 1xx are not forwarded. llhttp reads any three
+      // digits: below 100 is no HTTP status at all.
+      if (statusCode < 100) this.#badUpstream(controller, `status ${statusCode}`)
+      return
+    }
     const out: string[] = []
     const connection = headers.connection
     const named = connection === undefined ? null : (typeof connection === 'string' ? connection : connection.join(',')).toLowerCase()
@@ -146,35 +181,46 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
       if (typeof value === 'string') out.push(name, value)
       else for (const v of value) out.push(name, v)
     }
-    this.status = statusCode
-    this.grpcTrailersOnly = headers['grpc-status'] !== undefined
-    if (this.plugins !== null) {
+    this.#status = statusCode
+    this.#grpcTrailersOnly = headers['grpc-status'] !== undefined
+    if (this.#plugins !== null) {
       this.#pluginHeaders(controller, statusCode, out, statusMessage)
       return
     }
-    if (this.hooks.draining && this.req.httpVersionMajor === 1) out.push('connection', 'close')
-    if (this.grpcTrailersOnly) {
-      this.heldHead = out
+    const http1 = this.#req.httpVersionMajor === 1
+    if (this.#hooks.draining && http1) out.push('connection', 'close')
+    if (this.#grpcTrailersOnly) {
+      this.#heldHead = out
       return
     }
-    if (statusMessage && this.req.httpVersionMajor === 1) this.res.writeHead(statusCode, statusMessage, out)
-    else this.res.writeHead(statusCode, out)
+    if (statusMessage && http1) this.#res.writeHead(statusCode, statusMessage, out)
+    else this.#res.writeHead(statusCode, out)
     // Streams (SSE, chunked) must show their headers now even if no byte follows yet. Node writes
     // headers together with the first chunk, so only flush when none came in this parser pass.
     if (headers['content-length'] === undefined) process.nextTick(flushIfIdle, this)
   }
 
+  /** The upstream's answer is not HTTP we can forward: 502, counted as a protocol error. */
+  #badUpstream(controller: Controller, what: string): void {
+    if (this.done) return
+    this.#split.slot.errors[ERR.protocol]++
+    this.#status = 502
+    localReply(this.#res, 502, `upstream failed: ${what}\n`, this.#hooks.draining)
+    controller.abort(new ClientClosedError('invalid upstream response'))
+    this.finish()
+  }
+
   #pluginHeaders(controller: Controller, statusCode: number, out: string[], statusMessage: string | undefined): void {
-    const ctx = this.pctx!
+    const ctx = this.#pctx!
     ctx.status = statusCode
     ctx.responseHeaders.flat = out
-    const phase = this.plugins!.onResponseHeaders
+    const phase = this.#plugins!.onResponseHeaders
     if (phase.length === 0) return this.#writePluginHead(statusCode, statusMessage)
     let r: PhaseOutcome | Promise<PhaseOutcome>
     try {
       r = runPhase(phase, 'onResponseHeaders', ctx)
     } catch (err) {
-      return this.#pluginFailed(err as PluginFailure)
+      return this.#pluginFailed(err)
     }
     if (r instanceof Promise) {
       // An asynchronous phase: hold the upstream body until the headers are written.
@@ -184,7 +230,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
         if (v !== undefined) return this.#replace(controller, v)
         this.#writePluginHead(statusCode, statusMessage)
         controller.resume()
-      }, (err: unknown) => this.#pluginFailed(err as PluginFailure))
+      }, (err: unknown) => this.#pluginFailed(err))
       return
     }
     if (r === undefined) this.#writePluginHead(statusCode, statusMessage)
@@ -192,98 +238,102 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   }
 
   #writePluginHead(upstreamStatus: number, statusMessage: string | undefined): void {
-    const ctx = this.pctx!
-    this.status = ctx.status
+    const ctx = this.#pctx!
+    this.#status = ctx.status
     const flat = ctx.responseHeaders.flat
-    if (this.hooks.draining && this.req.httpVersionMajor === 1) flat.push('connection', 'close')
-    if (this.grpcTrailersOnly) {
-      this.heldHead = flat
+    const http1 = this.#req.httpVersionMajor === 1
+    if (this.#hooks.draining && http1) flat.push('connection', 'close')
+    if (this.#grpcTrailersOnly) {
+      this.#heldHead = flat
       return
     }
-    if (statusMessage && ctx.status === upstreamStatus && this.req.httpVersionMajor === 1) this.res.writeHead(ctx.status, statusMessage, flat)
-    else this.res.writeHead(ctx.status, flat)
+    if (statusMessage && ctx.status === upstreamStatus && http1) this.#res.writeHead(ctx.status, statusMessage, flat)
+    else this.#res.writeHead(ctx.status, flat)
   }
 
   /** A plugin replaced the upstream response: answer with it and drop the upstream's. */
-  #replace(controller: Controller, lr: LocalResponse): void {
-    this.replaced = true
-    this.status = lr.status
-    const flat: string[] = []
-    for (const [k, v] of Object.entries(lr.headers ?? {})) for (const one of typeof v === 'string' ? [v] : v) flat.push(k.toLowerCase(), one)
-    const body = lr.body ?? ''
-    if (lr.headers?.['content-length'] === undefined) flat.push('content-length', String(Buffer.byteLength(body)))
-    this.res.writeHead(lr.status, flat)
-    this.res.end(body)
+  #replace(controller: Controller, lr: CheckedResponse): void {
+    this.#replaced = true
+    this.#status = lr.status
+    const flat = lr.flat
+    let hasLength = false
+    for (let i = 0; i < flat.length; i += 2) if (flat[i] === 'content-length') hasLength = true
+    if (!hasLength) flat.push('content-length', String(Buffer.byteLength(lr.body)))
+    this.#res.writeHead(lr.status, flat)
+    this.#res.end(lr.body)
     controller.abort(new ClientClosedError('response replaced by a plugin'))
     this.finish()
   }
 
-  #pluginFailed(f: PluginFailure): void {
+  #pluginFailed(err: unknown): void {
+    const f: PluginFailure = asFailure(err)
     f.entry.errors++
-    this.hooks.log.error('plugin failed; answering 500', { plugin: f.entry.name, err: f.cause })
-    this.pctx!.error = f
-    if (!this.res.headersSent) {
-      this.status = 500
-      localReply(this.res, 500, `plugin ${f.entry.name} failed\n`, this.hooks.draining)
+    this.#hooks.log.error('plugin failed; answering 500', { plugin: f.entry.name, err: f.cause })
+    this.#pctx!.error = f
+    if (!this.#res.headersSent) {
+      this.#status = 500
+      localReply(this.#res, 500, `plugin ${f.entry.name} failed\n`, this.#hooks.draining)
     } else {
-      this.res.destroy(f)
+      this.#res.destroy(f)
     }
-    this.controller?.abort(new ClientClosedError('plugin failed'))
+    this.#controller?.abort(new ClientClosedError('plugin failed'))
     this.finish()
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
-    if (this.replaced || this.done) return
-    this.wroteBody = true
-    if (this.heldHead !== null) this.#releaseHead()
-    if (this.plugins !== null && this.plugins.onResponseData.length > 0) {
+    if (this.#replaced || this.done) return
+    this.#wroteBody = true
+    if (this.#heldHead !== null) this.#releaseHead()
+    const plugins = this.#plugins
+    if (plugins !== null && plugins.onResponseData.length > 0) {
       try {
-        chunk = pluginResponseData(this, chunk, false)
+        chunk = runResponseData(plugins.onResponseData, this.#pctx!, chunk, false)
       } catch (err) {
-        this.#pluginFailed(err as PluginFailure)
+        this.#pluginFailed(err)
         return
       }
       if (chunk.length === 0) return
     }
-    if (!this.res.write(chunk)) {
+    if (!this.#res.write(chunk)) {
       controller.pause()
-      this.res.once('drain', onDownstreamDrain)
+      this.#res.once('drain', onDownstreamDrain)
     }
   }
 
   onResponseEnd(_controller: Controller, trailers: Record<string, string | string[] | undefined>): void {
-    if (this.replaced || this.done) return
-    if (this.plugins !== null && this.plugins.onResponseData.length > 0) {
+    if (this.#replaced || this.done) return
+    const plugins = this.#plugins
+    if (plugins !== null && plugins.onResponseData.length > 0) {
       let tail: Buffer
       try {
-        tail = pluginResponseData(this, EMPTY, true)
+        tail = runResponseData(plugins.onResponseData, this.#pctx!, EMPTY, true)
       } catch (err) {
-        this.#pluginFailed(err as PluginFailure)
+        this.#pluginFailed(err)
         return
       }
       if (tail.length > 0) {
-        if (this.heldHead !== null) this.#releaseHead()
-        this.res.write(tail)
+        if (this.#heldHead !== null) this.#releaseHead()
+        this.#res.write(tail)
       }
     }
-    if (this.heldHead !== null) {
-      this.#endTrailersOnly(this.heldHead, trailers)
+    if (this.#heldHead !== null) {
+      this.#endTrailersOnly(this.#heldHead, trailers)
       this.finish()
       return
     }
     for (const _ in trailers) {
-      this.res.addTrailers(trailers as Record<string, string>)
+      this.#res.addTrailers(trailers as Record<string, string>)
       break
     }
-    this.res.end()
+    this.#res.end()
     this.finish()
   }
 
   /** A held Trailers-Only head gets a body after all: send it as an ordinary head. */
   #releaseHead(): void {
-    const flat = this.heldHead!
-    this.heldHead = null
-    this.res.writeHead(this.status, flat)
+    const flat = this.#heldHead!
+    this.#heldHead = null
+    this.#res.writeHead(this.#status, flat)
   }
 
   /**
@@ -291,9 +341,9 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
    * without END_STREAM; headers set before end() go out with it (one frame, END_STREAM set).
    */
   #endTrailersOnly(flat: string[], trailers: Record<string, string | string[] | undefined>): void {
-    this.heldHead = null
-    const res = this.res
-    res.statusCode = this.status
+    this.#heldHead = null
+    const res = this.#res
+    res.statusCode = this.#status
     const byName = new Map<string, string[]>()
     for (let i = 0; i < flat.length; i += 2) {
       const values = byName.get(flat[i]!)
@@ -310,37 +360,38 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   }
 
   onResponseError(_controller: Controller, err: Error): void {
-    if (this.done || this.replaced) return
-    const res = this.res
+    if (this.done || this.#replaced) return
+    const res = this.#res
     if (err instanceof ClientClosedError) {
       this.finish()
       return
     }
     const kind = classify(err)
-    const inst = this.instance
+    const inst = this.#instance
+    const req = this.#req
     // A reset before any response byte on a replayable request (idempotent method, no body) is
     // what a kept-alive connection to an instance that just died looks like: the request never
     // ran. Go's transport (Knative's activator) sends such a request again on another connection;
     // so do we, a bounded number of times, as the pool may hold more than one dead connection.
-    const replay = kind === ERR.reset && this.replays < MAX_REPLAYS && !hasBody(this.req) && REPLAYABLE.has(this.req.method ?? 'GET')
-    if ((kind === ERR.connect || replay) && inst !== null && this.throttler.managed && this.status === 0 && !this.req.readableDidRead) {
+    const replay = kind === ERR.reset && this.#replays < MAX_REPLAYS && !hasBody(req) && REPLAYABLE.has(req.method ?? 'GET')
+    if ((kind === ERR.connect || replay) && inst !== null && this.#throttler.managed && this.#status === 0 && !req.readableDidRead) {
       // The instance is gone (crashed or stopping) and nothing was sent: wait for another one.
       if (kind === ERR.connect) inst.unroutable = true
-      else this.replays++
+      else this.#replays++
       inst.done()
-      this.instance = null
-      this.controller = null
-      this.throttler.requeue(this)
+      this.#instance = null
+      this.#controller = null
+      this.#throttler.requeue(this)
       return
     }
-    this.split.slot.errors[kind]++
+    this.#split.slot.errors[kind]++
     if (!res.headersSent) {
       if (kind === ERR.response_start_timeout || kind === ERR.idle_timeout) {
-        this.status = 504
-        localReply(res, 504, 'request timeout\n', this.hooks.draining)
+        this.#status = 504
+        localReply(res, 504, 'request timeout\n', this.#hooks.draining)
       } else {
-        this.status = 502
-        localReply(res, 502, 'upstream failed: ' + errorLabel(err) + '\n', this.hooks.draining)
+        this.#status = 502
+        localReply(res, 502, 'upstream failed: ' + errorLabel(err) + '\n', this.#hooks.draining)
       }
     } else {
       // Bytes were sent: the status cannot change, so the stream is cut and the client sees it.
@@ -351,8 +402,9 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
 
   /** The client went away before the exchange finished. */
   clientClosed(): void {
-    if (this.status === 0) this.status = 499
-    if (this.controller !== null) this.controller.abort(new ClientClosedError('client closed the connection'))
+    if (this.done) return
+    if (this.#status === 0) this.#status = 499
+    if (this.#controller !== null) this.#controller.abort(new ClientClosedError('client closed the connection'))
     this.finish()
   }
 
@@ -360,14 +412,18 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     if (this.done) return
     this.done = true
     const now = performance.now()
-    this.split.slot.record(this.status, (now - this.arrived) / 1000)
-    this.throttler.leave(now, this.instance)
-    if (this.plugins !== null) {
-      const ctx = this.pctx!
-      ctx.status = this.status
-      pluginComplete(this, this.hooks.log)
+    this.#split.slot.record(this.#status, (now - this.arrived) / 1000)
+    this.#throttler.leave(now, this.#instance)
+    const plugins = this.#plugins
+    if (plugins !== null) {
+      const ctx = this.#pctx!
+      ctx.status = this.#status
+      runComplete(plugins.onComplete, ctx, (f) => {
+        f.entry.errors++
+        this.#hooks.log.error('plugin onComplete failed', { plugin: f.entry.name, err: f.cause })
+      })
     }
-    this.hooks.exchangeDone(this)
+    this.#hooks.exchangeDone()
   }
 }
 
@@ -378,13 +434,12 @@ const REPLAYABLE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
 // the body itself (DATA frames up to END_STREAM) and content-length is optional (gRPC and
 // streaming clients never send it): there a request has no body only when its HEADERS frame
 // ended the stream, or when it says content-length: 0.
-function hasBody(req: IncomingMessage): boolean {
+function hasBody(req: DownstreamRequest): boolean {
   const h = req.headers
   if (h['transfer-encoding'] !== undefined) return true
   const cl = h['content-length']
   if (cl !== undefined) return cl !== '0'
-  const stream = (req as IncomingMessage & { stream?: { endAfterHeaders?: boolean } }).stream
-  return stream !== undefined && stream.endAfterHeaders === false
+  return 'stream' in req && !req.stream.endAfterHeaders
 }
 
 function listed(connectionValue: string, name: string): boolean {

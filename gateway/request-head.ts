@@ -6,6 +6,7 @@
 import { METHODS as METHOD_NAMES } from 'node:http'
 
 export interface RequestHead {
+  readonly method: string
   readonly url: string
   readonly host: string
   /** lower-case name → value; every name appears once */
@@ -52,7 +53,7 @@ export function readRequestHead(chunk: Buffer): RequestHead | null {
   const coding = headers['transfer-encoding']
   if (length !== undefined && (coding !== undefined || !DIGITS.test(length))) return null
   if (coding !== undefined && coding.toLowerCase() !== 'chunked') return null
-  return { url: line[2]!, host, headers }
+  return { method: line[1]!, url: line[2]!, host, headers }
 }
 
 /** The field value after `from`, without leading and trailing spaces and tabs (no regex: linear). */

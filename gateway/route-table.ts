@@ -58,6 +58,8 @@ export interface VirtualHost {
   readonly paths: readonly PathRoute[]
   /** httpOption Redirected: plain HTTP gets a 301 to https on the external listener */
   readonly redirectHttps: boolean
+  /** TRACE is proxied (annotation sluice.dev/allow-trace); otherwise it is answered 405 */
+  readonly allowTrace: boolean
 }
 
 export interface HostTable {

@@ -3,6 +3,7 @@
 // route when it compiles the route table. The instance it returns has optional phase methods; the
 // gateway builds per-route phase arrays at compile time, so a phase no plugin uses costs nothing.
 import type { IncomingMessage } from 'node:http'
+import type { Http2ServerRequest } from 'node:http2'
 
 /** A reply a plugin writes itself instead of proxying (short-circuit), like Envoy's sendLocalReply. */
 export interface LocalResponse {
@@ -38,7 +39,8 @@ export interface RouteInfo {
 
 /** One request as plugins see it. The same object is passed to every phase of every plugin. */
 export interface RequestContext {
-  readonly req: IncomingMessage
+  /** Node's request object: HTTP/1.1 (IncomingMessage) or HTTP/2 (Http2ServerRequest) */
+  readonly req: IncomingMessage | Http2ServerRequest
   readonly method: string
   /** path and query as received */
   readonly url: string

@@ -1,5 +1,8 @@
 // Headers over a flat [name, value, name, value…] array, the form the gateway hands to undici and
 // to ServerResponse.writeHead, so plugins edit the very list that is sent (no conversion).
+// Edits are checked when they are made (Node's own token and field-value rules), so a CR/LF a
+// plugin writes fails that plugin's call, with its name, instead of a later writeHead or dispatch.
+import { validateHeaderName, validateHeaderValue } from 'node:http'
 import type { Headers } from './api.ts'
 
 export class HeaderList implements Headers {
@@ -30,11 +33,13 @@ export class HeaderList implements Headers {
   }
 
   set(name: string, value: string): void {
+    checkField(name, value)
     this.remove(name)
     this.flat.push(name.toLowerCase(), value)
   }
 
   add(name: string, value: string): void {
+    checkField(name, value)
     this.flat.push(name.toLowerCase(), value)
   }
 
@@ -57,4 +62,10 @@ export class HeaderList implements Headers {
     const f = this.flat
     for (let i = 0; i < f.length; i += 2) yield [f[i], f[i + 1]]
   }
+}
+
+function checkField(name: string, value: string): void {
+  validateHeaderName(name)
+  if (typeof value !== 'string') throw new TypeError(`header ${name}: value must be a string, got ${value === null ? 'null' : typeof value}`)
+  validateHeaderValue(name, value)
 }

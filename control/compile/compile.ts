@@ -60,6 +60,7 @@ export function compile(model: RoutingModel, slots: SlotProvider, version: numbe
         localSlot,
         paths,
         redirectHttps: ing.httpOption === 'Redirected' && rule.visibility === 'ExternalIP',
+        allowTrace: ing.allowTrace,
       })
       // A rule without hosts matches any host (KIngress semantics; Kourier writes `*`).
       for (const host of rule.hosts.length === 0 ? ['*'] : rule.hosts) {

@@ -110,6 +110,9 @@ export function ingressWithStatus(ing: KIngress, o: IngressOutcome, now: string)
   return { ...ing, status }
 }
 
+/** TRACE echoes requests, credentials included (cross-site tracing): a route opts in with this. */
+export const ALLOW_TRACE_ANNOTATION = 'sluice.dev/allow-trace'
+
 /** Lower-case host list of a rule; no hosts means any host. */
 export function ruleHosts(rule: IngressRule): string[] {
   const hosts = (rule.hosts ?? []).map((h) => h.toLowerCase())
@@ -126,6 +129,7 @@ export function toRoutingIngress(ing: KIngress, ownerKind: 'Route' | 'Ingress', 
     name: ing.metadata.name,
     ownerKind,
     httpOption: ing.spec.httpOption === 'Redirected' ? 'Redirected' : 'Enabled',
+    allowTrace: ing.metadata.annotations?.[ALLOW_TRACE_ANNOTATION] === 'true',
     rules: ing.spec.rules.map((rule) => ({
       hosts: ruleHosts(rule),
       visibility: rule.visibility ?? 'ExternalIP',

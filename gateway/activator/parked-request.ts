@@ -21,7 +21,7 @@ export interface ParkingLot {
 
 export interface ParkHooks {
   /** called once when a parked request ends without reaching the gateway's request handler */
-  exchangeDone(x: null): void
+  exchangeDone(): void
 }
 
 /** Bytes read while parked beyond this stop the reading (a large body waits in the kernel). */
@@ -100,13 +100,13 @@ export class ParkedRequest implements Waiter {
     const now = performance.now()
     this.split.slot.record(status, (now - this.arrived) / 1000)
     this.split.backend.throttler!.leave(now, this.instance)
-    this.hooks.exchangeDone(null)
+    this.hooks.exchangeDone()
   }
 
   /** Node's parse routed the request elsewhere: give back the slot (or the refusal) it held. */
   giveBack(): void {
     this.split.backend.throttler!.leave(performance.now(), this.instance)
-    this.hooks.exchangeDone(null)
+    this.hooks.exchangeDone()
   }
 }
 

@@ -289,3 +289,11 @@ export class RevisionThrottler {
 
 /** Upper bounds (seconds) of the queue wait histogram. */
 export const WAIT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] as const
+
+/**
+ * Fixed upstreams or endpoints without one ready address: nothing will come to serve a request,
+ * so it is answered 503 at once instead of waiting (managed revisions scale up instead).
+ */
+export function noReadyInstance(t: RevisionThrottler): boolean {
+  return !t.managed && t.routable.length === 0
+}

@@ -1,22 +1,22 @@
 // The request path on routes with plugins: onRequest → split → onUpstream → throttler, and on the
 // way back onResponseHeaders → onResponseData → onComplete. Routes without plugins never come
-// here. A plugin that throws or rejects fails its request with 500; the gateway goes on.
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { LocalResponse } from '../../plugins/api.ts'
+// here. A plugin that throws, rejects or returns what cannot be sent fails its request with 500;
+// the gateway goes on.
+import type { DownstreamRequest, DownstreamResponse } from '../downstream.ts'
 import type { PathRoute, Split, VirtualHost } from '../route-table.ts'
-import type { Logger } from '../log.ts'
 import type { RouteSlot } from '../metrics/route-slots.ts'
 import { ERR } from '../metrics/route-slots.ts'
 import { pickSplit } from '../match.ts'
 import { upstreamHeaders } from '../forward-headers.ts'
 import { localReply } from '../local-reply.ts'
 import { ProxyRequest, type ExchangeHooks } from '../proxy-request.ts'
+import { noReadyInstance } from '../activator/throttler.ts'
 import type { PluginChain } from './chain.ts'
+import type { CheckedResponse } from './local-response.ts'
 import { PluginRequest } from './plugin-request.ts'
-import { PluginFailure, runComplete, runPhase, type PhaseOutcome } from './run-phase.ts'
+import { asFailure, runComplete, runPhase, type PhaseOutcome } from './run-phase.ts'
 
 export interface PluginHost extends ExchangeHooks {
-  readonly log: Logger
   /** a request entered the plugin path: it counts as in flight (drain waits for it) */
   localStart(): void
   /** a request answered without an upstream exchange is over */
@@ -29,188 +29,184 @@ export interface PluginHost extends ExchangeHooks {
  */
 export type OpenTunnel = (split: Split, headers: string[], done: (status: number) => void) => void
 
+/** One request entering a route with plugins. */
+export interface PluginFlowOptions {
+  readonly host: PluginHost
+  readonly req: DownstreamRequest
+  /** where local answers go (for an upgrade, a response on the raw socket) */
+  readonly res: DownstreamResponse
+  readonly vh: VirtualHost
+  readonly path: PathRoute
+  /** origin-form target */
+  readonly url: string
+  /** the authority the request was routed by */
+  readonly hostName: string
+  readonly start: number
+  readonly scheme: 'http' | 'https'
+  /** set for a WebSocket upgrade: `res` only carries local answers, the rest is a tunnel */
+  readonly tunnel: OpenTunnel | null
+}
+
 const NONE: readonly string[] = Object.freeze([])
 const NO_NAMES: ReadonlySet<string> = new Set()
+const TEXT = ['content-type', 'text/plain; charset=utf-8']
 
 function then<T>(v: T | Promise<T>, next: (v: T) => void, fail: (err: unknown) => void): void {
   if (v instanceof Promise) v.then(next, fail)
   else next(v)
 }
 
+function answer(status: number, body: string, extra: readonly string[] = NONE): CheckedResponse {
+  return { status, flat: [...TEXT, ...extra], body }
+}
+
 /** Everything about one request on the plugin path before it has an upstream exchange. */
 class Flow {
-  readonly host: PluginHost
-  readonly req: IncomingMessage
-  readonly res: ServerResponse
-  readonly vh: VirtualHost
-  readonly path: PathRoute
-  readonly chain: PluginChain
-  readonly ctx: PluginRequest
+  readonly #o: PluginFlowOptions
+  readonly #chain: PluginChain
+  readonly #ctx: PluginRequest
   /** chosen up front so the upstream headers are built once; plugins see it from onUpstream on */
-  readonly split: Split | null
-  /** set for a WebSocket upgrade: `res` only carries local answers, the rest is a tunnel */
-  readonly tunnel: OpenTunnel | null
+  readonly #split: Split | null
 
-  constructor(host: PluginHost, req: IncomingMessage, res: ServerResponse, vh: VirtualHost, path: PathRoute, url: string, hostName: string, start: number, scheme: 'http' | 'https', tunnel: OpenTunnel | null) {
-    this.host = host
-    this.req = req
-    this.res = res
-    this.vh = vh
-    this.path = path
-    this.chain = vh.plugins!
-    this.tunnel = tunnel
-    const split = this.split = pickSplit(path)
+  constructor(o: PluginFlowOptions) {
+    this.#o = o
+    this.#chain = o.vh.plugins!
+    const split = this.#split = pickSplit(o.path)
     const headers = split === null
-      ? upstreamHeaders(req, scheme, null, NONE, NO_NAMES, false)
-      : upstreamHeaders(req, scheme, split.rewriteHost, split.setHeaders, split.setNames, tunnel === null && split.backend.protocol === 'h2c')
-    this.ctx = new PluginRequest(req, url, hostName, vh.route, start, headers)
+      ? upstreamHeaders(o.req, o.scheme, null, NONE, NO_NAMES, false)
+      : upstreamHeaders(o.req, o.scheme, split.rewriteHost, split.setHeaders, split.setNames, o.tunnel === null && split.backend.protocol === 'h2c')
+    this.#ctx = new PluginRequest(o.req, o.url, o.hostName, o.vh.route, o.start, headers)
   }
 
   start(): void {
-    const c = this.chain
-    this.host.localStart()
-    if (c.onRequest.length === 0) return this.afterRequest(undefined)
+    const c = this.#chain
+    this.#o.host.localStart()
+    if (c.onRequest.length === 0) return this.#afterRequest(undefined)
     let r: PhaseOutcome | Promise<PhaseOutcome>
-    try { r = runPhase(c.onRequest, 'onRequest', this.ctx) } catch (err) { return this.fail(err) }
+    try { r = runPhase(c.onRequest, 'onRequest', this.#ctx) } catch (err) { return this.#fail(err) }
     // Closures only for a phase that went asynchronous.
-    if (r instanceof Promise) r.then((v) => this.afterRequest(v), (err) => this.fail(err))
-    else this.afterRequest(r)
+    if (r instanceof Promise) r.then((v) => this.#afterRequest(v), (err) => this.#fail(err))
+    else this.#afterRequest(r)
   }
 
-  afterRequest(local: PhaseOutcome): void {
-    if (local !== undefined) return this.local(local, this.vh.localSlot)
-    const split = this.split
-    if (split === null) return this.local({ status: 404, body: 'no route\n' }, this.vh.localSlot)
-    const ctx = this.ctx
+  #afterRequest(local: PhaseOutcome): void {
+    const localSlot = this.#o.vh.localSlot
+    if (local !== undefined) return this.#local(local, localSlot)
+    const split = this.#split
+    if (split === null) return this.#local(answer(404, 'no route\n'), localSlot)
+    const ctx = this.#ctx
     ctx.revision = split.backend.revision
-    if (this.chain.onUpstream.length === 0) return this.send(split)
+    if (this.#chain.onUpstream.length === 0) return this.#send(split)
     let r: PhaseOutcome | Promise<PhaseOutcome>
-    try { r = runPhase(this.chain.onUpstream, 'onUpstream', ctx) } catch (err) { return this.fail(err) }
-    if (r instanceof Promise) r.then((v) => (v === undefined ? this.send(split) : this.local(v, split.slot)), (err) => this.fail(err))
-    else if (r === undefined) this.send(split)
-    else this.local(r, split.slot)
+    try { r = runPhase(this.#chain.onUpstream, 'onUpstream', ctx) } catch (err) { return this.#fail(err) }
+    if (r instanceof Promise) r.then((v) => (v === undefined ? this.#send(split) : this.#local(v, split.slot)), (err) => this.#fail(err))
+    else if (r === undefined) this.#send(split)
+    else this.#local(r, split.slot)
   }
 
-  send(split: Split): void {
-    if (this.res.destroyed) return this.complete(499, this.vh.localSlot)
+  #send(split: Split): void {
+    const o = this.#o
+    if (o.res.destroyed) return this.#complete(499, o.vh.localSlot)
     const throttler = split.backend.throttler!
-    if (!throttler.managed && throttler.routable.length === 0) {
+    if (noReadyInstance(throttler)) {
       split.slot.errors[ERR.no_endpoints]++
-      return this.local({ status: 503, headers: { 'retry-after': '1' }, body: `no ready instance for ${split.backend.revision}\n` }, split.slot)
+      return this.#local(answer(503, `no ready instance for ${split.backend.revision}\n`, ['retry-after', '1']), split.slot)
     }
-    if (this.tunnel !== null) {
+    const ctx = this.#ctx
+    if (o.tunnel !== null) {
       // The request part is over; the tunnel holds its own slot and reports how it ended.
-      this.host.localDone()
-      this.tunnel(split, this.ctx.requestHeaders.flat, (status) => {
-        this.ctx.status = status
-        this.runOnComplete()
+      o.host.localDone()
+      o.tunnel(split, ctx.requestHeaders.flat, (status) => {
+        ctx.status = status
+        this.#runOnComplete()
       })
       return
     }
     // The in-flight count taken in start() now belongs to the exchange, which gives it back.
-    const x = new ProxyRequest(this.host, this.req, this.res, split, this.ctx.url, this.ctx.requestHeaders.flat, this.ctx.startTime)
-    x.plugins = this.chain
-    x.pctx = this.ctx
+    const x = new ProxyRequest({
+      hooks: o.host, req: o.req, res: o.res, split, url: ctx.url, headers: ctx.requestHeaders.flat,
+      arrived: ctx.startTime, scheme: o.scheme, plugins: this.#chain, pluginContext: ctx,
+    })
     throttler.admit(x, performance.now())
   }
 
   /** A local response (short-circuit, plugin failure, no backend) still goes through the response phases. */
-  local(lr: LocalResponse, slot: RouteSlot): void {
-    setLocal(this.ctx, lr)
-    const c = this.chain
-    if (c.onResponseHeaders.length === 0) return this.writeLocal(lr.body, slot)
+  #local(lr: CheckedResponse, slot: RouteSlot): void {
+    setLocal(this.#ctx, lr)
+    const c = this.#chain
+    if (c.onResponseHeaders.length === 0) return this.#writeLocal(lr.body, slot)
     let r: PhaseOutcome | Promise<PhaseOutcome>
-    try { r = runPhase(c.onResponseHeaders, 'onResponseHeaders', this.ctx) } catch (err) { return this.failHard(err, slot) }
+    try { r = runPhase(c.onResponseHeaders, 'onResponseHeaders', this.#ctx) } catch (err) { return this.#failHard(err, slot) }
     then(r, (v) => {
-      if (v !== undefined) setLocal(this.ctx, v)
-      this.writeLocal(v !== undefined ? v.body : lr.body, slot)
-    }, (err) => this.failHard(err, slot))
+      if (v !== undefined) setLocal(this.#ctx, v)
+      this.#writeLocal(v !== undefined ? v.body : lr.body, slot)
+    }, (err) => this.#failHard(err, slot))
   }
 
-  writeLocal(body: string | Buffer | undefined, slot: RouteSlot): void {
-    const res = this.res
+  #writeLocal(body: string | Buffer, slot: RouteSlot): void {
+    const res = this.#o.res
+    const ctx = this.#ctx
     if (!res.headersSent && !res.destroyed) {
-      const flat = this.ctx.responseHeaders.flat
-      const data = body === undefined ? '' : body
+      const flat = ctx.responseHeaders.flat
       // A plugin answering HEAD (a cache hit) sets the length of the body it does not send.
       // RFC 9110 §8.6: never a Content-Length on 1xx/204, and on a 304 only the 200's own (which
       // only the plugin can know), so none is made up for those.
-      const status = this.ctx.status
+      const status = ctx.status
       const bodiless = status < 200 || status === 204 || status === 304
-      if (!bodiless && !this.ctx.responseHeaders.has('content-length')) flat.push('content-length', String(Buffer.byteLength(data)))
-      if (this.host.draining) flat.push('connection', 'close')
-      res.writeHead(this.ctx.status, flat)
-      res.end(data)
+      if (!bodiless && !ctx.responseHeaders.has('content-length')) flat.push('content-length', String(Buffer.byteLength(body)))
+      if (this.#o.host.draining && this.#o.req.httpVersionMajor === 1) flat.push('connection', 'close')
+      try {
+        res.writeHead(status, flat)
+        res.end(body)
+      } catch (err) {
+        // Checked answers do not throw here; if one still does, only this request pays.
+        this.#o.host.log.error('cannot write a local answer; closing the request', { err })
+        res.destroy()
+      }
     }
-    this.complete(this.ctx.status, slot)
+    this.#complete(ctx.status, slot)
   }
 
-  fail(err: unknown): void {
-    const f = err instanceof PluginFailure ? err : new PluginFailure({ name: '(runner)', instance: {}, errors: 0 }, err)
+  #fail(err: unknown): void {
+    const f = asFailure(err)
     f.entry.errors++
-    this.host.log.error('plugin failed; answering 500', { plugin: f.entry.name, route: `${this.vh.route.namespace}/${this.vh.route.name}`, err: f.cause })
-    this.ctx.error = f
-    this.local({ status: 500, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: `plugin ${f.entry.name} failed\n` }, this.vh.localSlot)
+    const route = this.#o.vh.route
+    this.#o.host.log.error('plugin failed; answering 500', { plugin: f.entry.name, route: `${route.namespace}/${route.name}`, err: f.cause })
+    this.#ctx.error = f
+    this.#local(answer(500, `plugin ${f.entry.name} failed\n`), this.#o.vh.localSlot)
   }
 
   /** A response phase failed while answering locally: plain 500, no more plugins. */
-  failHard(err: unknown, slot: RouteSlot): void {
-    const f = err instanceof PluginFailure ? err : new PluginFailure({ name: '(runner)', instance: {}, errors: 0 }, err)
+  #failHard(err: unknown, slot: RouteSlot): void {
+    const f = asFailure(err)
     f.entry.errors++
-    this.host.log.error('plugin failed; answering 500', { plugin: f.entry.name, err: f.cause })
-    this.ctx.error = f
-    this.ctx.status = 500
-    localReply(this.res, 500, `plugin ${f.entry.name} failed\n`, this.host.draining)
-    this.complete(500, slot)
+    this.#o.host.log.error('plugin failed; answering 500', { plugin: f.entry.name, err: f.cause })
+    const ctx = this.#ctx
+    ctx.error = f
+    ctx.status = 500
+    localReply(this.#o.res, 500, `plugin ${f.entry.name} failed\n`, this.#o.host.draining)
+    this.#complete(500, slot)
   }
 
-  complete(status: number, slot: RouteSlot): void {
-    this.host.localDone()
-    slot.record(status, (performance.now() - this.ctx.startTime) / 1000)
-    this.runOnComplete()
+  #complete(status: number, slot: RouteSlot): void {
+    this.#o.host.localDone()
+    slot.record(status, (performance.now() - this.#ctx.startTime) / 1000)
+    this.#runOnComplete()
   }
 
-  runOnComplete(): void {
-    runComplete(this.chain.onComplete, this.ctx, (f) => {
+  #runOnComplete(): void {
+    runComplete(this.#chain.onComplete, this.#ctx, (f) => {
       f.entry.errors++
-      this.host.log.error('plugin onComplete failed', { plugin: f.entry.name, err: f.cause })
+      this.#o.host.log.error('plugin onComplete failed', { plugin: f.entry.name, err: f.cause })
     })
   }
 }
 
-function setLocal(ctx: PluginRequest, lr: LocalResponse): void {
+function setLocal(ctx: PluginRequest, lr: CheckedResponse): void {
   ctx.status = lr.status
-  const flat: string[] = []
-  if (lr.headers !== undefined) {
-    for (const [k, v] of Object.entries(lr.headers)) {
-      if (typeof v === 'string') flat.push(k.toLowerCase(), v)
-      else for (const one of v) flat.push(k.toLowerCase(), one)
-    }
-  }
-  ctx.responseHeaders.flat = flat
+  ctx.responseHeaders.flat = lr.flat
 }
 
-export function handleWithPlugins(host: PluginHost, req: IncomingMessage, res: ServerResponse, vh: VirtualHost, path: PathRoute, url: string, hostName: string, start: number, scheme: 'http' | 'https', tunnel: OpenTunnel | null = null): void {
-  new Flow(host, req, res, vh, path, url, hostName, start, scheme, tunnel).start()
-}
-
-/** Body chunks through the opt-in onResponseData plugins (synchronous by contract). */
-export function pluginResponseData(x: ProxyRequest, chunk: Buffer, last: boolean): Buffer {
-  const ctx = x.pctx!
-  let out = chunk
-  for (const e of x.plugins!.onResponseData) {
-    try {
-      out = e.instance.onResponseData!(ctx, out, last)
-    } catch (err) {
-      throw new PluginFailure(e, err)
-    }
-  }
-  return out
-}
-
-export function pluginComplete(x: ProxyRequest, log: Logger): void {
-  runComplete(x.plugins!.onComplete, x.pctx!, (f) => {
-    f.entry.errors++
-    log.error('plugin onComplete failed', { plugin: f.entry.name, err: f.cause })
-  })
+export function handleWithPlugins(o: PluginFlowOptions): void {
+  new Flow(o).start()
 }

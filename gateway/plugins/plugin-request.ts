@@ -1,11 +1,11 @@
 // The RequestContext the gateway gives plugins: one object per request on routes with plugins.
-import type { IncomingMessage } from 'node:http'
+import type { DownstreamRequest } from '../downstream.ts'
 import type { RequestContext, RouteInfo } from '../../plugins/api.ts'
 import { HeaderList } from '../../plugins/header-list.ts'
 import { peerAddress } from '../forward-headers.ts'
 
 export class PluginRequest implements RequestContext {
-  readonly req: IncomingMessage
+  readonly req: DownstreamRequest
   readonly method: string
   readonly url: string
   readonly path: string
@@ -25,7 +25,7 @@ export class PluginRequest implements RequestContext {
     return (this.#state ??= new Map())
   }
 
-  constructor(req: IncomingMessage, url: string, host: string, route: RouteInfo, startTime: number, upstreamHeaders: string[]) {
+  constructor(req: DownstreamRequest, url: string, host: string, route: RouteInfo, startTime: number, upstreamHeaders: string[]) {
     this.req = req
     this.method = req.method ?? 'GET'
     this.url = url

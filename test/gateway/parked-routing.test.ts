@@ -41,7 +41,7 @@ function table(version: number, splits: [Backend, number][]): RouteTable {
   }))
   const vh = {
     owner: 'default/r', route: { namespace: 'default', name: 'r' }, plugins: null, localSlot: new RouteSlot('default', 'r', ''),
-    paths: [{ prefix: '/', matchNames: [], matchValues: [], splits: built, total: 100 }], redirectHttps: false,
+    paths: [{ prefix: '/', matchNames: [], matchValues: [], splits: built, total: 100 }], redirectHttps: false, allowTrace: false,
   }
   const hosts = { exact: new Map([[HOST, vh]]), suffixes: [], any: null }
   return { version, external: hosts, internal: hosts, backends: new Map(splits.map(([b]) => [b.key, b])), routeCount: 1 }

@@ -31,7 +31,7 @@ t.test('Service + EndpointSlices: ready addresses at the targetPort', async (t) 
     protocol: 'http1', timeouts: { totalMs: 0, responseStartMs: 0, idleMs: 0 }, containerConcurrency: 0, managed: false,
   })
   t.same(out.model.ingresses, [{
-    namespace: 'default', name: 'web', ownerKind: 'Ingress', httpOption: 'Enabled',
+    namespace: 'default', name: 'web', ownerKind: 'Ingress', httpOption: 'Enabled', allowTrace: false,
     rules: [{ hosts: ['web.example.com'], visibility: 'ExternalIP',
       paths: [{ path: '', rewriteHost: '', headers: {}, appendHeaders: {}, splits: [{ backend: 'service/default/backend/80', percent: 100, appendHeaders: {} }] }] }],
   }])

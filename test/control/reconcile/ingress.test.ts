@@ -26,7 +26,7 @@ t.test('generated KIngress for a simple Service', async (t) => {
   t.same(['LoadBalancerReady', 'NetworkConfigured', 'Ready'].map((c) => sr(ing, c).status), ['True', 'True', 'True'])
 
   t.same(out.model.ingresses, [{
-    namespace: 'default', name: 'hello', ownerKind: 'Route', httpOption: 'Enabled',
+    namespace: 'default', name: 'hello', ownerKind: 'Route', httpOption: 'Enabled', allowTrace: false,
     rules: [
       { hosts: ['hello.default', 'hello.default.svc', 'hello.default.svc.cluster.local'], visibility: 'ClusterLocal',
         paths: [{ path: '', rewriteHost: '', headers: {}, appendHeaders: {}, splits: [{ backend: 'revision/default/hello-00001', percent: 100, appendHeaders: headers('hello-00001') }] }] },
