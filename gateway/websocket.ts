@@ -25,6 +25,10 @@ export function rejectUpgrade(socket: Duplex, status: number, body: string): voi
 // A close frame from the server side: FIN + opcode 8, unmasked, status 1001 "going away".
 const GOING_AWAY = Buffer.from([0x88, 0x02, 0x03, 0xe9])
 
+// Could not connect at all (as proxy-request.ts classifies them); an HPE_* code is llhttp refusing
+// the answer; anything else happened on an established connection.
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED'])
+
 // The two headers that make the request an upgrade; written by the tunnel, never taken from the list.
 const UPGRADE_HEADERS = ['connection', 'Upgrade', 'upgrade', 'websocket'] as const
 
@@ -217,7 +221,7 @@ export class WebSocketTunnel implements Waiter {
     if (this.done) return
     if (this.#status !== 499) return this.close() // the relayed response broke off
     const code = err.code ?? err.name
-    const kind = code === 'ECONNREFUSED' ? ERR.connect : code.startsWith('HPE_') ? ERR.protocol : ERR.reset
+    const kind = CONNECT_ERRORS.has(code) ? ERR.connect : code.startsWith('HPE_') ? ERR.protocol : ERR.reset
     this.fail(502, kind === ERR.protocol ? 'upstream answered the upgrade with an invalid response\n' : `upstream failed: ${code}\n`, kind)
   }
 

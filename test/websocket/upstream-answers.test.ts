@@ -1,8 +1,8 @@
 // What the upstream answers to an upgrade decides what the exchange is: only a real 101 becomes a
 // tunnel (its head and any bytes after it reach the client as sent); a 403 is an HTTP response
 // relayed with its body and recorded as 403 (metrics, plugins' onComplete); garbage or a 101
-// without an upgrade is a 502 counted as a protocol error; no answer within timeoutSeconds is a
-// 504. The upstream request head is written by Node's HTTP client, so a plugin's header edit with
+// without an upgrade is a 502 counted as a protocol error, a hang-up a 502 counted as a reset; no
+// answer within timeoutSeconds is a 504. The upstream request head is written by Node's HTTP client, so a plugin's header edit with
 // CR/LF never reaches the upstream (500), and an absolute-form target goes upstream in origin form.
 import t from 'tap'
 import { WebSocket } from 'ws'
@@ -31,6 +31,8 @@ const up = await rawUpstream((p, head) => {
       return 'HTTP/1.1 101 Switching Protocols\r\n\r\n'
     case '/silent':
       return null
+    case '/hang-up':
+      return (s) => s.destroy()
     case '/upgrade': {
       const key = /^sec-websocket-key: *(\S+)/im.exec(head)?.[1] ?? ''
       const accept = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64')
@@ -161,6 +163,12 @@ t.test('a 101 that does not upgrade (no Upgrade/Connection): 502, counted as a p
   t.equal(a.kind, 'response')
   t.equal(a.status, 502)
   t.equal(metric(await scrape(), 'sluice_upstream_errors_total', { route: 'garbage', kind: 'protocol' }), before + 1)
+})
+
+t.test('the upstream closes without answering: 502, counted as a reset', async (t) => {
+  const a = await upgrade('garbage.default.localhost', '/hang-up')
+  t.equal(a.status, 502)
+  t.ok((metric(await scrape(), 'sluice_upstream_errors_total', { route: 'garbage', kind: 'reset' }) ?? 0) >= 1)
 })
 
 t.test('no answer within timeoutSeconds: 504', async (t) => {
