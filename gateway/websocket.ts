@@ -164,7 +164,7 @@ export class WebSocketTunnel implements Waiter {
     let head = `HTTP/1.1 101 ${res.statusMessage || 'Switching Protocols'}\r\n`
     for (let i = 0; i < raw.length; i += 2) head += `${raw[i]}: ${raw[i + 1]}\r\n`
     const client = this.#client
-    client.write(head + '\r\n')
+    client.write(head + '\r\n', 'latin1') // llhttp read the bytes as latin1: write the same bytes back
     if (rest.length > 0) client.write(rest)
     socket.on('error', () => this.close())
     socket.on('close', () => this.close())
