@@ -259,7 +259,7 @@ export class Gateway implements PluginHost {
       done?.(503)
       return
     }
-    throttler.admit(new WebSocketTunnel(req, socket, head, split, url, headers, start, this.#websockets, done), start)
+    new WebSocketTunnel({ req, client: socket, head, split, url, headers, arrived: start, open: this.#websockets, onDone: done, log: this.log }).admit(start)
   }
 
   localStart(): void {
