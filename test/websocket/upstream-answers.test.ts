@@ -188,9 +188,9 @@ t.test('a plugin header edit with CR/LF never reaches the upstream: 500', async 
   t.ok((metric(await scrape(), 'sluice_requests_total', { route: 'inject', class: '5xx' }) ?? 0) >= 1, '5xx recorded')
 })
 
-// todo until gateway.ts routes upgrades through the same decision as requests (issue 10 §5): today
-// the raw absolute-form target goes upstream.
-t.test('an absolute-form upgrade target goes upstream in origin form', { todo: 'upgrades skip absolute-form handling in gateway.ts' }, async (t) => {
+// Upgrades are routed by the same decision as requests (gateway/routing.ts): the absolute-form
+// target is routed by its authority and goes upstream in origin form.
+t.test('an absolute-form upgrade target goes upstream in origin form', async (t) => {
   const before = up.heads.length
   const sock = net.connect(s.port, '127.0.0.1')
   sock.write('GET http://abs.default.localhost/abs?q=1 HTTP/1.1\r\nHost: abs.default.localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
