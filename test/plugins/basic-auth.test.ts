@@ -13,7 +13,9 @@ import type { LocalResponse, PluginInstance } from '../../plugins/api.ts'
 import { SecretValue } from '../../plugins/secret-value.ts'
 import { fakePluginContext, fakeRequest, isLocalResponse } from '../../plugins/testing.ts'
 import { resolveSecretRefs } from '../../control/plugins/secret-refs.ts'
-import type { Secret } from '../../control/resources/types.ts'
+import { emptyResourceSet, type Secret } from '../../control/resources/types.ts'
+import { resolvePlugins } from '../../control/plugins/resolve.ts'
+import { PluginRegistry } from '../../control/plugins/registry.ts'
 
 function make(raw: unknown): PluginInstance {
   const v = plugin.validate(raw)
@@ -240,4 +242,17 @@ t.test('secretKeyRef values are looked up in the Plugin namespace before validat
     'users.d.secretKeyRef.optional: unknown field; a secretKeyRef has name and key',
     'users.e.secretKeyRef.key: Secret default/empty has no key "x" (it is empty)',
   ])
+})
+
+t.test('a missing Secret is a located config error of the Plugin object', async (t) => {
+  const rs = emptyResourceSet()
+  const located: string[] = []
+  const source = { file: 'auth.yaml', doc: 0, line: 1, column: 1, locate: (p: readonly (string | number)[]) => { located.push(p.join('.')); return { line: 9, column: 7 } } }
+  rs.others.push({ apiVersion: 'sluice.dev/v1alpha1', kind: 'Plugin', metadata: { name: 'auth', namespace: 'default' }, source,
+    spec: { plugin: 'basic-auth', config: { users: { bob: { secretKeyRef: { name: 'users', key: 'bob' } } } } } } as never)
+  const r = resolvePlugins(rs, new PluginRegistry())
+  t.same(r.errors.map((e) => `${e.file}:${e.line}:${e.column} ${e.path}: ${e.message}`), [
+    "auth.yaml:9:7 spec.config.users.bob.secretKeyRef.name: Secret default/users not found; create it in the Plugin's namespace (kubectl create secret generic users --from-literal=bob=…) or fix the name",
+  ])
+  t.same(located, ['spec.config.users.bob.secretKeyRef.name'])
 })
