@@ -48,6 +48,7 @@ export class Jwks {
   #loadedAt = -Infinity
   #attemptedAt = -Infinity
   #inflight: Promise<void> | null = null
+  #closed = false
   /** route instances using this set (URL sets are shared) */
   users = 0
 
@@ -115,7 +116,7 @@ export class Jwks {
         this.#loadedAt = this.#clock()
       },
       (err: unknown) => {
-        this.#log.warn('jwt: cannot load JWKS', { source: this.source, error: reason(err) })
+        if (!this.#closed) this.#log.warn('jwt: cannot load JWKS', { source: this.source, error: reason(err) })
       },
     ).finally(() => {
       this.#inflight = null
@@ -124,8 +125,10 @@ export class Jwks {
     return p
   }
 
+  /** No route uses the set any more: drop its connections, and a fetch still under way. */
   close(): void {
-    void this.#agent?.close()
+    this.#closed = true
+    void this.#agent?.destroy()
   }
 }
 
