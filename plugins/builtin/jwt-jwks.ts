@@ -63,10 +63,11 @@ export class Jwks {
       return
     }
     // undici with our own pool: a private CA when configured, and a bounded response size
+    const ms = Math.max(1, Math.ceil(opts.timeout))
     const agent = new Agent({
-      connect: { timeout: opts.timeout, ...(opts.ca !== '' ? { ca: opts.ca } : {}) },
-      headersTimeout: opts.timeout,
-      bodyTimeout: opts.timeout,
+      connect: { timeout: ms, ...(opts.ca !== '' ? { ca: opts.ca } : {}) },
+      headersTimeout: ms,
+      bodyTimeout: ms,
       maxResponseSize: MAX_JWKS_BYTES,
     })
     this.#agent = agent
@@ -74,7 +75,7 @@ export class Jwks {
     const fetchVia: FetchImplementation = (url, init) =>
       undiciFetch(url, { method: init.method, redirect: init.redirect, signal: init.signal, headers: [...init.headers], dispatcher: agent }) as unknown as Promise<Response>
     const remote = createRemoteJWKSet(new URL(opts.url), {
-      timeoutDuration: Math.max(1, Math.ceil(opts.timeout)),
+      timeoutDuration: ms,
       cacheMaxAge: Infinity,
       cooldownDuration: Infinity,
       [customFetch]: fetchVia,
