@@ -46,9 +46,6 @@ export function makeKey(kid: string, key: KeyObject, alg: string): VerifyKey | s
   const fits = algorithmsFor(key)
   if (fits.length === 0) return `unsupported key type ${key.asymmetricKeyType ?? key.type}`
   if (alg !== '' && !fits.includes(alg)) return `alg ${alg} does not fit this ${describe(key)} key (fits ${fits.join(', ')})`
-  // jose refuses RSA keys under 2048 bits at verification time; say so at load time instead
-  const bits = key.asymmetricKeyDetails?.modulusLength
-  if (bits !== undefined && bits < 2048) return `RSA key has ${bits} bits; at least 2048 are required`
   const algs = alg === '' ? fits : [alg]
   const forAlg = new Map<string, JoseKey>()
   for (const a of algs) forAlg.set(a, key.type === 'secret' ? hmacKey(key, a) : key)
@@ -70,11 +67,17 @@ function describe(key: KeyObject): string {
 export function parsePem(pem: string): KeyObject | string {
   if (!pem.includes('-----BEGIN ')) return 'not a PEM public key'
   if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) return 'is a private key; configure the public key'
+  let key: KeyObject
   try {
-    return createPublicKey(pem)
+    key = createPublicKey(pem)
   } catch {
     return 'not a PEM public key'
   }
+  if (algorithmsFor(key).length === 0) return `is an ${key.asymmetricKeyType ?? 'unknown'} key; supported are RSA, EC P-256/P-384/P-521 and Ed25519`
+  // jose refuses shorter RSA keys when verifying; say so when loading instead
+  const bits = key.asymmetricKeyDetails?.modulusLength
+  if (bits !== undefined && bits < 2048) return `is an RSA key of ${bits} bits; at least 2048 are required`
+  return key
 }
 
 export function parseSecret(secret: string, encoding: string): KeyObject | string {
