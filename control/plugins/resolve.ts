@@ -7,6 +7,7 @@ import path from 'node:path'
 import type { ConfigError, KObject, ResourceSet, SourceRef } from '../resources/types.ts'
 import type { Plugin } from '../../plugins/api.ts'
 import { isModulePath, type PluginRegistry } from './registry.ts'
+import { pathText, resolveSecretRefs } from './secret-refs.ts'
 
 export const PLUGINS_ANNOTATION = 'sluice.dev/plugins'
 
@@ -78,9 +79,13 @@ export function resolvePlugins(rs: ResourceSet, registry: PluginRegistry): Plugi
       errors.push(at(o.source, ['spec', 'plugin'], 'spec.plugin', def?.message ?? `plugin module ${spec.plugin} is not loaded`))
       continue
     }
+    // {secretKeyRef: {name, key}} values come from Secrets of the Plugin's namespace
+    const refs = resolveSecretRefs(spec.config ?? {}, o.metadata.namespace, rs.secrets)
+    for (const issue of refs.issues) errors.push(at(o.source, ['spec', 'config', ...issue.path], `spec.config.${pathText(issue.path)}`, issue.message))
+    if (refs.issues.length > 0) continue
     let v
     try {
-      v = def.validate(spec.config ?? {})
+      v = def.validate(refs.config)
     } catch (err) {
       errors.push(at(o.source, ['spec', 'config'], 'spec.config', `plugin ${def.name} failed to validate its config: ${(err as Error).message}`))
       continue

@@ -1,15 +1,17 @@
-// jwt: verifies a bearer JWT (HS*, RS*, PS*, ES*, EdDSA) against configured keys and/or a JWKS,
-// checks exp/nbf/iss/aud and required claims, and can pass claims to the upstream as headers.
-// Failures answer 401 with an RFC 6750 WWW-Authenticate challenge.
+// jwt: verifies a bearer JWT (HS*, RS*, PS*, ES*, EdDSA) with jose against configured keys and/or
+// a JWKS, checks exp/nbf/iss/aud and required claims, and can pass claims to the upstream as
+// headers. Failures answer 401 with an RFC 6750 WWW-Authenticate challenge.
 import { readFileSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
 import type { KeyObject } from 'node:crypto'
-import type { ConfigIssue, LocalResponse, PluginContext, PluginInstance, RequestContext } from '../api.ts'
+import { decodeProtectedHeader, type JWTPayload, type JWTVerifyOptions, type ProtectedHeaderParameters } from 'jose'
+import type { ConfigIssue, LocalResponse, Plugin, PluginContext, PluginInstance, RequestContext } from '../api.ts'
 import { definePlugin } from '../api.ts'
 import { array, boolean, duration, object, record, string, validator } from '../schema.ts'
-import { jwksFor, type Jwks } from './jwt-jwks.ts'
-import { ALGORITHMS, makeKey, parsePem, parseSecret, verifySignature, type VerifyKey } from './jwt-keys.ts'
-import { checkClaims, claimHeaderValue, decodeToken, extractToken, type ClaimRules, type Token, type TokenSources } from './jwt-token.ts'
+import { JwksCache, type Clock, type Jwks } from './jwt-jwks.ts'
+import { ALGORITHMS, makeKey, parsePem, parseSecret, type VerifyKey } from './jwt-keys.ts'
+import { claimHeaderValue, extractToken, type TokenSources } from './jwt-request.ts'
+import { BAD_SIGNATURE, MALFORMED, NO_KEY, nullClaim, payloadMalformed, verifyWith, type Verdict } from './jwt-verify.ts'
 
 const keyField = object({
   /** matched against the token's `kid`; a key without one is tried for any kid */
@@ -35,7 +37,11 @@ const schema = object({
     ttl: duration({ default: 600_000 }),
     timeout: duration({ default: 5_000, min: 1 }),
     cooldown: duration({ default: 30_000 }),
+    /** PEM CA bundle to trust for jwks.url (a private CA), relative to the config file's directory */
+    caFile: string({ default: '' }),
   }, { optional: true }),
+  /** accept an http:// jwks.url: the keys then travel unauthenticated, so anyone on the path can swap them */
+  allowInsecureJwks: boolean({ default: false }),
   /** allowed token algorithms; empty: any the keys fit ('none' never) */
   algorithms: array(string({ enum: ALGORITHMS }), { default: [] }),
   issuers: array(string({ nonEmpty: true }), { default: [] }),
@@ -65,7 +71,17 @@ function check(c: JwtConfig, issues: ConfigIssue[]): void {
   c.keys.forEach((k, i) => checkKey(k, `keys[${i}]`, issues))
   const { url, file } = c.jwks
   if (url !== '' && file !== '') issues.push({ path: 'jwks', message: 'set url or file, not both' })
-  if (url !== '' && !/^https?:\/\/[^/?#\s]+/.test(url)) issues.push({ path: 'jwks.url', message: `must be an http:// or https:// URL, got ${JSON.stringify(url)}` })
+  const parsed = url === '' ? null : URL.parse(url)
+  if (url !== '' && (parsed === null || !/^https?:$/.test(parsed.protocol) || parsed.hostname === '')) {
+    issues.push({ path: 'jwks.url', message: `must be an https:// URL, got ${JSON.stringify(url)}` })
+  } else if (parsed?.protocol === 'http:' && !c.allowInsecureJwks && file === '') {
+    issues.push({
+      path: 'jwks.url',
+      message: 'http:// sends the signing keys unauthenticated, so anyone on the path can replace them and forge tokens; ' +
+        'use https:// (jwks.caFile trusts a private CA), or set allowInsecureJwks: true for a key server on loopback or a trusted network',
+    })
+  }
+  if (c.jwks.caFile !== '' && url === '') issues.push({ path: 'jwks.caFile', message: 'only used with jwks.url; remove it or set jwks.url' })
   if (c.keys.length === 0 && url === '' && file === '') issues.push({ path: 'keys', message: 'needs at least one key, or jwks.url or jwks.file' })
   for (const [claim, header] of Object.entries(c.claimsToHeaders)) {
     if (!TOKEN.test(header)) issues.push({ path: `claimsToHeaders.${claim}`, message: `${JSON.stringify(header)} is not a valid header name` })
@@ -100,7 +116,7 @@ function loadKeys(c: JwtConfig, ctx: PluginContext): VerifyKey[] {
     if (k.secret !== '') key = parseSecret(k.secret, k.secretEncoding)
     else if (k.pem !== '') key = parsePem(k.pem)
     else {
-      const file = isAbsolute(k.file) ? k.file : resolve(ctx.baseDir, k.file)
+      const file = fromBase(ctx, k.file)
       let text: string
       try {
         text = readFileSync(file, 'utf8')
@@ -119,119 +135,179 @@ function loadKeys(c: JwtConfig, ctx: PluginContext): VerifyKey[] {
   })
 }
 
+const fromBase = (ctx: PluginContext, file: string): string => isAbsolute(file) ? file : resolve(ctx.baseDir, file)
+
 const PLAIN = 'text/plain; charset=utf-8'
 
-class JwtInstance implements PluginInstance {
-  private readonly keys: readonly VerifyKey[]
-  private readonly jwks: Jwks | null
-  private readonly algorithms: ReadonlySet<string>
-  private readonly sources: TokenSources
-  private readonly rules: ClaimRules
-  private readonly claimHeaders: readonly (readonly [claim: string, header: string])[]
-  private readonly forwardToken: boolean
-  private readonly optional: boolean
-  private readonly realm: string
-  private readonly missing: LocalResponse
-  // one prebuilt 401 per error text: the texts are fixed strings, so this stays small
-  private readonly rejections = new Map<string, LocalResponse>()
+interface JwtDeps {
+  readonly keys: VerifyKey[]
+  readonly jwks: Jwks | null
+  readonly cache: JwksCache
+  readonly clock: Clock
+}
 
-  constructor(c: JwtConfig, keys: VerifyKey[], jwks: Jwks | null) {
-    this.keys = keys
-    this.jwks = jwks
-    this.algorithms = new Set(c.algorithms.length > 0 ? c.algorithms : ALGORITHMS)
-    this.sources = { header: c.header.toLowerCase(), queryParam: c.queryParam, cookie: c.cookie }
-    this.rules = {
-      issuers: c.issuers.length > 0 ? new Set(c.issuers) : null,
-      audiences: c.audiences.length > 0 ? new Set(c.audiences) : null,
-      required: c.requiredClaims,
-      skew: c.clockSkew / 1000,
-    }
-    this.claimHeaders = Object.entries(c.claimsToHeaders).map(([claim, header]) => [claim, header.toLowerCase()] as const)
-    this.forwardToken = c.forwardToken
-    this.optional = c.optional
-    this.realm = c.realm
-    this.missing = Object.freeze({ status: 401, headers: { 'www-authenticate': `Bearer realm="${c.realm}"`, 'content-type': PLAIN }, body: 'Unauthorized\n' })
+class JwtInstance implements PluginInstance {
+  readonly #keys: readonly VerifyKey[]
+  readonly #jwks: Jwks | null
+  readonly #cache: JwksCache
+  readonly #clock: Clock
+  readonly #algorithms: ReadonlySet<string>
+  readonly #sources: TokenSources
+  /** jwtVerify's options but the current date, which each request sets */
+  readonly #options: JWTVerifyOptions
+  readonly #required: readonly string[]
+  readonly #requiredSet: ReadonlySet<string>
+  readonly #claimHeaders: readonly (readonly [claim: string, header: string])[]
+  readonly #forwardToken: boolean
+  readonly #optional: boolean
+  readonly #realm: string
+  readonly #missing: LocalResponse
+  // one prebuilt 401 per error text: the texts are fixed strings, so this stays small
+  readonly #rejections = new Map<string, LocalResponse>()
+
+  constructor(c: JwtConfig, deps: JwtDeps) {
+    this.#keys = deps.keys
+    this.#jwks = deps.jwks
+    this.#cache = deps.cache
+    this.#clock = deps.clock
+    const algorithms = c.algorithms.length > 0 ? c.algorithms : [...ALGORITHMS]
+    this.#algorithms = new Set(algorithms)
+    this.#sources = { header: c.header.toLowerCase(), queryParam: c.queryParam, cookie: c.cookie }
+    this.#required = c.requiredClaims
+    this.#requiredSet = new Set(c.requiredClaims)
+    this.#options = Object.freeze({
+      algorithms,
+      ...(c.issuers.length > 0 ? { issuer: c.issuers } : {}),
+      ...(c.audiences.length > 0 ? { audience: c.audiences } : {}),
+      requiredClaims: c.requiredClaims,
+      clockTolerance: c.clockSkew / 1000,
+    })
+    this.#claimHeaders = Object.entries(c.claimsToHeaders).map(([claim, header]) => [claim, header.toLowerCase()] as const)
+    this.#forwardToken = c.forwardToken
+    this.#optional = c.optional
+    this.#realm = c.realm
+    this.#missing = Object.freeze({ status: 401, headers: { 'www-authenticate': `Bearer realm="${c.realm}"`, 'content-type': PLAIN }, body: 'Unauthorized\n' })
   }
 
   onRequest(ctx: RequestContext): LocalResponse | undefined | Promise<LocalResponse | undefined> {
     // a client must never be able to send what looks like a verified claim
-    for (const [, header] of this.claimHeaders) ctx.requestHeaders.remove(header)
-    const raw = extractToken(ctx.requestHeaders, ctx.url, this.sources)
-    if (raw === null) return this.optional ? undefined : this.missing
-    const token = decodeToken(raw)
-    if (typeof token === 'string') return this.reject(token)
+    for (const [, header] of this.#claimHeaders) ctx.requestHeaders.remove(header)
+    const raw = extractToken(ctx.requestHeaders, ctx.url, this.#sources)
+    if (raw === null) return this.#optional ? undefined : this.#missing
+    let header: ProtectedHeaderParameters
+    try {
+      header = decodeProtectedHeader(raw)
+    } catch {
+      return this.#reject(raw, MALFORMED)
+    }
+    const alg = header.alg
+    if (typeof alg !== 'string') return this.#reject(raw, MALFORMED)
+    // RFC 7515 §4.1.11: extensions we do not understand must make the token invalid
+    if (header.crit !== undefined) return this.#reject(raw, 'unsupported token header')
     // 'none' is not in ALGORITHMS, so it can never be allowed
-    if (!this.algorithms.has(token.alg)) return this.reject('algorithm not allowed')
-    const now = Date.now()
-    const found = this.verify(token, now)
-    if (found === 'nokey' && this.jwks !== null) {
-      // an unknown kid may be a rotated key: reload once (shared and rate-limited), then retry
-      return this.jwks.refresh(now).then(() => this.finish(ctx, token, this.verify(token, Date.now())))
+    if (!this.#algorithms.has(alg)) return this.#reject(raw, 'algorithm not allowed')
+    return this.#verify(ctx, raw, alg, typeof header.kid === 'string' ? header.kid : '')
+  }
+
+  async #verify(ctx: RequestContext, raw: string, alg: string, kid: string): Promise<LocalResponse | undefined> {
+    const opts: JWTVerifyOptions = { ...this.#options, currentDate: new Date(this.#clock()) }
+    let verdict: Verdict = NO_KEY
+    // configured keys: the token's alg must fit the key's type, and kids must agree when both have one
+    for (const k of this.#keys) {
+      if (!k.algs.has(alg) || (kid !== '' && k.kid !== '' && k.kid !== kid)) continue
+      verdict = await verifyWith(raw, k.forAlg.get(alg)!, opts, this.#requiredSet)
+      if (verdict !== BAD_SIGNATURE) break
     }
-    return this.finish(ctx, token, found)
+    if (verdict === NO_KEY && this.#jwks !== null) verdict = await this.#verifyWithJwks(this.#jwks, raw, opts)
+    if (typeof verdict === 'string') return this.#reject(raw, verdict)
+    return this.#accept(ctx, verdict)
   }
 
-  private verify(t: Token, now: number): 'ok' | 'nokey' | 'bad' {
-    const a = this.tryKeys(this.keys, t)
-    if (a !== 'nokey' || this.jwks === null) return a
-    return this.tryKeys(this.jwks.current(now), t)
+  async #verifyWithJwks(jwks: Jwks, raw: string, opts: JWTVerifyOptions): Promise<Verdict> {
+    // the first load (or one after failures, outside the cooldown); bounded by jwks.timeout
+    if (!jwks.loaded) await jwks.refresh()
+    const keys = jwks.current()
+    if (keys === null) return 'signing keys unavailable'
+    const verdict = await verifyWith(raw, keys, opts, this.#requiredSet)
+    if (verdict !== NO_KEY) return verdict
+    // an unknown kid may be a rotated key: reload once (shared and rate-limited), then retry
+    await jwks.refresh()
+    return verifyWith(raw, jwks.current() ?? keys, opts, this.#requiredSet)
   }
 
-  private tryKeys(keys: readonly VerifyKey[], t: Token): 'ok' | 'nokey' | 'bad' {
-    let tried = false
-    for (const k of keys) {
-      if (!k.algs.has(t.alg) || (t.kid !== '' && k.kid !== '' && k.kid !== t.kid)) continue
-      if (verifySignature(t.alg, k.key, t.data, t.sig)) return 'ok'
-      tried = true
-    }
-    return tried ? 'bad' : 'nokey'
-  }
-
-  private finish(ctx: RequestContext, t: Token, found: 'ok' | 'nokey' | 'bad'): LocalResponse | undefined {
-    if (found === 'nokey') return this.reject(this.jwks !== null && !this.jwks.loaded ? 'signing keys unavailable' : 'no key matches the token')
-    if (found === 'bad') return this.reject('invalid signature')
-    const problem = checkClaims(t.payload, this.rules, Date.now() / 1000)
-    if (problem !== null) return this.reject(problem)
+  #accept(ctx: RequestContext, payload: JWTPayload): LocalResponse | undefined {
+    const nul = nullClaim(payload, this.#required)
+    if (nul !== null) return this.#rejection(`missing claim ${nul}`)
     const headers = ctx.requestHeaders
-    for (const [claim, header] of this.claimHeaders) {
-      const v = claimHeaderValue(t.payload[claim])
+    for (const [claim, header] of this.#claimHeaders) {
+      const v = claimHeaderValue(payload[claim])
       if (v !== null) headers.set(header, v)
     }
-    if (!this.forwardToken && this.sources.header !== '') headers.remove(this.sources.header)
-    ctx.state.set('jwt', t.payload)
+    if (!this.#forwardToken && this.#sources.header !== '') headers.remove(this.#sources.header)
+    ctx.state.set('jwt', payload)
     return undefined
   }
 
-  private reject(description: string): LocalResponse {
-    let r = this.rejections.get(description)
+  /** A token whose payload is not a JSON object is "malformed", whatever else is wrong with it. */
+  #reject(raw: string, why: string): LocalResponse {
+    return this.#rejection(why !== MALFORMED && payloadMalformed(raw) ? MALFORMED : why)
+  }
+
+  #rejection(description: string): LocalResponse {
+    let r = this.#rejections.get(description)
     if (r === undefined) {
       r = Object.freeze({
         status: 401,
-        headers: { 'www-authenticate': `Bearer realm="${this.realm}", error="invalid_token", error_description="${description}"`, 'content-type': PLAIN },
+        headers: { 'www-authenticate': `Bearer realm="${this.#realm}", error="invalid_token", error_description="${description}"`, 'content-type': PLAIN },
         body: 'Unauthorized\n',
       })
-      this.rejections.set(description, r)
+      this.#rejections.set(description, r)
     }
     return r
   }
+
+  close(): void {
+    if (this.#jwks !== null) this.#cache.release(this.#jwks)
+  }
 }
 
-export default definePlugin<JwtConfig>({
-  name: 'jwt',
-  priority: 1005,
-  validate: validator(schema, check),
-  create(config, ctx) {
-    const keys = loadKeys(config, ctx)
-    const { url, file } = config.jwks
-    let jwks: Jwks | null = null
-    if (url !== '' || file !== '') {
-      const path = file === '' ? '' : isAbsolute(file) ? file : resolve(ctx.baseDir, file)
-      try {
-        jwks = jwksFor({ ...config.jwks, file: path }, ctx.log)
-      } catch (err) {
-        throw new Error(`jwks.file: cannot load ${path}: ${(err as Error).message}`)
+export interface JwtPluginOptions {
+  /** the time in ms, for exp/nbf and the JWKS TTL and cooldown (tests inject one); Date.now by default */
+  readonly clock?: Clock
+}
+
+/** The jwt plugin; each call has its own JWKS cache and clock (the built-in one is the default export). */
+export function jwtPlugin(opts: JwtPluginOptions = {}): Plugin<JwtConfig> {
+  const clock = opts.clock ?? Date.now
+  const cache = new JwksCache(clock)
+  return definePlugin<JwtConfig>({
+    name: 'jwt',
+    priority: 1005,
+    validate: validator(schema, check),
+    create(config, ctx) {
+      const keys = loadKeys(config, ctx)
+      const { url, file, caFile } = config.jwks
+      let jwks: Jwks | null = null
+      if (url !== '' || file !== '') {
+        let ca = ''
+        if (caFile !== '') {
+          const path = fromBase(ctx, caFile)
+          try {
+            ca = readFileSync(path, 'utf8')
+          } catch (err) {
+            throw new Error(`jwks.caFile: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+          }
+        }
+        const path = file === '' ? '' : fromBase(ctx, file)
+        try {
+          jwks = cache.acquire({ url, file: path, ttl: config.jwks.ttl, timeout: config.jwks.timeout, cooldown: config.jwks.cooldown, ca }, ctx.log)
+        } catch (err) {
+          throw new Error(`jwks.file: cannot load ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+        }
       }
-    }
-    return new JwtInstance(config, keys, jwks)
-  },
-})
+      return new JwtInstance(config, { keys, jwks, cache, clock })
+    },
+  })
+}
+
+export default jwtPlugin()

@@ -1,14 +1,18 @@
 // The authentication and access built-ins through the real `sluice serve` and real HTTP:
-// basic-auth, jwt (HS256, ES256 from a PEM file, a JWKS file; tokens signed here with
-// node:crypto), ip-filter (peer address and trusted X-Forwarded-For hops) and ext-authz (a real
+// basic-auth (bcrypt and argon2 hashes, a plain password from a Secret), jwt (HS256, ES256 from a
+// PEM file, a JWKS file; tokens signed here with node:crypto), ip-filter (peer address and trusted X-Forwarded-For hops) and ext-authz (a real
 // authorization server: allow, deny, down, failure mode allow). One sluice process for the file.
 import t from 'tap'
 import http from 'node:http'
+import https from 'node:https'
 import type { AddressInfo } from 'node:net'
-import { createHash, createHmac, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
+import { createHmac, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
+import bcrypt from 'bcryptjs'
+import argon2 from 'argon2'
 import { startBackend } from '../fixtures/backend.ts'
 import { eventually, request, startSluice, type HttpResult } from '../fixtures/sluice.ts'
 import { docs, echo, expectReady, hostOf, plugin, service } from './fixtures/e2e.ts'
+import { selfSigned } from '../tls/certs.ts'
 
 // --- a real backend and a real authorization service ------------------------------------------
 
@@ -77,17 +81,40 @@ const jwks = {
   ],
 }
 
+// the same key set served over HTTPS with a self-signed certificate the gateway trusts via caFile
+const jwksTls = selfSigned('localhost')
+let jwksFetches = 0
+const jwksServer = https.createServer({ cert: jwksTls.cert, key: jwksTls.key }, (req, res) => {
+  jwksFetches++
+  res.writeHead(200, { 'content-type': 'application/json' })
+  res.end(JSON.stringify(jwks))
+})
+await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve))
+const jwksUrl = `https://localhost:${(jwksServer.address() as AddressInfo).port}/.well-known/jwks.json`
+t.teardown(() => new Promise<void>((resolve) => { jwksServer.closeAllConnections(); jwksServer.close(() => resolve()) }))
+
 // --- the configuration ----------------------------------------------------------------------
 
 const up = backend.origin
-const sha256hex = (s: string): string => createHash('sha256').update(s).digest('hex')
+// htpasswd -B writes $2y$; cheap parameters keep the test fast
+const aliceHash = `$2y$${bcrypt.hashSync('wonderland', 5).slice(4)}`
+const carolHash = await argon2.hash('in the garden', { type: argon2.argon2id, memoryCost: 1024, timeCost: 2, parallelism: 1 })
+const usersSecret = `apiVersion: v1
+kind: Secret
+metadata:
+  name: basic-users
+type: Opaque
+stringData:
+  bob: builder
+`
 const jwtCommon = { issuers: [ISS], audiences: ['api'], claimsToHeaders: { sub: 'x-user', role: 'x-role', groups: 'x-groups' } }
 
 const config = docs(
   service('basic', up, 'basic'),
   service('basic-keep', up, 'basic-keep'),
-  plugin('basic', 'basic-auth', { realm: 'e2e', users: { alice: 'wonderland', bob: `sha256:${sha256hex('builder')}` } }),
-  plugin('basic-keep', 'basic-auth', { users: { alice: 'wonderland' }, hideCredentials: false }),
+  usersSecret,
+  plugin('basic', 'basic-auth', { realm: 'e2e', users: { alice: aliceHash, bob: { secretKeyRef: { name: 'basic-users', key: 'bob' } }, carol: carolHash } }),
+  plugin('basic-keep', 'basic-auth', { users: { alice: aliceHash }, hideCredentials: false }),
 
   service('jwt-hs', up, 'jwt-hs'),
   service('jwt-es', up, 'jwt-es'),
@@ -95,6 +122,8 @@ const config = docs(
   plugin('jwt-hs', 'jwt', { realm: 'api', keys: [{ secret: SECRET, alg: 'HS256' }], ...jwtCommon }),
   plugin('jwt-es', 'jwt', { keys: [{ file: 'keys/es256.pem' }], ...jwtCommon }),
   plugin('jwt-jwks', 'jwt', { jwks: { file: 'keys/jwks.json' }, issuers: [ISS], claimsToHeaders: { sub: 'x-user' } }),
+  service('jwt-remote', up, 'jwt-remote'),
+  plugin('jwt-remote', 'jwt', { jwks: { url: jwksUrl, caFile: 'keys/ca.pem' }, issuers: [ISS], audiences: ['api'] }),
 
   service('ip-deny', up, 'ip-deny'),
   service('ip-allow', up, 'ip-allow'),
@@ -117,6 +146,7 @@ const s = await startSluice({
   'auth.yaml': config,
   'keys/es256.pem': es.publicKey.export({ type: 'spki', format: 'pem' }) as string,
   'keys/jwks.json': JSON.stringify(jwks),
+  'keys/ca.pem': jwksTls.cert,
 })
 t.teardown(() => s.stop())
 await expectReady(s)
@@ -138,16 +168,22 @@ t.test('basic-auth', async (t) => {
   })
 
   t.test('wrong password, unknown user, another scheme, garbage: 401', async (t) => {
-    for (const [i, authorization] of [basic('alice', 'nope'), basic('mallory', 'wonderland'), basic('bob', 'wonderland'), 'Bearer abc', 'Basic !!!', basic('', 'x')].entries()) {
+    const cases = [
+      basic('alice', 'nope'), basic('mallory', 'wonderland'), basic('bob', 'wonderland'), 'Bearer abc', 'Basic !!!', basic('', 'x'),
+      basic('Alice', 'wonderland'), basic('alice', 'Wonderland'), basic('alice', 'wonderland\n'), basic('alice', 'wonderland\0'),
+      basic('alice', ''), basic('alice', aliceHash), basic('bob', 'builder '), basic('carol', carolHash), basic('alice:wonderland', ''),
+      `Basic ${Buffer.from('alice').toString('base64')}`, 'Basic', 'Digest username="alice"',
+    ]
+    for (const [i, authorization] of cases.entries()) {
       const r = await get('basic', `/basic/wrong${i}`, { authorization })
-      t.equal(r.status, 401, authorization)
+      t.equal(r.status, 401, JSON.stringify(authorization))
       t.equal(r.headers['www-authenticate'], 'Basic realm="e2e"')
       t.equal(reached(`/basic/wrong${i}`), 0)
     }
   })
 
-  t.test('right credentials (plain and sha256-hashed): 200, and Authorization is hidden from the backend', async (t) => {
-    for (const [user, pw] of [['alice', 'wonderland'], ['bob', 'builder']]) {
+  t.test('right credentials (bcrypt, argon2, plain from a Secret): 200, and Authorization is hidden from the backend', async (t) => {
+    for (const [user, pw] of [['alice', 'wonderland'], ['bob', 'builder'], ['carol', 'in the garden']]) {
       const r = await get('basic', `/basic/ok-${user}`, { authorization: basic(user!, pw!) })
       t.equal(r.status, 200, user)
       const e = echo(r)
@@ -250,6 +286,26 @@ t.test('jwt', async (t) => {
     t.equal(issuer.status, 401)
     t.equal(issuer.headers['www-authenticate'], invalid('issuer not allowed'))
     t.equal(reached('/jwks/wrong-kid') + reached('/jwks/swapped') + reached('/jwks/issuer'), 0)
+  })
+
+  t.test('a JWKS over HTTPS (private CA): valid tokens pass; forged, none, confused and unknown kids do not', async (t) => {
+    const ok = await get('jwt-remote', '/remote/ok', bearer(token('RS256', jwksRsa.privateKey, claims(), 'k-rsa')))
+    t.equal(ok.status, 200)
+    const rsaJwk = JSON.stringify(jwks.keys[1])
+    const cases: [string, string, string][] = [
+      ['forged', token('ES256', otherEs.privateKey, claims(), 'k-es'), 'invalid signature'],
+      ['alg none with a known kid', token('none', '', claims(), 'k-rsa'), 'algorithm not allowed'],
+      ['HS256 keyed with the public JWK', token('HS256', rsaJwk, claims(), 'k-rsa'), 'no key matches the token'],
+      ['an unknown kid', token('RS256', jwksRsa.privateKey, claims(), 'k-new'), 'no key matches the token'],
+      ['wrong audience', token('RS256', jwksRsa.privateKey, claims({ aud: 'other' }), 'k-rsa'), 'audience not allowed'],
+    ]
+    for (const [i, [name, tok, why]] of cases.entries()) {
+      const r = await get('jwt-remote', `/remote/bad${i}`, bearer(tok))
+      t.equal(r.status, 401, name)
+      t.equal(r.headers['www-authenticate'], invalid(why), name)
+      t.equal(reached(`/remote/bad${i}`), 0)
+    }
+    t.equal(jwksFetches, 1, 'one fetch: the unknown kid is within the cooldown of the first load')
   })
 })
 

@@ -10,6 +10,7 @@ import type { OutgoingHttpHeaders } from 'node:http'
 import { startBackend } from '../fixtures/backend.ts'
 import { eventually, request, startSluice, tempDir, type HttpResult } from '../fixtures/sluice.ts'
 import { docs, echo, expectReady, hostOf, plugin, service, tableVersion } from './fixtures/e2e.ts'
+import bcrypt from 'bcryptjs'
 
 // The backend echoes requests as JSON; under /c/ it answers cacheable responses instead:
 // ?cc= sets Cache-Control (default public, max-age=60), ?vary= sets Vary. Each body carries a
@@ -64,7 +65,7 @@ ${plugin('access-log', 'access-log', { path: LOG }, { namespace: 'knative-servin
       origins: [APP, 'https://*.example.org'], methods: ['GET', 'POST'], exposeHeaders: ['x-request-id', 'x-backend'],
       credentials: true, maxAge: '10m',
     }),
-    plugin('api-auth', 'basic-auth', { users: { alice: 'wonderland' } }),
+    plugin('api-auth', 'basic-auth', { users: { alice: bcrypt.hashSync('wonderland', 5) } }),
     plugin('cors-any', 'cors', {}),
 
     service('hdr', up, 'hdr'),

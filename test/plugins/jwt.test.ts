@@ -1,16 +1,20 @@
 // jwt plugin: config validation, HS/RS/PS/ES/EdDSA verification, claims, token sources, and JWKS
-// from a file and from a real local HTTP server (shared fetches, kid refresh, cooldown, TTL).
+// from a file and from a real local HTTPS server with a self-signed certificate (shared fetches,
+// kid rotation, cooldown and TTL on an injected clock, slow and failing key servers, http refused).
 import t from 'tap'
 import http from 'node:http'
+import https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { constants, createHmac, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
-import plugin from '../../plugins/builtin/jwt.ts'
+import plugin, { jwtPlugin } from '../../plugins/builtin/jwt.ts'
 import type { JwtConfig } from '../../plugins/builtin/jwt.ts'
 import type { LocalResponse, RequestContext } from '../../plugins/api.ts'
 import { fakePluginContext, fakeRequest } from '../../plugins/testing.ts'
+import { eventually } from '../fixtures/sluice.ts'
+import { selfSigned } from '../tls/certs.ts'
 
 const SECRET = 'a-very-long-shared-secret-for-hs256-tests'
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
@@ -49,8 +53,10 @@ function problems(raw: unknown): string[] {
   return v.ok ? [] : v.issues.map((i) => `${i.path}: ${i.message}`)
 }
 
-function make(raw: unknown, baseDir?: string) {
-  return plugin.create(config(raw), fakePluginContext(undefined, baseDir))
+function make(raw: unknown, baseDir?: string, p = plugin) {
+  const inst = p.create(config(raw), fakePluginContext(undefined, baseDir))
+  t.teardown(() => inst.close?.())
+  return inst
 }
 
 async function run(inst: ReturnType<typeof make>, ctx: RequestContext): Promise<LocalResponse | undefined> {
@@ -76,7 +82,18 @@ t.test('config validation', async (t) => {
     'keys[0].alg: must be one of HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, got "none"',
   ])
   t.same(problems({ keys: [{ secret: '!!!', secretEncoding: 'base64' }] }), ['keys[0].secret: not valid base64'])
-  t.same(problems({ jwks: { url: 'ftp://keys.example.com/jwks.json' } }), ['jwks.url: must be an http:// or https:// URL, got "ftp://keys.example.com/jwks.json"'])
+  t.same(problems({ jwks: { url: 'ftp://keys.example.com/jwks.json' } }), ['jwks.url: must be an https:// URL, got "ftp://keys.example.com/jwks.json"'])
+  t.same(problems({ jwks: { url: 'https://' } }), ['jwks.url: must be an https:// URL, got "https://"'])
+  t.same(problems({ jwks: { url: 'http://keys.example.com/jwks.json' } }), [
+    'jwks.url: http:// sends the signing keys unauthenticated, so anyone on the path can replace them and forge tokens; ' +
+    'use https:// (jwks.caFile trusts a private CA), or set allowInsecureJwks: true for a key server on loopback or a trusted network',
+  ])
+  t.same(problems({ jwks: { url: 'http://127.0.0.1:8000/jwks.json' }, allowInsecureJwks: true }), [])
+  t.same(problems({ jwks: { url: 'https://keys.example.com/jwks.json' } }), [])
+  t.same(problems({ keys: [{ secret: 'x' }], jwks: { caFile: 'ca.pem' } }), ['jwks.caFile: only used with jwks.url; remove it or set jwks.url'])
+  const small = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey
+  t.same(problems({ keys: [{ pem: pem(small) }] }), ['keys[0].pem: is an RSA key of 1024 bits; at least 2048 are required'])
+  t.same(problems({ keys: [{ pem: pem(generateKeyPairSync('ed448').publicKey) }] }), ['keys[0].pem: is an ed448 key; supported are RSA, EC P-256/P-384/P-521 and Ed25519'])
   t.same(problems({ jwks: { url: 'http://a/j', file: 'j.json' } }), ['jwks: set url or file, not both'])
   t.same(problems({ keys: [{ secret: 'x' }], algorithms: ['none'] }), [
     'algorithms[0]: must be one of HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, got "none"',
@@ -259,73 +276,170 @@ t.test('JWKS from a file', async (t) => {
   t.throws(() => make({ jwks: { file: 'nope.json' } }, dir), { message: /^jwks\.file: cannot load .*nope\.json: ENOENT/ })
 })
 
-interface JwksServer { url: string; fetches: number; keys: unknown[]; status: number; delay: number; close(): Promise<void> }
+interface JwksServer {
+  url: string
+  fetches: number
+  keys: unknown[]
+  status: number
+  /** hold answers until released (a slow key server) */
+  hold: boolean
+  release(): void
+  close(): Promise<void>
+}
 
-async function jwksServer(keys: unknown[]): Promise<JwksServer> {
-  const state = { fetches: 0, keys, status: 200, delay: 0 }
-  const server = http.createServer((req, res) => {
+// one self-signed certificate for every HTTPS key server of this file, trusted through jwks.caFile
+const tls = selfSigned('localhost')
+const caDir = mkdtempSync(join(tmpdir(), 'sluice-jwks-ca-'))
+writeFileSync(join(caDir, 'ca.pem'), tls.cert)
+
+/** A JWKS endpoint on 127.0.0.1: HTTPS (https://localhost:port) unless `plain`. */
+async function jwksServer(keys: unknown[], plain = false): Promise<JwksServer> {
+  const held: (() => void)[] = []
+  const state = {
+    fetches: 0, keys, status: 200, hold: false,
+    release: () => { for (const f of held.splice(0)) f() },
+  }
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     state.fetches++
-    setTimeout(() => {
+    const answer = (): void => {
       res.writeHead(state.status, { 'content-type': 'application/json' })
       res.end(JSON.stringify({ keys: state.keys }))
-    }, state.delay)
-  })
+    }
+    if (state.hold) held.push(answer)
+    else answer()
+  }
+  const server = plain ? http.createServer(handler) : https.createServer({ cert: tls.cert, key: tls.key }, handler)
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   const port = (server.address() as AddressInfo).port
   return Object.assign(state, {
-    url: `http://127.0.0.1:${port}/.well-known/jwks.json`,
+    url: `${plain ? 'http' : 'https'}://${plain ? '127.0.0.1' : 'localhost'}:${port}/.well-known/jwks.json`,
     close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()) }),
   })
 }
 
-t.test('JWKS from a URL: one shared fetch, kid refresh with cooldown, TTL reload', async (t) => {
+/** A clock the test moves by hand (ms), and a plugin that reads it. */
+function clocked(): { p: ReturnType<typeof jwtPlugin>; advance(ms: number): void } {
+  let ms = Date.now()
+  return { p: jwtPlugin({ clock: () => ms }), advance: (d) => { ms += d } }
+}
+
+t.test('JWKS over HTTPS: one shared fetch, kid rotation after the cooldown, TTL reload in the background', async (t) => {
   const srv = await jwksServer([jwk(rsa.publicKey, 'k1')])
   t.teardown(srv.close)
-  srv.delay = 50
-  const inst = make({ jwks: { url: srv.url, cooldown: '300ms', ttl: '1s' } })
+  const { p, advance } = clocked()
+  const cfg = { jwks: { url: srv.url, caFile: 'ca.pem', cooldown: '30s', ttl: '10m' } }
+  srv.hold = true
+  const inst = make(cfg, caDir, p)
   const tok = token('RS256', rsa.privateKey, { sub: 'a' }, { kid: 'k1' })
   // many requests before the first load finishes all wait on the same fetch
-  const results = await Promise.all(Array.from({ length: 20 }, () => run(inst, bearer(tok))))
-  t.same(results, Array(20).fill(undefined))
+  const pending = Promise.all(Array.from({ length: 20 }, () => run(inst, bearer(tok))))
+  t.ok(await eventually(() => srv.fetches === 1, 5000), 'the warm-up fetch has started')
+  srv.hold = false
+  srv.release()
+  t.same(await pending, Array(20).fill(undefined))
   t.equal(srv.fetches, 1)
-  // another route with the same JWKS shares the cache
-  const inst2 = make({ jwks: { url: srv.url, cooldown: '300ms', ttl: '1s' } })
+  // another route with the same JWKS shares the set
+  const inst2 = make(cfg, caDir, p)
   t.equal(await run(inst2, bearer(tok)), undefined)
   t.equal(srv.fetches, 1)
-  srv.delay = 0
 
-  // a rotated key: the unknown kid forces a reload (after the cooldown)
+  // a rotated key: within the cooldown of the last load an unknown kid costs no fetch
   srv.keys = [jwk(rsa.publicKey, 'k1'), jwk(rsa2.publicKey, 'k2')]
-  await new Promise((r) => setTimeout(r, 320))
   const tok2 = token('RS256', rsa2.privateKey, {}, { kid: 'k2' })
+  t.equal(challenge(await run(inst, bearer(tok2))), desc('no key matches the token'))
+  t.equal(srv.fetches, 1)
+  // after it, the unknown kid forces one reload and the new key works
+  advance(30_000)
   t.equal(await run(inst, bearer(tok2)), undefined)
   t.equal(srv.fetches, 2)
-  // random kids within the cooldown cost no fetches
+  // random kids within the new cooldown cost no fetches
   for (let i = 0; i < 10; i++) t.equal(challenge(await run(inst, bearer(token('RS256', rsa2.privateKey, {}, { kid: `r${i}` })))), desc('no key matches the token'))
   t.equal(srv.fetches, 2)
 
-  // past the TTL a request triggers a background reload but does not wait; old keys keep working
+  // past the TTL a request starts a background reload but does not wait for it: the old keys serve
   srv.keys = [jwk(rsa2.publicKey, 'k2')]
-  await new Promise((r) => setTimeout(r, 1020))
-  t.equal(await run(inst, bearer(tok)), undefined, 'served with the cached keys')
-  await new Promise((r) => setTimeout(r, 50))
-  t.equal(srv.fetches, 3)
-  t.equal(challenge(await run(inst, bearer(tok))), desc('no key matches the token'), 'k1 is gone after the reload')
+  srv.hold = true
+  advance(600_000)
+  t.equal(await run(inst, bearer(tok)), undefined, 'served with the cached keys while the reload hangs')
+  t.ok(await eventually(() => srv.fetches === 3, 5000), 'the reload was started')
+  t.equal(await run(inst2, bearer(tok)), undefined, 'other requests do not wait for it either')
+  srv.hold = false
+  srv.release()
+  t.ok(await eventually(async () => challenge(await run(inst, bearer(tok))) === desc('no key matches the token'), 5000), 'k1 is gone after the reload')
+  t.equal(srv.fetches, 3, 'the unknown k1 is within the cooldown of the reload')
 })
 
-t.test('JWKS URL failures', async (t) => {
+t.test('JWKS over HTTPS: the certificate must be trusted', async (t) => {
+  const srv = await jwksServer([jwk(rsa.publicKey, 'k1')])
+  t.teardown(srv.close)
+  const inst = make({ jwks: { url: srv.url, timeout: '2s' } })
+  t.equal(challenge(await run(inst, bearer(token('RS256', rsa.privateKey, {}, { kid: 'k1' })))), desc('signing keys unavailable'), 'a self-signed certificate without caFile is refused')
+  t.throws(() => make({ jwks: { url: srv.url, caFile: 'nope.pem' } }, caDir), { message: `jwks.caFile: cannot read ${join(caDir, 'nope.pem')}: ENOENT` })
+})
+
+t.test('JWKS: a token without kid tries every key of its type; an RSA key never verifies HS256', async (t) => {
+  const srv = await jwksServer([jwk(rsa.publicKey, 'k1'), jwk(rsa2.publicKey, 'k2'), jwk(ec.publicKey, 'e1')])
+  t.teardown(srv.close)
+  const inst = make({ jwks: { url: srv.url, caFile: 'ca.pem' } }, caDir)
+  t.equal(await run(inst, bearer(token('RS256', rsa2.privateKey, { sub: 'x' }))), undefined, 'second of two RSA keys')
+  t.equal(challenge(await run(inst, bearer(token('RS256', generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey, {})))), desc('invalid signature'))
+  t.equal(challenge(await run(inst, bearer(token('RS256', rsa2.privateKey, { exp: now() - 3600 })))), desc('token expired'), 'claims are checked on the key that verified')
+  // alg confusion: HS256 keyed with the public key's PEM or JWK text
+  for (const secret of [pem(rsa.publicKey), JSON.stringify(jwk(rsa.publicKey, 'k1'))]) {
+    t.equal(challenge(await run(inst, bearer(token('HS256', secret, { sub: 'admin' }, { kid: 'k1' })))), desc('no key matches the token'))
+  }
+  t.equal(challenge(await run(inst, bearer(`${b64({ alg: 'none', kid: 'k1' })}.${b64({ sub: 'admin' })}.`))), desc('algorithm not allowed'))
+})
+
+t.test('JWKS URL failures: a failed load keeps its cooldown; a slow server is bounded by the timeout', async (t) => {
   const srv = await jwksServer([jwk(rsa.publicKey, 'k1')])
   t.teardown(srv.close)
   srv.status = 500
-  const inst = make({ jwks: { url: `${srv.url}?fail`, cooldown: '1h' } })
+  const { p, advance } = clocked()
+  const inst = make({ jwks: { url: `${srv.url}?fail`, caFile: 'ca.pem', cooldown: '1m' } }, caDir, p)
   const tok = token('RS256', rsa.privateKey, {}, { kid: 'k1' })
   t.equal(challenge(await run(inst, bearer(tok))), desc('signing keys unavailable'))
   t.equal(challenge(await run(inst, bearer(tok))), desc('signing keys unavailable'))
   t.equal(srv.fetches, 1, 'the cooldown holds after a failed load')
+  srv.status = 200
+  advance(60_000)
+  t.equal(await run(inst, bearer(tok)), undefined, 'after the cooldown the next request loads the keys')
+  t.equal(srv.fetches, 2)
+
+  // a key server that never answers: requests give up after jwks.timeout (else this test hangs)
+  const slow = await jwksServer([jwk(rsa.publicKey, 'k1')])
+  t.teardown(async () => { slow.release(); await slow.close() })
+  slow.hold = true
+  const hung = make({ jwks: { url: slow.url, caFile: 'ca.pem', timeout: '200ms' } }, caDir)
+  t.equal(challenge(await run(hung, bearer(tok))), desc('signing keys unavailable'))
+  // a route with its own keys next to the JWKS: a known key never waits for the key server
+  const mixed = make({ keys: [{ kid: 'local', secret: SECRET }], jwks: { url: `${slow.url}?mixed`, caFile: 'ca.pem', timeout: '1h' } }, caDir)
+  t.equal(await run(mixed, bearer(token('HS256', SECRET, {}, { kid: 'local' }))), undefined)
 
   // a server that is not there
-  const dead = make({ jwks: { url: 'http://127.0.0.1:1/jwks.json', timeout: '500ms' } })
+  const dead = make({ jwks: { url: 'http://127.0.0.1:1/jwks.json', timeout: '500ms' }, allowInsecureJwks: true })
   t.equal(challenge(await run(dead, bearer(tok))), desc('signing keys unavailable'))
+})
+
+t.test('JWKS over http:// only with allowInsecureJwks', async (t) => {
+  const srv = await jwksServer([jwk(ec.publicKey, 'e1')], true)
+  t.teardown(srv.close)
+  t.throws(() => make({ jwks: { url: srv.url } }), { message: /^jwks\.url: http:\/\/ sends the signing keys unauthenticated/ })
+  const inst = make({ jwks: { url: srv.url }, allowInsecureJwks: true })
+  t.equal(await run(inst, bearer(token('ES256', ec.privateKey, {}, { kid: 'e1' }))), undefined)
+})
+
+t.test('exp and nbf follow the injected clock', async (t) => {
+  const { p, advance } = clocked()
+  const inst = make({ keys: [{ secret: SECRET }], clockSkew: '10s' }, undefined, p)
+  const tok = token('HS256', SECRET, { nbf: now() + 60, exp: now() + 120 })
+  t.equal(challenge(await run(inst, bearer(tok))), desc('token not yet valid'))
+  advance(55_000)
+  t.equal(await run(inst, bearer(tok)), undefined, 'within the skew of nbf')
+  advance(70_000)
+  t.equal(await run(inst, bearer(tok)), undefined, 'within the skew of exp')
+  advance(10_000)
+  t.equal(challenge(await run(inst, bearer(tok))), desc('token expired'))
 })
 
 t.test('short shared secrets are accepted with a warning', async (t) => {

@@ -10,6 +10,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startSluice, eventually } from '../fixtures/sluice.ts'
 import { upstreamService, wsUpstream } from './fixtures/helpers.ts'
+import bcrypt from 'bcryptjs'
 
 const API = fileURLToPath(new URL('../../plugins/api.ts', import.meta.url))
 
@@ -34,7 +35,7 @@ spec:
 
 const s = await startSluice({
   'ws.yaml': service('guarded', 'auth, add, record') + service('broken', 'throws') +
-    plugin('auth', 'basic-auth', '{users: {ada: lovelace}}') +
+    plugin('auth', 'basic-auth', `{users: {ada: ${JSON.stringify(bcrypt.hashSync('lovelace', 5))}}}`) +
     plugin('add', 'headers', '{request: {set: {x-added: "yes"}}}') +
     plugin('record', './record.ts', '{}') +
     plugin('throws', './throws.ts', '{}'),
