@@ -256,7 +256,7 @@ export class Gateway implements PluginHost {
       rejectUpgrade(socket, 404, `no route for host ${JSON.stringify(host)}\n`)
       return
     }
-    this.#openTunnel(req, socket, head, split, url, upstreamHeaders(req, scheme, split.rewriteHost, split.setHeaders, split.setNames, false), start, null)
+    this.#openTunnel(req, socket, head, split, url, upstreamHeaders(req, scheme, split.rewriteHost, split.setHeaders, split.setNames, false, this.table.trustedProxies), start, null)
   }
 
   #openTunnel(req: IncomingMessage, socket: Duplex, head: Buffer, split: Split, url: string, headers: string[], start: number, done: ((status: number) => void) | null): void {

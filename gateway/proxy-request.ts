@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { RESPONSE_HOP_BY_HOP, upstreamHeaders } from './forward-headers.ts'
 import { ERR } from './metrics/route-slots.ts'
-import type { Split } from './route-table.ts'
+import type { RouteTable, Split } from './route-table.ts'
 import type { RevisionThrottler, Waiter } from './activator/throttler.ts'
 import type { UpstreamInstance } from './activator/upstream-instance.ts'
 import type { Logger } from './log.ts'
@@ -34,6 +34,8 @@ export interface ExchangeHooks {
   /** the gateway is draining: responses ask the client to close the connection */
   readonly draining: boolean
   readonly log: Logger
+  /** the table being served: its trusted proxies decide which forwarding headers are kept */
+  readonly table: Pick<RouteTable, 'trustedProxies'>
 }
 
 const kExchange = Symbol('sluice.exchange')
@@ -112,7 +114,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     instance.dispatcher.dispatch({
       path: this.url,
       method: this.req.method ?? 'GET',
-      headers: this.headers ??= upstreamHeaders(this.req, this.scheme, this.split.rewriteHost, this.split.setHeaders, this.split.setNames, b.protocol === 'h2c'),
+      headers: this.headers ??= upstreamHeaders(this.req, this.scheme, this.split.rewriteHost, this.split.setHeaders, this.split.setNames, b.protocol === 'h2c', this.hooks.table.trustedProxies),
       body: hasBody(this.req) ? this.req : null,
       headersTimeout,
       bodyTimeout: b.idleMs,

@@ -4,6 +4,7 @@
 import type { RevisionThrottler } from './activator/throttler.ts'
 import type { RouteSlot } from './metrics/route-slots.ts'
 import type { PluginChain } from './plugins/chain.ts'
+import type { TrustedProxies } from './trusted-proxies.ts'
 
 /** The upstream instances of one revision or Service port. */
 export interface Backend {
@@ -76,10 +77,16 @@ export interface RouteTable {
   readonly backends: ReadonlyMap<string, Backend>
   /** number of (host, path) routes, for the route-count metric */
   readonly routeCount: number
+  /**
+   * config-sluice trusted-proxies: the peers whose Forwarded / X-Forwarded-* are kept (null: none,
+   * the default). On the table rather than set on the gateway, so that a reload changes routes and
+   * trust in one swap, and a worker process gets both in the one message that carries the table.
+   */
+  readonly trustedProxies: TrustedProxies | null
 }
 
 export const emptyHostTable: HostTable = Object.freeze({ exact: new Map(), suffixes: [], any: null })
 
 export function emptyRouteTable(): RouteTable {
-  return Object.freeze({ version: 0, external: emptyHostTable, internal: emptyHostTable, backends: new Map(), routeCount: 0 })
+  return Object.freeze({ version: 0, external: emptyHostTable, internal: emptyHostTable, backends: new Map(), routeCount: 0, trustedProxies: null })
 }

@@ -61,8 +61,8 @@ class Flow {
     this.tunnel = tunnel
     const split = this.split = pickSplit(path)
     const headers = split === null
-      ? upstreamHeaders(req, scheme, null, NONE, NO_NAMES, false)
-      : upstreamHeaders(req, scheme, split.rewriteHost, split.setHeaders, split.setNames, tunnel === null && split.backend.protocol === 'h2c')
+      ? upstreamHeaders(req, scheme, null, NONE, NO_NAMES, false, host.table.trustedProxies)
+      : upstreamHeaders(req, scheme, split.rewriteHost, split.setHeaders, split.setNames, tunnel === null && split.backend.protocol === 'h2c', host.table.trustedProxies)
     this.ctx = new PluginRequest(req, url, hostName, vh.route, start, headers)
   }
 
