@@ -103,7 +103,7 @@ export function upstreamHeaders(
   const named = headers.connection !== undefined ? connectionTokens(headers.connection) : null
   const host = headers.host ?? (headers[':authority'] as string | undefined) ?? ''
   const ip = peerAddress(req)
-  // One comparison when nobody is trusted (the default); client values are then never read.
+  // One comparison when nobody is trusted (the default); otherwise one BlockList lookup.
   const trusted = trust !== null && trust.has(ip)
   let forwarded = '', xff = '', xfproto = '', xfhost = '', requestId = '', traceparent = ''
   for (const name in headers) {
@@ -117,7 +117,8 @@ export function upstreamHeaders(
       else for (const v of value) out.push(name, v)
       continue
     }
-    if (kind >= FORWARDED && kind <= XFHOST && !trusted) continue
+    // From anyone but a trusted proxy, the client's forwarding headers are dropped unread.
+    if (!trusted && ((kind >= FORWARDED && kind <= XFHOST) || kind === PROXY_ONLY)) continue
     const v = typeof value === 'string' ? value : value.join(', ')
     switch (kind) {
       case FORWARDED: forwarded = v; break
@@ -127,7 +128,7 @@ export function upstreamHeaders(
       case REQUEST_ID: requestId = v; break
       case TRACEPARENT: traceparent = v; break
       case TE: if (keepTe && v.trim().toLowerCase() === 'trailers') out.push('te', 'trailers'); break
-      default: break // DROP, PROXY_ONLY from an untrusted peer, HOST (host is written below)
+      default: break // DROP, HOST (host is written below)
     }
   }
   const element = `for=${forwardedFor(ip)};host=${forwardedValue(host)};proto=${scheme}`
