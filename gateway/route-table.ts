@@ -79,8 +79,9 @@ export interface RouteTable {
   readonly routeCount: number
   /**
    * config-sluice trusted-proxies: the peers whose Forwarded / X-Forwarded-* are kept (null: none,
-   * the default). On the table rather than set on the gateway, so that a reload changes routes and
-   * trust in one swap, and a worker process gets both in the one message that carries the table.
+   * the default). On the table rather than set on the gateway: a reload changes routes and trust in
+   * one atomic swap, and whatever is handed compiled tables (a worker too) gets trust with them,
+   * with no second channel from control/ to keep in step.
    */
   readonly trustedProxies: TrustedProxies | null
 }
