@@ -149,7 +149,8 @@ export class ControlLoop {
         const r = resolution!
         instances.begin()
         const table = compile(out.model, gateway.metrics.slots, ++this.#version,
-          (ing) => r.forOwner(ing.ownerKind, ing.namespace, ing.name).map((p) => instances.entry(ing.namespace, ing.name, p)))
+          (ing) => r.forOwner(ing.ownerKind, ing.namespace, ing.name).map((p) => instances.entry(ing.namespace, ing.name, p)),
+          { trustedProxies: settings.sluice.trustedProxies })
         instances.commit()
         gateway.swap(table)
         gateway.setCertificates(certs!.table)

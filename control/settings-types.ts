@@ -34,5 +34,10 @@ export interface Settings {
     readonly drainTimeoutSeconds: number
     /** requests one revision may buffer while it has no free slot (activator-queue-depth, default 10000); more get 503 */
     readonly activatorQueueDepth: number
+    /**
+     * trusted-proxies: CIDR ranges (IPv4 and IPv6) of the peers whose Forwarded / X-Forwarded-*
+     * headers are kept and appended to; from any other peer they are overwritten. Default: none.
+     */
+    readonly trustedProxies: readonly string[]
   }
 }

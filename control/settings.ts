@@ -7,6 +7,7 @@ import type { DomainRule, Settings } from './settings-types.ts'
 import { parseTemplate, renderTemplate, TemplateError, type TemplateField } from './templates.ts'
 import { isDnsSubdomain } from './reconcile/names.ts'
 import { ConfigMapReader } from './config-map-reader.ts'
+import { parseCidr } from '../gateway/trusted-proxies.ts'
 
 export const DEFAULT_DOMAIN_TEMPLATE = '{{.Name}}.{{.Namespace}}.{{.Domain}}'
 export const DEFAULT_TAG_TEMPLATE = '{{.Tag}}-{{.Name}}'
@@ -24,7 +25,7 @@ export const defaultSettings: Settings = Object.freeze({
   revisionResponseStartTimeoutSeconds: 300,
   revisionIdleTimeoutSeconds: 0,
   containerConcurrency: 0,
-  sluice: Object.freeze({ drainTimeoutSeconds: 30, activatorQueueDepth: 10_000 }),
+  sluice: Object.freeze({ drainTimeoutSeconds: 30, activatorQueueDepth: 10_000, trustedProxies: Object.freeze([]) }),
 })
 
 const CONFIG_MAPS = ['config-domain', 'config-network', 'config-features', 'config-defaults', 'config-sluice'] as const
@@ -180,7 +181,27 @@ function readSluice(r: Reader, s: Mutable<Settings>): void {
   }
   const depth = r.int('activator-queue-depth', 1, 1_000_000)
   if (depth !== undefined) sluice.activatorQueueDepth = depth
+  const trusted = readTrustedProxies(r)
+  if (trusted !== undefined) sluice.trustedProxies = trusted
   s.sluice = sluice
+}
+
+/** trusted-proxies: comma-separated CIDRs; every bad entry is reported, and then none is trusted. */
+function readTrustedProxies(r: Reader): readonly string[] | undefined {
+  const v = r.str('trusted-proxies')
+  if (v === undefined) return undefined
+  const ranges: string[] = []
+  let bad = false
+  for (const part of v.split(',')) {
+    const entry = part.trim()
+    if (entry === '') continue
+    const c = parseCidr(entry)
+    if (typeof c === 'string') {
+      r.error('trusted-proxies', `trusted-proxies: ${c}; write comma-separated ranges such as "10.0.0.0/8, 2001:db8::/32"`)
+      bad = true
+    } else ranges.push(entry)
+  }
+  return bad ? undefined : Object.freeze(ranges)
 }
 
 const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 }

@@ -1,11 +1,19 @@
 // Builds the upstream request's header list from the downstream request in one pass:
 // hop-by-hop headers (and those named in Connection) are dropped, path/split headers
 // overwrite, and Forwarded / X-Forwarded-* / x-request-id / traceparent are kept or created.
+//
+// Forwarding headers are believed only from a trusted proxy (config-sluice trusted-proxies):
+// then Forwarded and X-Forwarded-For are appended to and X-Forwarded-Proto/-Host kept. From any
+// other peer Sluice is the edge, and writes them itself from what it saw (the TCP peer, the Host
+// it routed on, the listener's scheme): a client must not be able to tell a backend, or a cache
+// in front of it, that it came from elsewhere or for another host (issue 10: one
+// `X-Forwarded-Host: evil.example` poisoned the cache plugin's stored page for everyone).
 import type { DownstreamRequest } from './downstream.ts'
 import { randomFillSync, randomUUID } from 'node:crypto'
+import type { TrustedProxies } from './trusted-proxies.ts'
 
 // What each request header name needs; absent means "copy as is".
-const DROP = 1, HOST = 2, FORWARDED = 3, XFF = 4, XFPROTO = 5, XFHOST = 6, REQUEST_ID = 7, TRACEPARENT = 8, TE = 9
+const DROP = 1, HOST = 2, FORWARDED = 3, XFF = 4, XFPROTO = 5, XFHOST = 6, REQUEST_ID = 7, TRACEPARENT = 8, TE = 9, PROXY_ONLY = 10
 const SPECIAL = new Map<string, number>([
   ['connection', DROP], ['keep-alive', DROP], ['proxy-connection', DROP], ['transfer-encoding', DROP],
   ['trailer', DROP], ['upgrade', DROP], ['http2-settings', DROP], ['proxy-authorization', DROP],
@@ -13,6 +21,10 @@ const SPECIAL = new Map<string, number>([
   ['expect', DROP],
   ['te', TE], ['host', HOST], ['forwarded', FORWARDED], ['x-forwarded-for', XFF], ['x-forwarded-proto', XFPROTO],
   ['x-forwarded-host', XFHOST], ['x-request-id', REQUEST_ID], ['traceparent', TRACEPARENT],
+  // Other forwarding headers frameworks believe from "their" proxy (Spring, Express, Rails, nginx's
+  // realip): Sluice does not write them, so only a trusted proxy's pass; a client's are dropped.
+  ['x-forwarded-port', PROXY_ONLY], ['x-forwarded-prefix', PROXY_ONLY], ['x-forwarded-ssl', PROXY_ONLY],
+  ['x-forwarded-scheme', PROXY_ONLY], ['x-real-ip', PROXY_ONLY],
 ])
 
 /** Response headers that never cross a proxy. */
@@ -80,15 +92,19 @@ function connectionTokens(value: string): Set<string> | null {
  * @param setHeaders flat [name, value…] (lower-case names) applied with overwrite semantics
  * @param setNames the names in setHeaders, for the skip test
  * @param keepTe keep `te: trailers` (HTTP/2 upstreams, gRPC)
+ * @param trust the table's trusted proxies (null: nobody, the default)
  */
 export function upstreamHeaders(
   req: DownstreamRequest, scheme: string, rewriteHost: string | null,
-  setHeaders: readonly string[], setNames: ReadonlySet<string>, keepTe: boolean,
+  setHeaders: readonly string[], setNames: ReadonlySet<string>, keepTe: boolean, trust: TrustedProxies | null,
 ): string[] {
   const headers = req.headers
   const out: string[] = []
   const named = headers.connection !== undefined ? connectionTokens(headers.connection) : null
   const host = headers.host ?? (headers[':authority'] as string | undefined) ?? ''
+  const ip = peerAddress(req)
+  // One comparison when nobody is trusted (the default); otherwise one BlockList lookup.
+  const trusted = trust !== null && trust.has(ip)
   let forwarded = '', xff = '', xfproto = '', xfhost = '', requestId = '', traceparent = ''
   for (const name in headers) {
     const value = headers[name]
@@ -96,11 +112,13 @@ export function upstreamHeaders(
     // HTTP/2 pseudo-headers (:method, :path, :authority, :scheme) are not headers upstream.
     if (name.charCodeAt(0) === 58 || setNames.has(name) || (named !== null && named.has(name))) continue
     const kind = SPECIAL.get(name)
-    if (kind === undefined) {
+    if (kind === undefined || (kind === PROXY_ONLY && trusted)) {
       if (typeof value === 'string') out.push(name, value)
       else for (const v of value) out.push(name, v)
       continue
     }
+    // From anyone but a trusted proxy, the client's forwarding headers are dropped unread.
+    if (!trusted && ((kind >= FORWARDED && kind <= XFHOST) || kind === PROXY_ONLY)) continue
     const v = typeof value === 'string' ? value : value.join(', ')
     switch (kind) {
       case FORWARDED: forwarded = v; break
@@ -113,7 +131,6 @@ export function upstreamHeaders(
       default: break // DROP, HOST (host is written below)
     }
   }
-  const ip = peerAddress(req)
   const element = `for=${forwardedFor(ip)};host=${forwardedValue(host)};proto=${scheme}`
   if (setNames.size === 0) {
     out.push(

@@ -242,7 +242,7 @@ export class Gateway implements PluginHost {
     }
     const split = pickSplit(d.path!)
     if (split === null) return this.#refuse(upgradeResponse(req, socket), noSplit(d), entry)
-    this.#openTunnel(req, socket, head, split, url, upstreamHeaders(req, entry.scheme, split.rewriteHost, split.setHeaders, split.setNames, false), start, null)
+    this.#openTunnel(req, socket, head, split, url, upstreamHeaders(req, entry.scheme, split.rewriteHost, split.setHeaders, split.setNames, false, this.#table.trustedProxies), start, null)
   }
 
   #openTunnel(req: IncomingMessage, socket: Duplex, head: Buffer, split: Split, url: string, headers: string[], start: number, done: ((status: number) => void) | null): void {

@@ -10,7 +10,7 @@ import type { Dispatcher } from 'undici'
 import type { DownstreamRequest, DownstreamResponse } from './downstream.ts'
 import { RESPONSE_HOP_BY_HOP, upstreamHeaders } from './forward-headers.ts'
 import { ERR } from './metrics/route-slots.ts'
-import type { Split } from './route-table.ts'
+import type { RouteTable, Split } from './route-table.ts'
 import type { RevisionThrottler, Waiter } from './activator/throttler.ts'
 import type { UpstreamInstance } from './activator/upstream-instance.ts'
 import type { Logger } from './log.ts'
@@ -32,6 +32,8 @@ export interface ExchangeHooks {
   /** the gateway is draining: responses ask the client to close the connection */
   readonly draining: boolean
   readonly log: Logger
+  /** the table being served: its trusted proxies decide which forwarding headers are kept */
+  readonly table: Pick<RouteTable, 'trustedProxies'>
 }
 
 /** One request on its way to an upstream. */
@@ -131,7 +133,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     instance.dispatcher.dispatch({
       path: this.#url,
       method: req.method ?? 'GET',
-      headers: this.#headers ??= upstreamHeaders(req, this.#scheme, split.rewriteHost, split.setHeaders, split.setNames, b.protocol === 'h2c'),
+      headers: this.#headers ??= upstreamHeaders(req, this.#scheme, split.rewriteHost, split.setHeaders, split.setNames, b.protocol === 'h2c', this.#hooks.table.trustedProxies),
       body: hasBody(req) ? req : null,
       headersTimeout,
       bodyTimeout: b.idleMs,

@@ -3,6 +3,12 @@
 // anything it does not fully understand gives null, and the connection goes to Node's HTTP server
 // as usual. Node's parser stays the authority: a parked request is routed again from what Node
 // parsed before it is sent anywhere.
+//
+// It is a second HTTP parser at the edge, so it must never drive forwarding or authorization: no
+// header it reads may reach an upstream, a plugin, or a decision about who may do what. Only
+// Node's parse (llhttp) does that. Its one promise, checked against llhttp by
+// test/gateway/request-head-diff.test.ts: whatever it accepts, llhttp accepts too and reads the
+// same method, target, Host and body framing; it may refuse more.
 import { METHODS as METHOD_NAMES } from 'node:http'
 
 export interface RequestHead {
@@ -26,12 +32,21 @@ const FIELD_LINE = /^[\t\x20-\x7e\x80-\xff]*$/
 // Requests that change what the connection is (WebSocket, h2c upgrade) or that wait for a
 // go-ahead before sending their body are handled by Node's server from the first byte.
 const NOT_PARKED = new Set(['upgrade', 'expect'])
-const DIGITS = /^[0-9]+$/
+// At most 15 digits: a safe integer, far from llhttp's refusal past 2^64 - 1 (the fuzz test found
+// that an unbounded digit string was accepted here and refused there).
+const CONTENT_LENGTH = /^[0-9]{1,15}$/
+/**
+ * Header fields beyond this give null. llhttp under Node refuses a head of 1001 fields with
+ * HPE_HEADER_OVERFLOW whatever its size (found by the fuzz test); real first requests carry a few
+ * dozen at most.
+ */
+const MAX_FIELDS = 100
 
 export function readRequestHead(chunk: Buffer): RequestHead | null {
   const end = chunk.indexOf(END_OF_HEAD)
   if (end < 0 || end > MAX_HEAD) return null
-  const lines = chunk.toString('latin1', 0, end).split('\r\n')
+  const lines = chunk.toString('latin1', 0, end).split('\r\n', MAX_FIELDS + 2)
+  if (lines.length > MAX_FIELDS + 1) return null
   const line = REQUEST_LINE.exec(lines[0]!)
   if (line === null || !METHODS.has(line[1]!)) return null
   const headers: Record<string, string> = Object.create(null)
@@ -51,7 +66,7 @@ export function readRequestHead(chunk: Buffer): RequestHead | null {
   // Body framing Node would refuse (RFC 9112 §6): leave the refusal to it, from the first byte.
   const length = headers['content-length']
   const coding = headers['transfer-encoding']
-  if (length !== undefined && (coding !== undefined || !DIGITS.test(length))) return null
+  if (length !== undefined && (coding !== undefined || !CONTENT_LENGTH.test(length))) return null
   if (coding !== undefined && coding.toLowerCase() !== 'chunked') return null
   return { method: line[1]!, url: line[2]!, host, headers }
 }

@@ -4,6 +4,7 @@
 import type { RevisionThrottler } from './activator/throttler.ts'
 import type { RouteSlot } from './metrics/route-slots.ts'
 import type { PluginChain } from './plugins/chain.ts'
+import type { TrustedProxies } from './trusted-proxies.ts'
 
 /** The upstream instances of one revision or Service port. */
 export interface Backend {
@@ -78,10 +79,17 @@ export interface RouteTable {
   readonly backends: ReadonlyMap<string, Backend>
   /** number of (host, path) routes, for the route-count metric */
   readonly routeCount: number
+  /**
+   * config-sluice trusted-proxies: the peers whose Forwarded / X-Forwarded-* are kept (null: none,
+   * the default). On the table rather than set on the gateway: a reload changes routes and trust in
+   * one atomic swap, and whatever is handed compiled tables (a worker too) gets trust with them,
+   * with no second channel from control/ to keep in step.
+   */
+  readonly trustedProxies: TrustedProxies | null
 }
 
 export const emptyHostTable: HostTable = Object.freeze({ exact: new Map(), suffixes: [], any: null })
 
 export function emptyRouteTable(): RouteTable {
-  return Object.freeze({ version: 0, external: emptyHostTable, internal: emptyHostTable, backends: new Map(), routeCount: 0 })
+  return Object.freeze({ version: 0, external: emptyHostTable, internal: emptyHostTable, backends: new Map(), routeCount: 0, trustedProxies: null })
 }

@@ -5,6 +5,7 @@ import type { PluginEntry } from '../../gateway/plugins/chain.ts'
 import { buildChain } from '../../gateway/plugins/chain.ts'
 import type { Backend, HostTable, PathRoute, RouteTable, Split, VirtualHost } from '../../gateway/route-table.ts'
 import type { RouteSlot } from '../../gateway/metrics/route-slots.ts'
+import { trustedProxies } from '../../gateway/trusted-proxies.ts'
 
 export interface SlotProvider {
   slot(namespace: string, route: string, revision: string): RouteSlot
@@ -39,7 +40,13 @@ function headerList(path: Readonly<Record<string, string>>, split: Readonly<Reco
   return [...merged].flat()
 }
 
-export function compile(model: RoutingModel, slots: SlotProvider, version: number, plugins?: PluginProvider): RouteTable {
+/** What the table takes from settings rather than from the routing model. */
+export interface EdgeOptions {
+  /** config-sluice trusted-proxies, already checked by readSettings; default none */
+  readonly trustedProxies?: readonly string[]
+}
+
+export function compile(model: RoutingModel, slots: SlotProvider, version: number, plugins?: PluginProvider, edge: EdgeOptions = {}): RouteTable {
   const backends = new Map<string, Backend>()
   for (const spec of model.backends.values()) backends.set(spec.key, compileBackend(spec))
 
@@ -78,6 +85,7 @@ export function compile(model: RoutingModel, slots: SlotProvider, version: numbe
     internal: hostTable(internal),
     backends,
     routeCount,
+    trustedProxies: trustedProxies(edge.trustedProxies ?? []),
   })
 }
 

@@ -73,8 +73,8 @@ class Flow {
     this.#chain = o.vh.plugins!
     const split = this.#split = pickSplit(o.path)
     const headers = split === null
-      ? upstreamHeaders(o.req, o.scheme, null, NONE, NO_NAMES, false)
-      : upstreamHeaders(o.req, o.scheme, split.rewriteHost, split.setHeaders, split.setNames, o.tunnel === null && split.backend.protocol === 'h2c')
+      ? upstreamHeaders(o.req, o.scheme, null, NONE, NO_NAMES, false, o.host.table.trustedProxies)
+      : upstreamHeaders(o.req, o.scheme, split.rewriteHost, split.setHeaders, split.setNames, o.tunnel === null && split.backend.protocol === 'h2c', o.host.table.trustedProxies)
     this.#ctx = new PluginRequest(o.req, o.url, o.hostName, o.vh.route, o.start, headers)
   }
 

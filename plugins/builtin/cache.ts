@@ -236,10 +236,23 @@ function requestDirectives(h: Headers): CacheControl {
   return pragma !== undefined && pragma.toLowerCase().includes('no-cache') ? PRAGMA_NO_CACHE : NO_DIRECTIVES
 }
 
-/** GET and HEAD share it; the scheme keeps http→https redirects from looping. */
+/**
+ * GET and HEAD share it. Built from what Sluice decided, never from what a client claims: the
+ * listener's scheme (which also keeps http→https redirects from looping), the Host the request
+ * was routed on, and the target. X-Forwarded-Host/-Proto as the upstream got them are added only
+ * where they differ from those, which can happen only behind a trusted proxy (config-sluice
+ * trusted-proxies; from anyone else Sluice overwrites them): a proxy that passes a client's
+ * X-Forwarded-Host through then gets a variant of its own instead of changing everyone's page.
+ */
 function baseKey(ctx: RequestContext): string {
-  const tls = (ctx.req.socket as { encrypted?: boolean }).encrypted === true
-  return `${tls ? 'https' : 'http'}://${ctx.host.toLowerCase()}${ctx.url}`
+  const scheme = (ctx.req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http'
+  const host = ctx.host.toLowerCase()
+  const h = ctx.requestHeaders
+  const xfh = h.get('x-forwarded-host')
+  const xfp = h.get('x-forwarded-proto')
+  if ((xfh === undefined || xfh.toLowerCase() === host) && (xfp === undefined || xfp === scheme)) return `${scheme}://${host}${ctx.url}`
+  // \x01 cannot be in a host or a target, and variant keys go on with \0: no collisions
+  return `${scheme}://${host}\x01${xfp ?? ''}\x01${(xfh ?? '').toLowerCase()}${ctx.url}`
 }
 
 function variant(names: readonly string[], h: Headers): string {

@@ -1,16 +1,21 @@
 // The client address plugins key on (ip-filter, rate-limit), honouring trusted proxy hops.
+//
+// Read from the X-Forwarded-For Sluice wrote for the upstream (ctx.requestHeaders), never from the
+// client's own header: Sluice keeps a client's entries only when the TCP peer is in config-sluice
+// `trusted-proxies` (gateway/forward-headers.ts), so from any other peer the list is just that
+// peer, and no number of hops lets a client name someone else's address.
 import type { RequestContext } from '../api.ts'
 
 /**
- * The client address: the TCP peer, or the entry `hops` places from the right of
- * X-Forwarded-For (the leftmost when the list is shorter; the peer when there is none).
+ * The client address: the TCP peer, or the entry `hops` places left of the peer in X-Forwarded-For
+ * (the leftmost when the list is shorter). The peer is the last entry, the one Sluice appended.
  */
 export function clientAddress(ctx: RequestContext, hops: number): string {
   if (hops === 0) return ctx.remoteAddress
-  const xff = ctx.req.headers['x-forwarded-for']
-  if (typeof xff !== 'string' || xff === '') return ctx.remoteAddress
+  const xff = ctx.requestHeaders.get('x-forwarded-for')
+  if (xff === undefined || xff === '') return ctx.remoteAddress
   let end = xff.length
-  for (let n = 1; ; n++) {
+  for (let n = 0; ; n++) {
     const comma = end === 0 ? -1 : xff.lastIndexOf(',', end - 1)
     if (n === hops || comma === -1) {
       const a = stripPort(xff.slice(comma + 1, end).trim())

@@ -1,5 +1,6 @@
 // Allow and deny lists of CIDR ranges (IPv4 and IPv6) on the client address: the TCP peer, or an
-// X-Forwarded-For entry when proxies in front are trusted. Deny wins; with an allow list, only
+// X-Forwarded-For entry when proxies in front are trusted (trustedHops, and the peer listed in
+// config-sluice trusted-proxies: see client-address.ts). Deny wins; with an allow list, only
 // listed addresses pass. An address that cannot be read is refused (fail closed).
 import { BlockList, isIP } from 'node:net'
 import { clientAddress } from './client-address.ts'
@@ -37,7 +38,7 @@ function cidr(): Field<string> {
 const schema = object({
   allow: array(cidr(), { default: [] }),
   deny: array(cidr(), { default: [] }),
-  /** how many proxies in front of Sluice append to X-Forwarded-For (0: use the TCP peer) */
+  /** how many proxies in front of Sluice append to X-Forwarded-For (0: use the TCP peer); needs config-sluice trusted-proxies */
   trustedHops: number({ integer: true, min: 0, max: 32, default: 0 }),
 })
 

@@ -33,7 +33,7 @@ const schema = object({
   /** bucket size: how many requests may come at once; 0 (the default) means `requests` */
   burst: number({ integer: true, min: 1, max: 1_000_000, default: 0 }),
   key: keyField(),
-  /** for key "ip": how many proxies in front of Sluice append to X-Forwarded-For (0: the TCP peer) */
+  /** for key "ip": how many proxies in front of Sluice append to X-Forwarded-For (0: the TCP peer); needs config-sluice trusted-proxies */
   trustedHops: number({ integer: true, min: 0, max: 32, default: 0 }),
   /** how many buckets to keep; the least recently used go first (an idle, full bucket loses nothing) */
   maxKeys: number({ integer: true, min: 1, default: 100_000 }),

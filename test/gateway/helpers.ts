@@ -111,6 +111,8 @@ export interface SendOptions {
   headers?: http.OutgoingHttpHeaders | [string, string][]
   body?: string | Buffer | Readable | (() => AsyncIterable<Buffer | string>)
   agent?: http.Agent | false
+  /** connect from this loopback address (127.0.0.2 is a different peer than 127.0.0.1) */
+  localAddress?: string
   /** wait for 100 Continue before writing the body */
   expectContinue?: boolean
   timeoutMs?: number
@@ -147,7 +149,7 @@ export function send(port: number, host: string, opts: SendOptions = {}): Promis
     }
     const req = http.request({
       host: '127.0.0.1', port, path: opts.path ?? '/', method: opts.method ?? 'GET',
-      headers, agent: opts.agent ?? false, setHost: false,
+      headers, agent: opts.agent ?? false, setHost: false, localAddress: opts.localAddress,
     })
     let continued = false
     let settled = false

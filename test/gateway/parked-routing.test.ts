@@ -44,7 +44,7 @@ function table(version: number, splits: [Backend, number][]): RouteTable {
     paths: [{ prefix: '/', matchNames: [], matchValues: [], splits: built, total: 100 }], redirectHttps: false, allowTrace: false,
   }
   const hosts = { exact: new Map([[HOST, vh]]), suffixes: [], any: null }
-  return { version, external: hosts, internal: hosts, backends: new Map(splits.map(([b]) => [b.key, b])), routeCount: 1 }
+  return { version, external: hosts, internal: hosts, backends: new Map(splits.map(([b]) => [b.key, b])), routeCount: 1, trustedProxies: null }
 }
 
 async function gateway(first: RouteTable) {

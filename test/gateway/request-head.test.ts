@@ -10,6 +10,8 @@ t.test('reads the target, the host and the fields of a plain head', async (t) =>
   t.same(h, { method: 'POST', url: '/a/b?c=d', host: 'svc.default.localhost', headers: { host: 'svc.default.localhost', 'x-tag': 'blue', 'content-length': '3' } })
   t.equal(read('GET / HTTP/1.1\r\nhost: a\r\n\r\n')?.host, 'a', 'names are case-insensitive')
   t.equal(read('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n')?.headers['transfer-encoding'], 'Chunked', 'a chunked body')
+  t.equal(read('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 999999999999999\r\n\r\n')?.headers['content-length'], '999999999999999', 'a 15-digit length')
+  t.equal(read(`GET / HTTP/1.1\r\nHost: a\r\n${Array.from({ length: 99 }, (_, i) => `x${i}: v\r\n`).join('')}\r\n`)?.host, 'a', '100 fields')
   const spaced = `a${' '.repeat(8000)}b`
   t.equal(read(`GET / HTTP/1.1\r\nHost: a\r\nX-A: \t${spaced} \t\r\n\r\n`)?.headers['x-a'], spaced, 'only outer spaces and tabs are trimmed')
 })
@@ -39,6 +41,10 @@ t.test('gives up on anything it does not fully understand', async (t) => {
     ['Content-Length with Transfer-Encoding', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n'],
     ['a Transfer-Encoding other than chunked', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n'],
     ['head larger than 16 KiB', `GET / HTTP/1.1\r\nHost: a\r\nX-A: ${'b'.repeat(17 * 1024)}\r\n\r\n`],
+    // llhttp refuses a length past 2^64 - 1; 16 digits and more are left to it
+    ['a Content-Length of 16 digits', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000000000000\r\n\r\n'],
+    // llhttp refuses a head of 1001 fields, whatever its size
+    ['more than 100 fields', `GET / HTTP/1.1\r\nHost: a\r\n${Array.from({ length: 100 }, (_, i) => `x${i}: v\r\n`).join('')}\r\n`],
   ]
   for (const [what, head] of cases) t.equal(read(head), null, what)
 })

@@ -1,10 +1,15 @@
 // cache plugin: phases driven the way the gateway drives them (onRequest, then either the local
 // answer or an upstream response through onResponseHeaders and onResponseData), checking what is
-// stored, what is served, and the X-Cache markers.
+// stored, what is served, and the X-Cache markers; at the end, issue 10's cache poisoning through
+// X-Forwarded-Host, replayed against a real Sluice.
 import t, { type Test } from 'tap'
 import plugin from '../../plugins/builtin/cache.ts'
 import type { LocalResponse, PluginInstance } from '../../plugins/api.ts'
 import { fakePluginContext, fakeRequest, type FakeRequestOptions } from '../../plugins/testing.ts'
+import { startBackend } from '../fixtures/backend.ts'
+import { startSluice } from '../fixtures/sluice.ts'
+import { send } from '../gateway/helpers.ts'
+import { docs, expectReady, hostOf, plugin as pluginYaml, service } from './fixtures/e2e.ts'
 
 function make(raw: unknown = {}): PluginInstance {
   const v = plugin.validate(raw)
@@ -308,4 +313,56 @@ t.test('a few thousand requests stay on the hit path', async (t) => {
   exchange(inst, { url: '/hot' }, { headers: fresh })
   for (let i = 0; i < 2000; i++) exchange(inst, { url: '/hot' })
   t.equal(calls, 1)
+})
+
+// --- cache poisoning through forwarding headers (issue 10) ------------------------------------
+
+t.test('the key is the routed host, scheme and target: forwarded values the upstream got never share it', async (t) => {
+  const inst = make()
+  // what the upstream got when a trusted proxy passed a client's X-Forwarded-Host/-Proto through
+  const miss = exchange(inst, { url: '/page', headers: { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http' } }, { headers: fresh, body: 'evil page' })
+  t.equal(miss.xcache, 'MISS')
+  // Sluice's own values (equal to the routed host and scheme), or none: another entry
+  const normal = exchange(inst, { url: '/page', headers: { 'x-forwarded-host': 'example.com', 'x-forwarded-proto': 'http' } }, { headers: fresh, body: 'good page' })
+  t.equal(normal.from, 'upstream', 'the evil variant is not served to a normal request')
+  t.equal(exchange(inst, { url: '/page' }).body, 'good page')
+  t.equal(exchange(inst, { url: '/page', headers: { 'x-forwarded-host': 'EXAMPLE.com' } }).body, 'good page', 'host compared case-insensitively')
+  t.equal(exchange(inst, { url: '/page', headers: { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http' } }).body, 'evil page')
+})
+
+t.test('regression: X-Forwarded-Host: evil.example does not change what others get (real Sluice)', async (t) => {
+  // a backend that builds absolute links from X-Forwarded-Host, as many frameworks do
+  const backend = await startBackend('page', (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'public, max-age=300' })
+    res.end(`<a href="//${String(req.headers['x-forwarded-host'])}/login">login</a>`)
+    return true
+  })
+  t.teardown(() => backend.close())
+  const s = await startSluice({
+    'app.yaml': docs(service('app', backend.origin, 'cache'), pluginYaml('cache', 'cache')),
+    // 127.0.0.1 plays a trusted proxy that passes client headers through; 127.0.0.2 is a client
+    'config-sluice.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config-sluice, namespace: knative-serving}\ndata: {trusted-proxies: 127.0.0.1}\n',
+  })
+  t.teardown(() => s.stop())
+  await expectReady(s)
+  const host = hostOf('app')
+  const good = `<a href="//${host}/login">login</a>`
+  const get = (path: string, from: string, headers: Record<string, string> = {}) => send(s.port, host, { path, localAddress: from, headers })
+
+  // the issue's attack, from a client: the header is overwritten before the backend sees it
+  const attack = await get('/', '127.0.0.2', { 'X-Forwarded-Host': 'evil.example' })
+  t.equal(attack.headers['x-cache'], 'MISS')
+  t.equal(attack.text, good, 'the attacker gets the real page')
+  const victim = await get('/', '127.0.0.2')
+  t.equal(victim.headers['x-cache'], 'HIT')
+  t.equal(victim.text, good)
+  t.equal(backend.requests.length, 1)
+
+  // through a trusted proxy that passes the header on: the evil page exists, under its own key
+  const proxied = await get('/other', '127.0.0.1', { 'X-Forwarded-Host': 'evil.example' })
+  t.equal(proxied.text, '<a href="//evil.example/login">login</a>')
+  const after = await get('/other', '127.0.0.2')
+  t.equal(after.headers['x-cache'], 'MISS', 'a normal request does not get the stored evil page')
+  t.equal(after.text, good)
+  t.equal((await get('/other', '127.0.0.1')).text, good, 'nor does one through the proxy without the header')
 })

@@ -133,6 +133,8 @@ const config = docs(
   plugin('ip-allow', 'ip-filter', { allow: ['127.0.0.0/8', '::1/128'] }),
   plugin('ip-elsewhere', 'ip-filter', { allow: ['10.0.0.0/8'] }),
   plugin('ip-xff', 'ip-filter', { allow: ['203.0.113.0/24'], deny: ['203.0.113.66/32'], trustedHops: 1 }),
+  // the test client plays the trusted proxy: X-Forwarded-For is read only from such peers
+  'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config-sluice, namespace: knative-serving}\ndata: {trusted-proxies: 127.0.0.1}\n',
 
   service('authz', up, 'authz'),
   service('authz-down', up, 'authz-down'),

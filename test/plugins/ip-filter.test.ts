@@ -62,10 +62,14 @@ t.test('a non-network address in a range is masked', async (t) => {
   t.ok(passes(p, '10.200.0.1'))
 })
 
+// ctx.requestHeaders carry the X-Forwarded-For Sluice wrote: a trusted proxy's list with the peer
+// appended, or only the peer (gateway/forward-headers.ts); `xff` below is what the peer sent.
+const sluiceXff = (xff: string | undefined, peer: string): Record<string, string> =>
+  ({ 'x-forwarded-for': xff === undefined ? peer : `${xff}, ${peer}` })
+
 t.test('trustedHops reads X-Forwarded-For from the right', async (t) => {
   const p = make({ allow: ['198.51.100.0/24'], trustedHops: 1 })
-  const via = (xff: string | undefined, peer = '10.0.0.1'): boolean =>
-    passes(p, { remoteAddress: peer, headers: xff === undefined ? {} : { 'x-forwarded-for': xff } })
+  const via = (xff: string | undefined, peer = '10.0.0.1'): boolean => passes(p, { remoteAddress: peer, headers: sluiceXff(xff, peer) })
   t.ok(via('198.51.100.4'))
   t.notOk(via('198.51.100.4, 1.2.3.4'), 'the entry the trusted proxy wrote is the last one')
   t.ok(via('1.2.3.4, 198.51.100.4'), 'entries left of the trusted hop are not read')
@@ -76,14 +80,25 @@ t.test('trustedHops reads X-Forwarded-For from the right', async (t) => {
   t.notOk(via('198.51.100.4, '), 'an empty entry is refused')
 
   const two = make({ allow: ['2001:db8::/32'], trustedHops: 2 })
-  t.ok(passes(two, { headers: { 'x-forwarded-for': '[2001:db8::7]:443, 10.0.0.2' } }))
-  t.notOk(passes(two, { headers: { 'x-forwarded-for': '2001:db8::7, 2001:db9::1, 10.0.0.2' } }))
-  t.ok(passes(two, { headers: { 'x-forwarded-for': '2001:db8::8' } }), 'shorter list: the leftmost entry')
+  t.ok(passes(two, { headers: sluiceXff('[2001:db8::7]:443, 10.0.0.2', '127.0.0.1') }))
+  t.notOk(passes(two, { headers: sluiceXff('2001:db8::7, 2001:db9::1, 10.0.0.2', '127.0.0.1') }))
+  t.ok(passes(two, { headers: sluiceXff('2001:db8::8', '127.0.0.1') }), 'shorter list: the leftmost entry')
+})
+
+t.test('from a peer that is not a trusted proxy, no hop count reaches past it', async (t) => {
+  // Sluice dropped the client's X-Forwarded-For; the upstream list holds only the peer
+  const p = make({ allow: ['198.51.100.0/24'], trustedHops: 3 })
+  t.notOk(passes(p, { remoteAddress: '10.0.0.1', headers: { 'x-forwarded-for': '10.0.0.1' } }))
+  // what the client wrote is on ctx.req, which the filter does not read
+  const ctx = fakeRequest({ remoteAddress: '10.0.0.1', headers: { 'x-forwarded-for': '198.51.100.4' } })
+  ctx.requestHeaders.set('x-forwarded-for', '10.0.0.1')
+  const r = p.onRequest!(ctx)
+  t.ok(isLocalResponse(r) && r.status === 403, 'the peer, not the address the client wrote')
 })
 
 t.test('without trustedHops X-Forwarded-For is ignored', async (t) => {
   const p = make({ deny: ['10.0.0.0/8'] })
-  t.notOk(passes(p, { remoteAddress: '10.0.0.1', headers: { 'x-forwarded-for': '8.8.8.8' } }))
+  t.notOk(passes(p, { remoteAddress: '10.0.0.1', headers: { 'x-forwarded-for': '8.8.8.8, 10.0.0.1' } }))
 })
 
 t.test('config errors', async (t) => {

@@ -136,23 +136,32 @@ t.test('key ip: one bucket per TCP peer', async (t) => {
   t.ok(allowed(p, { remoteAddress: '10.0.0.1' }))
   t.notOk(allowed(p, { remoteAddress: '10.0.0.1' }))
   t.ok(allowed(p, { remoteAddress: '10.0.0.2' }))
-  t.notOk(allowed(p, { remoteAddress: '10.0.0.1', headers: { 'x-forwarded-for': '1.2.3.4' } }), 'X-Forwarded-For is ignored without trustedHops')
+  t.notOk(allowed(p, { remoteAddress: '10.0.0.1', headers: { 'x-forwarded-for': '1.2.3.4, 10.0.0.1' } }), 'X-Forwarded-For is ignored without trustedHops')
 })
 
+// ctx.requestHeaders carry the X-Forwarded-For Sluice wrote: what a trusted proxy sent, then the peer.
 t.test('key ip with trustedHops reads X-Forwarded-For from the right', async (t) => {
   const one = make({ requests: 1, period: '10s', trustedHops: 1 })
-  t.ok(allowed(one, { remoteAddress: '10.0.0.9', headers: { 'x-forwarded-for': '6.6.6.6, 2.2.2.2' } }))
-  t.notOk(allowed(one, { remoteAddress: '10.0.0.8', headers: { 'x-forwarded-for': '7.7.7.7,2.2.2.2' } }), 'same last hop, same bucket')
-  t.ok(allowed(one, { remoteAddress: '10.0.0.9', headers: { 'x-forwarded-for': '2.2.2.3' } }))
+  t.ok(allowed(one, { remoteAddress: '10.0.0.9', headers: { 'x-forwarded-for': '6.6.6.6, 2.2.2.2, 10.0.0.9' } }))
+  t.notOk(allowed(one, { remoteAddress: '10.0.0.8', headers: { 'x-forwarded-for': '7.7.7.7,2.2.2.2,10.0.0.8' } }), 'same last hop, same bucket')
+  t.ok(allowed(one, { remoteAddress: '10.0.0.9', headers: { 'x-forwarded-for': '2.2.2.3, 10.0.0.9' } }))
   t.ok(allowed(one, { remoteAddress: '10.0.0.9' }), 'no X-Forwarded-For: the peer')
   t.notOk(allowed(one, { remoteAddress: '10.0.0.9' }))
 
   const two = make({ requests: 1, period: '10s', trustedHops: 2 })
-  t.ok(allowed(two, { headers: { 'x-forwarded-for': '1.1.1.1, 3.3.3.3, 4.4.4.4' } }))
-  t.notOk(allowed(two, { headers: { 'x-forwarded-for': '9.9.9.9, 3.3.3.3, 5.5.5.5' } }), 'second from the right')
+  t.ok(allowed(two, { headers: { 'x-forwarded-for': '1.1.1.1, 3.3.3.3, 4.4.4.4, 127.0.0.1' } }))
+  t.notOk(allowed(two, { headers: { 'x-forwarded-for': '9.9.9.9, 3.3.3.3, 5.5.5.5, 127.0.0.1' } }), 'second from the right')
   const many = make({ requests: 1, period: '10s', trustedHops: 5 })
-  t.ok(allowed(many, { headers: { 'x-forwarded-for': '1.1.1.1, 3.3.3.3' } }))
-  t.notOk(allowed(many, { headers: { 'x-forwarded-for': '1.1.1.1' } }), 'shorter list: the leftmost entry')
+  t.ok(allowed(many, { headers: { 'x-forwarded-for': '1.1.1.1, 3.3.3.3, 127.0.0.1' } }))
+  t.notOk(allowed(many, { headers: { 'x-forwarded-for': '1.1.1.1, 127.0.0.1' } }), 'shorter list: the leftmost entry')
+
+  // from a peer that is not a trusted proxy Sluice keeps only the peer: the client's own
+  // header (on ctx.req) cannot pick a fresh bucket
+  const untrusted = make({ requests: 1, period: '10s', trustedHops: 1 })
+  t.ok(allowed(untrusted, { remoteAddress: '10.0.0.7', headers: { 'x-forwarded-for': '10.0.0.7' } }))
+  const spoof = fakeRequest({ remoteAddress: '10.0.0.7', headers: { 'x-forwarded-for': '8.8.8.8' } })
+  spoof.requestHeaders.set('x-forwarded-for', '10.0.0.7')
+  t.ok(isLocalResponse(untrusted.onRequest!(spoof)), 'same peer, same bucket')
 })
 
 t.test('key route: one bucket for everyone', async (t) => {
