@@ -4,7 +4,7 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { definePlugin } from '../api.ts'
 import type { LocalResponse } from '../api.ts'
-import { boolean, object, record, string, validator } from '../schema.ts'
+import { boolean, object, record, secret, string, validator } from '../schema.ts'
 import type { Field } from '../schema.ts'
 
 const HASHED = /^sha256:[0-9a-fA-F]{64}$/
@@ -52,7 +52,8 @@ function realm(): Field<string> {
 }
 
 const schema = object({
-  users: users(),
+  /** user name → password or hash; the values are secret (redacted in /debug/resources) */
+  users: secret(users()),
   realm: realm(),
   /** remove Authorization before the request goes upstream */
   hideCredentials: boolean({ default: true }),
