@@ -28,6 +28,8 @@ export interface ListenerOptions {
   /** TLS (SNI) port, opened once a certificate is configured */
   tlsPort?: number
   host?: string
+  /** the internal listener's address (cluster-local routes); default: `host` */
+  internalHost?: string
 }
 
 export class Gateway implements PluginHost {
@@ -84,7 +86,7 @@ export class Gateway implements PluginHost {
       (req, socket, head) => this.handleUpgrade(req, socket, head, true, 'http'), onClientError,
       (socket, bytes, lot) => this.#park(socket, bytes, lot, this.table.internal, true))
     this.#listeners.push(external, internal)
-    const [port, internalPort] = await Promise.all([external.listen(opts.port, host), internal.listen(opts.internalPort, host)])
+    const [port, internalPort] = await Promise.all([external.listen(opts.port, host), internal.listen(opts.internalPort, opts.internalHost ?? host)])
     this.setCertificates(this.certs)
     return { port, internalPort }
   }
