@@ -4,6 +4,8 @@ import { Gateway } from '../gateway/gateway.ts'
 import { createLogger, type Logger } from '../gateway/log.ts'
 import { ControlLoop } from './control-loop.ts'
 import { AdminServer } from './admin/admin-server.ts'
+import { LiveRedaction } from './admin/redact.ts'
+import { scrubbingLogger } from './admin/scrubbing-log.ts'
 import { ScalingLoop } from './scaling/scaling-loop.ts'
 
 export interface ServeOptions {
@@ -45,7 +47,10 @@ function isLoopback(host: string): boolean {
 }
 
 export async function serve(opts: ServeOptions): Promise<Running> {
-  const log = opts.log ?? createLogger()
+  let loop: ControlLoop | undefined
+  // Secrets of the applied configuration are scrubbed from the logs as from the admin views.
+  const redaction = new LiveRedaction(() => loop)
+  const log = scrubbingLogger(opts.log ?? createLogger(), redaction)
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'sluice_' })
   // prom-client also exports the sums of these per-type gauges as gauges ending in `_total`, which
@@ -56,11 +61,10 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   const gateway = new Gateway()
   gateway.log = log
   gateway.metrics.register(registry, { inflight: () => gateway.inflight, throttlers: () => gateway.activator.throttlers() })
-  let loop: ControlLoop
-  const scaling = new ScalingLoop({ gateway, log, registry, onStatusChange: () => loop.refresh() })
+  const scaling = new ScalingLoop({ gateway, log, registry, onStatusChange: () => loop!.refresh() })
   loop = new ControlLoop({ configDir: opts.configDir, stateDir: opts.stateDir, gateway, log, registry, scaling })
   const admin = new AdminServer({
-    port: opts.adminPort, host: opts.adminHost, gateway, loop, registry, scaling,
+    port: opts.adminPort, host: opts.adminHost, gateway, loop, registry, scaling, redaction,
     access: { allowedHosts: opts.adminAllowedHosts, token: opts.adminToken, metricsPublic: opts.adminMetricsPublic },
   })
   const adminPort = await admin.listen()

@@ -11,7 +11,7 @@ import type { ControlLoop } from '../control-loop.ts'
 import { formatError } from '../sources/format-error.ts'
 import type { ScalingLoop } from '../scaling/scaling-loop.ts'
 import { AdminAccess, type AdminAccessOptions } from './admin-access.ts'
-import { Redactor, pluginSchemas } from './redact.ts'
+import { LiveRedaction, type Redactor } from './redact.ts'
 
 export interface AdminOptions {
   port: number
@@ -22,6 +22,8 @@ export interface AdminOptions {
   scaling?: ScalingLoop
   /** Host names, token and exemptions (admin-access.ts); the default accepts IP and localhost Hosts, no token */
   access?: AdminAccessOptions
+  /** shared with the logger (serve.ts); by default the admin server's own */
+  redaction?: LiveRedaction
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
@@ -33,11 +35,11 @@ export class AdminServer {
   readonly #opts: AdminOptions
   readonly #server: http.Server
   readonly #access: AdminAccess
-  /** the redactor of the configuration last shown, rebuilt when the control loop applies another */
-  #redaction: { of: object | null; redactor: Redactor } | null = null
+  readonly #redaction: LiveRedaction
 
   constructor(opts: AdminOptions) {
     this.#opts = opts
+    this.#redaction = opts.redaction ?? new LiveRedaction(() => opts.loop)
     // A name the listener is bound to is one of its names too.
     const bound = isIP(opts.host) === 0 ? [opts.host] : []
     this.#access = new AdminAccess({ ...opts.access, allowedHosts: [...bound, ...(opts.access?.allowedHosts ?? [])] })
@@ -59,12 +61,7 @@ export class AdminServer {
   }
 
   #redactor(): Redactor {
-    const { loop } = this.#opts
-    if (this.#redaction?.of !== loop.last) {
-      const objects = loop.last?.objects ?? []
-      this.#redaction = { of: loop.last, redactor: new Redactor(objects, pluginSchemas(objects, loop.plugins)) }
-    }
-    return this.#redaction!.redactor
+    return this.#redaction.current
   }
 
   #json(res: ServerResponse, value: unknown): void {

@@ -108,6 +108,35 @@ export class Redactor {
   }
 }
 
+/** What redaction needs of the control loop: its last good configuration and its plugins. */
+export interface RedactionSource {
+  readonly last: { readonly objects: readonly KObject[] } | null
+  readonly plugins: PluginRegistry
+}
+
+/** The Redactor of the control loop's current configuration, rebuilt only when it applies another. */
+export class LiveRedaction {
+  readonly #source: () => RedactionSource | undefined
+  #of: object | null = null
+  #redactor = new Redactor([], () => undefined)
+
+  /** `source` may answer undefined until the control loop exists (the logger is made before it). */
+  constructor(source: () => RedactionSource | undefined) {
+    this.#source = source
+  }
+
+  get current(): Redactor {
+    const src = this.#source()
+    const last = src?.last ?? null
+    if (src !== undefined && last !== this.#of) {
+      const objects = last?.objects ?? []
+      this.#redactor = new Redactor(objects, pluginSchemas(objects, src.plugins))
+      this.#of = last
+    }
+    return this.#redactor
+  }
+}
+
 function stringsIn(v: unknown): string[] {
   if (typeof v === 'string') return [v]
   if (typeof v === 'object' && v !== null) return Object.values(v).flatMap(stringsIn)

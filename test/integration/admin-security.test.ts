@@ -4,6 +4,7 @@
 // admin response or log line, and the internal listener on 127.0.0.1 whatever --host says.
 import t from 'tap'
 import net from 'node:net'
+import http from 'node:http'
 import { createPublicKey } from 'node:crypto'
 import { startBackend } from '../fixtures/backend.ts'
 import { request, startSluice } from '../fixtures/sluice.ts'
@@ -23,6 +24,7 @@ const secrets = {
   authzHeader: 'authz-api-key-44c1b2',
   opaqueString: 'opaque-string-data-3b9d',
   opaqueData: 'opaque-base64-data-71ce',
+  moduleKey: 'module-plugin-key-60af3c',
 }
 // The keys' body lines too: a partial copy is a leak as well.
 const keyLines = [tls.key, secrets.jwtPem].flatMap((k) => k.split('\n')).filter((l) => l !== '' && !l.startsWith('-----'))
@@ -68,10 +70,21 @@ spec:
 `,
   plugin('login', 'basic-auth', { users: { alice: secrets.basicPassword }, realm: 'staff' }),
   plugin('tokens', 'jwt', { keys: [{ kid: 'k1', secret: secrets.jwtSecret }, { kid: 'k2', pem: secrets.jwtPem }], issuers: ['https://issuer.example'] }),
+  service('leaky', backend.origin, 'leaky'),
+  plugin('leaky', './leaky.mjs', { apiKey: secrets.moduleKey, mode: 'loud' }),
   plugin('authz', 'ext-authz', { url: 'http://127.0.0.1:9', extraHeaders: { 'x-api-key': secrets.authzHeader } }),
 )
 
-const s = await startSluice({ 'all.yaml': config }, {
+// A module plugin with a hand-written validate (no schema), careless enough to log its config.
+const leaky = `export default {
+  name: 'leaky',
+  priority: 10,
+  validate: (raw) => ({ ok: true, config: raw ?? {} }),
+  create: (config, ctx) => ({ onRequest() { ctx.log.warn('leaky plugin says ' + config.apiKey, { config, key: config.apiKey }) } }),
+}
+`
+
+const s = await startSluice({ 'all.yaml': config, 'leaky.mjs': leaky }, {
   args: ['--admin-allowed-host', 'admin.example,ops.example', '--admin-allowed-host', 'third.example', '--host', '127.0.0.2'],
   env: { SLUICE_ADMIN_TOKEN: TOKEN },
 })
@@ -136,6 +149,7 @@ t.test('/debug/resources keeps the shape: keys are shown, secret values are reda
   t.equal(creds.metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration'], '<redacted>')
   t.same(find('Plugin', 'login').spec?.config, { users: { alice: '<redacted>' }, realm: 'staff' }, 'user names and the realm stay visible')
   t.same(find('Plugin', 'tokens').spec?.config, { keys: [{ kid: 'k1', secret: '<redacted>' }, { kid: 'k2', pem: '<redacted>' }], issuers: ['https://issuer.example'] })
+  t.same(find('Plugin', 'leaky').spec?.config, { apiKey: '<redacted>', mode: '<redacted>' }, 'a plugin without a schema: all of its config')
   t.same(find('Plugin', 'authz').spec?.config, { url: 'http://127.0.0.1:9', extraHeaders: { 'x-api-key': '<redacted>' } })
   const worker = find('Service', 'worker') as unknown as { spec: { template: { spec: { containers: { env: unknown[] }[] } } } }
   t.same(worker.spec.template.spec.containers[0].env, [{ name: 'API_KEY', valueFrom: { secretKeyRef: { name: 'api-creds', key: 'apiKey' } } }], 'which Secret an env var comes from stays visible')
@@ -143,11 +157,23 @@ t.test('/debug/resources keeps the shape: keys are shown, secret values are reda
 })
 
 t.test('neither the token nor any secret is logged', async (t) => {
-  await request(s.port, 'web.default.localhost', '/', { headers: { authorization: `Basic ${Buffer.from(`alice:${secrets.basicPassword}`).toString('base64')}` } }).catch(() => null)
+  t.equal(await publicStatus('leaky.default.localhost'), 200)
+  t.equal(await publicStatus('web.default.localhost', { authorization: `Basic ${Buffer.from(`alice:${secrets.basicPassword}`).toString('base64')}` }), 200)
   const logs = s.logs()
   t.match(logs, /sluice listening/)
+  t.match(logs, /leaky plugin says <redacted> .*key=<redacted>/, 'a plugin logging its config: scrubbed')
   for (const f of forbidden) t.notOk(logs.includes(f), `the logs do not show ${JSON.stringify(f.slice(0, 24))}`)
 })
+
+/** The status of a GET to the public listener, which is on 127.0.0.2 (--host) in this file. */
+function publicStatus(host: string, headers: http.OutgoingHttpHeaders = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.2', port: s.port, path: '/', headers: { ...headers, host }, agent: false }, (res) => {
+      res.resume()
+      res.on('end', () => resolve(res.statusCode ?? 0))
+    }).on('error', reject)
+  })
+}
 
 /** Can a TCP connection be opened to host:port? */
 function connects(host: string, port: number): Promise<boolean> {
