@@ -226,6 +226,20 @@ export function redactSecrets(field: Field<unknown>, raw: unknown): unknown {
   return out
 }
 
+/** The secret values inside a raw config, as strings (to scrub copies of them from other text). */
+export function secretValues(field: Field<unknown>, raw: unknown): string[] {
+  if (raw === undefined || raw === null) return []
+  if (field.secret) return leaves(raw)
+  const inner = field.inner
+  if (inner === undefined || typeof raw !== 'object') return []
+  if (inner.kind === 'list') return Array.isArray(raw) ? raw.flatMap((v) => secretValues(inner.of, v)) : []
+  if (Array.isArray(raw)) return []
+  return Object.entries(raw).flatMap(([k, v]) => {
+    const f = inner.kind === 'record' ? inner.of : inner.shape[k]
+    return f === undefined ? [] : secretValues(f, v)
+  })
+}
+
 /** Every value (not map key) inside `raw` replaced by REDACTED: for secrets, and configs no schema describes. */
 export function redactAll(raw: unknown): unknown {
   if (Array.isArray(raw)) return raw.map(redactAll)
