@@ -7,7 +7,7 @@ import net from 'node:net'
 import http from 'node:http'
 import { createPublicKey } from 'node:crypto'
 import { startBackend } from '../fixtures/backend.ts'
-import { request, startSluice } from '../fixtures/sluice.ts'
+import { eventually, request, startSluice } from '../fixtures/sluice.ts'
 import { docs, plugin, service } from '../plugins/fixtures/e2e.ts'
 import { secretYaml, selfSigned } from '../tls/certs.ts'
 
@@ -94,7 +94,7 @@ const auth = { authorization: `Bearer ${TOKEN}` }
 const admin = (host: string, path: string, headers: Record<string, string> = auth) => request(s.adminPort, host, path, { headers })
 const PATHS = ['/debug/resources', '/debug/routes', '/debug/instances', '/debug/autoscaler', '/readyz', '/healthz', '/metrics', '/nope']
 
-t.test('a Host that is not an IP, localhost or an allowed name gets 421 on every path', async (t) => {
+t.test('a Host that is not an IP, localhost or an allowed name gets 421, probes included', async (t) => {
   for (const host of ['evil.example', 'admin.example.evil.example', 'localhost.evil.example', 'evil.example@127.0.0.1', '127.0.0.1.nip.io', 'a b']) {
     for (const path of ['/debug/resources', '/healthz']) {
       const r = await admin(host, path)
@@ -202,4 +202,11 @@ t.test('--admin-metrics-public opens /metrics only; --internal-host moves the in
   t.equal((await request(p.adminPort, '127.0.0.1', '/debug/routes')).status, 401, 'the rest still needs it')
   t.ok(await connects('127.0.0.3', p.internalPort), 'internal on --internal-host')
   t.notOk(await connects('127.0.0.1', p.internalPort), 'and not elsewhere')
+
+  p.write('bad.yaml', plugin('oops', 'no-such-plugin'))
+  t.ok(await eventually(async () => (await request(p.adminPort, '127.0.0.1', '/readyz')).body.includes('1 error;'), 5000, 25), 'a bad edit shows on /readyz')
+  const open = await request(p.adminPort, '127.0.0.1', '/readyz')
+  t.equal(open.status, 200, 'still serving the last good configuration')
+  t.equal(open.body, 'ready: serving the last good configuration; the latest load has errors:\n1 error; send the admin token to see them\n', 'a probe gets the verdict, not the details')
+  t.match((await request(p.adminPort, '127.0.0.1', '/readyz', { headers: auth })).body, /bad\.yaml:\d+:\d+ spec\.plugin: unknown plugin "no-such-plugin"/, 'with the token: the errors')
 })
