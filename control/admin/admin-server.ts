@@ -44,7 +44,7 @@ export class AdminServer {
     const bound = isIP(opts.host) === 0 ? [opts.host] : []
     this.#access = new AdminAccess({ ...opts.access, allowedHosts: [...bound, ...(opts.access?.allowedHosts ?? [])] })
     this.#server = http.createServer((req, res) => {
-      this.#handle(req, res).catch((err) => send(res, 500, 'text/plain', String(err) + '\n'))
+      this.#handle(req, res).catch((err) => send(res, 500, 'text/plain', this.#redactor().scrubText(String(err)) + '\n'))
     })
   }
 
