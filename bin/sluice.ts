@@ -10,12 +10,22 @@ const HELP = `sluice — a Knative-style serverless ingress
 
 Usage:
   sluice serve --config DIR [--state DIR] [--port 8080] [--internal-port 8081]
-               [--tls-port 8443] [--admin-port 9090] [--admin-host 127.0.0.1] [--host 0.0.0.0]
+               [--tls-port 8443] [--host 0.0.0.0] [--internal-host 127.0.0.1]
+               [--admin-port 9090] [--admin-host 127.0.0.1] [--admin-allowed-host NAME]...
+               [--admin-metrics-public]
   sluice validate DIR
   sluice --help | --version
 
 serve      Route traffic for the Knative resources in DIR, reloading on every change.
            --state keeps generated revisions and their history (default: .sluice-state).
+           --host: address of the public listeners. --internal-host: address of the internal
+           listener (cluster-local routes); in Kubernetes use 0.0.0.0, the pod network is the
+           boundary there.
+           --admin-host: address of the admin listener. It answers only requests whose Host is
+           an IP address, localhost, or a name given with --admin-allowed-host (repeat it or
+           separate names with commas); others get 421 (DNS rebinding).
+           With SLUICE_ADMIN_TOKEN set, admin requests need "Authorization: Bearer <token>",
+           except /healthz and /readyz, and /metrics with --admin-metrics-public.
 validate   Check DIR: prints every error as file:line:column field.path: message and exits 1,
            or a summary of services, routes and hosts and exits 0.
 `
@@ -30,6 +40,23 @@ function port(v: string | undefined, def: number, flag: string): number {
   const n = Number(v)
   if (!Number.isInteger(n) || n < 0 || n > 65535) usage(`${flag} must be a port number (0-65535), got ${JSON.stringify(v)}`)
   return n
+}
+
+/** `--admin-allowed-host a,b --admin-allowed-host c` → [a, b, c] */
+function hostNames(flags: readonly string[]): string[] {
+  const names = flags.flatMap((f) => f.split(',')).map((n) => n.trim()).filter((n) => n !== '')
+  for (const n of names) {
+    if (!/^[A-Za-z0-9.-]+$/.test(n)) usage(`--admin-allowed-host takes host names such as admin.example.com (no port or scheme), got ${JSON.stringify(n)}`)
+  }
+  return names
+}
+
+/** SLUICE_ADMIN_TOKEN; set but empty is refused rather than read as "no token". */
+function adminToken(): string | undefined {
+  const token = process.env.SLUICE_ADMIN_TOKEN
+  if (token === undefined) return undefined
+  if (token.trim() === '' || /\s/.test(token)) usage('SLUICE_ADMIN_TOKEN is empty or has spaces; unset it, or set a token such as the output of: openssl rand -hex 32')
+  return token
 }
 
 function usage(msg: string): never {
@@ -51,7 +78,10 @@ async function main(argv: string[]): Promise<void> {
         'tls-port': { type: 'string' },
         'admin-port': { type: 'string' },
         'admin-host': { type: 'string' },
+        'admin-allowed-host': { type: 'string', multiple: true },
+        'admin-metrics-public': { type: 'boolean' },
         host: { type: 'string' },
+        'internal-host': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -75,7 +105,11 @@ async function main(argv: string[]): Promise<void> {
         tlsPort: port(values['tls-port'], 8443, '--tls-port'),
         adminPort: port(values['admin-port'], 9090, '--admin-port'),
         adminHost: values['admin-host'] ?? '127.0.0.1',
+        adminAllowedHosts: hostNames(values['admin-allowed-host'] ?? []),
+        adminToken: adminToken(),
+        adminMetricsPublic: values['admin-metrics-public'] ?? false,
         host: values.host,
+        internalHost: values['internal-host'] ?? '127.0.0.1',
       })
       const stop = (): void => {
         running.shutdown().then(() => process.exit(0), () => process.exit(1))

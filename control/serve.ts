@@ -4,6 +4,8 @@ import { Gateway } from '../gateway/gateway.ts'
 import { createLogger, type Logger } from '../gateway/log.ts'
 import { ControlLoop } from './control-loop.ts'
 import { AdminServer } from './admin/admin-server.ts'
+import { LiveRedaction } from './admin/redact.ts'
+import { scrubbingLogger } from './admin/scrubbing-log.ts'
 import { ScalingLoop } from './scaling/scaling-loop.ts'
 import { guardProcess } from './process-guard.ts'
 
@@ -16,7 +18,18 @@ export interface ServeOptions {
   tlsPort?: number
   adminPort: number
   adminHost: string
+  /** names accepted in the admin listener's Host header besides IP literals and localhost */
+  adminAllowedHosts?: readonly string[]
+  /** bearer token for the admin API (SLUICE_ADMIN_TOKEN); never logged */
+  adminToken?: string
+  /** serve /metrics without the admin token */
+  adminMetricsPublic?: boolean
   host?: string
+  /**
+   * The internal listener's address (cluster-local routes). Default 127.0.0.1: on one machine
+   * only local clients are "in the cluster". In Kubernetes the pod network is the boundary: 0.0.0.0.
+   */
+  internalHost?: string
   log?: Logger
 }
 
@@ -30,8 +43,15 @@ export interface Running {
   shutdown(): Promise<boolean>
 }
 
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host)
+}
+
 export async function serve(opts: ServeOptions): Promise<Running> {
-  const log = opts.log ?? createLogger()
+  let loop: ControlLoop | undefined
+  // Secrets of the applied configuration are scrubbed from the logs as from the admin views.
+  const redaction = new LiveRedaction(() => loop)
+  const log = scrubbingLogger(opts.log ?? createLogger(), redaction)
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'sluice_' })
   // prom-client also exports the sums of these per-type gauges as gauges ending in `_total`, which
@@ -43,18 +63,24 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   const gateway = new Gateway()
   gateway.log = log
   gateway.metrics.register(registry, { inflight: () => gateway.inflight, throttlers: () => gateway.activator.throttlers() })
-  let loop: ControlLoop
-  const scaling = new ScalingLoop({ gateway, log, registry, onStatusChange: () => loop.refresh() })
+  const scaling = new ScalingLoop({ gateway, log, registry, onStatusChange: () => loop!.refresh() })
   loop = new ControlLoop({ configDir: opts.configDir, stateDir: opts.stateDir, gateway, log, registry, scaling })
-  const admin = new AdminServer({ port: opts.adminPort, host: opts.adminHost, gateway, loop, registry, scaling })
+  const admin = new AdminServer({
+    port: opts.adminPort, host: opts.adminHost, gateway, loop, registry, scaling, redaction,
+    access: { allowedHosts: opts.adminAllowedHosts, token: opts.adminToken, metricsPublic: opts.adminMetricsPublic },
+  })
   const adminPort = await admin.listen()
+  if (opts.adminToken === undefined && !isLoopback(opts.adminHost)) {
+    log.warn('the admin API is reachable from the network without a token; set SLUICE_ADMIN_TOKEN', { admin: opts.adminHost })
+  }
   // Load before listening so the first request already sees the full configuration.
   const first = loop.nextLoad()
   loop.start()
   await first
   scaling.start()
-  const { port, internalPort } = await gateway.listen({ port: opts.port, internalPort: opts.internalPort, tlsPort: opts.tlsPort, host: opts.host })
-  log.info('sluice listening', { public: port, internal: internalPort, admin: `${opts.adminHost}:${adminPort}`, config: opts.configDir })
+  const internalHost = opts.internalHost ?? '127.0.0.1'
+  const { port, internalPort } = await gateway.listen({ port: opts.port, internalPort: opts.internalPort, tlsPort: opts.tlsPort, host: opts.host, internalHost })
+  log.info('sluice listening', { public: port, internal: internalPort, admin: `${opts.adminHost}:${adminPort}`, config: opts.configDir, internalHost })
   let stopping: Promise<boolean> | null = null
   return {
     gateway, loop, scaling, admin,

@@ -32,6 +32,8 @@ export interface ListenerOptions {
   /** TLS (SNI) port, opened once a certificate is configured */
   tlsPort?: number
   host?: string
+  /** the internal listener's address (cluster-local routes); default: `host` */
+  internalHost?: string
 }
 
 /** Where a request came in: which table serves it and how it arrived. */
@@ -105,7 +107,7 @@ export class Gateway implements PluginHost {
       (req, socket, head) => this.handleUpgrade(req, socket, head, INTERNAL_HTTP), onClientError,
       (socket, bytes, lot) => this.#park(socket, bytes, lot, INTERNAL_HTTP))
     this.#listeners.push(external, internal)
-    const [port, internalPort] = await Promise.all([external.listen(opts.port, host), internal.listen(opts.internalPort, host)])
+    const [port, internalPort] = await Promise.all([external.listen(opts.port, host), internal.listen(opts.internalPort, opts.internalHost ?? host)])
     this.setCertificates(this.#certs)
     return { port, internalPort }
   }

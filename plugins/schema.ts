@@ -1,14 +1,34 @@
 // A small typed schema builder for plugin configs: each field says its type, bounds and default,
-// and validation reports every problem with its path inside `spec.config`.
+// and validation reports every problem with its path inside `spec.config`. A field marked secret
+// (a password, a signing key) is never quoted in an error and is shown as "<redacted>" wherever a
+// config is displayed (`/debug/resources`); secretPaths() and redactSecrets() walk a schema for it.
 import type { ConfigIssue, Validation } from './api.ts'
 
 export interface Field<T> {
   /** parse a raw value (undefined when absent) at `path`; push problems to `issues` */
   parse(raw: unknown, path: string, issues: ConfigIssue[]): T
   readonly description: string
+  /** the value, and everything inside it, is a credential (map keys are not) */
+  readonly secret?: boolean
+  /**
+   * What the field holds, so a walk can find secrets inside it. A hand-written field that wraps
+   * a helper should spread it (`{ ...base, description, parse }`) to keep this and `secret`.
+   */
+  readonly inner?: Inner
 }
 
+/** The fields inside a list, a map with free keys, or a map with known keys. */
+export type Inner =
+  | { readonly kind: 'list'; readonly of: Field<unknown> }
+  | { readonly kind: 'record'; readonly of: Field<unknown> }
+  | { readonly kind: 'object'; readonly shape: Readonly<Record<string, Field<unknown>>> }
+
+/** What a secret value is replaced with wherever configs are shown. */
+export const REDACTED = '<redacted>'
+
 const kind = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a map' : `${typeof v} ${JSON.stringify(v)}`)
+/** as kind(), without the value itself */
+const kindOnly = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a map' : `a ${typeof v}`)
 
 function need<T>(raw: unknown, path: string, issues: ConfigIssue[], def: T | undefined, what: string): raw is NonNullable<unknown> {
   if (raw !== undefined && raw !== null) return true
@@ -16,15 +36,19 @@ function need<T>(raw: unknown, path: string, issues: ConfigIssue[], def: T | und
   return false
 }
 
-export function string(opts: { default?: string; enum?: readonly string[]; pattern?: RegExp; nonEmpty?: boolean } = {}): Field<string> {
+/** `secret: true` for passwords, keys and tokens: see the file comment. */
+export function string(opts: { default?: string; enum?: readonly string[]; pattern?: RegExp; nonEmpty?: boolean; secret?: boolean } = {}): Field<string> {
   const description = opts.enum ? `one of ${opts.enum.join(', ')}` : 'a string'
+  const show = opts.secret ? kindOnly : kind
   return {
     description,
+    ...(opts.secret ? { secret: true } : {}),
     parse(raw, path, issues) {
       if (!need(raw, path, issues, opts.default, description)) return opts.default ?? ''
-      if (typeof raw !== 'string') { issues.push({ path, message: `must be ${description}, got ${kind(raw)}` }); return opts.default ?? '' }
-      if (opts.enum && !opts.enum.includes(raw)) issues.push({ path, message: `must be ${description}, got ${JSON.stringify(raw)}` })
-      else if (opts.pattern && !opts.pattern.test(raw)) issues.push({ path, message: `${JSON.stringify(raw)} does not match ${opts.pattern}` })
+      if (typeof raw !== 'string') { issues.push({ path, message: `must be ${description}, got ${show(raw)}` }); return opts.default ?? '' }
+      const quoted = opts.secret ? 'the value' : JSON.stringify(raw)
+      if (opts.enum && !opts.enum.includes(raw)) issues.push({ path, message: `must be ${description}, got ${quoted}` })
+      else if (opts.pattern && !opts.pattern.test(raw)) issues.push({ path, message: `${quoted} does not match ${opts.pattern}` })
       else if (opts.nonEmpty && raw === '') issues.push({ path, message: 'must not be empty' })
       return raw
     },
@@ -80,6 +104,7 @@ export function array<T>(of: Field<T>, opts: { default?: T[]; minItems?: number 
   const description = `a list of ${of.description}`
   return {
     description,
+    inner: { kind: 'list', of },
     parse(raw, path, issues) {
       if (!need(raw, path, issues, opts.default, description)) return opts.default ?? []
       if (!Array.isArray(raw)) { issues.push({ path, message: `must be ${description}, got ${kind(raw)}` }); return opts.default ?? [] }
@@ -94,6 +119,7 @@ export function record<T>(of: Field<T>, opts: { default?: Record<string, T> } = 
   const description = `a map of ${of.description}`
   return {
     description,
+    inner: { kind: 'record', of },
     parse(raw, path, issues) {
       if (!need(raw, path, issues, opts.default, description)) return opts.default ?? {}
       if (typeof raw !== 'object' || Array.isArray(raw)) { issues.push({ path, message: `must be ${description}, got ${kind(raw)}` }); return opts.default ?? {} }
@@ -112,6 +138,7 @@ export function object<S extends Shape>(shape: S, opts: { optional?: boolean } =
   const description = 'a map'
   return {
     description,
+    inner: { kind: 'object', shape },
     parse(raw, path, issues) {
       const src = raw === undefined && opts.optional ? {} : raw
       if (typeof src !== 'object' || src === null || Array.isArray(src)) {
@@ -135,12 +162,110 @@ function join(path: string, key: string): string {
   return path === '' ? key : `${path}.${key}`
 }
 
+/**
+ * Mark any field secret, a hand-written one included: its value and everything inside it is
+ * redacted, and its problems never quote the value (they are scrubbed of it here).
+ */
+export function secret<T>(field: Field<T>): Field<T> {
+  return {
+    ...field,
+    secret: true,
+    parse(raw, path, issues) {
+      const from = issues.length
+      const value = field.parse(raw, path, issues)
+      const leaks = leaves(raw).filter((s) => s !== '')
+      for (let i = from; i < issues.length; i++) {
+        let message = issues[i].message
+        // quoted values always; bare ones only when long enough not to hit ordinary words
+        for (const s of leaks) message = message.replaceAll(JSON.stringify(s), 'the value')
+        for (const s of leaks) if (s.length >= 6) message = message.replaceAll(s, REDACTED)
+        issues[i] = { path: issues[i].path, message }
+      }
+      return value
+    },
+  }
+}
+
+function leaves(v: unknown): string[] {
+  if (typeof v === 'string') return [v]
+  if (typeof v === 'number' || typeof v === 'boolean') return [String(v)]
+  if (typeof v === 'object' && v !== null) return Object.values(v).flatMap(leaves)
+  return []
+}
+
+/**
+ * Where a schema holds secrets, written like issue paths: `keys[*].secret` for a field of every
+ * list item, `users.*` for every value of a map, `users` when the whole map is secret.
+ */
+export function secretPaths(field: Field<unknown>, path = ''): string[] {
+  if (field.secret) return [path]
+  const inner = field.inner
+  if (inner === undefined) return []
+  if (inner.kind === 'list') return secretPaths(inner.of, `${path}[*]`)
+  if (inner.kind === 'record') return secretPaths(inner.of, join(path, '*'))
+  return Object.entries(inner.shape).flatMap(([k, f]) => secretPaths(f, join(path, k)))
+}
+
+/**
+ * A copy of a raw config with every value the schema marks secret replaced by REDACTED (map keys
+ * and the shape kept, so the view still says what is configured). Parts the schema does not
+ * describe are copied as they are: they passed validation, so they hold no secret field.
+ */
+export function redactSecrets(field: Field<unknown>, raw: unknown): unknown {
+  if (raw === undefined || raw === null) return raw
+  if (field.secret) return redactAll(raw)
+  const inner = field.inner
+  if (inner === undefined || typeof raw !== 'object') return raw
+  if (inner.kind === 'list') return Array.isArray(raw) ? raw.map((v) => redactSecrets(inner.of, v)) : raw
+  if (Array.isArray(raw)) return raw
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(raw)) {
+    const f = inner.kind === 'record' ? inner.of : inner.shape[k]
+    out[k] = f === undefined ? v : redactSecrets(f, v)
+  }
+  return out
+}
+
+/** The secret values inside a raw config, as strings (to scrub copies of them from other text). */
+export function secretValues(field: Field<unknown>, raw: unknown): string[] {
+  if (raw === undefined || raw === null) return []
+  if (field.secret) return leaves(raw)
+  const inner = field.inner
+  if (inner === undefined || typeof raw !== 'object') return []
+  if (inner.kind === 'list') return Array.isArray(raw) ? raw.flatMap((v) => secretValues(inner.of, v)) : []
+  if (Array.isArray(raw)) return []
+  return Object.entries(raw).flatMap(([k, v]) => {
+    const f = inner.kind === 'record' ? inner.of : inner.shape[k]
+    return f === undefined ? [] : secretValues(f, v)
+  })
+}
+
+/** Every value (not map key) inside `raw` replaced by REDACTED: for secrets, and configs no schema describes. */
+export function redactAll(raw: unknown): unknown {
+  if (Array.isArray(raw)) return raw.map(redactAll)
+  if (typeof raw === 'object' && raw !== null) return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, redactAll(v)]))
+  return raw === undefined || raw === null ? raw : REDACTED
+}
+
+/** A plugin's validate() that also carries its schema, so Sluice can find the secret fields. */
+export interface Validator<T> {
+  (raw: unknown): Validation<T>
+  readonly schema: Field<T>
+}
+
 /** Turn a field into a plugin's validate(). */
-export function validator<T>(field: Field<T>, check?: (config: T, issues: ConfigIssue[]) => void): (raw: unknown) => Validation<T> {
-  return (raw) => {
+export function validator<T>(field: Field<T>, check?: (config: T, issues: ConfigIssue[]) => void): Validator<T> {
+  const validate = (raw: unknown): Validation<T> => {
     const issues: ConfigIssue[] = []
     const config = field.parse(raw ?? {}, '', issues)
     if (issues.length === 0 && check) check(config, issues)
     return issues.length === 0 ? { ok: true, config } : { ok: false, issues }
   }
+  return Object.assign(validate, { schema: field })
+}
+
+/** The schema of a plugin whose validate() was made by validator(); undefined for a hand-written one. */
+export function schemaOf(plugin: { readonly validate: unknown }): Field<unknown> | undefined {
+  const schema = (plugin.validate as Partial<Validator<unknown>> | undefined)?.schema
+  return schema !== undefined && typeof schema.parse === 'function' ? schema : undefined
 }

@@ -1,13 +1,17 @@
 // The admin listener (127.0.0.1:9090 by default): Prometheus metrics, health and readiness, and
-// JSON views of the compiled table and of every resource with its computed status.
+// JSON views of the compiled table and of every resource with its computed status. Access is
+// checked first (admin-access.ts: Host, then the optional token); every view is redacted
+// (redact.ts) so no credential from the configuration leaves through it.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { isIP, type AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
 import type { Gateway } from '../../gateway/gateway.ts'
 import { describeTable } from '../../gateway/describe.ts'
 import type { ControlLoop } from '../control-loop.ts'
 import { formatError } from '../sources/format-error.ts'
 import type { ScalingLoop } from '../scaling/scaling-loop.ts'
+import { AdminAccess, type AdminAccessOptions } from './admin-access.ts'
+import { LiveRedaction, type Redactor } from './redact.ts'
 
 export interface AdminOptions {
   port: number
@@ -16,25 +20,31 @@ export interface AdminOptions {
   loop: ControlLoop
   registry: Registry
   scaling?: ScalingLoop
+  /** Host names, token and exemptions (admin-access.ts); the default accepts IP and localhost Hosts, no token */
+  access?: AdminAccessOptions
+  /** shared with the logger (serve.ts); by default the admin server's own */
+  redaction?: LiveRedaction
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string): void {
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' })
+function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { ...headers, 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' })
   res.end(body)
-}
-
-function json(res: ServerResponse, value: unknown): void {
-  send(res, 200, 'application/json; charset=utf-8', JSON.stringify(value, null, 2) + '\n')
 }
 
 export class AdminServer {
   readonly #opts: AdminOptions
   readonly #server: http.Server
+  readonly #access: AdminAccess
+  readonly #redaction: LiveRedaction
 
   constructor(opts: AdminOptions) {
     this.#opts = opts
+    this.#redaction = opts.redaction ?? new LiveRedaction(() => opts.loop)
+    // A name the listener is bound to is one of its names too.
+    const bound = isIP(opts.host) === 0 ? [opts.host] : []
+    this.#access = new AdminAccess({ ...opts.access, allowedHosts: [...bound, ...(opts.access?.allowedHosts ?? [])] })
     this.#server = http.createServer((req, res) => {
-      this.#handle(req, res).catch((err) => send(res, 500, 'text/plain', String(err) + '\n'))
+      this.#handle(req, res).catch((err) => send(res, 500, 'text/plain', this.#redactor().scrubText(String(err)) + '\n'))
     })
   }
 
@@ -50,9 +60,29 @@ export class AdminServer {
     return new Promise((resolve) => this.#server.close(() => resolve()))
   }
 
+  #redactor(): Redactor {
+    return this.#redaction.current
+  }
+
+  #json(res: ServerResponse, value: unknown): void {
+    send(res, 200, 'application/json; charset=utf-8', JSON.stringify(this.#redactor().scrub(value), null, 2) + '\n')
+  }
+
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { gateway, loop, registry } = this.#opts
     const path = (req.url ?? '/').split('?')[0]
+    const access = this.#access
+    if (!access.hostAllowed(req.headers.host)) {
+      send(res, 421, 'text/plain', `misdirected request: ${JSON.stringify(req.headers.host)} is not a name of the admin listener; ` +
+        'use an IP address or localhost, or start sluice with --admin-allowed-host NAME\n')
+      return
+    }
+    const authorized = access.authorized(req.headers.authorization)
+    if (!authorized && access.needsToken(path)) {
+      const error = req.headers.authorization === undefined ? '' : ', error="invalid_token"'
+      send(res, 401, 'text/plain', 'unauthorized: send Authorization: Bearer <the SLUICE_ADMIN_TOKEN value>\n', { 'www-authenticate': `Bearer realm="sluice-admin"${error}` })
+      return
+    }
     switch (path) {
       case '/metrics': {
         const body = await registry.metrics()
@@ -63,7 +93,10 @@ export class AdminServer {
         send(res, 200, 'text/plain', 'ok\n')
         return
       case '/readyz': {
-        const errors = loop.errors.map(formatError)
+        // Probes carry no token: without it they get the verdict, not the configuration's errors.
+        const n = loop.errors.length
+        const errors = authorized ? loop.errors.map((e) => this.#redactor().scrubText(formatError(e)))
+          : n === 0 ? [] : [`${n} error${n === 1 ? '' : 's'}; send the admin token to see them`]
         if (gateway.draining) send(res, 503, 'text/plain', 'draining: shutting down\n')
         else if (!loop.ready) send(res, 503, 'text/plain', ['not ready: no valid configuration loaded yet', ...errors].join('\n') + '\n')
         else if (errors.length > 0) {
@@ -73,19 +106,19 @@ export class AdminServer {
         return
       }
       case '/debug/routes':
-        json(res, describeTable(gateway.table))
+        this.#json(res, describeTable(gateway.table))
         return
       case '/debug/instances':
-        json(res, this.#opts.scaling?.describeInstances() ?? {})
+        this.#json(res, this.#opts.scaling?.describeInstances() ?? {})
         return
       case '/debug/autoscaler':
-        json(res, this.#opts.scaling?.describeAutoscaler() ?? {})
+        this.#json(res, this.#opts.scaling?.describeAutoscaler() ?? {})
         return
       case '/debug/resources':
-        json(res, {
+        this.#json(res, {
           loadedAt: loop.loadedAt?.toISOString() ?? null,
           errors: loop.errors.map(formatError),
-          objects: loop.resources(),
+          objects: this.#redactor().resources(loop.resources()),
         })
         return
       default:

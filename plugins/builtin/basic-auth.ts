@@ -9,7 +9,7 @@ import { createHmac, randomBytes } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import { definePlugin } from '../api.ts'
 import type { LocalResponse, PluginInstance, RequestContext } from '../api.ts'
-import { boolean, duration, object, record, string, validator } from '../schema.ts'
+import { boolean, duration, object, record, secret, string, validator } from '../schema.ts'
 import type { Field } from '../schema.ts'
 import { SecretValue } from '../secret-value.ts'
 import { parseHash, PlainDigest, verify, type Stored } from './basic-auth-hashes.ts'
@@ -72,7 +72,8 @@ function realm(): Field<string> {
 }
 
 const schema = object({
-  users: users(),
+  /** user name → password or hash; the values are secret (redacted in /debug/resources) */
+  users: secret(users()),
   realm: realm(),
   /** remove Authorization before the request goes upstream */
   hideCredentials: boolean({ default: true }),

@@ -23,8 +23,8 @@ const schema = object({
   allowedUpstreamHeaders: array(string({ nonEmpty: true }), { default: [] }),
   /** headers of a denying response passed to the client; `*` = all but hop-by-hop */
   allowedClientHeaders: array(string({ nonEmpty: true }), { default: ['*'] }),
-  /** fixed headers added to every check (Kourier sends context such as client and visibility) */
-  extraHeaders: record(string(), { default: {} }),
+  /** fixed headers added to every check (Kourier sends context such as client and visibility); secret, as they may carry the auth service's credentials */
+  extraHeaders: record(string({ secret: true }), { default: {} }),
   /** a denial body longer than this is cut */
   maxBodyBytes: number({ default: 8_192, integer: true, min: 0 }),
   /** keep-alive connections to the auth service, per route */

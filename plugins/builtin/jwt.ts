@@ -18,9 +18,9 @@ const keyField = object({
   kid: string({ default: '' }),
   /** narrow the key to one algorithm; '' allows every algorithm of its type */
   alg: string({ default: '' }),
-  secret: string({ default: '' }),
+  secret: string({ default: '', secret: true }),
   secretEncoding: string({ default: 'utf8', enum: ['utf8', 'base64', 'base64url'] }),
-  pem: string({ default: '' }),
+  pem: string({ default: '', secret: true }),
   /** a PEM file, relative to the config file's directory */
   file: string({ default: '' }),
 })
