@@ -189,7 +189,7 @@ export function secret<T>(field: Field<T>): Field<T> {
 function leaves(v: unknown): string[] {
   if (typeof v === 'string') return [v]
   if (typeof v === 'number' || typeof v === 'boolean') return [String(v)]
-  if (typeof v === 'object' && v !== null) return Object.values(v).flatMap(leaves)
+  if (typeof v === 'object' && v !== null && !isSecretReference(v)) return Object.values(v).flatMap(leaves)
   return []
 }
 
@@ -228,7 +228,7 @@ export function redactSecrets(field: Field<unknown>, raw: unknown): unknown {
 
 /** The secret values inside a raw config, as strings (to scrub copies of them from other text). */
 export function secretValues(field: Field<unknown>, raw: unknown): string[] {
-  if (raw === undefined || raw === null) return []
+  if (raw === undefined || raw === null || isSecretReference(raw)) return []
   if (field.secret) return leaves(raw)
   const inner = field.inner
   if (inner === undefined || typeof raw !== 'object') return []
@@ -242,9 +242,20 @@ export function secretValues(field: Field<unknown>, raw: unknown): string[] {
 
 /** Every value (not map key) inside `raw` replaced by REDACTED: for secrets, and configs no schema describes. */
 export function redactAll(raw: unknown): unknown {
+  if (isSecretReference(raw)) return raw
   if (Array.isArray(raw)) return raw.map(redactAll)
   if (typeof raw === 'object' && raw !== null) return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, redactAll(v)]))
   return raw === undefined || raw === null ? raw : REDACTED
+}
+
+/**
+ * `{secretKeyRef: {name, key}}`: where a secret is kept, not the secret (Sluice resolves it when
+ * the config loads), so it is shown as written.
+ */
+function isSecretReference(raw: unknown): boolean {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return false
+  const keys = Object.keys(raw)
+  return keys.length === 1 && keys[0] === 'secretKeyRef'
 }
 
 /** A plugin's validate() that also carries its schema, so Sluice can find the secret fields. */

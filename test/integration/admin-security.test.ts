@@ -3,6 +3,7 @@
 // exempt, /metrics only with --admin-metrics-public), no credential from the configuration in any
 // admin response or log line, and the internal listener on 127.0.0.1 whatever --host says.
 import t from 'tap'
+import bcrypt from 'bcryptjs'
 import net from 'node:net'
 import http from 'node:http'
 import { createPublicKey } from 'node:crypto'
@@ -27,8 +28,10 @@ const secrets = {
   moduleKey: 'module-plugin-key-60af3c',
 }
 // The keys' body lines too: a partial copy is a leak as well.
+/** bob's bcrypt hash: secret too, so it must not show either */
+const bcryptHash = bcrypt.hashSync('bob-pass-77a1c3', 4)
 const keyLines = [tls.key, secrets.jwtPem].flatMap((k) => k.split('\n')).filter((l) => l !== '' && !l.startsWith('-----'))
-const forbidden = [...Object.values(secrets), ...keyLines, Buffer.from(tls.key).toString('base64'), TOKEN]
+const forbidden = [...Object.values(secrets), bcryptHash, ...keyLines, Buffer.from(tls.key).toString('base64'), TOKEN]
 
 const config = docs(
   secretYaml('site-cert', tls.cert, tls.key),
@@ -68,7 +71,16 @@ spec:
               valueFrom:
                 secretKeyRef: {name: api-creds, key: apiKey}
 `,
-  plugin('login', 'basic-auth', { users: { alice: secrets.basicPassword }, realm: 'staff' }),
+  `apiVersion: v1
+kind: Secret
+metadata:
+  name: login-users
+type: Opaque
+stringData:
+  alice: ${secrets.basicPassword}
+`,
+  // A plain password only ever comes from a Secret; an inline value must be a hash (itself secret).
+  plugin('login', 'basic-auth', { users: { alice: { secretKeyRef: { name: 'login-users', key: 'alice' } }, bob: bcryptHash }, realm: 'staff' }),
   plugin('tokens', 'jwt', { keys: [{ kid: 'k1', secret: secrets.jwtSecret }, { kid: 'k2', pem: secrets.jwtPem }], issuers: ['https://issuer.example'] }),
   service('leaky', backend.origin, 'leaky'),
   plugin('leaky', './leaky.mjs', { apiKey: secrets.moduleKey, mode: 'loud' }),
@@ -147,7 +159,8 @@ t.test('/debug/resources keeps the shape: keys are shown, secret values are reda
   t.same(creds.stringData, { apiKey: '<redacted>' })
   t.same(Object.keys(creds.data ?? {}).sort(), ['apiKey', 'dbPassword'])
   t.equal(creds.metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration'], '<redacted>')
-  t.same(find('Plugin', 'login').spec?.config, { users: { alice: '<redacted>' }, realm: 'staff' }, 'user names and the realm stay visible')
+  t.same(find('Plugin', 'login').spec?.config, { users: { alice: { secretKeyRef: { name: 'login-users', key: 'alice' } }, bob: '<redacted>' }, realm: 'staff' },
+    'user names, the realm and where a Secret is kept stay visible; a hash does not')
   t.same(find('Plugin', 'tokens').spec?.config, { keys: [{ kid: 'k1', secret: '<redacted>' }, { kid: 'k2', pem: '<redacted>' }], issuers: ['https://issuer.example'] })
   t.same(find('Plugin', 'leaky').spec?.config, { apiKey: '<redacted>', mode: '<redacted>' }, 'a plugin without a schema: all of its config')
   t.same(find('Plugin', 'authz').spec?.config, { url: 'http://127.0.0.1:9', extraHeaders: { 'x-api-key': '<redacted>' } })
