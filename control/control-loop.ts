@@ -52,7 +52,7 @@ export class ControlLoop {
   /** the last good reconcile, or null before the first good load */
   last: ReconcileOutput | null = null
   settings: Settings | null = null
-  /** errors of the latest load; empty when it was good */
+  /** errors of the latest load (a refresh keeps them); empty when it was good */
   errors: readonly ConfigError[] = []
   loadedAt: Date | null = null
   readonly #reloads: Counter<'result'>
@@ -169,8 +169,12 @@ export class ControlLoop {
       for (const e of errors) log.error('reconcile failed; keeping the last good configuration', { at: formatError(e) })
       return
     }
-    this.errors = errors
-    this.#errorGauge.set(errors.length)
+    // A refresh re-applies the last good load, which says nothing about the files on disk now:
+    // only a load may set or clear the errors, or a scale event would hide a bad edit.
+    if (!refresh) {
+      this.errors = errors
+      this.#errorGauge.set(errors.length)
+    }
     if (out === null) {
       this.#reloads.inc({ result: 'error' })
       for (const e of errors) log.error('configuration error; keeping the last good configuration', { at: formatError(e) })
