@@ -6,6 +6,7 @@ import type { Gateway } from '../gateway/gateway.ts'
 import type { Logger } from '../gateway/log.ts'
 import type { ConfigError, KObject } from './resources/types.ts'
 import { FileSource } from './sources/file-source.ts'
+import { assertConfigPath } from './sources/config-path.ts'
 import type { LoadResult } from './sources/load.ts'
 import { formatError } from './sources/format-error.ts'
 import { readSettings } from './settings.ts'
@@ -60,6 +61,8 @@ export class ControlLoop {
   readonly #lastSuccess: Gauge
 
   constructor(opts: ControlLoopOptions) {
+    // Refuse to start on a mistyped --config rather than serve nothing (before any port opens).
+    assertConfigPath(opts.configDir)
     this.#opts = opts
     this.#source = new FileSource(opts.configDir, { debounceMs: opts.debounceMs })
     this.#state = loadState(opts.stateDir)

@@ -1,5 +1,6 @@
 // `sluice validate DIR`: the same load, settings and reconcile as serve, without serving.
 import { loadDirectory } from './sources/load.ts'
+import { configPathProblem } from './sources/config-path.ts'
 import { formatError } from './sources/format-error.ts'
 import { readSettings } from './settings.ts'
 import { reconcile, type ReconcileOutput } from './reconcile/index.ts'
@@ -18,6 +19,11 @@ interface Out { write(s: string): unknown }
 
 /** Resolves to the exit code: 0 valid, 1 errors. */
 export async function validate(dir: string, stateDir: string, stdout: Out, stderr: Out): Promise<number> {
+  const problem = configPathProblem(dir)
+  if (problem !== undefined) {
+    stderr.write(`sluice: ${problem}\n`)
+    return 1
+  }
   const loaded = loadDirectory(dir)
   const errors = [...loaded.errors]
   if (errors.length === 0) {
