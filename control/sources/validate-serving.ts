@@ -9,6 +9,8 @@ import {
 import type { Issues, Obj } from './fields.ts'
 import { checkQualifiedKey, dns1035Label, dns1123Label } from './names.ts'
 import { META_FIELDS } from './validate-metadata.ts'
+import { checkShape } from './schema.ts'
+import { REVISION_SPEC } from './schema-pod.ts'
 import type { FieldPath } from './yaml-documents.ts'
 
 export const UPSTREAM_ANNOTATION = 'sluice.dev/upstream'
@@ -66,7 +68,8 @@ function readTemplate(is: Issues, v: unknown, path: FieldPath, parent: Parent): 
     missing(is, v, path, 'add spec.template.spec.containers with the container to run')
     return undefined
   }
-  checkFields(is, t, path, ['metadata', 'spec'])
+  checkFields(is, t, path, ['metadata', 'spec'], (key) =>
+    REVISION_SPEC.fields[key] !== undefined ? `it belongs one level down, in ${formatPath([...path, 'spec'])}; move it there` : undefined)
   const mPath = [...path, 'metadata']
   const m = readMap(is, t['metadata'], mPath) ?? {}
   checkFields(is, m, mPath, META_FIELDS)
@@ -136,6 +139,8 @@ function readRevisionSpec(is: Issues, v: unknown, path: FieldPath, upstream: boo
     missing(is, v, path, 'add spec.containers with the container to run')
     return undefined
   }
+  // every field and its type; the rules below add what a shape cannot say
+  checkShape(is, s, path, REVISION_SPEC)
   const cPath = [...path, 'containers']
   const list = readList(is, s['containers'], cPath)
   const containers: Container[] = []
@@ -175,10 +180,6 @@ function readContainer(is: Issues, v: unknown, path: FieldPath, upstream: boolea
   }
   const image = readString(is, c['image'], [...path, 'image'])
   const command = readStringList(is, c['command'], [...path, 'command'])
-  readStringList(is, c['args'], [...path, 'args'])
-  readString(is, c['workingDir'], [...path, 'workingDir'])
-  readMap(is, c['readinessProbe'], [...path, 'readinessProbe'])
-  readMap(is, c['livenessProbe'], [...path, 'livenessProbe'])
   if (!upstream && (image === undefined || image === '') && (command === undefined || command.length === 0)) {
     is.add(path, `needs an image (to run in Kubernetes) or a command (to run as a local process), or the revision needs annotation ${UPSTREAM_ANNOTATION}`)
   }
