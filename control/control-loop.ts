@@ -4,11 +4,13 @@
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Gateway } from '../gateway/gateway.ts'
 import type { Logger } from '../gateway/log.ts'
-import type { ConfigError, KObject } from './resources/types.ts'
+import type { ConfigError, KObject, Revision } from './resources/types.ts'
 import { FileSource } from './sources/file-source.ts'
 import { assertConfigPath } from './sources/config-path.ts'
 import type { LoadResult } from './sources/load.ts'
 import { formatError } from './sources/format-error.ts'
+import { envErrors } from './sources/env-refs.ts'
+import { envObjects, withLiteralEnv } from './resources/env.ts'
 import { readSettings } from './settings.ts'
 import { reconcile, type ReconcileOutput } from './reconcile/index.ts'
 import { compile } from './compile/compile.ts'
@@ -132,7 +134,7 @@ export class ControlLoop {
       const s = readSettings(result.resources.configMaps)
       const a = readAutoscalerSettings(result.resources.configMaps)
       errors = [...s.errors, ...a.errors]
-      if (errors.length === 0) errors = scalingErrors(result.resources, a.settings)
+      if (errors.length === 0) errors = [...scalingErrors(result.resources, a.settings), ...envErrors(result.resources)]
       if (errors.length === 0) {
         resolution = resolvePlugins(result.resources, this.plugins)
         errors = resolution.errors
@@ -157,7 +159,7 @@ export class ControlLoop {
         gateway.swap(table)
         gateway.setCertificates(certs!.table)
         if (!refresh) for (const w of certs!.warnings) log.warn('certificate warning', { at: formatError(w) })
-        scaling?.sync(out, autoscaler)
+        scaling?.sync(withRuntimeEnv(out, result.resources), autoscaler)
       } catch (err) {
         this.#instances.abort()
         // A plugin that cannot start is a user error; anything else is a bug, reported the same
@@ -218,6 +220,15 @@ export class ControlLoop {
   resources(): object[] {
     return (this.last?.objects ?? []).map(stripSource)
   }
+}
+
+/**
+ * What the runtime runs: revisions with literal env (Secret and ConfigMap references resolved now),
+ * while `last` keeps the references, so no secret value reaches /debug/resources.
+ */
+function withRuntimeEnv(out: ReconcileOutput, resources: LoadResult['resources']): ReconcileOutput {
+  const objs = envObjects(resources)
+  return { ...out, objects: out.objects.map((o) => (o.kind === 'Revision' ? withLiteralEnv(o as Revision, objs) : o)) }
 }
 
 function stripSource(o: KObject): object {

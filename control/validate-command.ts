@@ -1,6 +1,7 @@
 // `sluice validate DIR`: the same load, settings and reconcile as serve, without serving.
 import { loadDirectory } from './sources/load.ts'
 import { configPathProblem } from './sources/config-path.ts'
+import { envErrors } from './sources/env-refs.ts'
 import { formatError } from './sources/format-error.ts'
 import { readSettings } from './settings.ts'
 import { reconcile, type ReconcileOutput } from './reconcile/index.ts'
@@ -29,7 +30,7 @@ export async function validate(dir: string, stateDir: string, stdout: Out, stder
   if (errors.length === 0) {
     const autoscaler = readAutoscalerSettings(loaded.resources.configMaps)
     errors.push(...readSettings(loaded.resources.configMaps).errors, ...autoscaler.errors)
-    if (errors.length === 0) errors.push(...scalingErrors(loaded.resources, autoscaler.settings))
+    if (errors.length === 0) errors.push(...scalingErrors(loaded.resources, autoscaler.settings), ...envErrors(loaded.resources))
     let resolution: ReturnType<typeof resolvePlugins> | undefined
     if (errors.length === 0) {
       const registry = new PluginRegistry()

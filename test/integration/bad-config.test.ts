@@ -74,6 +74,48 @@ spec:
     files: { 'svc.yaml': serviceYaml('hello', 'http://127.0.0.1:9', { traffic: [{ latestRevision: true, percent: 150 }] }) },
   },
   {
+    name: 'an env reference to a Secret that is not declared',
+    files: {
+      'svc.yaml': `apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+spec:
+  template:
+    metadata:
+      annotations:
+        sluice.dev/upstream: http://127.0.0.1:9
+    spec:
+      containers:
+        - image: example.dev/hello
+          env:
+            - name: PASSWORD
+              valueFrom:
+                secretKeyRef: {name: db, key: password}
+`,
+    },
+  },
+  {
+    name: 'a misspelt container field',
+    files: {
+      'svc.yaml': `apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+spec:
+  template:
+    metadata:
+      annotations:
+        sluice.dev/upstream: http://127.0.0.1:9
+    spec:
+      containers:
+        - image: example.dev/hello
+          envv:
+            - {name: A, value: b}
+`,
+    },
+  },
+  {
     name: 'a bad setting in config-sluice (next to a still-good Service file)',
     files: {
       'settings.yaml': `apiVersion: v1
