@@ -189,7 +189,24 @@ function readContainer(is: Issues, v: unknown, path: FieldPath, upstream: boolea
     if (env === undefined) return
     const envName = readString(is, env['name'], [...ePath, 'name'])
     if (envName === undefined || envName === '') missing(is, undefined, [...ePath, 'name'], 'each env entry needs a name')
-    readString(is, env['value'], [...ePath, 'value'])
+    const value = readString(is, env['value'], [...ePath, 'value'])
+    const from = readMap(is, env['valueFrom'], [...ePath, 'valueFrom'])
+    if (from !== undefined) {
+      // as the API server: valueFrom names exactly one source and excludes a value
+      if (value !== undefined && value !== '') is.add([...ePath, 'value'], 'cannot be combined with valueFrom; remove one of them')
+      const sources = ['secretKeyRef', 'configMapKeyRef', 'fieldRef', 'resourceFieldRef'].filter((k) => !absent(from[k]))
+      if (sources.length !== 1) {
+        is.add([...ePath, 'valueFrom'], `must name exactly one source (secretKeyRef, configMapKeyRef, fieldRef or resourceFieldRef), got ${sources.length === 0 ? 'none' : sources.join(' and ')}`)
+      }
+    }
+  })
+  readList(is, c['envFrom'], [...path, 'envFrom'])?.forEach((e, i) => {
+    const from = readMap(is, e, [...path, 'envFrom', i])
+    if (from === undefined) return
+    const sources = ['secretRef', 'configMapRef'].filter((k) => !absent(from[k]))
+    if (sources.length !== 1) {
+      is.add([...path, 'envFrom', i], `must name exactly one source (secretRef or configMapRef), got ${sources.length === 0 ? 'none' : 'both'}`)
+    }
   })
   const ports = readList(is, c['ports'], [...path, 'ports'])
   if (ports !== undefined && ports.length > 1) {

@@ -523,3 +523,22 @@ t.test('core kinds: unknown fields are errors too', async (t) => {
     'hello.yaml:12:5 ports[0].protocl: unknown field "protocl"; did you mean protocol?',
   ])
 })
+
+t.test('env: valueFrom names one source and excludes value; envFrom names one source', async (t) => {
+  t.same(errors(yaml(...ksvcHead, ...containers, //                                  5..9
+    '          env:', //                                                               10
+    '            - name: A', //                                                        11
+    '              value: x', //                                                       12
+    '              valueFrom: {secretKeyRef: {name: s, key: k}}', //                   13
+    '            - name: B', //                                                        14
+    '              valueFrom: {}', //                                                  15
+    '          envFrom:', //                                                           16
+    '            - {secretRef: {name: s}, configMapRef: {name: c}}', //                17
+    '            - {prefix: X_}', //                                                   18
+  )), [
+    'hello.yaml:12:22 spec.template.spec.containers[0].env[0].value: cannot be combined with valueFrom; remove one of them',
+    'hello.yaml:15:15 spec.template.spec.containers[0].env[1].valueFrom: must name exactly one source (secretKeyRef, configMapKeyRef, fieldRef or resourceFieldRef), got none',
+    'hello.yaml:17:15 spec.template.spec.containers[0].envFrom[0]: must name exactly one source (secretRef or configMapRef), got both',
+    'hello.yaml:18:15 spec.template.spec.containers[0].envFrom[1]: must name exactly one source (secretRef or configMapRef), got none',
+  ])
+})
