@@ -4,10 +4,13 @@
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Gateway } from '../gateway/gateway.ts'
 import type { Logger } from '../gateway/log.ts'
-import type { ConfigError, KObject } from './resources/types.ts'
+import type { ConfigError, KObject, Revision } from './resources/types.ts'
 import { FileSource } from './sources/file-source.ts'
+import { assertConfigPath } from './sources/config-path.ts'
 import type { LoadResult } from './sources/load.ts'
 import { formatError } from './sources/format-error.ts'
+import { envErrors } from './sources/env-refs.ts'
+import { envObjects, withLiteralEnv } from './resources/env.ts'
 import { readSettings } from './settings.ts'
 import { reconcile, type ReconcileOutput } from './reconcile/index.ts'
 import { compile } from './compile/compile.ts'
@@ -52,7 +55,7 @@ export class ControlLoop {
   /** the last good reconcile, or null before the first good load */
   last: ReconcileOutput | null = null
   settings: Settings | null = null
-  /** errors of the latest load; empty when it was good */
+  /** errors of the latest load (a refresh keeps them); empty when it was good */
   errors: readonly ConfigError[] = []
   loadedAt: Date | null = null
   readonly #reloads: Counter<'result'>
@@ -60,6 +63,8 @@ export class ControlLoop {
   readonly #lastSuccess: Gauge
 
   constructor(opts: ControlLoopOptions) {
+    // Refuse to start on a mistyped --config rather than serve nothing (before any port opens).
+    assertConfigPath(opts.configDir)
     this.#opts = opts
     this.#source = new FileSource(opts.configDir, { debounceMs: opts.debounceMs })
     this.#state = loadState(opts.stateDir)
@@ -129,7 +134,7 @@ export class ControlLoop {
       const s = readSettings(result.resources.configMaps)
       const a = readAutoscalerSettings(result.resources.configMaps)
       errors = [...s.errors, ...a.errors]
-      if (errors.length === 0) errors = scalingErrors(result.resources, a.settings)
+      if (errors.length === 0) errors = [...scalingErrors(result.resources, a.settings), ...envErrors(result.resources)]
       if (errors.length === 0) {
         resolution = resolvePlugins(result.resources, this.plugins)
         errors = resolution.errors
@@ -155,7 +160,7 @@ export class ControlLoop {
         gateway.swap(table)
         gateway.setCertificates(certs!.table)
         if (!refresh) for (const w of certs!.warnings) log.warn('certificate warning', { at: formatError(w) })
-        scaling?.sync(out, autoscaler)
+        scaling?.sync(withRuntimeEnv(out, result.resources), autoscaler)
       } catch (err) {
         this.#instances.abort()
         // A plugin that cannot start is a user error; anything else is a bug, reported the same
@@ -170,8 +175,12 @@ export class ControlLoop {
       for (const e of errors) log.error('reconcile failed; keeping the last good configuration', { at: formatError(e) })
       return
     }
-    this.errors = errors
-    this.#errorGauge.set(errors.length)
+    // A refresh re-applies the last good load, which says nothing about the files on disk now:
+    // only a load may set or clear the errors, or a scale event would hide a bad edit.
+    if (!refresh) {
+      this.errors = errors
+      this.#errorGauge.set(errors.length)
+    }
     if (out === null) {
       this.#reloads.inc({ result: 'error' })
       for (const e of errors) log.error('configuration error; keeping the last good configuration', { at: formatError(e) })
@@ -212,6 +221,15 @@ export class ControlLoop {
   resources(): object[] {
     return (this.last?.objects ?? []).map(stripSource)
   }
+}
+
+/**
+ * What the runtime runs: revisions with literal env (Secret and ConfigMap references resolved now),
+ * while `last` keeps the references, so no secret value reaches /debug/resources.
+ */
+function withRuntimeEnv(out: ReconcileOutput, resources: LoadResult['resources']): ReconcileOutput {
+  const objs = envObjects(resources)
+  return { ...out, objects: out.objects.map((o) => (o.kind === 'Revision' ? withLiteralEnv(o as Revision, objs) : o)) }
 }
 
 function stripSource(o: KObject): object {

@@ -1,5 +1,7 @@
 // `sluice validate DIR`: the same load, settings and reconcile as serve, without serving.
 import { loadDirectory } from './sources/load.ts'
+import { configPathProblem } from './sources/config-path.ts'
+import { envErrors } from './sources/env-refs.ts'
 import { formatError } from './sources/format-error.ts'
 import { readSettings } from './settings.ts'
 import { reconcile, type ReconcileOutput } from './reconcile/index.ts'
@@ -18,12 +20,17 @@ interface Out { write(s: string): unknown }
 
 /** Resolves to the exit code: 0 valid, 1 errors. */
 export async function validate(dir: string, stateDir: string, stdout: Out, stderr: Out): Promise<number> {
+  const problem = configPathProblem(dir)
+  if (problem !== undefined) {
+    stderr.write(`sluice: ${problem}\n`)
+    return 1
+  }
   const loaded = loadDirectory(dir)
   const errors = [...loaded.errors]
   if (errors.length === 0) {
     const autoscaler = readAutoscalerSettings(loaded.resources.configMaps)
     errors.push(...readSettings(loaded.resources.configMaps).errors, ...autoscaler.errors)
-    if (errors.length === 0) errors.push(...scalingErrors(loaded.resources, autoscaler.settings))
+    if (errors.length === 0) errors.push(...scalingErrors(loaded.resources, autoscaler.settings), ...envErrors(loaded.resources))
     let resolution: ReturnType<typeof resolvePlugins> | undefined
     if (errors.length === 0) {
       const registry = new PluginRegistry()

@@ -55,7 +55,13 @@ export interface KObject<Spec = unknown> {
 // ---------- serving.knative.dev/v1 ----------
 
 export interface ContainerPort { name?: string; containerPort?: number; protocol?: string }
-export interface EnvVar { name: string; value?: string }
+export interface KeyRef { name?: string; key?: string; optional?: boolean }
+export interface EnvVar {
+  name: string
+  value?: string
+  valueFrom?: { secretKeyRef?: KeyRef; configMapKeyRef?: KeyRef; fieldRef?: { fieldPath?: string }; resourceFieldRef?: { resource?: string } }
+}
+export interface EnvFromSource { prefix?: string; secretRef?: { name?: string; optional?: boolean }; configMapRef?: { name?: string; optional?: boolean } }
 export interface Probe {
   httpGet?: { path?: string; port?: number | string; httpHeaders?: { name: string; value: string }[]; scheme?: string }
   tcpSocket?: { port?: number | string }
@@ -72,6 +78,7 @@ export interface Container {
   command?: string[]
   args?: string[]
   env?: EnvVar[]
+  envFrom?: EnvFromSource[]
   workingDir?: string
   ports?: ContainerPort[]
   readinessProbe?: Probe

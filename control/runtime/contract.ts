@@ -31,7 +31,8 @@ export function containerPort(container: Container): number {
 
 /**
  * The gateway's environment (a local process needs PATH, HOME…), then the container's env,
- * then the contract variables, which always win like Knative's reserved names.
+ * then the contract variables, which always win like Knative's reserved names. The env is literal
+ * here: the control loop resolved Secret/ConfigMap references and envFrom (resources/env.ts).
  */
 export function instanceEnv(revision: RuntimeRevision, port: number, base: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const env: Record<string, string> = {}

@@ -14,7 +14,14 @@ export interface Issue {
 
 export class Issues {
   readonly list: Issue[] = []
-  add(path: FieldPath, message: string, atKey = false): void { this.list.push(atKey ? { path, message, atKey } : { path, message }) }
+  /** path + message of every issue: a field checked twice (by the schema and by a rule) is reported once */
+  readonly #seen = new Set<string>()
+  add(path: FieldPath, message: string, atKey = false): void {
+    const key = `${formatPath(path)}\0${message}`
+    if (this.#seen.has(key)) return
+    this.#seen.add(key)
+    this.list.push(atKey ? { path, message, atKey } : { path, message })
+  }
   get count(): number { return this.list.length }
 }
 
@@ -135,11 +142,13 @@ export function missing(is: Issues, v: unknown, path: FieldPath, hint: string): 
  * Unknown fields are errors, as with `kubectl apply` (strict field validation): a typo such as
  * `percentage:` would otherwise be dropped silently and show up as a confusing later error.
  */
-export function checkFields(is: Issues, obj: Obj, path: FieldPath, allowed: readonly string[]): void {
+export function checkFields(is: Issues, obj: Obj, path: FieldPath, allowed: readonly string[], placement?: (key: string) => string | undefined): void {
   for (const key of Object.keys(obj)) {
     if (allowed.includes(key)) continue
+    // a near miss is a typo; else a field that exists one level up or down was misplaced
     const guess = closest(key, allowed)
-    const hint = guess !== undefined ? `did you mean ${guess}?` : `expected one of: ${allowed.join(', ')}`
+    const moved = guess === undefined ? placement?.(key) : undefined
+    const hint = guess !== undefined ? `did you mean ${guess}?` : moved ?? `expected one of: ${allowed.join(', ')}`
     is.add([...path, key], `unknown field "${key}"; ${hint}`, true)
   }
 }

@@ -1,13 +1,15 @@
 // Load a directory (or given texts) of Knative YAML into one ResourceSet plus located errors.
+// A `kind: List` document contributes each of its items.
 // Only objects without errors are kept; whether a bad load replaces the last good state is the
 // caller's decision.
 import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { emptyResourceSet } from '../resources/types.ts'
 import type { ConfigError, KObject, ResourceSet, SourceRef } from '../resources/types.ts'
-import { formatPath } from './fields.ts'
+import { Issues, checkFields, formatPath, isObj, missing, readList, readMap } from './fields.ts'
 import { validateDocument } from './validate.ts'
 import { parseYamlFile } from './yaml-documents.ts'
+import type { FieldPath, ParsedDocument } from './yaml-documents.ts'
 
 export interface LoadResult {
   resources: ResourceSet
@@ -27,35 +29,67 @@ export function loadFiles(files: readonly SourceText[]): LoadResult {
     const parsed = parseYamlFile(file, text.startsWith('\uFEFF') ? text.slice(1) : text)
     const fileErrors = [...parsed.errors]
     for (const doc of parsed.documents) {
-      const source = sourceRef(file, doc.index, doc.line, doc.column, doc.locate)
-      const v = validateDocument(doc.value, { file, doc: doc.index })
-      const docErrors: ConfigError[] = v.issues.map((i) => ({ file, ...doc.locate(i.path, i.atKey), path: formatPath(i.path), message: i.message }))
-      if (v.identity !== undefined) {
-        const first = firstSeen.get(v.identity)
-        if (first === undefined) {
-          firstSeen.set(v.identity, source)
-        } else {
-          const [, kind, ns, name] = v.identity.split('/')
-          const path = ['metadata', 'name']
-          docErrors.push({
-            file, ...doc.locate(path), path: formatPath(path),
-            message: `duplicate ${kind} ${ns}/${name}, first declared at ${first.file}:${first.line}; rename one of them`,
-          })
+      for (const entry of documentEntries(file, doc, fileErrors)) {
+        // Paths are the object's own (as in later errors about it); the position tells List items apart.
+        const { locate } = entry
+        const at = (path: FieldPath, atKey?: boolean): Omit<ConfigError, 'message'> =>
+          ({ file, ...locate(path, atKey), path: formatPath(path) })
+        const start = locate([])
+        const source = sourceRef(file, doc.index, start.line, start.column, locate)
+        const v = validateDocument(entry.value, { file, doc: doc.index, ...(entry.item !== undefined ? { item: entry.item } : {}) })
+        const docErrors: ConfigError[] = v.issues.map((i) => ({ ...at(i.path, i.atKey), message: i.message }))
+        if (v.identity !== undefined) {
+          const first = firstSeen.get(v.identity)
+          if (first === undefined) {
+            firstSeen.set(v.identity, source)
+          } else {
+            const [, kind, ns, name] = v.identity.split('/')
+            docErrors.push({
+              ...at(['metadata', 'name']),
+              message: `duplicate ${kind} ${ns}/${name}, first declared at ${first.file}:${first.line}; rename one of them`,
+            })
+          }
         }
+        if (docErrors.length > 0 || v.object === undefined || v.bucket === undefined) {
+          fileErrors.push(...docErrors)
+          continue
+        }
+        const object: KObject = v.object
+        object.source = source
+        ;(resources[v.bucket] as KObject[]).push(object)
       }
-      if (docErrors.length > 0 || v.object === undefined || v.bucket === undefined) {
-        fileErrors.push(...docErrors)
-        continue
-      }
-      const object: KObject = v.object
-      object.source = source
-      ;(resources[v.bucket] as KObject[]).push(object)
     }
     // syntax errors and document errors in reading order
     fileErrors.sort((a, b) => a.line - b.line || a.column - b.column)
     errors.push(...fileErrors)
   }
   return { resources, errors, files: files.map((f) => f.file) }
+}
+
+interface DocumentEntry {
+  readonly value: unknown
+  /** index in a `kind: List`'s items, undefined for a plain document */
+  readonly item?: number
+  readonly locate: ParsedDocument['locate']
+}
+
+/**
+ * The objects a document declares: itself, or each of its `items` when it is a `kind: List` (what
+ * `kubectl get -o yaml` prints), every item loaded as if it were its own document.
+ */
+function documentEntries(file: string, doc: ParsedDocument, errors: ConfigError[]): DocumentEntry[] {
+  const v = doc.value
+  if (!isObj(v) || v['apiVersion'] !== 'v1' || v['kind'] !== 'List') return [{ value: v, locate: doc.locate }]
+  const is = new Issues()
+  checkFields(is, v, [], ['apiVersion', 'kind', 'metadata', 'items'])
+  readMap(is, v['metadata'], ['metadata'])
+  const items = readList(is, v['items'], ['items'])
+  if (items === undefined) missing(is, v['items'], ['items'], 'a List holds its objects in items: [...]')
+  for (const i of is.list) errors.push({ file, ...doc.locate(i.path, i.atKey), path: formatPath(i.path), message: i.message })
+  return (items ?? []).map((value, item) => ({
+    value, item,
+    locate: (path, atKey) => doc.locate(['items', item, ...path], atKey),
+  }))
 }
 
 /**

@@ -8,6 +8,8 @@ import {
 } from './fields.ts'
 import type { Issues, Obj } from './fields.ts'
 import { dns1123Subdomain } from './names.ts'
+import { checkShape } from './schema.ts'
+import { CORE_SERVICE_SPEC, ENDPOINT_SUBSETS, SLICE_ENDPOINTS, SLICE_PORTS } from './schema-core.ts'
 import type { FieldPath } from './yaml-documents.ts'
 
 const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName']
@@ -18,6 +20,7 @@ export function buildCoreService(is: Issues, raw: Obj): CoreService['spec'] {
     missing(is, raw['spec'], ['spec'], 'a Service needs spec.ports (or spec.type: ExternalName with spec.externalName)')
     return {}
   }
+  checkShape(is, spec, ['spec'], CORE_SERVICE_SPEC)
   const type = readString(is, spec['type'], ['spec', 'type'])
   if (type !== undefined && type !== '' && !SERVICE_TYPES.includes(type)) {
     is.add(['spec', 'type'], `must be one of ${SERVICE_TYPES.join(', ')}, got ${JSON.stringify(type)}`)
@@ -53,6 +56,7 @@ export function buildCoreService(is: Issues, raw: Obj): CoreService['spec'] {
 }
 
 export function checkEndpoints(is: Issues, raw: Obj): Pick<Endpoints, 'subsets'> {
+  checkShape(is, raw['subsets'], ['subsets'], ENDPOINT_SUBSETS)
   const subsets = readList(is, raw['subsets'], ['subsets'])
   subsets?.forEach((s, i) => {
     const path = ['subsets', i]
@@ -80,6 +84,8 @@ export function checkEndpointSlice(is: Issues, raw: Obj): Pick<EndpointSlice, 'a
   else if (addressType !== 'IPv4' && addressType !== 'IPv6' && addressType !== 'FQDN') {
     is.add(['addressType'], `must be IPv4, IPv6 or FQDN, got ${JSON.stringify(addressType)}`)
   }
+  checkShape(is, raw['endpoints'], ['endpoints'], SLICE_ENDPOINTS)
+  checkShape(is, raw['ports'], ['ports'], SLICE_PORTS)
   const endpoints = readList(is, raw['endpoints'], ['endpoints'])
   endpoints?.forEach((e, i) => {
     const path = ['endpoints', i]

@@ -8,7 +8,12 @@ import type { NameRule } from './names.ts'
 import type { FieldPath } from './yaml-documents.ts'
 
 /** where a document came from; seeds generated names so they are stable across reloads */
-export interface DocContext { readonly file: string; readonly doc: number }
+export interface DocContext {
+  readonly file: string
+  readonly doc: number
+  /** index in a `kind: List`'s items */
+  readonly item?: number
+}
 
 export interface MetaResult {
   readonly meta: ObjectMeta
@@ -79,7 +84,7 @@ const ALPHABET = 'bcdfghjklmnpqrstvwxz2456789'
  * object was declared instead of randomness, so a reload does not rename (and redeploy) it.
  */
 export function generatedName(namespace: string, generateName: string, ctx: DocContext): string {
-  const digest = createHash('sha256').update(`${namespace}\0${generateName}\0${ctx.file}\0${ctx.doc}`).digest()
+  const digest = createHash('sha256').update(`${namespace}\0${generateName}\0${ctx.file}\0${ctx.doc}${ctx.item !== undefined ? `\0${ctx.item}` : ''}`).digest()
   let suffix = ''
   for (let i = 0; i < 5; i++) suffix += ALPHABET[digest[i]! % ALPHABET.length]
   return generateName.slice(0, 58) + suffix

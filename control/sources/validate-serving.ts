@@ -9,6 +9,8 @@ import {
 import type { Issues, Obj } from './fields.ts'
 import { checkQualifiedKey, dns1035Label, dns1123Label } from './names.ts'
 import { META_FIELDS } from './validate-metadata.ts'
+import { checkShape } from './schema.ts'
+import { REVISION_SPEC } from './schema-pod.ts'
 import type { FieldPath } from './yaml-documents.ts'
 
 export const UPSTREAM_ANNOTATION = 'sluice.dev/upstream'
@@ -66,7 +68,8 @@ function readTemplate(is: Issues, v: unknown, path: FieldPath, parent: Parent): 
     missing(is, v, path, 'add spec.template.spec.containers with the container to run')
     return undefined
   }
-  checkFields(is, t, path, ['metadata', 'spec'])
+  checkFields(is, t, path, ['metadata', 'spec'], (key) =>
+    REVISION_SPEC.fields[key] !== undefined ? `it belongs one level down, in ${formatPath([...path, 'spec'])}; move it there` : undefined)
   const mPath = [...path, 'metadata']
   const m = readMap(is, t['metadata'], mPath) ?? {}
   checkFields(is, m, mPath, META_FIELDS)
@@ -136,6 +139,8 @@ function readRevisionSpec(is: Issues, v: unknown, path: FieldPath, upstream: boo
     missing(is, v, path, 'add spec.containers with the container to run')
     return undefined
   }
+  // every field and its type; the rules below add what a shape cannot say
+  checkShape(is, s, path, REVISION_SPEC)
   const cPath = [...path, 'containers']
   const list = readList(is, s['containers'], cPath)
   const containers: Container[] = []
@@ -175,10 +180,6 @@ function readContainer(is: Issues, v: unknown, path: FieldPath, upstream: boolea
   }
   const image = readString(is, c['image'], [...path, 'image'])
   const command = readStringList(is, c['command'], [...path, 'command'])
-  readStringList(is, c['args'], [...path, 'args'])
-  readString(is, c['workingDir'], [...path, 'workingDir'])
-  readMap(is, c['readinessProbe'], [...path, 'readinessProbe'])
-  readMap(is, c['livenessProbe'], [...path, 'livenessProbe'])
   if (!upstream && (image === undefined || image === '') && (command === undefined || command.length === 0)) {
     is.add(path, `needs an image (to run in Kubernetes) or a command (to run as a local process), or the revision needs annotation ${UPSTREAM_ANNOTATION}`)
   }
@@ -188,7 +189,24 @@ function readContainer(is: Issues, v: unknown, path: FieldPath, upstream: boolea
     if (env === undefined) return
     const envName = readString(is, env['name'], [...ePath, 'name'])
     if (envName === undefined || envName === '') missing(is, undefined, [...ePath, 'name'], 'each env entry needs a name')
-    readString(is, env['value'], [...ePath, 'value'])
+    const value = readString(is, env['value'], [...ePath, 'value'])
+    const from = readMap(is, env['valueFrom'], [...ePath, 'valueFrom'])
+    if (from !== undefined) {
+      // as the API server: valueFrom names exactly one source and excludes a value
+      if (value !== undefined && value !== '') is.add([...ePath, 'value'], 'cannot be combined with valueFrom; remove one of them')
+      const sources = ['secretKeyRef', 'configMapKeyRef', 'fieldRef', 'resourceFieldRef'].filter((k) => !absent(from[k]))
+      if (sources.length !== 1) {
+        is.add([...ePath, 'valueFrom'], `must name exactly one source (secretKeyRef, configMapKeyRef, fieldRef or resourceFieldRef), got ${sources.length === 0 ? 'none' : sources.join(' and ')}`)
+      }
+    }
+  })
+  readList(is, c['envFrom'], [...path, 'envFrom'])?.forEach((e, i) => {
+    const from = readMap(is, e, [...path, 'envFrom', i])
+    if (from === undefined) return
+    const sources = ['secretRef', 'configMapRef'].filter((k) => !absent(from[k]))
+    if (sources.length !== 1) {
+      is.add([...path, 'envFrom', i], `must name exactly one source (secretRef or configMapRef), got ${sources.length === 0 ? 'none' : 'both'}`)
+    }
   })
   const ports = readList(is, c['ports'], [...path, 'ports'])
   if (ports !== undefined && ports.length > 1) {

@@ -23,7 +23,18 @@ interface KindRule {
   build(is: Issues, raw: Obj, parent: Parent): Partial<KObject> & Obj
 }
 
-const others = (nameRule: NameRule = 'dns1123Subdomain'): KindRule => ({ bucket: 'others', nameRule, build: () => ({}) })
+/** kept as written (in `others`), without a look inside */
+const others = (nameRule: NameRule = 'dns1123Subdomain'): KindRule => ({ bucket: 'others', nameRule, build: (_is, raw) => ({ ...raw, spec: raw['spec'] }) })
+
+/** sluice.dev/v1alpha1 Plugin: the fields here; what `plugin` and `config` hold is checked when plugins resolve */
+const plugin: KindRule = {
+  bucket: 'others', nameRule: 'dns1123Subdomain', fields: ['spec'],
+  build: (is, raw) => {
+    const spec = readMap(is, raw['spec'], ['spec'])
+    if (spec !== undefined) checkFields(is, spec, ['spec'], ['plugin', 'config', 'priority'])
+    return { ...raw, spec: raw['spec'] }
+  },
+}
 
 const KINDS: Readonly<Record<string, Readonly<Record<string, KindRule>>>> = {
   'serving.knative.dev/v1': {
@@ -44,7 +55,7 @@ const KINDS: Readonly<Record<string, Readonly<Record<string, KindRule>>>> = {
   'discovery.k8s.io/v1': {
     EndpointSlice: { bucket: 'endpointSlices', nameRule: 'dns1123Subdomain', fields: ['addressType', 'endpoints', 'ports'], build: (is, raw) => ({ spec: undefined, ...checkEndpointSlice(is, raw) }) },
   },
-  'sluice.dev/v1alpha1': { Plugin: others() },
+  'sluice.dev/v1alpha1': { Plugin: plugin },
   'eventing.knative.dev/v1': { Broker: others(), Trigger: others() },
   'sources.knative.dev/v1': { PingSource: others() },
 }
@@ -84,7 +95,7 @@ export function validateDocument(raw: unknown, ctx: DocContext): Validated {
   let effective = rule
   if (rule.bucket === 'ingresses' && !isOurIngressClass(meta)) effective = others()
   if (effective.fields !== undefined) checkFields(is, raw, [], ['apiVersion', 'kind', 'metadata', 'status', ...effective.fields])
-  const base = effective.bucket === 'others' ? { ...raw, spec: raw['spec'] } : effective.build(is, raw, { meta, generated })
+  const base = effective.build(is, raw, { meta, generated })
   const object = { ...base, apiVersion, kind, metadata: meta } as KObject
   if (status !== undefined) object.status = status
   else delete object.status

@@ -4,6 +4,7 @@
 import t from 'tap'
 import { startBackend, type Backend } from '../fixtures/backend.ts'
 import { eventually, metric, request, serviceYaml, startSluice, validateErrors, type SluiceProcess } from '../fixtures/sluice.ts'
+import { appServiceYaml, attempt, cond, configMapYaml, resource } from '../activator/fixtures/helpers.ts'
 
 const HOST = 'hello.default.localhost'
 const a = await startBackend('a')
@@ -71,6 +72,48 @@ spec:
   {
     name: 'a percent of 150',
     files: { 'svc.yaml': serviceYaml('hello', 'http://127.0.0.1:9', { traffic: [{ latestRevision: true, percent: 150 }] }) },
+  },
+  {
+    name: 'an env reference to a Secret that is not declared',
+    files: {
+      'svc.yaml': `apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+spec:
+  template:
+    metadata:
+      annotations:
+        sluice.dev/upstream: http://127.0.0.1:9
+    spec:
+      containers:
+        - image: example.dev/hello
+          env:
+            - name: PASSWORD
+              valueFrom:
+                secretKeyRef: {name: db, key: password}
+`,
+    },
+  },
+  {
+    name: 'a misspelt container field',
+    files: {
+      'svc.yaml': `apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+spec:
+  template:
+    metadata:
+      annotations:
+        sluice.dev/upstream: http://127.0.0.1:9
+    spec:
+      containers:
+        - image: example.dev/hello
+          envv:
+            - {name: A, value: b}
+`,
+    },
   },
   {
     name: 'a bad setting in config-sluice (next to a still-good Service file)',
@@ -189,4 +232,40 @@ t.test('a server started with an invalid config is not ready and says why', asyn
   const ok = await request(s.port, HOST)
   t.equal(ok.status, 200)
   t.equal(ok.headers['x-backend'], 'b')
+})
+
+t.test('errors last through scale events until the file is fixed', async (t) => {
+  // A scale event (an instance of a scale-from-zero Service becoming ready) re-reconciles the
+  // last good load; that must not hide the errors of the bad file still on disk.
+  const tag = `bad-config-scale-${process.pid}`
+  const s = await startSluice({
+    'autoscaler.yaml': configMapYaml('config-autoscaler', { 'allow-zero-initial-scale': 'true' }),
+    'lazy.yaml': appServiceYaml(tag, { name: 'lazy', annotations: { 'autoscaling.knative.dev/initial-scale': '0' } }),
+  })
+  t.teardown(() => s.stop())
+  t.ok(await eventually(async () => cond(await resource(s, 'Revision', 'lazy-00001'), 'Ready')?.status === 'True', 15_000, 50), 'revision ready at zero')
+  t.equal(cond(await resource(s, 'Revision', 'lazy-00001'), 'Active')?.status, 'False', 'no instance yet')
+
+  s.write('bad.yaml', cases[1]!.files['svc.yaml']!)
+  const expected = await validateErrors(s.configDir)
+  t.equal(expected.length, 1)
+  const readyBody = `ready: serving the last good configuration; the latest load has errors:\n${expected.join('\n')}\n`
+  t.ok(await eventually(async () => (await s.admin('/readyz')).body === readyBody, 5000), 'the bad load is reported')
+
+  // the scale event: the first request starts an instance; its readiness refreshes the status
+  const r = await attempt(s.port, 'lazy', '/wake', 'wake', { timeoutMs: 20_000 })
+  t.equal(r.status, 200, `served (${r.error ?? r.body.trim()})`)
+  t.ok(await eventually(async () => cond(await resource(s, 'Revision', 'lazy-00001'), 'Active')?.status === 'True', 10_000, 50), 'the status was refreshed')
+
+  for (let i = 0; i < 3; i++) {
+    const ready = await s.admin('/readyz')
+    t.equal(ready.body, readyBody, '/readyz still lists the error')
+    t.equal(metric(await metrics(s), 'sluice_config_errors'), 1, 'sluice_config_errors still counts it')
+    t.same((JSON.parse((await s.admin('/debug/resources')).body) as { errors: string[] }).errors, expected, '/debug/resources still lists it')
+  }
+
+  s.remove('bad.yaml')
+  t.ok(await eventually(async () => (await s.admin('/readyz')).body === 'ready\n', 5000), 'fixing the file clears the error')
+  t.equal(metric(await metrics(s), 'sluice_config_errors'), 0)
+  t.same((JSON.parse((await s.admin('/debug/resources')).body) as { errors: string[] }).errors, [])
 })

@@ -92,12 +92,52 @@ spec:
   t.equal(lines[3], `3 errors in ${dir}`)
 })
 
+const missingMessage = (dir: string): string =>
+  `sluice: config path ${dir} does not exist; create the directory (mkdir -p ${dir}) and put your YAML files in it, or name the directory (or single YAML file) that holds them\n`
+
 t.test('validate on a missing directory says so and exits 1', async (t) => {
   const dir = path.join(tempDir('sluice-cli-missing-'), 'nope')
   t.teardown(() => rmSync(path.dirname(dir), { recursive: true, force: true }))
   const r = await runSluice(['validate', dir])
   t.equal(r.code, 1)
-  t.equal(r.stderr, `${dir}:1:1: config directory does not exist; create it or point --config at another directory\n1 error in ${dir}\n`)
+  t.equal(r.stdout, '')
+  t.equal(r.stderr, missingMessage(dir))
+})
+
+t.test('serve on a missing config path exits 1 before opening any port', async (t) => {
+  const parent = tempDir('sluice-cli-missing-')
+  t.teardown(() => rmSync(parent, { recursive: true, force: true }))
+  const dir = path.join(parent, 'nope')
+  const r = await runSluice(['serve', '--config', dir, '--state', path.join(parent, 'state'), '--port', '0', '--internal-port', '0', '--tls-port', '0', '--admin-port', '0'])
+  t.equal(r.code, 1)
+  t.equal(r.stdout, '')
+  t.equal(r.stderr, missingMessage(dir), 'what, where and how to fix, and nothing else (no listening line)')
+  const dev = await runSluice(['serve', '--config', '/dev/null', '--state', path.join(parent, 'state'), '--port', '0', '--admin-port', '0'])
+  t.equal(dev.code, 1)
+  t.equal(dev.stderr, 'sluice: config path /dev/null is neither a directory nor a regular file; name the directory (or single YAML file) holding your configuration\n')
+})
+
+t.test('a single YAML file is accepted as the config path', async (t) => {
+  const dir = tempDir('sluice-cli-file-')
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = path.join(dir, 'one.yaml')
+  writeFileSync(file, `apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: one
+spec:
+  template:
+    metadata:
+      annotations:
+        sluice.dev/upstream: http://127.0.0.1:9
+    spec:
+      containers:
+        - image: example.dev/one
+`)
+  const r = await runSluice(['validate', file, '--state', path.join(dir, 'state')])
+  t.equal(r.code, 0, r.stderr)
+  t.match(r.stdout, `${file}: valid — 1 files, 1 services`)
+  t.match(r.stdout, /^ {2}one\.default\.localhost$/m)
 })
 
 t.test('an unknown command exits 2 with the usage', async (t) => {

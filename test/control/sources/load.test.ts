@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { loadDirectory, loadFiles } from '../../../control/sources/load.ts'
 import { formatError } from '../../../control/sources/format-error.ts'
 import { errors, ksvcHead, load, yaml } from './fixtures/load-helpers.ts'
+import { knownKindsText } from '../../../control/sources/validate.ts'
 
 const svc = (name: string): string => yaml(
   'apiVersion: serving.knative.dev/v1', 'kind: Service', 'metadata:', `  name: ${name}`,
@@ -119,4 +120,69 @@ t.test('loadDirectory: missing directory is one error', async (t) => {
   const r = loadDirectory(dir)
   t.same(r.errors.map(formatError), [`${dir}:1:1: config directory does not exist; create it or point --config at another directory`])
   t.same(r.files, [])
+})
+
+t.test('kind: List (kubectl get -o yaml) loads each item as its own document', async (t) => {
+  const text = yaml(
+    'apiVersion: v1', //                                   1
+    'kind: List', //                                       2
+    'metadata:', //                                        3
+    '  resourceVersion: ""', //                            4
+    'items:', //                                           5
+    '  - apiVersion: serving.knative.dev/v1', //           6
+    '    kind: Service', //                                7
+    '    metadata:', //                                    8
+    '      name: one', //                                  9
+    '    spec:', //                                        10
+    '      template:', //                                  11
+    '        spec:', //                                    12
+    '          containers:', //                            13
+    '            - image: x', //                           14
+    '  - apiVersion: v1', //                               15
+    '    kind: ConfigMap', //                              16
+    '    metadata:', //                                    17
+    '      name: config-sluice', //                        18
+    '      namespace: knative-serving', //                 19
+    '    data: {}', //                                     20
+  )
+  const r = load(text)
+  t.same(r.errors, [])
+  t.same(r.resources.services.map((s) => [s.metadata.name, s.source?.doc, s.source?.line, s.source?.column]), [['one', 0, 6, 5]])
+  t.same(r.resources.configMaps.map((c) => [c.metadata.name, c.source?.line]), [['config-sluice', 15]])
+  t.same(r.resources.services[0]!.source!.locate(['metadata', 'name']), { line: 9, column: 13 }, 'locate works inside the item')
+
+  // errors point into the item, with the object's own field path
+  t.same(errors(yaml(
+    'apiVersion: v1', 'kind: List', 'items:',
+    '  - apiVersion: serving.knative.dev/v1', //  4
+    '    kind: Servce', //                        5
+    '    metadata: {name: a}',
+    '  - apiVersion: v1', //                      7
+    '    kind: ConfigMap',
+    '    metadata: {name: b}',
+    '    dta: {}', //                             10
+  )), [
+    'hello.yaml:5:11 kind: unknown kind Servce (apiVersion serving.knative.dev/v1); expected one of: ' + knownKindsText(),
+    'hello.yaml:10:5 dta: unknown field "dta"; did you mean data?',
+  ])
+
+  // duplicates across items and documents, generated names distinct per item
+  const dup = load(yaml('apiVersion: v1', 'kind: List', 'items:',
+    '  - {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}',
+    '  - {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}',
+    '  - {apiVersion: v1, kind: ConfigMap, metadata: {generateName: g-}}',
+    '  - {apiVersion: v1, kind: ConfigMap, metadata: {generateName: g-}}'))
+  t.match(dup.errors.map(formatError), [/^hello\.yaml:5:56 metadata\.name: duplicate ConfigMap default\/a, first declared at hello\.yaml:4;/])
+  const generated = dup.resources.configMaps.map((c) => c.metadata.name).filter((n) => n.startsWith('g-'))
+  t.equal(new Set(generated).size, 2, 'two distinct generated names')
+
+  // the envelope itself
+  t.same(errors(yaml('apiVersion: v1', 'kind: List', 'itms: []')), [
+    'hello.yaml:1:1 items: missing field; a List holds its objects in items: [...]',
+    'hello.yaml:3:1 itms: unknown field "itms"; did you mean items?',
+  ])
+  t.same(errors(yaml('apiVersion: v1', 'kind: List', 'items: {a: 1}')), [
+    "hello.yaml:3:1 items: must be a list (lines starting with '- '), got a mapping",
+  ])
+  t.same(load(yaml('apiVersion: v1', 'kind: List', 'items: []')).errors, [], 'an empty List is fine')
 })

@@ -350,10 +350,16 @@ t.test('KIngress: foreign classes are kept aside without validation', async (t) 
 
 t.test('accepted kinds that Sluice does not act on go to others', async (t) => {
   const r = load(yaml('apiVersion: eventing.knative.dev/v1', 'kind: Broker', 'metadata:', '  name: default',
-    '---', 'apiVersion: sluice.dev/v1alpha1', 'kind: Plugin', 'metadata:', '  name: auth', 'spec:', '  module: ./auth.ts'))
+    '---', 'apiVersion: sluice.dev/v1alpha1', 'kind: Plugin', 'metadata:', '  name: auth', 'spec:', '  plugin: ./auth.ts', '  config: {a: 1}'))
   t.same(r.errors, [])
   t.same(r.resources.others.map((o) => `${o.kind}/${o.metadata.name}`), ['Broker/default', 'Plugin/auth'])
-  t.same(r.resources.others[1]!.spec, { module: './auth.ts' })
+  t.same(r.resources.others[1]!.spec, { plugin: './auth.ts', config: { a: 1 } })
+  // a Plugin's own fields are checked (its config is the plugin's business, checked when it resolves)
+  t.same(errors(yaml('apiVersion: sluice.dev/v1alpha1', 'kind: Plugin', 'metadata:', '  name: auth', 'spec:', '  module: ./auth.ts', '  prority: 3', 'specs: {}')), [
+    'hello.yaml:6:3 spec.module: unknown field "module"; expected one of: plugin, config, priority',
+    'hello.yaml:7:3 spec.prority: unknown field "prority"; did you mean priority?',
+    'hello.yaml:8:1 specs: unknown field "specs"; did you mean spec?',
+  ])
 })
 
 t.test('validateDocument works on plain objects (Kubernetes source)', async (t) => {
@@ -381,5 +387,158 @@ t.test('unknown fields are errors, with a suggestion for typos', async (t) => {
   t.same(errors(yaml(...ingHead, '          - splits:', '              - serviceName: hello', '                port: 80')), [
     'hello.yaml:12:17 spec.rules[0].http.paths[0].splits[0].servicePort: missing field; give a port number or a port name',
     'hello.yaml:13:17 spec.rules[0].http.paths[0].splits[0].port: unknown field "port"; did you mean servicePort?',
+  ])
+})
+
+t.test('revision spec: every field is checked against Knative\'s PodSpec subset', async (t) => {
+  t.same(errors(yaml(...ksvcHead,
+    'spec:', //                                 5
+    '  template:', //                           6
+    '    spec:', //                             7
+    '      timeoutSecond: 30', //               8
+    '      env:', //                            9
+    '        - {name: A, value: b}', //         10
+    '      containers:', //                     11
+    '        - image: ghcr.io/me/hello', //     12
+    '          comand: [node, app.js]', //      13
+    '          envv:', //                       14
+    '            - {name: A, value: b}', //     15
+    '          containerConcurrency: 1', //     16
+    '          readinessProbe:', //             17
+    '            httpGet:', //                  18
+    '              path: /ready', //            19
+    '              prot: 8080', //              20
+    '            periodSecond: 1', //           21
+  )), [
+    'hello.yaml:8:7 spec.template.spec.timeoutSecond: unknown field "timeoutSecond"; did you mean timeoutSeconds?',
+    'hello.yaml:9:7 spec.template.spec.env: unknown field "env"; it belongs one level down, in each entry of spec.template.spec.containers; move it there',
+    'hello.yaml:13:11 spec.template.spec.containers[0].comand: unknown field "comand"; did you mean command?',
+    'hello.yaml:14:11 spec.template.spec.containers[0].envv: unknown field "envv"; did you mean env?',
+    'hello.yaml:16:11 spec.template.spec.containers[0].containerConcurrency: unknown field "containerConcurrency"; it belongs one level up, in spec.template.spec; move it there',
+    'hello.yaml:20:15 spec.template.spec.containers[0].readinessProbe.httpGet.prot: unknown field "prot"; did you mean port?',
+    'hello.yaml:21:13 spec.template.spec.containers[0].readinessProbe.periodSecond: unknown field "periodSecond"; did you mean periodSeconds?',
+  ])
+  // one level too high again: a revision field in the template
+  t.same(errors(yaml(...ksvcHead, 'spec:', '  template:', '    containerConcurrency: 1', '    spec:', '      containers:', '        - image: x')), [
+    'hello.yaml:7:5 spec.template.containerConcurrency: unknown field "containerConcurrency"; it belongs one level down, in spec.template.spec; move it there',
+  ])
+  // nested types, each reported once even where a rule reads the same field
+  t.same(errors(yaml(...ksvcHead, ...containers, //  5..9
+    '          args: node', //                          10
+    '          env:', //                                11
+    '            - name: A', //                         12
+    '              valueFrom: {secretKeyRef: {name: s, key: k, optional: "yes"}}', // 13
+    '          ports: [{containerPort: "8080"}]', //    14
+    '          resources: {limits: {cpu: [1]}}', //     15
+    '          livenessProbe: {tcpSocket: {port: 8080}, initialDelaySeconds: -1}', // 16
+  )), [
+    "hello.yaml:10:17 spec.template.spec.containers[0].args: must be a list (lines starting with '- '), got the string \"node\"",
+    'hello.yaml:13:69 spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef.optional: must be true or false, got the string "yes"',
+    'hello.yaml:14:35 spec.template.spec.containers[0].ports[0].containerPort: must be an integer from 1 to 65535, got the string "8080"; remove the quotes',
+    'hello.yaml:15:32 spec.template.spec.containers[0].resources.limits.cpu: must be a quantity such as 500m, 128Mi or 2, got a list',
+    'hello.yaml:16:73 spec.template.spec.containers[0].livenessProbe.initialDelaySeconds: must be an integer >= 0, got -1',
+  ])
+})
+
+t.test('revision spec: fields Knative accepts but Sluice ignores stay valid', async (t) => {
+  const r = load(yaml(...ksvcHead,
+    'spec:',
+    '  template:',
+    '    spec:',
+    '      serviceAccountName: runner',
+    '      enableServiceLinks: false',
+    '      imagePullSecrets: [{name: regcred}]',
+    '      nodeSelector: {disk: ssd}',
+    '      tolerations: [{key: k, operator: Exists}]',
+    '      affinity: {nodeAffinity: {}}',
+    '      runtimeClassName: gvisor',
+    '      priorityClassName: high',
+    '      schedulerName: default-scheduler',
+    '      securityContext: {runAsNonRoot: true, fsGroup: 1000}',
+    '      volumes: [{name: data, secret: {secretName: s}}]',
+    '      containerConcurrency: 10',
+    '      timeoutSeconds: 60',
+    '      responseStartTimeoutSeconds: 30',
+    '      idleTimeoutSeconds: 20',
+    '      containers:',
+    '        - name: app',
+    '          image: ghcr.io/me/hello',
+    '          imagePullPolicy: IfNotPresent',
+    '          command: [node]',
+    '          args: [app.js]',
+    '          workingDir: /app',
+    '          env:',
+    '            - {name: A, value: b}',
+    '            - name: B',
+    '              valueFrom: {configMapKeyRef: {name: c, key: k, optional: true}}',
+    '            - name: C',
+    '              valueFrom: {fieldRef: {fieldPath: metadata.name}}',
+    '          envFrom: [{prefix: X_, secretRef: {name: s, optional: true}}, {configMapRef: {name: c, optional: true}}]',
+    '          ports: [{name: http1, containerPort: 8080, protocol: TCP}]',
+    '          resources: {limits: {cpu: 500m, memory: 128Mi}, requests: {cpu: 1}}',
+    '          readinessProbe:',
+    '            httpGet: {path: /ready, port: 8080, scheme: HTTP, httpHeaders: [{name: x, value: y}]}',
+    '            initialDelaySeconds: 1',
+    '            periodSeconds: 2',
+    '            timeoutSeconds: 1',
+    '            successThreshold: 1',
+    '            failureThreshold: 3',
+    '          livenessProbe: {tcpSocket: {port: 8080}}',
+    '          startupProbe: {exec: {command: [cat, /tmp/ready]}}',
+    '          securityContext: {readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}, allowPrivilegeEscalation: false}',
+    '          volumeMounts: [{name: data, mountPath: /data, readOnly: true}]',
+    '          terminationMessagePath: /dev/termination-log',
+    '          terminationMessagePolicy: File',
+    '  traffic:',
+    '    - latestRevision: true',
+    '      percent: 100',
+  ))
+  t.same(r.errors.map((e) => `${e.line}:${e.column} ${e.path}: ${e.message}`), [])
+  t.equal(r.resources.services.length, 1)
+})
+
+t.test('core kinds: unknown fields are errors too', async (t) => {
+  t.same(errors(yaml('apiVersion: v1', 'kind: Service', 'metadata:', '  name: backend', 'spec:',
+    '  ports:', //                             6
+    '    - port: 80', //                       7
+    '      targetport: 8080', //               8
+    '  selecter: {app: x}', //                 9
+    '  sessionAffinity: None', //              10
+  )), [
+    'hello.yaml:8:7 spec.ports[0].targetport: unknown field "targetport"; did you mean targetPort?',
+    'hello.yaml:9:3 spec.selecter: unknown field "selecter"; did you mean selector?',
+  ])
+  t.same(errors(yaml('apiVersion: v1', 'kind: Endpoints', 'metadata:', '  name: backend', 'subsets:',
+    '  - addresses: [{ip: 127.0.0.1, nodeName: n1}]', // 6
+    '    port: [{port: 9000}]', //                       7
+  )), ['hello.yaml:7:5 subsets[0].port: unknown field "port"; did you mean ports?'])
+  t.same(errors(yaml('apiVersion: discovery.k8s.io/v1', 'kind: EndpointSlice', 'metadata:', '  name: backend-abc',
+    'addressType: IPv4', 'endpoints:',
+    '  - addresses: ["10.0.0.1"]', //          7
+    '    condition: {ready: true}', //         8
+    '    zone: a', //                          9
+    'ports:', '  - port: 8080', '    protocl: TCP', // 12
+  )), [
+    'hello.yaml:8:5 endpoints[0].condition: unknown field "condition"; did you mean conditions?',
+    'hello.yaml:12:5 ports[0].protocl: unknown field "protocl"; did you mean protocol?',
+  ])
+})
+
+t.test('env: valueFrom names one source and excludes value; envFrom names one source', async (t) => {
+  t.same(errors(yaml(...ksvcHead, ...containers, //                                  5..9
+    '          env:', //                                                               10
+    '            - name: A', //                                                        11
+    '              value: x', //                                                       12
+    '              valueFrom: {secretKeyRef: {name: s, key: k}}', //                   13
+    '            - name: B', //                                                        14
+    '              valueFrom: {}', //                                                  15
+    '          envFrom:', //                                                           16
+    '            - {secretRef: {name: s}, configMapRef: {name: c}}', //                17
+    '            - {prefix: X_}', //                                                   18
+  )), [
+    'hello.yaml:12:22 spec.template.spec.containers[0].env[0].value: cannot be combined with valueFrom; remove one of them',
+    'hello.yaml:15:15 spec.template.spec.containers[0].env[1].valueFrom: must name exactly one source (secretKeyRef, configMapKeyRef, fieldRef or resourceFieldRef), got none',
+    'hello.yaml:17:15 spec.template.spec.containers[0].envFrom[0]: must name exactly one source (secretRef or configMapRef), got both',
+    'hello.yaml:18:15 spec.template.spec.containers[0].envFrom[1]: must name exactly one source (secretRef or configMapRef), got none',
   ])
 })
