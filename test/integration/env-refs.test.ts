@@ -42,9 +42,9 @@ spec:
             - name: OPT
               valueFrom: {secretKeyRef: {name: absent, key: x, optional: true}}
 `
-const secret = (password: string): string => `apiVersion: v1
+const secret = (password: string, generation = 1): string => `apiVersion: v1
 kind: Secret
-metadata: {name: db}
+metadata: {name: db, labels: {generation: g${generation}}}
 stringData: {password: ${password}}
 ---
 apiVersion: v1
@@ -67,9 +67,9 @@ t.test('a local process gets Secret and ConfigMap values in its environment', as
   t.equal(rev.spec.containers[0]!.env.find((e) => e.name === 'PASSWORD')?.value, undefined)
 
   // a new Secret value: same revision (the template did not change); instances started from now on get it
-  s.write('objects.yaml', secret('rotated'))
+  s.write('objects.yaml', secret('rotated', 2))
   t.ok(await eventually(async () => (await s.admin('/readyz')).body === 'ready\n', 5000))
-  t.ok(await eventually(async () => JSON.stringify(await resource(s, 'Secret', 'db')).includes('rotated'), 5000), 'the new Secret is loaded')
+  t.ok(await eventually(async () => JSON.stringify(await resource(s, 'Secret', 'db')).includes('"generation":"g2"'), 5000), 'the new Secret is loaded (its label shows; its data is redacted)')
   t.equal((await resource(s, 'Revision', 'env-00002')), undefined, 'no new revision')
 
   // the running instance keeps what it started with; keep it busy so the next request starts another
