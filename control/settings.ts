@@ -8,6 +8,7 @@ import { parseTemplate, renderTemplate, TemplateError, type TemplateField } from
 import { isDnsSubdomain } from './reconcile/names.ts'
 import { ConfigMapReader } from './config-map-reader.ts'
 import { parseCidr } from '../gateway/trusted-proxies.ts'
+import { parseGoDuration } from '../lib/duration.ts'
 
 export const DEFAULT_DOMAIN_TEMPLATE = '{{.Name}}.{{.Namespace}}.{{.Domain}}'
 export const DEFAULT_TAG_TEMPLATE = '{{.Tag}}-{{.Name}}'
@@ -204,15 +205,10 @@ function readTrustedProxies(r: Reader): readonly string[] | undefined {
   return bad ? undefined : Object.freeze(ranges)
 }
 
-const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 }
-
-/** Go-style duration (`1m30s`, `500ms`) or a bare number of seconds → seconds. */
+/** A Go duration (`1m30s`, `500ms`) or, as config-sluice has always allowed, a bare number of seconds → seconds; negative is an error. */
 export function parseDuration(v: string): number | undefined {
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v)
-  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(v)) return undefined
-  let total = 0
-  for (const m of v.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(m[1]) * UNIT_SECONDS[m[2]!]!
-  return total
+  const ms = parseGoDuration(v, { bareSeconds: true })
+  return ms === undefined || ms < 0 ? undefined : ms / 1000
 }
 
 const DOMAIN_FIELDS: TemplateField[] = ['Name', 'Namespace', 'Domain', 'Annotations', 'Labels']

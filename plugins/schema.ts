@@ -3,6 +3,7 @@
 // (a password, a signing key) is never quoted in an error and is shown as "<redacted>" wherever a
 // config is displayed (`/debug/resources`); secretPaths() and redactSecrets() walk a schema for it.
 import type { ConfigIssue, Validation } from './api.ts'
+import { parseGoDuration } from '../lib/duration.ts'
 
 export interface Field<T> {
   /** parse a raw value (undefined when absent) at `path`; push problems to `issues` */
@@ -81,7 +82,7 @@ export function boolean(opts: { default?: boolean } = {}): Field<boolean> {
   }
 }
 
-/** A duration: a number of seconds or a Go-style string (`500ms`, `30s`, `1m30s`); parsed to ms. */
+/** A duration: a number of seconds or a Go duration string (`500ms`, `30s`, `1m30s`); parsed to ms, never negative. */
 export function duration(opts: { default?: number; min?: number } = {}): Field<number> {
   const description = 'a duration such as "500ms", "30s" or a number of seconds'
   return {
@@ -89,12 +90,9 @@ export function duration(opts: { default?: number; min?: number } = {}): Field<n
     parse(raw, path, issues) {
       if (!need(raw, path, issues, opts.default, description)) return opts.default ?? 0
       let ms: number | undefined
-      if (typeof raw === 'number' && raw >= 0) ms = raw * 1000
-      else if (typeof raw === 'string' && /^(\d+(\.\d+)?(ms|s|m|h))+$/.test(raw)) {
-        ms = 0
-        for (const m of raw.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) ms += Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms']
-      }
-      if (ms === undefined || (opts.min !== undefined && ms < opts.min)) { issues.push({ path, message: `must be ${description}, got ${kind(raw)}` }); return opts.default ?? 0 }
+      if (typeof raw === 'number' && Number.isFinite(raw)) ms = raw * 1000
+      else if (typeof raw === 'string') ms = parseGoDuration(raw, { bareSeconds: true })
+      if (ms === undefined || ms < 0 || (opts.min !== undefined && ms < opts.min)) { issues.push({ path, message: `must be ${description}, got ${kind(raw)}` }); return opts.default ?? 0 }
       return ms
     },
   }

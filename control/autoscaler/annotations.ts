@@ -9,7 +9,8 @@ import {
   defaultAutoscalerSettings, wholeSeconds,
 } from './config.ts'
 import type { AutoscalerSettings, RevisionScalingConfig } from './config.ts'
-import { formatGoDuration, parseGoDuration, parseGoFloat } from './go-parse.ts'
+import { formatGoDuration, parseGoFloat } from './go-parse.ts'
+import { parseGoDuration } from '../../lib/duration.ts'
 
 const GROUP = 'autoscaling.knative.dev'
 const INT32_MAX = 2147483647

@@ -1,35 +1,6 @@
-// Go's strconv and time parsing, as Knative reads config-autoscaler and the autoscaling
-// annotations: time.ParseDuration (so "60" without a unit is an error and "1m30s", "1.5h", "500ms"
-// are fine), strconv.ParseFloat and ParseInt(v, 10, 32). Messages print values the way Go's %v does.
-
-const UNIT_MS: Record<string, number> = {
-  ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000,
-}
-
-/** Go time.ParseDuration → milliseconds; undefined when Go would return an error. */
-export function parseGoDuration(text: string): number | undefined {
-  let s = text
-  let sign = 1
-  if (s.startsWith('-') || s.startsWith('+')) {
-    if (s[0] === '-') sign = -1
-    s = s.slice(1)
-  }
-  // Go special-cases a bare "0"; any other number needs a unit.
-  if (s === '0') return 0
-  if (s === '') return undefined
-  let total = 0
-  const part = /^(\d*)(?:\.(\d*))?(ns|us|µs|μs|ms|s|m|h)/
-  while (s !== '') {
-    const m = part.exec(s)
-    if (m === null) return undefined
-    const [whole, int = '', frac] = m
-    // Go needs a digit on at least one side of the dot.
-    if (int === '' && (frac === undefined || frac === '')) return undefined
-    total += Number(`${int === '' ? '0' : int}.${frac ?? ''}0`) * UNIT_MS[m[3]!]!
-    s = s.slice(whole.length)
-  }
-  return sign * total
-}
+// Go's strconv parsing and printing, as Knative reads config-autoscaler and the autoscaling
+// annotations: strconv.ParseFloat and ParseInt(v, 10, 32), Duration.String. Messages print values
+// the way Go's %v does. time.ParseDuration is lib/duration.ts, shared with the rest of Sluice.
 
 /** Go Duration.String for a millisecond value: `0s`, `500ms`, `6s`, `1m0s`, `1h0m0s`, `1.5s`. */
 export function formatGoDuration(ms: number): string {

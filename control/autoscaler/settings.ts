@@ -9,7 +9,8 @@ import {
 } from './config.ts'
 import type { AutoscalerSettings } from './config.ts'
 import { ConfigMapReader } from '../config-map-reader.ts'
-import { formatGoDuration, goFloat, parseGoDuration, parseGoFloat, parseGoInt32 } from './go-parse.ts'
+import { formatGoDuration, goFloat, parseGoFloat, parseGoInt32 } from './go-parse.ts'
+import { parseGoDuration } from '../../lib/duration.ts'
 
 export { revisionScaling } from './annotations.ts'
 export { defaultAutoscalerSettings, HPA_CLASS, KPA_CLASS } from './config.ts'

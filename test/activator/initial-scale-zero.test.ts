@@ -1,8 +1,8 @@
 // initial-scale 0 (with allow-zero-initial-scale): a new revision starts no process, is Ready
 // without an instance, is routed, and its first request starts one (the activator buffers it).
 import t from 'tap'
-import { eventually, sleep, startSluice } from '../fixtures/sluice.ts'
-import { appPids, appServiceYaml, attempt, cond, configMapYaml, resource, revisionInstances } from './fixtures/helpers.ts'
+import { eventually, startSluice } from '../fixtures/sluice.ts'
+import { appPids, appServiceYaml, attempt, autoscaler, cond, configMapYaml, resource, revisionInstances } from './fixtures/helpers.ts'
 
 const TAG = `initial-zero-${process.pid}`
 
@@ -13,11 +13,12 @@ const s = await startSluice({
 t.teardown(() => s.stop())
 
 t.test('the revision is Ready and routed with no process started', async (t) => {
-  t.ok(await eventually(async () => cond(await resource(s, 'Revision', 'lazy-00001'), 'Ready')?.status === 'True', 15_000, 100), 'Revision Ready')
+  t.ok(await eventually(async () => cond(await resource(s, 'Revision', 'lazy-00001'), 'Ready')?.status === 'True', 60_000, 100), 'Revision Ready')
   for (const kind of ['Route', 'Service']) {
-    t.ok(await eventually(async () => cond(await resource(s, kind, 'lazy'), 'Ready')?.status === 'True', 5_000, 100), `${kind} Ready`)
+    t.ok(await eventually(async () => cond(await resource(s, kind, 'lazy'), 'Ready')?.status === 'True', 30_000, 100), `${kind} Ready`)
   }
-  await sleep(500)
+  // After the autoscaler's next decision for it (a tick, every 2 s), still nothing runs.
+  t.ok(await eventually(async () => (await autoscaler(s))['default/lazy-00001']?.lastDecision != null, 30_000, 100), 'the autoscaler decided')
   t.same(appPids(TAG), [], 'no process was started')
   t.equal((await revisionInstances(s, 'lazy-00001'))?.instances.length, 0, 'no instance')
   const rev = await resource(s, 'Revision', 'lazy-00001')
@@ -30,5 +31,5 @@ t.test('the first request starts an instance and is served', async (t) => {
   t.equal(r.status, 200, `served (${r.error ?? r.body.trim()})`)
   t.match(JSON.parse(r.body), { revision: 'lazy-00001', id: 'first' })
   t.equal(appPids(TAG).length, 1, 'one process now')
-  t.ok(await eventually(async () => cond(await resource(s, 'Revision', 'lazy-00001'), 'Active')?.status === 'True', 4_000, 100), 'Active')
+  t.ok(await eventually(async () => cond(await resource(s, 'Revision', 'lazy-00001'), 'Active')?.status === 'True', 30_000, 100), 'Active')
 })

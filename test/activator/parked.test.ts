@@ -31,12 +31,12 @@ t.teardown(() => s.stop())
 
 t.test('the revisions become ready, then their instances leave rotation', async (t) => {
   for (const service of ['gated', 'sulky']) {
-    t.ok(await eventually(async () => (await attempt(s.port, service, '/', 'ready')).status === 200, 15_000, 100), `${service} serves`)
+    t.ok(await eventually(async () => (await attempt(s.port, service, '/', 'ready')).status === 200, 60_000, 100), `${service} serves`)
   }
   rmSync(gateFile)
   rmSync(sulkyFile)
   for (const rev of ['gated-00001', 'sulky-00001']) {
-    t.ok(await eventually(async () => (await revisionInstances(s, rev))?.ready === 0, 10_000, 50), `${rev}: no ready instance`)
+    t.ok(await eventually(async () => (await revisionInstances(s, rev))?.ready === 0, 30_000, 50), `${rev}: no ready instance`)
   }
 })
 
@@ -71,21 +71,21 @@ function leaver(service: string): Promise<net.Socket> {
 t.test('new connections wait parked behind a waiting request, and are served once an instance is ready', async (t) => {
   const rev = 'gated-00001'
   const first = attempt(s.port, 'gated', '/', 'first', { timeoutMs: 20_000 })
-  t.ok(await eventually(async () => (await sample('sluice_activator_queue_depth', rev)) === 1, 10_000, 20), 'the first request waits as an ordinary buffered request')
+  t.ok(await eventually(async () => (await sample('sluice_activator_queue_depth', rev)) === 1, 30_000, 20), 'the first request waits as an ordinary buffered request')
   const gets = burst(s.port, 'gated', '/', 12, 'get', 20_000)
   // Bodies: one fits in the first read; one is larger than what a parked socket reads (64 KiB).
   const smallBody = randomBytes(1000)
   const largeBody = randomBytes(300_000)
   const small = post('gated', smallBody, 'post-small')
   const large = post('gated', largeBody, 'post-large')
-  t.ok(await eventually(async () => (await sample('sluice_activator_parked_requests', rev)) === 14, 10_000, 20), 'the 14 later connections are parked')
+  t.ok(await eventually(async () => (await sample('sluice_activator_parked_requests', rev)) === 14, 30_000, 20), 'the 14 later connections are parked')
   t.equal(await sample('sluice_activator_queue_depth', rev), 15, 'parked requests count in the queue depth')
   t.equal(await sample('sluice_revision_inflight_requests', rev), 15, 'and in the revision\'s concurrency (what the autoscaler sees)')
 
   const sock = await leaver('gated')
-  t.ok(await eventually(async () => (await sample('sluice_activator_parked_requests', rev)) === 15, 5_000, 20), 'one more parked')
+  t.ok(await eventually(async () => (await sample('sluice_activator_parked_requests', rev)) === 15, 30_000, 20), 'one more parked')
   sock.destroy()
-  t.ok(await eventually(async () => (await sample('sluice_revision_inflight_requests', rev)) === 15, 5_000, 20), 'a client that leaves while parked stops counting at once')
+  t.ok(await eventually(async () => (await sample('sluice_revision_inflight_requests', rev)) === 15, 30_000, 20), 'a client that leaves while parked stops counting at once')
   t.equal(await sample('sluice_activator_parked_requests', rev), 14)
 
   // A head Node's parser refuses (a Content-Length too large for llhttp) is not parked: the reader
@@ -112,27 +112,30 @@ t.test('new connections wait parked behind a waiting request, and are served onc
   t.equal(JSON.parse(all[1]!.body).id, 'get-0', 'the request the app sees is the one the client sent')
   t.equal(await sample('sluice_activator_parked_requests', rev), 0, 'nothing parked afterwards')
   t.equal(await sample('sluice_revision_inflight_requests', rev), 0, 'nothing in flight afterwards')
-  t.ok(await eventually(async () => metric((await s.admin('/metrics')).body, 'sluice_inflight_requests') === 0, 3_000, 50), 'the gateway has nothing in flight')
+  t.ok(await eventually(async () => metric((await s.admin('/metrics')).body, 'sluice_inflight_requests') === 0, 30_000, 50), 'the gateway has nothing in flight')
   t.equal((await attempt(s.port, 'gated', '/', 'after')).status, 200, 'a later request goes straight through')
 })
 
 t.test('a parked request is refused like a buffered one: 503 + Retry-After when the queue is full, 504 after timeoutSeconds', async (t) => {
   const rev = 'sulky-00001'
   const first = attempt(s.port, 'sulky', '/', 'first', { timeoutMs: 15_000 })
-  t.ok(await eventually(async () => (await sample('sluice_activator_queue_depth', rev)) === 1, 10_000, 20), 'the first request waits')
+  t.ok(await eventually(async () => (await sample('sluice_activator_queue_depth', rev)) === 1, 30_000, 20), 'the first request waits')
   const waiting = burst(s.port, 'sulky', '/', 19, 'wait', 15_000)
-  t.ok(await eventually(async () => (await sample('sluice_activator_parked_requests', rev)) === 19, 10_000, 20), '19 parked: the queue (20) is full')
+  let waited = false
+  void waiting.then(() => { waited = true })
+  t.ok(await eventually(async () => (await sample('sluice_activator_parked_requests', rev)) === 19, 30_000, 20), '19 parked: the queue (20) is full')
   const refused = await burst(s.port, 'sulky', '/', 3, 'over')
   for (const r of refused) {
     t.equal(r.status, 503, `${r.id}: 503`)
     t.equal(r.headers['retry-after'], '1', 'with Retry-After')
     t.match(r.body, /too many requests waiting for sulky-00001/)
-    t.ok(r.ms < 1_000, `at once (${Math.round(r.ms)} ms)`)
   }
+  t.notOk(waited, 'refused at once: the waiting requests are still waiting')
   const timedOut = [await first, ...(await waiting)]
   t.same(countBy(timedOut, (o) => o.status), { 504: 20 }, 'every waiting request ends 504 at timeoutSeconds')
   t.ok(timedOut.every((o) => o.body === 'activator request timeout\n'), 'with the activator\'s message')
-  t.ok(timedOut.every((o) => o.ms >= 1_800 && o.ms < 6_000), 'after about 2 s')
+  // Not before timeoutSeconds; the 504 with the activator's message says it was that timer, so no upper bound.
+  t.ok(timedOut.every((o) => o.ms >= 1_800), 'not before timeoutSeconds (2 s)')
   const m = (await s.admin('/metrics')).body
   t.equal(metric(m, 'sluice_activator_overflows_total', { revision: rev }), 3, 'overflows counted')
   t.equal(metric(m, 'sluice_activator_timeouts_total', { revision: rev }), 20, 'timeouts counted')

@@ -13,7 +13,7 @@ const s = await startSluice({
 t.teardown(() => s.stop())
 
 t.test('the revision becomes ready', async (t) => {
-  t.ok(await eventually(async () => cond(await resource(s, 'Revision', 'single-00001'), 'Ready')?.status === 'True', 15_000, 100))
+  t.ok(await eventually(async () => cond(await resource(s, 'Revision', 'single-00001'), 'Ready')?.status === 'True', 60_000, 100))
 })
 
 t.test('cc=1: five clients for 20 s, never two requests at once in an instance', async (t) => {
@@ -51,5 +51,5 @@ t.test('cc=1: five clients for 20 s, never two requests at once in an instance',
 t.test('sluice SIGTERM stops every instance it started', async (t) => {
   t.ok(appPids(TAG).length >= 1, 'instances are running before the stop')
   t.equal(await s.stop(), 0, 'clean exit')
-  t.ok(await eventually(() => appPids(TAG).length === 0, 5_000, 50), 'no app process left')
+  t.ok(await eventually(() => appPids(TAG).length === 0, 30_000, 50), 'no app process left')
 })

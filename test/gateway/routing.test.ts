@@ -298,7 +298,7 @@ data:
   tag-header-based-routing: Enabled
 `)
   const on = await eventually(async () =>
-    echo(await get('duo.default.localhost', '/', { 'Knative-Serving-Tag': 'next' })).headers['knative-serving-revision'] === 'duo-b', 5000, 50)
+    echo(await get('duo.default.localhost', '/', { 'Knative-Serving-Tag': 'next' })).headers['knative-serving-revision'] === 'duo-b', 30_000, 50)
   t.ok(on, 'enabled: the tag header routes to the tag revision')
 
   e = echo(await get('duo.default.localhost', '/', { 'Knative-Serving-Tag': 'old' }))

@@ -45,8 +45,9 @@ const get = (name: string, path: string): Promise<Reply> =>
 function isTimeout(t: Test, r: Reply, what: string): void {
   t.equal(r.status, 504, `${what}: 504`)
   t.equal(r.text.trimEnd(), 'request timeout', `${what}: body`)
-  // not early; and not the backend's answer at 2 s (the 504 says so) — the upper bound only guards a hang
-  t.ok(r.totalMs >= 950 && r.totalMs < 3000, `${what}: answered after ${r.totalMs.toFixed(0)} ms (timeout 1 s)`)
+  // Not early. Not late either, but that is the 504 itself: the backend would have answered at 2 s,
+  // and the client's own 8 s timeout guards a hang. A load can only delay it, so no upper bound.
+  t.ok(r.totalMs >= 950, `${what}: answered after ${r.totalMs.toFixed(0)} ms (timeout 1 s)`)
 }
 
 // All exchanges start together (the file takes ~2 s instead of ~7); each test checks its own.
@@ -104,5 +105,5 @@ t.test('timeouts are counted by kind and nothing stays in flight', async (t) => 
   t.equal(await m('idle-00001', 'idle_timeout'), 1)
   t.equal(await sample(s, 'sluice_requests_total', { revision: 'total-00001', class: '5xx' }), 1)
   t.equal(await sample(s, 'sluice_requests_total', { revision: 'total-00001', class: '2xx' }), 2)
-  t.ok(await eventually(async () => (await sample(s, 'sluice_inflight_requests')) === 0, 3000, 50), 'in-flight back to 0')
+  t.ok(await eventually(async () => (await sample(s, 'sluice_inflight_requests')) === 0, 30_000, 50), 'in-flight back to 0')
 })

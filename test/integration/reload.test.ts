@@ -4,7 +4,8 @@
 import t from 'tap'
 import http from 'node:http'
 import { startBackend } from '../fixtures/backend.ts'
-import { eventually, request, serviceYaml, sleep, startSluice, type SluiceProcess } from '../fixtures/sluice.ts'
+import { eventually, request, serviceYaml, startSluice, type SluiceProcess } from '../fixtures/sluice.ts'
+import { waitFor } from '../fixtures/wait.ts'
 
 // a and b serve the Knative Service; c and d the KIngress, whose splits drop a backend entirely
 // on some generations, so its upstream pool is closed while requests may still be running on it.
@@ -90,7 +91,9 @@ async function routesVersion(s: SluiceProcess): Promise<{ version: number; text:
   return { version: (JSON.parse(r.body) as { version: number }).version, text: r.body }
 }
 
-t.test('a change is live within moments of the write', async (t) => {
+// How fast a change goes live (the README's 100 ms) is a latency figure, printed here and defended
+// in bench/, not asserted: a loaded machine is slow, not wrong.
+t.test('a change goes live on the next requests after the write', async (t) => {
   const s = await startSluice({ 'app.yaml': config(0, { hello: [100, 0] }) })
   t.teardown(() => s.stop())
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
@@ -104,7 +107,7 @@ t.test('a change is live within moments of the write', async (t) => {
     const written = performance.now()
     let live = false
     let polls = 0
-    while (!live && performance.now() - written < 3000 && polls < 10_000) {
+    while (!live && performance.now() - written < 30_000 && polls < 100_000) {
       polls++
       const r = await request(s.port, HELLO, `/poll${polls}`, { agent })
       t.equal(r.status, 200)
@@ -113,8 +116,7 @@ t.test('a change is live within moments of the write', async (t) => {
     }
     const ms = performance.now() - written
     figures.push(ms)
-    t.ok(live, `change ${i} went live`)
-    t.ok(ms < 1000, `change ${i} live after ${ms.toFixed(1)} ms (< 1000 ms)`)
+    t.ok(live, `change ${i} went live after ${ms.toFixed(1)} ms`)
   }
   const sorted = [...figures].sort((x, y) => x - y)
   t.comment(`write → live (ms): ${figures.map((f) => f.toFixed(1)).join(', ')}; median ${sorted[sorted.length >> 1]!.toFixed(1)}`)
@@ -194,7 +196,7 @@ t.test('100 route changes under continuous load: zero failed requests, every res
   }
 
   const clients = [...Array.from({ length: 8 }, (_, i) => client(i)), slowClient()]
-  await sleep(100)
+  await waitFor(() => counts.hello > 0 && counts.static > 0, { what: 'the clients to be running' })
 
   const changes = 100
   let applied = 0
@@ -209,13 +211,15 @@ t.test('100 route changes under continuous load: zero failed requests, every res
         return true
       }
       return false
-    }, 5000, 5)
+    }, 30_000, 5)
     if (!live) { t.fail(`change ${gen} did not go live; logs:\n${s.logs().slice(-2000)}`); break }
     applied++
-    await sleep(10) // let the clients run on this table for a moment
+    // Let the clients run on this table: until one of them got an answer from it.
+    await waitFor(() => gensSeen.has(gen) || failures.length > 0, { what: `a client answered from generation ${gen}`, everyMs: 2 })
   }
   const elapsed = Date.now() - started
-  await sleep(200)
+  const total = counts.hello + counts.static
+  await waitFor(() => counts.hello + counts.static >= total + 16, { what: 'more requests on the last table' })
   stop = true
   await Promise.all(clients)
 
@@ -224,7 +228,7 @@ t.test('100 route changes under continuous load: zero failed requests, every res
   t.equal(failures.length, 0)
   t.ok(counts.hello > 200 && counts.static > 200, `load ran throughout: ${JSON.stringify(counts)}`)
   t.ok(counts.slow >= 5, 'slow requests spanned swaps')
-  t.ok(gensSeen.size > changes / 2, `clients saw ${gensSeen.size} of ${changes + 1} generations`)
+  t.ok(gensSeen.size > changes, `clients saw ${gensSeen.size} of ${changes + 1} generations`)
   const ready = await s.admin('/readyz')
   t.equal(ready.body, 'ready\n')
   t.comment(`${applied} changes in ${elapsed} ms under load; requests: ${JSON.stringify(counts)}; generations seen: ${gensSeen.size}`)
@@ -234,13 +238,17 @@ t.test('an in-flight request finishes on the table it started with', async (t) =
   const s = await startSluice({ 'app.yaml': config(1000, { static: [100, 0] }) })
   t.teardown(() => s.stop())
   const before = c.requests.length
-  const slow = request(s.port, STATIC, '/span?delay=800')
-  t.ok(await eventually(() => c.requests.slice(before).some((r) => r.url === '/span?delay=800'), 3000, 5), 'the slow request reached backend c')
+  // 5 s: far longer than a reload takes even on a loaded machine, and checked below, not assumed.
+  const slow = request(s.port, STATIC, '/span?delay=5000')
+  let slowDone = false
+  void slow.finally(() => { slowDone = true }).catch(() => {})
+  t.ok(await eventually(() => c.requests.slice(before).some((r) => r.url === '/span?delay=5000'), 30_000, 5), 'the slow request reached backend c')
 
   // The next table routes everything to d and no longer uses backend c at all.
   s.write('app.yaml', config(1001, { static: [0, 100] }))
-  const live = await eventually(async () => (await request(s.port, STATIC, '/probe')).headers['x-backend'] === 'd', 3000, 5)
-  t.ok(live, 'the new table is live while the slow request is still running')
+  const live = await eventually(async () => (await request(s.port, STATIC, '/probe')).headers['x-backend'] === 'd', 30_000, 5)
+  t.ok(live, 'the new table is live')
+  t.notOk(slowDone, 'while the slow request is still running')
   t.notOk((await routesVersion(s)).text.includes(c.origin), 'backend c is out of the table (its pool is closed)')
 
   const r = await slow
@@ -260,7 +268,7 @@ t.test('a new file is picked up and a deleted file is dropped', async (t) => {
 
   let t0 = performance.now()
   s.write('other.yaml', serviceYaml('other', b.origin))
-  t.ok(await eventually(async () => (await request(s.port, OTHER)).status === 200, 3000, 5), 'a new file goes live')
+  t.ok(await eventually(async () => (await request(s.port, OTHER)).status === 200, 30_000, 5), 'a new file goes live')
   t.comment(`new file live after ${(performance.now() - t0).toFixed(1)} ms`)
   const r = await request(s.port, OTHER)
   t.equal(r.headers['x-backend'], 'b')
@@ -269,12 +277,12 @@ t.test('a new file is picked up and a deleted file is dropped', async (t) => {
   // a file in a new subdirectory is picked up too
   t0 = performance.now()
   s.write('nested/dir/third.yaml', serviceYaml('third', a.origin))
-  t.ok(await eventually(async () => (await request(s.port, 'third.default.localhost')).status === 200, 3000, 5), 'a file in a new subdirectory goes live')
+  t.ok(await eventually(async () => (await request(s.port, 'third.default.localhost')).status === 200, 30_000, 5), 'a file in a new subdirectory goes live')
   t.comment(`nested file live after ${(performance.now() - t0).toFixed(1)} ms`)
 
   t0 = performance.now()
   s.remove('other.yaml')
-  t.ok(await eventually(async () => (await request(s.port, OTHER)).status === 404, 3000, 5), 'a deleted file is dropped')
+  t.ok(await eventually(async () => (await request(s.port, OTHER)).status === 404, 30_000, 5), 'a deleted file is dropped')
   t.comment(`deleted file gone after ${(performance.now() - t0).toFixed(1)} ms`)
   t.equal((await request(s.port, HELLO)).status, 200, 'the rest keeps serving')
   t.equal((await request(s.port, 'third.default.localhost')).status, 200)

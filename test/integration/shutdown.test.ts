@@ -2,6 +2,7 @@
 // are refused, and the process exits 0; a drain timeout bounds how long that takes.
 import t from 'tap'
 import net from 'node:net'
+import type { ServerResponse } from 'node:http'
 import { startBackend } from '../fixtures/backend.ts'
 import { eventually, request, serviceYaml, startSluice, type HttpResult } from '../fixtures/sluice.ts'
 
@@ -16,8 +17,25 @@ function connectError(port: number): Promise<string> {
   })
 }
 
+/** A backend that holds every /slow/ request until release(): in flight for as long as a test needs. */
+async function holdingBackend() {
+  const held: { url: string; res: ServerResponse }[] = []
+  const a = await startBackend('a', (req, res) => {
+    if (!req.url?.startsWith('/slow/')) return false
+    held.push({ url: req.url, res })
+    return true
+  })
+  const release = (): void => {
+    for (const { url, res } of held.splice(0)) {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-backend': 'a' })
+      res.end(JSON.stringify({ url }))
+    }
+  }
+  return { a, held, release }
+}
+
 t.test('SIGTERM under load: in-flight requests finish, /readyz fails, new connections are refused, exit 0', async (t) => {
-  const a = await startBackend('a')
+  const { a, held, release } = await holdingBackend()
   t.teardown(() => a.close())
   const s = await startSluice({ 'svc.yaml': serviceYaml('hello', a.origin) })
   t.teardown(() => s.stop())
@@ -27,14 +45,12 @@ t.test('SIGTERM under load: in-flight requests finish, /readyz fails, new connec
   let settled = 0
   const inflight: Promise<HttpResult | Error>[] = []
   for (let i = 0; i < N; i++) {
-    inflight.push(request(s.port, HOST, `/slow/${i}?delay=500`).then(
+    inflight.push(request(s.port, HOST, `/slow/${i}`, { timeoutMs: 60_000 }).then(
       (r) => { settled++; return r },
       (err: Error) => { settled++; return err }))
   }
-  const slowSeen = (): number => a.requests.filter((r) => r.url.includes('delay=500')).length
-  t.ok(await eventually(() => slowSeen() === N, 3000, 5), `all ${N} slow requests reached the backend`)
+  t.ok(await eventually(() => held.length === N, 30_000, 5), `all ${N} slow requests reached the backend`)
 
-  const sigterm = Date.now()
   const exit = s.stop()
 
   let draining: { status: number; body: string } | undefined
@@ -42,16 +58,18 @@ t.test('SIGTERM under load: in-flight requests finish, /readyz fails, new connec
     const r = await s.admin('/readyz')
     if (r.status === 503) draining = r
     return draining !== undefined
-  }, 1000, 5), '/readyz fails soon after SIGTERM')
+  }, 30_000, 5), '/readyz fails after SIGTERM')
   t.equal(draining?.status, 503)
   t.equal(draining?.body, 'draining: shutting down\n')
-  t.equal(settled, 0, 'readiness failed while the requests were still in flight')
+  t.equal(settled, 0, 'readiness failed while the requests were still in flight (held by the backend)')
   t.equal(await connectError(s.port), 'ECONNREFUSED', 'new connections to the public port are refused')
   t.equal(await connectError(s.internalPort), 'ECONNREFUSED', 'new connections to the internal port are refused')
   await t.rejects(request(s.port, HOST, '/late'), { code: 'ECONNREFUSED' }, 'a new request fails to connect')
   t.equal(settled, 0, 'still draining after those checks')
   t.equal((await s.admin('/healthz')).status, 200, 'the admin listener stays up during the drain')
 
+  const released = Date.now()
+  release()
   const results = await Promise.all(inflight)
   for (const [i, r] of results.entries()) {
     if (r instanceof Error) {
@@ -61,12 +79,13 @@ t.test('SIGTERM under load: in-flight requests finish, /readyz fails, new connec
     t.equal(r.status, 200, `request ${i} finished with 200`)
     t.equal(r.headers['x-backend'], 'a')
     t.equal(r.headers.connection, 'close', 'responses during the drain ask the client to close')
-    t.equal((JSON.parse(r.body) as { url: string }).url, `/slow/${i}?delay=500`)
+    t.equal((JSON.parse(r.body) as { url: string }).url, `/slow/${i}`)
   }
   const code = await exit
-  const took = Date.now() - sigterm
+  const took = Date.now() - released
   t.equal(code, 0, 'exit code 0')
-  t.ok(took < 3000, `exited ${took} ms after SIGTERM`)
+  // Once the last request is answered, not at the 30 s default drain timeout (a load only delays it).
+  t.ok(took < 20_000, `exited ${took} ms after the last request was answered`)
   t.match(s.logs(), /INFO {2}draining inflight=20 /)
   t.match(s.logs(), /INFO {2}stopped/)
   t.notMatch(s.logs(), /drain timeout reached/)
@@ -78,11 +97,12 @@ t.test('SIGTERM on an idle server exits 0 at once', async (t) => {
   const start = Date.now()
   t.equal(await s.stop(), 0)
   const took = Date.now() - start
-  t.ok(took < 1500, `exited in ${took} ms`)
+  // "At once" as opposed to the 30 s default drain timeout: a loaded machine is slow, not that slow.
+  t.ok(took < 20_000, `exited in ${took} ms`)
 })
 
 t.test('the drain timeout (config-sluice drain-timeout) bounds the shutdown', async (t) => {
-  const a = await startBackend('a')
+  const { a, held } = await holdingBackend()
   t.teardown(() => a.close())
   const s = await startSluice({
     'svc.yaml': serviceYaml('hello', a.origin),
@@ -98,15 +118,18 @@ data:
   t.teardown(() => s.stop())
   t.equal((await request(s.port, HOST)).status, 200, 'serving')
 
-  const long = request(s.port, HOST, '/long?delay=5000').then((r) => r, (err: Error) => err)
-  t.ok(await eventually(() => a.requests.some((r) => r.url === '/long?delay=5000'), 3000, 5), 'the long request is in flight')
+  // Held by the backend for ever: only the drain timeout can end it.
+  const long = request(s.port, HOST, '/slow/long', { timeoutMs: 60_000 }).then((r) => r, (err: Error) => err)
+  t.ok(await eventually(() => held.length === 1, 30_000, 5), 'the long request is in flight')
   const start = Date.now()
   const code = await s.stop()
   const took = Date.now() - start
   t.comment(`exited ${took} ms after SIGTERM with a 1 s drain timeout`)
   t.equal(code, 0, 'exit code 0 even though the drain timed out')
   t.ok(took >= 900, `waited for the drain timeout (${took} ms)`)
-  t.ok(took < 2500, `exited within ~2 s (${took} ms; 0.5 s of slack for loaded CI machines)`)
+  // The request never ends by itself, so exiting at all proves the timeout; this bound only tells
+  // the configured 1 s from the 30 s default.
+  t.ok(took < 20_000, `exited ${took} ms after SIGTERM`)
   t.match(s.logs(), /timeoutMs=1000/, 'the configured timeout was used')
   t.match(s.logs(), /WARN {2}drain timeout reached; closing remaining connections/)
   t.match(s.logs(), /drain timeout reached; closing remaining connections inflight=1/, 'the log says how many requests were cut')

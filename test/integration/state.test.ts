@@ -43,7 +43,7 @@ t.test('first run: a template change makes hello-00002', async (t) => {
   t.equal(await revisionOf(s), 'hello-00001')
 
   s.write('svc.yaml', v2)
-  t.ok(await eventually(async () => revisions(await objects(s)).includes('hello-00002'), 5000), 'hello-00002 appears')
+  t.ok(await eventually(async () => revisions(await objects(s)).includes('hello-00002'), 30_000), 'hello-00002 appears')
   objs = await objects(s)
   t.same(revisions(objs), ['hello-00001', 'hello-00002'])
   t.equal(find(objs, 'Configuration', 'hello')?.metadata.generation, 2)
@@ -78,7 +78,7 @@ t.test('second run on the same state dir: same names, same generation; traffic-o
   t.ok(await eventually(async () => {
     const svc = find(await objects(s), 'Service', 'hello')
     return svc?.status?.traffic?.length === 2
-  }, 5000), 'the traffic change is applied')
+  }, 30_000), 'the traffic change is applied')
   objs = await objects(s)
   t.same(revisions(objs), ['hello-00001', 'hello-00002'], 'a traffic-only change makes no revision')
   t.equal(find(objs, 'Configuration', 'hello')?.metadata.generation, 2, 'nor a new configuration generation')
@@ -104,7 +104,7 @@ t.test('third run: still the same revisions', async (t) => {
 
   // and the next template change continues the sequence
   s.write('svc.yaml', serviceYaml('hello', a.origin, { message: 'v3' }))
-  t.ok(await eventually(async () => revisions(await objects(s)).includes('hello-00003'), 5000), 'hello-00003 follows')
+  t.ok(await eventually(async () => revisions(await objects(s)).includes('hello-00003'), 30_000), 'hello-00003 follows')
   const after = await objects(s)
   t.same(revisions(after), ['hello-00001', 'hello-00002', 'hello-00003'])
   t.equal(find(after, 'Configuration', 'hello')?.metadata.generation, 3)

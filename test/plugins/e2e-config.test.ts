@@ -29,7 +29,7 @@ const web = (p: string): Promise<HttpResult> => request(s.port, hostOf('web'), p
 
 /** Wait until a clean load with `x-gen: good-<gen>` on web is live. */
 async function recovered(t: Test, g: number, what = 'recovers'): Promise<void> {
-  const ok = await eventually(async () => (await s.admin('/readyz')).body === 'ready\n' && (await web('/probe')).headers['x-gen'] === `good-${g}`, 5000, 25)
+  const ok = await eventually(async () => (await s.admin('/readyz')).body === 'ready\n' && (await web('/probe')).headers['x-gen'] === `good-${g}`, 30_000, 25)
   t.ok(ok, what)
   if (!ok) t.comment(`/readyz: ${(await s.admin('/readyz')).body}`)
 }
@@ -222,7 +222,7 @@ t.test('bad plugin configs: the exact errors on /readyz, the last good table ser
       }
 
       const body = `ready: serving the last good configuration; the latest load has errors:\n${expected.join('\n')}\n`
-      t.ok(await eventually(async () => (await s.admin('/readyz')).body === body, 5000, 25), 'the same lines on /readyz')
+      t.ok(await eventually(async () => (await s.admin('/readyz')).body === body, 30_000, 25), 'the same lines on /readyz')
       const ready = await s.admin('/readyz')
       t.equal(ready.status, 200)
       t.equal(ready.body, body)
@@ -249,7 +249,7 @@ t.test('a plugin whose create() fails (a missing key file) is reported at its sp
   const missing = path.join(s.configDir, 'keys/missing.pem')
   const want = new RegExp(`^ready: serving the last good configuration; the latest load has errors:\\n${esc(file)}:\\d+:\\d+ spec\\.config: plugin default/bad cannot start for route default/web: keys\\[0\\]\\.file: cannot read ${esc(missing)}: ENOENT\\n$`)
   let body = ''
-  t.ok(await eventually(async () => want.test(body = (await s.admin('/readyz')).body), 5000, 25), `reported: ${body}`)
+  t.ok(await eventually(async () => want.test(body = (await s.admin('/readyz')).body), 30_000, 25), `reported: ${body}`)
   const line = body.split('\n')[1]
   t.same(await validateErrors(s.configDir), [line], '`sluice validate` creates the instances too and prints the same error')
   t.equal((await web('/old')).headers['x-gen'], `good-${gen}`, 'the last good table serves')
@@ -349,7 +349,7 @@ spec:
 t.test('attachment rules', async (t) => {
   s.write('attach.yaml', attach('tag-svc, tag-global'))
   s.write('order.yaml', order(10))
-  t.ok(await eventually(async () => (await request(s.port, 'static.example.com', '/').catch(() => null))?.status === 200, 5000), 'loaded')
+  t.ok(await eventually(async () => (await request(s.port, 'static.example.com', '/').catch(() => null))?.status === 200, 30_000), 'loaded')
   await expectReady(s)
 
   const seen = async (host: string, p: string): Promise<Record<string, string | undefined>> => {
@@ -381,7 +381,7 @@ t.test('attachment rules', async (t) => {
     t.equal(echo(r).headers['x-order'], 'a', 'b (20) then a (10) on the request: a is set last')
     t.equal(r.headers['x-order'], 'b', 'a then b on the response: b is set last')
     s.write('order.yaml', order(30))
-    t.ok(await eventually(async () => (await request(s.port, hostOf('order'), '/a/order2')).headers['x-order'] === 'a', 5000), 'the new priority is live')
+    t.ok(await eventually(async () => (await request(s.port, hostOf('order'), '/a/order2')).headers['x-order'] === 'a', 30_000), 'the new priority is live')
     r = await request(s.port, hostOf('order'), '/a/order3')
     t.equal(echo(r).headers['x-order'], 'b', 'now a (30) runs first on the request')
     t.equal(r.headers['x-order'], 'a')
@@ -389,10 +389,10 @@ t.test('attachment rules', async (t) => {
 
   t.test('dropping an annotation or the global list detaches the plugins', async (t) => {
     s.write('attach.yaml', attach(undefined))
-    t.ok(await eventually(async () => echo(await request(s.port, hostOf('svc'), '/a/probe')).headers['x-svc'] === undefined, 5000), 'detached')
+    t.ok(await eventually(async () => echo(await request(s.port, hostOf('svc'), '/a/probe')).headers['x-svc'] === undefined, 30_000), 'detached')
     t.equal((await seen(hostOf('svc'), '/a/svc2'))['x-global'], 'yes', 'the global plugin stays')
     s.write('attach.yaml', attach(undefined).replace('  plugins: default/tag-global\n', '  drain-timeout: 5s\n'))
-    t.ok(await eventually(async () => echo(await request(s.port, hostOf('svc'), '/a/probe2')).headers['x-global'] === undefined, 5000), 'the global list is gone')
+    t.ok(await eventually(async () => echo(await request(s.port, hostOf('svc'), '/a/probe2')).headers['x-global'] === undefined, 30_000), 'the global list is gone')
     t.equal((await seen('static.example.com', '/a/ingress2'))['x-global'], undefined)
     t.equal((await seen('static.example.com', '/a/ingress3'))['x-ingress'], 'ingress', 'annotations stay')
     await expectReady(s)

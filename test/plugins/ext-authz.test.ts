@@ -188,16 +188,14 @@ t.test('deny: status, body and client headers of the auth response reach the cli
 
 t.test('timeouts and connection errors: 403 by default, statusOnError, or allow', async (t) => {
   const srv = await authServer(t)
-  srv.handler = (_req, res) => { setTimeout(() => res.end(), 400) }
+  srv.handler = () => {} // never answers: only the check's timeout can end it (teardown closes the sockets)
   const warnings: Record<string, unknown>[] = []
   const noop = (): void => {}
   const log = { info: noop, error: noop, warn: (_m: string, f?: Record<string, unknown>) => { warnings.push(f ?? {}) } }
   const pctx: PluginContext = { ...fakePluginContext(), log }
 
   const strict = make(t, { url: srv.url, timeout: '100ms' }, pctx)
-  const started = Date.now()
-  t.same(await run(strict, fakeRequest()), { status: 403 })
-  t.ok(Date.now() - started < 350, 'the timeout cut the check short')
+  t.same(await run(strict, fakeRequest()), { status: 403 }, 'the timeout cut the check short')
   t.same(await run(strict, fakeRequest()), { status: 403 })
   t.equal(warnings.length, 1, 'failures are logged at most once per 10 s')
   t.equal(warnings[0].error, 'timed out after 100 ms')

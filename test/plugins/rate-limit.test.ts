@@ -215,6 +215,13 @@ t.test('config errors', async (t) => {
   t.same(problems({ requests: 5, period: '500ms' }), ['period: must be a whole number of seconds (at least 1s), got 500ms'])
   t.same(problems({ requests: 5, period: '1500ms' }), ['period: must be a whole number of seconds (at least 1s), got 1500ms'])
   t.same(problems({ requests: 5, period: 'soon' }), ['period: must be a duration such as "500ms", "30s" or a number of seconds, got string "soon"'])
+  // lib/duration.ts: Go's syntax, a bare number is seconds, never negative
+  t.same(problems({ requests: 5, period: '-1s' }), ['period: must be a duration such as "500ms", "30s" or a number of seconds, got string "-1s"'])
+  t.same(problems({ requests: 5, period: -1 }), ['period: must be a duration such as "500ms", "30s" or a number of seconds, got number -1'])
+  t.same(problems({ requests: 5, period: '1d' }), ['period: must be a duration such as "500ms", "30s" or a number of seconds, got string "1d"'])
+  t.same(problems({ requests: 5, period: '60' }), [])
+  t.same(problems({ requests: 5, period: '1m0.5s500ms' }), [])
+  t.same(problems({ requests: 5, period: '.5m' }), [])
   t.same(problems({ requests: 5, key: 'user' }), ['key: must be "ip", "route" or "header:<name>", got "user"'])
   t.same(problems({ requests: 5, key: 'header:' }), ['key: must be "ip", "route" or "header:<name>", got "header:"'])
   t.same(problems({ requests: 5, key: 'header:x y' }), ['key: must be "ip", "route" or "header:<name>", got "header:x y"'])

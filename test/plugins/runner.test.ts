@@ -4,7 +4,8 @@ import t from 'tap'
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { startBackend } from '../fixtures/backend.ts'
-import { startSluice, request, tempDir, eventually } from '../fixtures/sluice.ts'
+import { startSluice, request, tempDir } from '../fixtures/sluice.ts'
+import { waitFor } from '../fixtures/wait.ts'
 
 const TRACER = path.resolve(import.meta.dirname, 'fixtures/tracer.ts')
 
@@ -43,19 +44,21 @@ async function run(plugins: Record<string, TracerOpts>, url = '/') {
   const log = path.join(dir, `log-${n++}.txt`)
   writeFileSync(log, '')
   s.write('web.yaml', setup(plugins, log))
+  const lines = (): string[] => readFileSync(log, 'utf8').trim().split('\n').filter((l) => l !== '')
+  // onComplete runs as the response finishes, possibly after the client has the whole body; every
+  // tracer logs exactly one onComplete line per request, so wait for all of them.
+  const completed = (): boolean => lines().filter((l) => l.includes(':onComplete:')).length >= Object.keys(plugins).length
   // Wait until the new chain is live: the log gets this file's lines.
-  const ok = await eventually(async () => {
+  await waitFor(async () => {
     await request(s.port, 'web.default.localhost', url).catch(() => null)
-    return readFileSync(log, 'utf8').length > 0
-  }, 5000, 50)
-  if (!ok) throw new Error(`plugins never ran; logs:\n${s.logs().slice(-2000)}`)
-  // The client can have the whole body before the gateway's onComplete ran: let it finish.
-  await new Promise((r) => setTimeout(r, 100))
+    return lines().length > 0
+  }, { what: () => `the new plugin chain to run; logs:\n${s.logs().slice(-2000)}`, everyMs: 50 })
+  await waitFor(completed, { what: 'onComplete of the warm-up request' })
   writeFileSync(log, '')
   backend.requests.length = 0
   const res = await request(s.port, 'web.default.localhost', url)
-  await new Promise((r) => setTimeout(r, 50)) // onComplete runs as the response finishes
-  return { res, log: readFileSync(log, 'utf8').trim().split('\n'), seen: backend.requests.slice() }
+  await waitFor(completed, { what: () => `every plugin's onComplete (log so far: ${lines().join(' ')})` })
+  return { res, log: lines(), seen: backend.requests.slice() }
 }
 
 const s = await startSluice({ 'web.yaml': setup({}, path.join(dir, 'none')) })
@@ -125,8 +128,7 @@ t.test('onResponseData rewrites the streamed body; a throwing onComplete does no
 t.test('a bad plugin config keeps the last good table and is reported with its position', async (t) => {
   const before = await request(s.port, 'web.default.localhost', '/')
   s.write('web.yaml', setup({ x: { priority: 1 } }, '/tmp/unused').replace('shortCircuit', 'x').replace('config: {id: x', 'config: {id: x, shortCircuit: nope'))
-  const ok = await eventually(async () => (await s.admin('/readyz')).body.includes('spec.config.shortCircuit'), 5000, 50)
-  t.ok(ok, 'the error shows on /readyz')
+  await waitFor(async () => (await s.admin('/readyz')).body.includes('spec.config.shortCircuit'), { what: 'the error on /readyz', everyMs: 50 })
   t.match((await s.admin('/readyz')).body, /web\.yaml:\d+:\d+ spec\.config\.shortCircuit: must be one of/)
   const after = await request(s.port, 'web.default.localhost', '/')
   t.equal(after.status, before.status, 'still served by the last good table')

@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import type { TLSSocket } from 'node:tls'
 import { startBackend } from '../fixtures/backend.ts'
 import { startSluice } from '../fixtures/sluice.ts'
+import { waitFor } from '../fixtures/wait.ts'
 import { coreBackend, yamlDocs, type Echo } from '../gateway/helpers.ts'
 import { configSluiceYaml, secretYaml, selfSigned } from '../tls/certs.ts'
 import { pingClient, roundTrips, startPingServer, unary } from './fixtures/grpc.ts'
@@ -127,12 +128,10 @@ t.test('a certificate rotated by rewriting its Secret file', async (t) => {
   t.equal((await h2Request(h2, { ':path': '/', ':authority': 'a.example.com' })).status, 200)
 
   s.write('secret-a.yaml', secretYaml('a', A2.cert, A2.key))
-  let fresh = await httpsGet(port, 'a.example.com', { ca: CAS })
-  const end = Date.now() + 5000
-  while (fresh.fingerprint !== fingerprintOf(A2.cert) && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 50))
-    fresh = await httpsGet(port, 'a.example.com', { ca: CAS })
-  }
+  const fresh = await waitFor(async () => {
+    const r = await httpsGet(port, 'a.example.com', { ca: CAS })
+    return r.fingerprint === fingerprintOf(A2.cert) && r
+  }, { what: 'a new connection to get the new certificate', timeoutMs: 30_000, everyMs: 50 })
   t.equal(fresh.fingerprint, fingerprintOf(A2.cert), 'a new connection gets the new certificate')
   t.equal(fresh.status, 200)
 

@@ -10,9 +10,9 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Launcher, resolveCommand, shellLine, shellQuote, type LaunchSpec, type Launched } from '../../../control/runtime/launcher.ts'
 import { liveChildren } from '../../../control/runtime/children.ts'
+import { waitFor } from '../../fixtures/wait.ts'
 
 const DUMP = fileURLToPath(new URL('./fixtures/dump.mjs', import.meta.url))
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 interface Dump { argv: string[]; cwd: string; env: Record<string, string>; pid: number; stdinIsDevNull: boolean }
 
@@ -42,7 +42,7 @@ t.test('a prelaunched start is the same process spawn() would start', async (t) 
   shell.warm()
   const direct = new Launcher({ prelaunch: false })
   t.teardown(() => { shell.close(); direct.close() })
-  await sleep(50)
+  t.ok(shell.sparePid !== undefined, 'warm() prelaunched a spare')
   const a = shell.launch(s)
   t.equal(a.prelaunched, true, 'the spare shell was used')
   const b = direct.launch(s)
@@ -65,16 +65,15 @@ t.test('a new spare is prelaunched after a start, and close() ends it', async (t
   l.warm()
   const first = l.launch(spec())
   await run(first)
-  await sleep(200)
+  await waitFor(() => l.sparePid !== undefined, { what: 'the next spare' })
   const second = l.launch(spec())
   t.equal(second.prelaunched, true, 'the replacement spare was used')
   await run(second)
-  await sleep(200)
+  await waitFor(() => l.sparePid !== undefined, { what: 'the next spare' })
   const before = liveChildren()
   t.ok(before >= 1, 'a spare is waiting')
   l.close()
-  const deadline = Date.now() + 5_000
-  while (liveChildren() >= before && Date.now() < deadline) await sleep(10)
+  await waitFor(() => liveChildren() < before, { what: 'the spare to exit', timeoutMs: 30_000 })
   t.equal(liveChildren(), before - 1, 'the spare exited on end of input')
   t.equal(l.launch(spec()).prelaunched, false, 'closed: plain spawns only')
 })
@@ -83,7 +82,7 @@ t.test('what the shell cannot reproduce falls back to spawn()', async (t) => {
   const l = new Launcher()
   t.teardown(() => l.close())
   l.warm()
-  await sleep(50)
+  t.ok(l.sparePid !== undefined, 'warm() prelaunched a spare')
   const odd = l.launch(spec({ env: { ...spec().env, 'dotted.name': 'x' } }))
   t.equal(odd.prelaunched, false, 'an env name sh cannot export')
   t.equal((await run(odd)).dump.env['dotted.name'], 'x')
@@ -134,23 +133,21 @@ t.test('an idle spare neither keeps the gateway alive nor outlives it', async (t
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS: '' } })
   let out = ''
   child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
   const [code] = await once(child, 'exit') as [number | null]
   clearTimeout(timer)
   t.equal(code, 0, 'the process exited by itself with a spare prelaunched')
   const pid = Number(out.trim())
   t.ok(pid > 0, `the spare had pid ${out.trim()}`)
-  const deadline = Date.now() + 5_000
   const alive = (): boolean => { try { process.kill(pid, 0); return true } catch { return false } }
-  while (alive() && Date.now() < deadline) await sleep(20)
-  t.notOk(alive(), 'the spare shell is gone too')
+  await waitFor(() => !alive(), { what: `the spare shell (pid ${pid}) to exit`, timeoutMs: 30_000 })
+  t.pass('the spare shell is gone too')
 })
 
 t.test('a spare killed just before it is used fails that start like a crash, nothing more', async (t) => {
   const l = new Launcher()
   t.teardown(() => l.close())
   l.warm()
-  await sleep(50)
   const pid = l.sparePid!
   process.kill(pid, 'SIGKILL')
   const launched = l.launch(spec())
@@ -159,7 +156,7 @@ t.test('a spare killed just before it is used fails that start like a crash, not
   const [code, signal] = await once(launched.child, 'exit') as [number | null, string | null]
   if (launched.prelaunched) t.equal(signal, 'SIGKILL', 'the start ends as the killed process')
   else t.equal(code, 0, 'the dead spare was noticed and a plain spawn ran')
-  await sleep(200)
+  await waitFor(() => l.sparePid !== undefined && l.sparePid !== pid, { what: 'a new spare' })
   const next = l.launch(spec())
   t.equal(next.prelaunched, true, 'a new spare took its place')
   await run(next)

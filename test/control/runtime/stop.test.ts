@@ -6,27 +6,30 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { app, alive, getJson, harness, revision, sleep, waitFor } from './fixtures/helpers.ts'
+import { app, alive, getJson, harness, revision, waitFor } from './fixtures/helpers.ts'
+import { waitFor as waitUntil } from '../../fixtures/wait.ts'
 
 t.test('scale down drains before SIGTERM and cuts no request', async (t) => {
-  let aliveDuringDrain: boolean[] = []
+  // The drain resolves when the in-flight request is answered, as the gateway's would; the process
+  // must stay up all along, and SIGTERM come only after. Checked by order, not by durations.
+  let inflight: Promise<unknown> | undefined
+  const aliveDuringDrain: boolean[] = []
+  let drainedAt = 0
   const { rt, log, drains, changes } = harness(t, {
     drain: async (instance) => {
-      // The gateway would wait for in-flight requests; the process must stay up all along.
-      for (let i = 0; i < 6; i++) {
-        aliveDuringDrain.push(alive(instance.pid))
-        await sleep(50)
-      }
+      aliveDuringDrain.push(alive(instance.pid))
+      await inflight
+      aliveDuringDrain.push(alive(instance.pid))
+      drainedAt = Date.now()
     },
   })
   const rev = revision(app(), { timeoutSeconds: 7 })
   rt.setRevisions([rev])
   rt.scale(rev.key, 1)
   const [inst] = await waitFor(() => rt.ready(rev.key).length === 1 && rt.ready(rev.key), 'ready')
-  const inflight = getJson(`${inst!.origin}/slow?ms=250`)
-  await sleep(20)
+  inflight = getJson(`${inst!.origin}/slow?ms=250`)
+  await waitUntil(async () => (await getJson(`${inst!.origin}/inflight`)).slow === 1, { what: 'the request reached the app' })
   const n = changes.length
-  const t0 = Date.now()
   rt.scale(rev.key, 0)
   t.same(rt.ready(rev.key), [], 'out of the ready set at once')
   t.ok(changes.length > n, 'onChange when it started draining')
@@ -37,12 +40,11 @@ t.test('scale down drains before SIGTERM and cuts no request', async (t) => {
   t.equal(drains[0]!.timeoutMs, 7_000, 'drain bounded by timeoutSeconds')
   t.same(await inflight, { done: true, pid: inst!.pid }, 'the in-flight request finished')
   await waitFor(() => !alive(inst!.pid), 'process gone')
-  t.ok(Date.now() - t0 >= 290, 'not stopped before the drain resolved')
-  t.ok(aliveDuringDrain.length === 6 && aliveDuringDrain.every(Boolean), 'process alive for the whole drain')
+  t.same(aliveDuringDrain, [true, true], 'process alive for the whole drain')
   const term = log.entries.find((e) => /got SIGTERM at/.test(e.msg))
   t.ok(term, 'the app got SIGTERM')
   const termAt = Number(/at (\d+)/.exec(term!.msg)![1])
-  t.ok(termAt - t0 >= 290, `SIGTERM ${termAt - t0}ms after scale-down, after the 300ms drain`)
+  t.ok(drainedAt > 0 && termAt >= drainedAt, `SIGTERM after the drain resolved (${termAt - drainedAt}ms later)`)
   await waitFor(() => rt.instances(rev.key).length === 0, 'instance forgotten')
   t.ok(log.entries.some((e) => e.msg === 'instance stopped' && e.fields?.instance === inst!.id), 'a stop, not a crash')
   t.equal(rt.status(rev.key).starting, 0, 'not replaced')
@@ -77,9 +79,13 @@ t.test('an app ignoring SIGTERM is SIGKILLed after the grace period', async (t) 
   await rt.stop()
   const took = Date.now() - t0
   t.notOk(alive(inst!.pid), 'gone')
-  t.ok(took >= 290 && took < 3_000, `stop took ${took}ms (grace 300ms)`)
-  t.ok(log.entries.some((e) => /got SIGTERM/.test(e.msg)), 'SIGTERM first')
-  t.ok(log.entries.some((e) => e.msg === 'instance ignored SIGTERM, killing'), 'then SIGKILL')
+  // A load can only make it later; the upper bound just tells 300 ms from the 10 s default grace.
+  t.ok(took >= 290 && took < 9_000, `stop took ${took}ms (grace 300ms)`)
+  const term = log.entries.find((e) => /got SIGTERM/.test(e.msg))
+  const kill = log.entries.find((e) => e.msg === 'instance ignored SIGTERM, killing')
+  t.ok(term, 'SIGTERM first')
+  t.ok(kill, 'then SIGKILL')
+  t.ok(kill!.at - t0 >= 290, `SIGKILL ${kill!.at - t0}ms after stop(), not before the grace period`)
   t.match(log.entries.find((e) => e.msg === 'instance stopped')?.fields, { signal: 'SIGKILL' })
 })
 
@@ -90,7 +96,7 @@ t.test('stop() drains and stops everything and leaves no process', async (t) => 
   rt.setRevisions([a, b])
   rt.scale(a.key, 3)
   rt.scale(b.key, 2)
-  await waitFor(() => rt.status(a.key).ready === 3 && rt.instances(b.key).every((i) => i.pid !== undefined), 'all spawned', 20_000)
+  await waitFor(() => rt.status(a.key).ready === 3 && rt.instances(b.key).every((i) => i.pid !== undefined), 'all spawned', 60_000)
   const pids = rt.instances().map((i) => i.pid!)
   t.equal(pids.length, 5)
   t.ok(pids.every(alive))
@@ -110,7 +116,7 @@ t.test('a drain that never resolves is bounded', async (t) => {
   rt.scale(rev.key, 1)
   const [inst] = await waitFor(() => rt.ready(rev.key).length === 1 && rt.ready(rev.key), 'ready')
   rt.scale(rev.key, 0)
-  await waitFor(() => !alive(inst!.pid), 'stopped despite a hung drain', 15_000)
+  await waitFor(() => !alive(inst!.pid), 'stopped despite a hung drain', 60_000)
   t.pass()
 })
 
@@ -126,6 +132,6 @@ t.test('if the gateway process dies, its children die with it', async (t) => {
   const pids = JSON.parse(out.trim()) as number[]
   t.teardown(() => { for (const p of pids) if (alive(p)) process.kill(p, 'SIGKILL') }) // never leak them from a failed run
   t.equal(pids.length, 2)
-  await waitFor(() => pids.every((p) => !alive(p)), 'children gone', 5_000)
+  await waitFor(() => pids.every((p) => !alive(p)), 'children gone', 60_000)
   t.pass('no orphans, even of an app ignoring SIGTERM')
 })

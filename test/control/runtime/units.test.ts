@@ -9,6 +9,7 @@ import { ReservedPort, freePort, freePortExcept } from '../../../control/runtime
 import { LineSplitter } from '../../../control/runtime/output.ts'
 import { AGGRESSIVE_TIMEOUT_MS, planProbe, probePort, tcpCheck } from '../../../control/runtime/probe.ts'
 import { revision } from './fixtures/helpers.ts'
+import { waitFor } from '../../fixtures/wait.ts'
 
 t.test('LineSplitter: whole lines, CRLF, split UTF-8, partial tail, long lines', async (t) => {
   const lines: string[] = []
@@ -106,10 +107,7 @@ t.test('free ports are bindable and avoid taken ones', async (t) => {
 t.test('a reserved port is held until taken, then bindable at once', async (t) => {
   const r = new ReservedPort()
   t.teardown(() => r.close())
-  const held = async (): Promise<number> => {
-    for (let i = 0; i < 200 && r.port === 0; i++) await new Promise((res) => setTimeout(res, 5))
-    return r.port
-  }
+  const held = (): Promise<number> => waitFor(() => r.port, { what: 'a reserved port' })
   t.equal(r.take(), 0, 'nothing reserved yet')
   r.fill()
   const port = await held()
