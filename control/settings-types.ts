@@ -34,5 +34,11 @@ export interface Settings {
     readonly drainTimeoutSeconds: number
     /** requests one revision may buffer while it has no free slot (activator-queue-depth, default 10000); more get 503 */
     readonly activatorQueueDepth: number
+    /** seconds a client gets for a request head, from accept or once the next one starts (client-header-timeout, default 30) */
+    readonly clientHeaderTimeoutSeconds: number
+    /** seconds a connection may sit with nothing in flight (client-idle-timeout, default 300) */
+    readonly clientIdleTimeoutSeconds: number
+    /** connections per listener; one more closes the longest-idle one (max-connections, default 20000) */
+    readonly maxConnections: number
   }
 }
