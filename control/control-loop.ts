@@ -3,6 +3,7 @@
 // everything and is reported (log, /readyz, metrics) until a later load is clean.
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Gateway } from '../gateway/gateway.ts'
+import type { ConnectionLimits } from '../gateway/connections/connection-limits.ts'
 import type { Logger } from '../gateway/log.ts'
 import type { ConfigError, KObject, Revision } from './resources/types.ts'
 import { FileSource } from './sources/file-source.ts'
@@ -150,6 +151,7 @@ export class ControlLoop {
       try {
         out = reconcile({ resources: result.resources, settings, state: this.#state, now: new Date(), runtime: scaling ? (k) => scaling.view(k) : undefined })
         gateway.activator.queueDepth = settings.sluice.activatorQueueDepth
+        gateway.setConnectionLimits(connectionLimits(settings))
         const instances = this.#instances
         const r = resolution!
         instances.begin()
@@ -230,6 +232,12 @@ export class ControlLoop {
 function withRuntimeEnv(out: ReconcileOutput, resources: LoadResult['resources']): ReconcileOutput {
   const objs = envObjects(resources)
   return { ...out, objects: out.objects.map((o) => (o.kind === 'Revision' ? withLiteralEnv(o as Revision, objs) : o)) }
+}
+
+/** config-sluice's client connection keys, as the gateway's listeners take them. */
+function connectionLimits(s: Settings): ConnectionLimits {
+  const { clientHeaderTimeoutSeconds, clientIdleTimeoutSeconds, maxConnections } = s.sluice
+  return { headerTimeoutMs: Math.round(clientHeaderTimeoutSeconds * 1000), idleTimeoutMs: Math.round(clientIdleTimeoutSeconds * 1000), maxConnections }
 }
 
 function stripSource(o: KObject): object {

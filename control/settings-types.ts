@@ -39,5 +39,11 @@ export interface Settings {
      * headers are kept and appended to; from any other peer they are overwritten. Default: none.
      */
     readonly trustedProxies: readonly string[]
+    /** seconds a client gets for a request head, from accept or once the next one starts (client-header-timeout, default 30) */
+    readonly clientHeaderTimeoutSeconds: number
+    /** seconds a connection may sit with nothing in flight (client-idle-timeout, default 300) */
+    readonly clientIdleTimeoutSeconds: number
+    /** connections per listener; one more closes the longest-idle one (max-connections, default 20000) */
+    readonly maxConnections: number
   }
 }

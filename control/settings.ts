@@ -26,7 +26,10 @@ export const defaultSettings: Settings = Object.freeze({
   revisionResponseStartTimeoutSeconds: 300,
   revisionIdleTimeoutSeconds: 0,
   containerConcurrency: 0,
-  sluice: Object.freeze({ drainTimeoutSeconds: 30, activatorQueueDepth: 10_000, trustedProxies: Object.freeze([]) }),
+  sluice: Object.freeze({
+    drainTimeoutSeconds: 30, activatorQueueDepth: 10_000, trustedProxies: Object.freeze([]),
+    clientHeaderTimeoutSeconds: 30, clientIdleTimeoutSeconds: 300, maxConnections: 20_000,
+  }),
 })
 
 const CONFIG_MAPS = ['config-domain', 'config-network', 'config-features', 'config-defaults', 'config-sluice'] as const
@@ -184,6 +187,12 @@ function readSluice(r: Reader, s: Mutable<Settings>): void {
   if (depth !== undefined) sluice.activatorQueueDepth = depth
   const trusted = readTrustedProxies(r)
   if (trusted !== undefined) sluice.trustedProxies = trusted
+  const header = positiveDuration(r, 'client-header-timeout')
+  if (header !== undefined) sluice.clientHeaderTimeoutSeconds = header
+  const idle = positiveDuration(r, 'client-idle-timeout')
+  if (idle !== undefined) sluice.clientIdleTimeoutSeconds = idle
+  const max = r.int('max-connections', 1, 1_000_000)
+  if (max !== undefined) sluice.maxConnections = max
   s.sluice = sluice
 }
 
@@ -203,6 +212,18 @@ function readTrustedProxies(r: Reader): readonly string[] | undefined {
     } else ranges.push(entry)
   }
   return bad ? undefined : Object.freeze(ranges)
+}
+
+/** A duration of at least 1 ms, in seconds; undefined when absent or bad (bad is reported). */
+function positiveDuration(r: Reader, key: string): number | undefined {
+  const v = r.str(key)
+  if (v === undefined) return undefined
+  const secs = parseDuration(v)
+  if (secs === undefined || secs < 0.001) {
+    r.error(key, `${key} must be a positive duration such as "30s", "500ms", "5m" or a number of seconds, got ${JSON.stringify(v)}`)
+    return undefined
+  }
+  return secs
 }
 
 /** A Go duration (`1m30s`, `500ms`) or, as config-sluice has always allowed, a bare number of seconds → seconds; negative is an error. */

@@ -16,6 +16,8 @@ import { upstreamHeaders } from './forward-headers.ts'
 import { PlainListener } from './plain-listener.ts'
 import { emptyCertTable, hasCertificates, type CertTable } from './tls/cert-table.ts'
 import { createTlsServer } from './tls/tls-listener.ts'
+import { ConnectionTable } from './connections/connection-table.ts'
+import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connections/connection-limits.ts'
 import { ProxyRequest } from './proxy-request.ts'
 import { handleWithPlugins, type PluginHost } from './plugins/flow.ts'
 import { createLogger, type Logger } from './log.ts'
@@ -61,6 +63,9 @@ export class Gateway implements PluginHost {
   /** certificates by SNI host, swapped on reload; new handshakes use the new table */
   #certs: CertTable = emptyCertTable()
   #tls: Http2SecureServer | null = null
+  /** header/idle deadlines and the connection cap, per listener (config-sluice) */
+  #limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS
+  #tlsConnections: ConnectionTable | null = null
   #tlsPort = 8443
   #host = '0.0.0.0'
   #idleWaiters: (() => void)[] = []
@@ -81,13 +86,22 @@ export class Gateway implements PluginHost {
     this.metrics.routeCount = table.routeCount
   }
 
+  /** New connection limits for every listener: deadlines apply from their next check, the cap from the next accept. */
+  setConnectionLimits(limits: ConnectionLimits): void {
+    this.#limits = limits
+    for (const l of this.#listeners) l.setLimits(limits)
+    this.#tlsConnections?.setLimits(limits)
+  }
+
   /** Install certificates; the TLS listener starts with the first one. */
   setCertificates(table: CertTable): void {
     this.#certs = table
     if (this.#tls !== null || !hasCertificates(table) || this.#listeners.length === 0 || this.#draining) return
+    this.#tlsConnections = new ConnectionTable(this.#limits)
     const server = createTlsServer(() => this.#certs, (req, res) => this.handle(req, res, PUBLIC_HTTPS), {
       onTlsError: (err) => this.#log.debug('TLS handshake failed', { err }),
       onUpgrade: (req, socket, head) => this.handleUpgrade(req, socket, head, PUBLIC_HTTPS),
+      connections: this.#tlsConnections,
     })
     this.#tls = server
     server.once('error', (err) => this.#log.error('cannot open the TLS listener', { port: this.#tlsPort, err }))
@@ -100,12 +114,20 @@ export class Gateway implements PluginHost {
     const host = opts.host ?? '0.0.0.0'
     this.#host = host
     this.#tlsPort = opts.tlsPort ?? 8443
-    const external = new PlainListener((req, res) => this.handle(req, res, PUBLIC_HTTP),
-      (req, socket, head) => this.handleUpgrade(req, socket, head, PUBLIC_HTTP), onClientError,
-      (socket, bytes, lot) => this.#park(socket, bytes, lot, PUBLIC_HTTP))
-    const internal = new PlainListener((req, res) => this.handle(req, res, INTERNAL_HTTP),
-      (req, socket, head) => this.handleUpgrade(req, socket, head, INTERNAL_HTTP), onClientError,
-      (socket, bytes, lot) => this.#park(socket, bytes, lot, INTERNAL_HTTP))
+    const external = new PlainListener({
+      onRequest: (req, res) => this.handle(req, res, PUBLIC_HTTP),
+      onUpgrade: (req, socket, head) => this.handleUpgrade(req, socket, head, PUBLIC_HTTP),
+      onClientError,
+      park: (socket, bytes, lot) => this.#park(socket, bytes, lot, PUBLIC_HTTP),
+      limits: this.#limits,
+    })
+    const internal = new PlainListener({
+      onRequest: (req, res) => this.handle(req, res, INTERNAL_HTTP),
+      onUpgrade: (req, socket, head) => this.handleUpgrade(req, socket, head, INTERNAL_HTTP),
+      onClientError,
+      park: (socket, bytes, lot) => this.#park(socket, bytes, lot, INTERNAL_HTTP),
+      limits: this.#limits,
+    })
     this.#listeners.push(external, internal)
     const [port, internalPort] = await Promise.all([external.listen(opts.port, host), internal.listen(opts.internalPort, opts.internalHost ?? host)])
     this.setCertificates(this.#certs)

@@ -3,22 +3,40 @@
 // untouched (the fast path); h2c connections start with the preface "PRI * HTTP/2.0" and go to
 // Node's http2 server, whose session feeds itself the bytes already buffered in the socket first
 // (lib/internal/http2/core.js, nodejs/node#35475) before it reads the socket's handle natively.
+// Every connection is tracked from accept (connections/connection-table.ts): a client that sends
+// nothing, or stops inside the preface, is closed at the header deadline.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import http2 from 'node:http2'
 import net, { type AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { ConnectionTable } from './connections/connection-table.ts'
+import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connections/connection-limits.ts'
+import { H2_SESSION_OPTIONS } from './connections/h2-limits.ts'
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
-export type UpgradeHandler = (req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void
+export type ClientErrorHandler = (err: Error, socket: Duplex) => void
 /** Offered each new HTTP/1.1 connection's first bytes; true when it keeps the socket for now (parked). */
 export type ParkHandler = (socket: net.Socket, firstBytes: Buffer, listener: PlainListener) => boolean
+
+export interface PlainListenerOptions {
+  onRequest: RequestHandler
+  /** HTTP/1.1 `Upgrade` requests; without it Node answers them as plain requests */
+  onUpgrade?: UpgradeHandler | null
+  /** malformed HTTP/1.1 input (and Node's own header timeout) */
+  onClientError: ClientErrorHandler
+  park?: ParkHandler | null
+  /** header/idle deadlines and the connection cap; changed later with setLimits */
+  limits?: ConnectionLimits
+}
 
 const HTTP1_OPTIONS = {
   // Uploads and long responses are bounded by revision timeouts, not by the server.
   requestTimeout: 0,
-  headersTimeout: 60_000,
-  // Longer than common load balancers' 60 s idle timeout, so they close first.
-  keepAliveTimeout: 65_000,
   maxHeaderSize: 16 * 1024,
+  // How often Node checks its headersTimeout (default every 30 s, which would let a late head
+  // of a keep-alive connection live up to twice the configured time).
+  connectionsCheckingInterval: 1000,
 } as const
 
 function ignoreEarlyError(): void {}
@@ -30,20 +48,25 @@ export class PlainListener {
   readonly tcp: net.Server
   readonly h1: http.Server
   readonly h2: http2.Http2Server
+  readonly connections: ConnectionTable
   readonly #sessions = new Set<http2.ServerHttp2Session>()
   readonly #park: ParkHandler | null
 
-  constructor(onRequest: RequestHandler, onUpgrade: UpgradeHandler | null, onClientError: (err: Error, socket: import('node:stream').Duplex) => void, park: ParkHandler | null = null) {
-    this.#park = park
+  constructor(opts: PlainListenerOptions) {
+    this.#park = opts.park ?? null
+    this.connections = new ConnectionTable(opts.limits ?? DEFAULT_CONNECTION_LIMITS)
     this.h1 = http.createServer(HTTP1_OPTIONS)
+    this.connections.governHttp1(this.h1)
+    this.connections.watchHttp1(this.h1)
     // This server never listens itself (connections are handed to it), so start the connection
     // tracking that listen() would start: header/request timeouts and closeAllConnections need it.
     this.h1.emit('listening')
-    this.h1.on('request', onRequest)
-    this.h1.on('clientError', onClientError)
-    if (onUpgrade !== null) this.h1.on('upgrade', onUpgrade)
-    this.h2 = http2.createServer({ maxSessionMemory: 64 })
-    this.h2.on('request', onRequest as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void)
+    this.h1.on('request', opts.onRequest)
+    this.h1.on('clientError', opts.onClientError)
+    if (opts.onUpgrade != null) this.h1.on('upgrade', opts.onUpgrade)
+    this.h2 = http2.createServer(H2_SESSION_OPTIONS)
+    this.connections.watchHttp2(this.h2)
+    this.h2.on('request', opts.onRequest as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void)
     this.h2.on('session', (s: http2.ServerHttp2Session) => {
       this.#sessions.add(s)
       s.once('close', () => this.#sessions.delete(s))
@@ -52,8 +75,15 @@ export class PlainListener {
       // Until a server owns the socket, a reset (a client that connects and gives up) is ours to
       // swallow: an 'error' with no listener would crash the gateway.
       socket.on('error', ignoreEarlyError)
+      this.connections.accept(socket)
+      if (socket.destroyed) return // it was the one closed to stay under max-connections
       socket.once('data', (chunk: Buffer) => this.#dispatch(socket, chunk))
     })
+  }
+
+  /** New limits: deadlines apply to every connection from the next check, the cap from the next accept. */
+  setLimits(limits: ConnectionLimits): void {
+    this.connections.setLimits(limits)
   }
 
   /** Hands the connection to the server its first bytes name; waits for more while they could be "PRI". */
@@ -69,13 +99,17 @@ export class PlainListener {
       socket.unshift(chunk)
       // The session takes the socket's handle and replays what is buffered in the socket first.
       this.h2.emit('connection', socket)
-    } else if (this.#park === null || !this.#park(socket, chunk, this)) {
+    } else if (this.#park !== null && this.#park(socket, chunk, this)) {
+      // Its request waits for a revision: not a stalled head, whatever the header deadline says.
+      this.connections.hold(socket)
+    } else {
       this.handOff(socket, chunk)
     }
   }
 
   /** Give an HTTP/1.1 connection to Node's server, with the bytes already read from it put back. */
   handOff(socket: net.Socket, bytes: Buffer): void {
+    this.connections.release(socket)
     socket.removeListener('error', ignoreEarlyError)
     socket.unshift(bytes)
     this.h1.emit('connection', socket)
@@ -103,6 +137,7 @@ export class PlainListener {
 
   closeAll(): void {
     this.tcp.close()
+    this.connections.stop()
     this.h1.closeAllConnections()
     for (const s of this.#sessions) s.destroy()
   }

@@ -1,11 +1,15 @@
 // The public TLS listener: one port, certificates chosen by SNI from whatever CertTable
 // `getTable()` returns at handshake time, ALPN h2 or http/1.1. Swapping the table affects only new
 // handshakes; established connections keep the keys they negotiated, so rotation drops nothing.
+// Connections are tracked from TCP accept (connections/connection-table.ts): header and idle
+// deadlines and the connection cap hold for the handshake, HTTP/1.1 and h2 alike.
 import http2, { type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse, type SecureServerOptions } from 'node:http2'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { SecureContext, TLSSocket } from 'node:tls'
 import { contextFor, MIN_TLS_VERSION, type CertTable } from './cert-table.ts'
+import { ConnectionTable } from '../connections/connection-table.ts'
+import { H2_SESSION_OPTIONS } from '../connections/h2-limits.ts'
 
 /** h2 clients get the compat objects; ALPN http/1.1 (or no ALPN) clients get the http1 ones. */
 export type TlsRequest = Http2ServerRequest | IncomingMessage
@@ -14,10 +18,9 @@ export type TlsResponse = Http2ServerResponse | ServerResponse
 /** Fixed by the listener: Knative's contract (TLS ≥ 1.2, ALPN h2 + http/1.1) and our SNI lookup. */
 type Owned = 'SNICallback' | 'ALPNProtocols' | 'ALPNCallback' | 'minVersion' | 'allowHTTP1' | 'key' | 'cert' | 'pfx'
 
+/** headersTimeout and keepAliveTimeout come from the connection table's limits */
 export interface Http1Limits {
   requestTimeout?: number
-  headersTimeout?: number
-  keepAliveTimeout?: number
   maxHeaderSize?: number
 }
 
@@ -30,11 +33,13 @@ export interface TlsListenerOptions {
   onTlsError?: (err: Error, socket: TLSSocket) => void
   /** HTTP/1.1 `Upgrade` requests (websocket); without it Node answers them as plain requests */
   onUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void
+  /** tracks every connection (deadlines, cap); keep it to change the limits later. Default: a table with the default limits */
+  connections?: ConnectionTable
 }
 
-// Same HTTP/1 limits as the plain listener: revision timeouts bound requests, not the server,
-// and idle keep-alive outlives common load balancers' 60 s.
-const HTTP1_DEFAULTS: Http1Limits = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000, maxHeaderSize: 16 * 1024 }
+// Same HTTP/1 limits as the plain listener: revision timeouts bound requests, not the server.
+// Node checks its headersTimeout every connectionsCheckingInterval (default 30 s).
+const HTTP1_DEFAULTS = { requestTimeout: 0, maxHeaderSize: 16 * 1024, connectionsCheckingInterval: 1000 }
 
 export function createTlsServer(
   getTable: () => CertTable,
@@ -43,7 +48,9 @@ export function createTlsServer(
 ): Http2SecureServer {
   const base = opts.server ?? {}
   const server = http2.createSecureServer({
+    ...H2_SESSION_OPTIONS,
     ...base,
+    settings: { ...H2_SESSION_OPTIONS.settings, ...base.settings },
     // Node reads every http.createServer option from here; the types only list a few.
     http1Options: { ...HTTP1_DEFAULTS, ...opts.http1 } as SecureServerOptions['http1Options'],
     allowHTTP1: true,
@@ -73,6 +80,13 @@ export function createTlsServer(
       process.emitWarning(`TLS listener: cannot install the default certificate: ${(err as Error).message}`)
     }
   })
+
+  const connections = opts.connections ?? new ConnectionTable()
+  connections.watchTls(server)
+  connections.governHttp1(server)
+  connections.watchHttp1(server)
+  connections.watchHttp2(server)
+  server.once('close', () => connections.stop())
 
   server.on('request', onRequest as (req: Http2ServerRequest, res: Http2ServerResponse) => void)
   if (opts.onTlsError !== undefined) server.on('tlsClientError', opts.onTlsError)
