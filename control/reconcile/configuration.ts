@@ -2,7 +2,7 @@
 // when the template changes; each generation has one revision, named `<config>-%05d` or chosen
 // with spec.template.metadata.name; latestReadyRevisionName only ever moves forward.
 import type { Condition, Configuration, Revision } from '../resources/types.ts'
-import type { Settings } from '../settings-types.ts'
+import type { Settings } from '../settings/types.ts'
 import type { ConfigurationState, StoredRevision } from '../state.ts'
 import { CONFIGURATION_GENERATION_LABEL, SERVICE_LABEL, hashOf, revisionNameFor } from './names.ts'
 import { makeRevision, withRevisionStatus, type Readiness } from './revision.ts'

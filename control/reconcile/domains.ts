@@ -1,7 +1,7 @@
 // Route host names and URLs (Knative pkg/reconciler/route/domains): config-domain selectors pick
 // the domain, tag-template names the tag's host, domain-template assembles the FQDN.
 import type { Route } from '../resources/types.ts'
-import type { Settings } from '../settings-types.ts'
+import type { Settings } from '../settings/types.ts'
 import { parseTemplate, renderTemplate, type Template } from '../templates.ts'
 import { CLUSTER_LOCAL, VISIBILITY_LABEL, isDnsSubdomain } from './names.ts'
 

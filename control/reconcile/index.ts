@@ -1,7 +1,7 @@
 // reconcile(): declared objects + revision history → every Knative object with its status, the
 // routing model for the gateway, and the next revision history. Pure: no I/O, no clock.
 import type { Configuration, IngressSplit, KIngress, KObject, KService, ResourceSet, Revision, Route } from '../resources/types.ts'
-import type { Settings } from '../settings-types.ts'
+import type { Settings } from '../settings/types.ts'
 import type { BackendSpec, RoutingIngress, RoutingModel } from '../model.ts'
 import type { ConfigurationState, RevisionState } from '../state.ts'
 import { BackendIndex, type RevisionEntry } from './backends.ts'

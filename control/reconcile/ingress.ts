@@ -1,7 +1,7 @@
 // KIngress: the one Serving generates for a Route (pkg/reconciler/route/resources/ingress.go),
 // its status, and the conversion of any KIngress into the routing model.
 import type { Condition, IngressPath, IngressRule, IngressSplit, KIngress, Route } from '../resources/types.ts'
-import type { Settings } from '../settings-types.ts'
+import type { Settings } from '../settings/types.ts'
 import type { RoutingIngress, RoutingPath } from '../model.ts'
 import type { RouteHosts } from './domains.ts'
 import { expandedHosts } from './domains.ts'

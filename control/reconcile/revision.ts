@@ -1,6 +1,6 @@
 // Revisions: how they are built from a template, defaulted, and judged ready.
 import type { Condition, Container, Revision, RevisionSpec, RevisionTemplate } from '../resources/types.ts'
-import type { Settings } from '../settings-types.ts'
+import type { Settings } from '../settings/types.ts'
 import type { UpstreamProtocol } from '../model.ts'
 import { condition, withReady } from './status.ts'
 import { CONFIGURATION_GENERATION_LABEL, CONFIGURATION_LABEL, SERVICE_LABEL, UPSTREAM_ANNOTATION } from './names.ts'

@@ -12,7 +12,7 @@ import { servingContainer, type RuntimeView } from '../reconcile/revision.ts'
 import { CONFIGURATION_LABEL, SERVICE_LABEL, UPSTREAM_ANNOTATION } from '../reconcile/names.ts'
 import { LocalRuntime, type RuntimeRevision } from '../runtime/local-runtime.ts'
 import { Autoscaler, type RevisionScale } from '../autoscaler/autoscaler.ts'
-import { revisionScaling } from '../autoscaler/settings.ts'
+import { revisionScaling } from '../settings/autoscaler.ts'
 import type { AutoscalerSettings } from '../autoscaler/config.ts'
 
 const SAMPLE_INTERVAL_MS = 1_000

@@ -2,7 +2,7 @@
 // Configuration templates, declared Revisions), so errors carry file:line:column like any other.
 import type { ConfigError, ResourceSet, SourceRef } from '../resources/types.ts'
 import type { AutoscalerSettings } from '../autoscaler/config.ts'
-import { revisionScaling } from '../autoscaler/settings.ts'
+import { revisionScaling } from '../settings/autoscaler.ts'
 
 const GROUP = 'autoscaling.knative.dev/'
 

@@ -4,8 +4,8 @@ import type {
   Revision, RevisionTemplate, Route, SourceRef, TrafficTarget,
 } from '../../control/resources/types.ts'
 import { emptyResourceSet } from '../../control/resources/types.ts'
-import { defaultSettings } from '../../control/settings.ts'
-import type { Settings } from '../../control/settings-types.ts'
+import { defaultSettings } from '../../control/settings/read-settings.ts'
+import type { Settings } from '../../control/settings/types.ts'
 import { emptyState, type RevisionState } from '../../control/state.ts'
 import { reconcile, type ReconcileOutput } from '../../control/reconcile/index.ts'
 

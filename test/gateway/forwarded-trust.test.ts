@@ -14,7 +14,7 @@ import { coreBackend, kingress, send, yamlDocs } from './helpers.ts'
 import { docs, expectReady, hostOf, plugin, service } from '../plugins/fixtures/e2e.ts'
 import { parseCidr, TrustedProxies, trustedProxies } from '../../gateway/trusted-proxies.ts'
 import { upstreamHeaders } from '../../gateway/forward-headers.ts'
-import { readSettings } from '../../control/settings.ts'
+import { readSettings } from '../../control/settings/read-settings.ts'
 import { configMap, src } from '../control/fixtures.ts'
 
 const configSluice = (data: Record<string, string>): string =>

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { defaultAutoscalerSettings, readAutoscalerSettings, revisionScaling } from '../../../control/autoscaler/settings.ts'
+import { defaultAutoscalerSettings, readAutoscalerSettings, revisionScaling } from '../../../control/settings/autoscaler.ts'
 import { panicWindow } from '../../../control/autoscaler/annotations.ts'
 import { configMap } from './fixtures/kpa-fixtures.ts'
 

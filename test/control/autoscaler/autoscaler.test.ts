@@ -2,7 +2,7 @@
 // 2 s, a poke when a request reaches a revision at zero.
 import t from 'tap'
 import { Autoscaler } from '../../../control/autoscaler/autoscaler.ts'
-import { defaultAutoscalerSettings, readAutoscalerSettings, revisionScaling } from '../../../control/autoscaler/settings.ts'
+import { defaultAutoscalerSettings, readAutoscalerSettings, revisionScaling } from '../../../control/settings/autoscaler.ts'
 import { configMap, defaultConfig, sec } from './fixtures/kpa-fixtures.ts'
 
 const KEY = 'default/hello-00001'

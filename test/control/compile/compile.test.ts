@@ -2,7 +2,7 @@
 // with Knative's conformance cases (knative/networking test/conformance/ingress).
 import t from 'tap'
 import { loadFiles } from '../../../control/sources/load.ts'
-import { readSettings } from '../../../control/settings.ts'
+import { readSettings } from '../../../control/settings/read-settings.ts'
 import { reconcile } from '../../../control/reconcile/index.ts'
 import { emptyState, type RevisionState } from '../../../control/state.ts'
 import { compile } from '../../../control/compile/compile.ts'

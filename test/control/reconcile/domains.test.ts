@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { KIngress, TrafficTarget } from '../../../control/resources/types.ts'
-import type { DomainRule } from '../../../control/settings-types.ts'
+import type { DomainRule } from '../../../control/settings/types.ts'
 import { expandedHosts, lookupDomain } from '../../../control/reconcile/domains.ts'
 import { cond, find, route, run, service, settings, sr } from '../fixtures.ts'
 

@@ -1,8 +1,8 @@
 import t from 'tap'
-import { readSettings, defaultSettings, parseDuration, checkDomainTemplate, checkTagTemplate } from '../../control/settings.ts'
-import { parseTemplate, renderTemplate } from '../../control/templates.ts'
-import { configMap, src } from './fixtures.ts'
-import type { SourceRef } from '../../control/resources/types.ts'
+import { readSettings, defaultSettings, parseDuration, checkDomainTemplate, checkTagTemplate } from '../../../control/settings/read-settings.ts'
+import { parseTemplate, renderTemplate } from '../../../control/templates.ts'
+import { configMap, src } from '../fixtures.ts'
+import type { SourceRef } from '../../../control/resources/types.ts'
 
 /** A source whose locate() reports the line of the key in a fake file. */
 function located(file: string, keys: string[]): SourceRef {

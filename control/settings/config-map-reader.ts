@@ -1,6 +1,6 @@
 // Reads keys of one ConfigMap and reports bad values at their `data.<key>` position, so every
 // settings reader (Knative's ConfigMaps, config-autoscaler, config-sluice) reports the same way.
-import type { ConfigError, ConfigMap } from './resources/types.ts'
+import type { ConfigError, ConfigMap } from '../resources/types.ts'
 
 export class ConfigMapReader {
   readonly errors: ConfigError[] = []

@@ -1,8 +1,8 @@
 import t from 'tap'
-import { defaultAutoscalerSettings, readAutoscalerSettings } from '../../../control/autoscaler/settings.ts'
+import { defaultAutoscalerSettings, readAutoscalerSettings } from '../../../control/settings/autoscaler.ts'
 import { formatGoDuration } from '../../../control/autoscaler/go-parse.ts'
 import { parseGoDuration } from '../../../lib/duration.ts'
-import { configMap } from './fixtures/kpa-fixtures.ts'
+import { configMap } from '../autoscaler/fixtures/kpa-fixtures.ts'
 
 t.test('defaults with no ConfigMap: Knative config.go defaults, TBC 211', async (t) => {
   const { settings, errors } = readAutoscalerSettings([])

@@ -6,15 +6,15 @@ import type { ConfigError, ConfigMap } from '../resources/types.ts'
 import {
   defaultAutoscalerSettings, KPA_CLASS, PANIC_THRESHOLD_PERCENTAGE_MAX, PANIC_THRESHOLD_PERCENTAGE_MIN, PANIC_WINDOW_PERCENTAGE_MAX,
   PANIC_WINDOW_PERCENTAGE_MIN, TARGET_MIN, WINDOW_MAX_MS, WINDOW_MIN_MS, classMessage, wholeSeconds,
-} from './config.ts'
-import type { AutoscalerSettings } from './config.ts'
-import { ConfigMapReader } from '../config-map-reader.ts'
-import { formatGoDuration, goFloat, parseGoFloat, parseGoInt32 } from './go-parse.ts'
+} from '../autoscaler/config.ts'
+import type { AutoscalerSettings } from '../autoscaler/config.ts'
+import { ConfigMapReader } from './config-map-reader.ts'
+import { formatGoDuration, goFloat, parseGoFloat, parseGoInt32 } from '../autoscaler/go-parse.ts'
 import { parseGoDuration } from '../../lib/duration.ts'
 
-export { revisionScaling } from './annotations.ts'
-export { defaultAutoscalerSettings, HPA_CLASS, KPA_CLASS } from './config.ts'
-export type { AutoscalerSettings, RevisionScalingConfig } from './config.ts'
+export { revisionScaling } from '../autoscaler/annotations.ts'
+export { defaultAutoscalerSettings, HPA_CLASS, KPA_CLASS } from '../autoscaler/config.ts'
+export type { AutoscalerSettings, RevisionScalingConfig } from '../autoscaler/config.ts'
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 

@@ -2,13 +2,13 @@
 // config-features, config-defaults); config-sluice holds Sluice's own. A bad value is reported
 // where it was written and that key keeps its default, so one typo never blocks the rest.
 import { parse as parseYaml } from 'yaml'
-import type { ConfigError, ConfigMap } from './resources/types.ts'
-import type { DomainRule, Settings } from './settings-types.ts'
-import { parseTemplate, renderTemplate, TemplateError, type TemplateField } from './templates.ts'
-import { isDnsSubdomain } from './reconcile/names.ts'
+import type { ConfigError, ConfigMap } from '../resources/types.ts'
+import type { DomainRule, Settings } from './types.ts'
+import { parseTemplate, renderTemplate, TemplateError, type TemplateField } from '../templates.ts'
+import { isDnsSubdomain } from '../reconcile/names.ts'
 import { ConfigMapReader } from './config-map-reader.ts'
-import { parseCidr } from '../gateway/trusted-proxies.ts'
-import { parseGoDuration } from '../lib/duration.ts'
+import { parseCidr } from '../../gateway/trusted-proxies.ts'
+import { parseGoDuration } from '../../lib/duration.ts'
 
 export const DEFAULT_DOMAIN_TEMPLATE = '{{.Name}}.{{.Namespace}}.{{.Domain}}'
 export const DEFAULT_TAG_TEMPLATE = '{{.Tag}}-{{.Name}}'
