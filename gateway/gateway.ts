@@ -228,8 +228,9 @@ export class Gateway implements PluginHost {
   #closeTls(): void {
     if (this.#tls === null) return
     this.#tls.close()
-    // Sessions and sockets still open after the drain are cut now.
-    ;(this.#tls as unknown as { closeAllConnections?: () => void }).closeAllConnections?.()
+    // Sessions and sockets still open after the drain are cut now (Node's http2 secure server
+    // has no closeAllConnections; the connection table knows every TLS connection).
+    this.#tlsConnections?.closeAll()
   }
 
   /**

@@ -10,10 +10,11 @@ import http2 from 'node:http2'
 import net, { type AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { ConnectionTable } from './connections/connection-table.ts'
+import type { DownstreamRequest, DownstreamResponse } from './downstream.ts'
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connections/connection-limits.ts'
 import { H2_SESSION_OPTIONS } from './connections/h2-limits.ts'
 
-export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
+export type RequestHandler = (req: DownstreamRequest, res: DownstreamResponse) => void
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void
 export type ClientErrorHandler = (err: Error, socket: Duplex) => void
 /** Offered each new HTTP/1.1 connection's first bytes; true when it keeps the socket for now (parked). */
@@ -66,7 +67,7 @@ export class PlainListener {
     if (opts.onUpgrade != null) this.h1.on('upgrade', opts.onUpgrade)
     this.h2 = http2.createServer(H2_SESSION_OPTIONS)
     this.connections.watchHttp2(this.h2)
-    this.h2.on('request', opts.onRequest as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void)
+    this.h2.on('request', opts.onRequest)
     this.h2.on('session', (s: http2.ServerHttp2Session) => {
       this.#sessions.add(s)
       s.once('close', () => this.#sessions.delete(s))

@@ -101,6 +101,8 @@ export class ConnectionTable {
   #timer: NodeJS.Timeout | null = null
   #timerAt = Infinity
   readonly #http1: object[] = []
+  /** every open connection, busy ones included: what closeAll() cuts */
+  readonly #open = new Set<Conn>()
   /** closed for a late head, for idleness, and to make room (tests, metrics) */
   headerTimeouts = 0
   idleTimeouts = 0
@@ -145,6 +147,7 @@ export class ConnectionTable {
     const c = new Conn(this, socket, now)
     tag(socket, c)
     socket.on('close', onSocketClose)
+    this.#open.add(c)
     this.#count++
     this.#waiting.push(c)
     this.#arm(now)
@@ -223,6 +226,11 @@ export class ConnectionTable {
     this.#timerAt = Infinity
   }
 
+  /** Cut every connection still open, busy ones too (the end of a drain). */
+  closeAll(): void {
+    for (const c of [...this.#open]) this.#close(c)
+  }
+
   /** Close a connection the table gave up on: HTTP/2 says GOAWAY first, anything else is cut. */
   #close(c: Conn): void {
     this.forget(c)
@@ -235,6 +243,7 @@ export class ConnectionTable {
     if (!c.open) return
     c.open = false
     c.list?.remove(c)
+    this.#open.delete(c)
     this.#count--
   }
 
