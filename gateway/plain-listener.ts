@@ -5,7 +5,7 @@
 // (lib/internal/http2/core.js, nodejs/node#35475) before it reads the socket's handle natively.
 // Every connection is tracked from accept (connections/connection-table.ts): a client that sends
 // nothing, or stops inside the preface, is closed at the header deadline.
-import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import http, { type IncomingMessage } from 'node:http'
 import http2 from 'node:http2'
 import net, { type AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
