@@ -8,7 +8,7 @@ import {
   PANIC_WINDOW_PERCENTAGE_MIN, TARGET_MIN, WINDOW_MAX_MS, WINDOW_MIN_MS, classMessage, wholeSeconds,
 } from '../autoscaler/config.ts'
 import type { AutoscalerSettings } from '../autoscaler/config.ts'
-import { ConfigMapReader } from './config-map-reader.ts'
+import { ConfigMapReader, laterDeclaration } from './config-map-reader.ts'
 import { formatGoDuration, goFloat, parseGoFloat, parseGoInt32 } from '../autoscaler/go-parse.ts'
 import { parseGoDuration } from '../../lib/duration.ts'
 
@@ -69,15 +69,11 @@ export function readAutoscalerSettings(configMaps: ConfigMap[]): { settings: Aut
   for (const cm of configMaps) {
     const name = cm.metadata.name
     if (name !== 'config-autoscaler' && name !== 'config-deployment') continue
-    const first = seen.get(name)
-    if (first !== undefined) {
-      // Same rule and wording as control/settings.ts: the first declaration wins.
-      const at = first.source ? `${first.source.file}:${first.source.line}` : `namespace ${first.metadata.namespace}`
-      const src = cm.source
-      errors.push({ file: src?.file ?? '', line: src?.line ?? 0, column: src?.column ?? 0, path: '', message: `ConfigMap ${name} is declared twice (first at ${at}); this one is ignored` })
+    const later = laterDeclaration(seen, cm)
+    if (later !== null) {
+      errors.push(later)
       continue
     }
-    seen.set(name, cm)
     const r = new Reader(cm)
     if (name === 'config-autoscaler') readAutoscaler(r, s)
     else {

@@ -27,3 +27,19 @@ export class ConfigMapReader {
     return v === undefined ? undefined : String(v).trim()
   }
 }
+
+/**
+ * The first declaration of a ConfigMap wins; a later one is reported where it is written and
+ * ignored. Records `cm` in `seen` when it is the first; returns the error otherwise.
+ */
+export function laterDeclaration(seen: Map<string, ConfigMap>, cm: ConfigMap): ConfigError | null {
+  const name = cm.metadata.name
+  const first = seen.get(name)
+  if (first === undefined) {
+    seen.set(name, cm)
+    return null
+  }
+  const at = first.source ? `${first.source.file}:${first.source.line}` : `namespace ${first.metadata.namespace}`
+  const src = cm.source
+  return { file: src?.file ?? '', line: src?.line ?? 0, column: src?.column ?? 0, path: '', message: `ConfigMap ${name} is declared twice (first at ${at}); this one is ignored` }
+}

@@ -6,7 +6,7 @@ import type { ConfigError, ConfigMap } from '../resources/types.ts'
 import type { DomainRule, Settings } from './types.ts'
 import { parseTemplate, renderTemplate, TemplateError, type TemplateField } from '../templates.ts'
 import { isDnsSubdomain } from '../reconcile/names.ts'
-import { ConfigMapReader } from './config-map-reader.ts'
+import { ConfigMapReader, laterDeclaration } from './config-map-reader.ts'
 import { parseCidr } from '../../gateway/trusted-proxies.ts'
 import { parseGoDuration } from '../../lib/duration.ts'
 
@@ -66,14 +66,11 @@ export function readSettings(configMaps: ConfigMap[]): { settings: Settings; err
     const name = cm.metadata.name
     if (!(CONFIG_MAPS as readonly string[]).includes(name)) continue
     const r = new Reader(cm)
-    const first = seen.get(name)
-    if (first !== undefined) {
-      const at = first.source ? `${first.source.file}:${first.source.line}` : `namespace ${first.metadata.namespace}`
-      const src = cm.source
-      errors.push({ file: src?.file ?? '', line: src?.line ?? 0, column: src?.column ?? 0, path: '', message: `ConfigMap ${name} is declared twice (first at ${at}); this one is ignored` })
+    const later = laterDeclaration(seen, cm)
+    if (later !== null) {
+      errors.push(later)
       continue
     }
-    seen.set(name, cm)
     if (name === 'config-domain') s.domains = readDomains(r)
     else if (name === 'config-network') readNetwork(r, s)
     else if (name === 'config-features') {
