@@ -9,6 +9,9 @@ import type { ConfigError, KObject, Revision } from './resources/types.ts'
 import { FileSource } from './sources/file-source.ts'
 import { assertConfigPath } from './sources/config-path.ts'
 import type { LoadResult } from './sources/load.ts'
+import type { ClusterLoad, KubernetesSource } from './sources/kubernetes/kubernetes-source.ts'
+import { CLUSTER_FILE_PREFIX } from './sources/kubernetes/cluster-objects.ts'
+import { mergeLoads } from './sources/merge-loads.ts'
 import { formatError } from './sources/format-error.ts'
 import { envErrors } from './sources/env-refs.ts'
 import { envObjects, withLiteralEnv } from './resources/env.ts'
@@ -29,7 +32,12 @@ import { buildCertTable } from './tls/certificates.ts'
 import { CertContextCache } from './tls/context-cache.ts'
 
 export interface ControlLoopOptions {
-  configDir: string
+  /** YAML files; with `kubernetes` too, both land in one load */
+  configDir?: string
+  /** the cluster's objects (sluice serve --kubernetes) */
+  kubernetes?: KubernetesSource
+  /** after every applied load or refresh, with what was applied (status writing in Kubernetes) */
+  onApplied?: (out: ReconcileOutput, load: LoadResult) => void
   stateDir: string
   gateway: Gateway
   log: Logger
@@ -41,7 +49,11 @@ export interface ControlLoopOptions {
 
 export class ControlLoop {
   readonly #opts: ControlLoopOptions
-  readonly #source: FileSource
+  readonly #source: FileSource | null
+  #fileLoad: LoadResult | null = null
+  #clusterLoad: ClusterLoad | null = null
+  /** settings of the last applied load: a bad cluster ConfigMap keeps them (files report instead) */
+  #goodSettings: { settings: Settings; autoscaler: AutoscalerSettings } | null = null
   #state: RevisionState
   #stateJson: string
   #version = 0
@@ -65,9 +77,10 @@ export class ControlLoop {
 
   constructor(opts: ControlLoopOptions) {
     // Refuse to start on a mistyped --config rather than serve nothing (before any port opens).
-    assertConfigPath(opts.configDir)
+    if (opts.configDir !== undefined) assertConfigPath(opts.configDir)
+    else if (opts.kubernetes === undefined) throw new Error('serve needs --config DIR, --kubernetes, or both')
     this.#opts = opts
-    this.#source = new FileSource(opts.configDir, { debounceMs: opts.debounceMs })
+    this.#source = opts.configDir !== undefined ? new FileSource(opts.configDir, { debounceMs: opts.debounceMs }) : null
     this.#state = loadState(opts.stateDir)
     this.#stateJson = JSON.stringify(this.#state)
     const registers = [opts.registry]
@@ -89,7 +102,17 @@ export class ControlLoop {
   }
 
   start(): void {
-    this.#source.start((r) => this.#enqueue(r))
+    this.#source?.start((r) => { this.#fileLoad = r; this.#sourcesChanged() })
+    this.#opts.kubernetes?.start((r) => { this.#clusterLoad = r; this.#sourcesChanged() })
+  }
+
+  /** One load from whichever sources are configured, once each has reported. */
+  #sourcesChanged(): void {
+    const { configDir, kubernetes } = this.#opts
+    if (kubernetes === undefined) { this.#enqueue(this.#fileLoad!); return }
+    if (this.#clusterLoad === null) return
+    if (configDir === undefined) { this.#enqueue(this.#clusterLoad); return }
+    if (this.#fileLoad !== null) this.#enqueue(mergeLoads(this.#fileLoad, this.#clusterLoad))
   }
 
   #enqueue(r: LoadResult): void {
@@ -101,7 +124,8 @@ export class ControlLoop {
   }
 
   stop(): void {
-    this.#source.stop()
+    this.#source?.stop()
+    this.#opts.kubernetes?.stop()
     if (this.#refreshTimer !== null) clearTimeout(this.#refreshTimer)
     this.#refreshTimer = null
   }
@@ -132,9 +156,18 @@ export class ControlLoop {
     let resolution: ReturnType<typeof resolvePlugins> | null = null
     let certs: ReturnType<typeof buildCertTable> | null = null
     if (errors.length === 0) {
-      const s = readSettings(result.resources.configMaps)
-      const a = readAutoscalerSettings(result.resources.configMaps)
+      let s = readSettings(result.resources.configMaps)
+      let a = readAutoscalerSettings(result.resources.configMaps)
       errors = [...s.errors, ...a.errors]
+      // A bad value in a cluster ConfigMap must not freeze every ingress: keep the last good
+      // settings and say so (a file's mistake stops the load, where the user sees it at once).
+      const good = this.#goodSettings
+      if (errors.length > 0 && good !== null && errors.every((e) => e.file.startsWith(CLUSTER_FILE_PREFIX))) {
+        for (const e of errors) log.error('bad setting in the cluster; keeping the last good settings', { at: formatError(e) })
+        s = { settings: good.settings, errors: [] }
+        a = { settings: good.autoscaler, errors: [] }
+        errors = []
+      }
       if (errors.length === 0) errors = [...scalingErrors(result.resources, a.settings), ...envErrors(result.resources)]
       if (errors.length === 0) {
         resolution = resolvePlugins(result.resources, this.plugins)
@@ -149,7 +182,11 @@ export class ControlLoop {
     }
     if (errors.length === 0 && settings !== null && autoscaler !== null) {
       try {
-        out = reconcile({ resources: result.resources, settings, state: this.#state, now: new Date(), runtime: scaling ? (k) => scaling.view(k) : undefined })
+        out = reconcile({
+          resources: result.resources, settings, state: this.#state, now: new Date(), runtime: scaling ? (k) => scaling.view(k) : undefined,
+          // In a cluster a KIngress moves to backends that may not be ready yet: keep serving its last good spec meanwhile.
+          ...(this.#opts.kubernetes !== undefined && this.last !== null ? { lastServed: this.last.served } : {}),
+        })
         gateway.activator.queueDepth = settings.sluice.activatorQueueDepth
         gateway.setConnectionLimits(connectionLimits(settings))
         const instances = this.#instances
@@ -168,7 +205,7 @@ export class ControlLoop {
         // A plugin that cannot start is a user error; anything else is a bug, reported the same
         // way so the last good table stays.
         errors = [err instanceof PluginCreateError ? err.error
-          : { file: this.#opts.configDir, line: 0, column: 0, path: '', message: `internal error while applying configuration: ${(err as Error).stack ?? err}` }]
+          : { file: this.#opts.configDir ?? 'kubernetes', line: 0, column: 0, path: '', message: `internal error while applying configuration: ${(err as Error).stack ?? err}` }]
         out = null
       }
     }
@@ -195,11 +232,19 @@ export class ControlLoop {
       this.#lastLoad = result
       this.last = out
       this.settings = settings
+      this.#goodSettings = { settings: settings!, autoscaler: autoscaler! }
       this.#persist(out.state)
       ;(refresh ? log.debug : log.info)(refresh ? 'status refreshed' : 'configuration applied', {
         version: this.#version, services: out.summary.services, routes: out.summary.routes,
         ingresses: out.summary.ingresses, hosts: out.summary.hosts.length,
       })
+    }
+    if (out !== null) {
+      try {
+        this.#opts.onApplied?.(out, result)
+      } catch (err) {
+        log.error('after-apply hook failed', { err })
+      }
     }
     if (refresh) return
     const waiters = this.#onLoadWaiters

@@ -65,6 +65,8 @@ export interface RoutingIngress {
   readonly httpOption: 'Enabled' | 'Redirected'
   /** annotation `sluice.dev/allow-trace: "true"`: TRACE reaches the backends (else 405) */
   readonly allowTrace: boolean
+  /** Knative's readiness hash of the spec served (K-Network-Hash), '' when not computed */
+  readonly hash: string
 }
 
 export interface RoutingModel {

@@ -13,7 +13,7 @@ import { randomFillSync, randomUUID } from 'node:crypto'
 import type { TrustedProxies } from './trusted-proxies.ts'
 
 // What each request header name needs; absent means "copy as is".
-const DROP = 1, HOST = 2, FORWARDED = 3, XFF = 4, XFPROTO = 5, XFHOST = 6, REQUEST_ID = 7, TRACEPARENT = 8, TE = 9, PROXY_ONLY = 10
+const DROP = 1, HOST = 2, FORWARDED = 3, XFF = 4, XFPROTO = 5, XFHOST = 6, REQUEST_ID = 7, TRACEPARENT = 8, TE = 9, PROXY_ONLY = 10, PROBE_HASH = 11
 const SPECIAL = new Map<string, number>([
   ['connection', DROP], ['keep-alive', DROP], ['proxy-connection', DROP], ['transfer-encoding', DROP],
   ['trailer', DROP], ['upgrade', DROP], ['http2-settings', DROP], ['proxy-authorization', DROP],
@@ -21,6 +21,7 @@ const SPECIAL = new Map<string, number>([
   ['expect', DROP],
   ['te', TE], ['host', HOST], ['forwarded', FORWARDED], ['x-forwarded-for', XFF], ['x-forwarded-proto', XFPROTO],
   ['x-forwarded-host', XFHOST], ['x-request-id', REQUEST_ID], ['traceparent', TRACEPARENT],
+  ['k-network-hash', PROBE_HASH],
   // Other forwarding headers frameworks believe from "their" proxy (Spring, Express, Rails, nginx's
   // realip): Sluice does not write them, so only a trusted proxy's pass; a client's are dropped.
   ['x-forwarded-port', PROXY_ONLY], ['x-forwarded-prefix', PROXY_ONLY], ['x-forwarded-ssl', PROXY_ONLY],
@@ -88,16 +89,29 @@ function connectionTokens(value: string): Set<string> | null {
   return set
 }
 
+/** What a route changes in the upstream request; a compiled Split is one. */
+export interface UpstreamEdits {
+  /** Host/authority sent upstream instead of the client's, or null */
+  readonly rewriteHost: string | null
+  /** flat [name, value…] (lower-case names) applied with overwrite semantics */
+  readonly setHeaders: readonly string[]
+  /** the names in setHeaders, for the skip test */
+  readonly setNames: ReadonlySet<string>
+  /**
+   * The ingress's readiness hash. Knative's InsertProbe gives every path a copy that matches
+   * `K-Network-Hash: override` and sets the hash instead: the same as rewriting that one value here.
+   */
+  readonly probeHash: string
+}
+
+export const NO_EDITS: UpstreamEdits = Object.freeze({ rewriteHost: null, setHeaders: Object.freeze([]), setNames: new Set<string>(), probeHash: '' })
+
 /**
- * @param setHeaders flat [name, value…] (lower-case names) applied with overwrite semantics
- * @param setNames the names in setHeaders, for the skip test
  * @param keepTe keep `te: trailers` (HTTP/2 upstreams, gRPC)
  * @param trust the table's trusted proxies (null: nobody, the default)
  */
-export function upstreamHeaders(
-  req: DownstreamRequest, scheme: string, rewriteHost: string | null,
-  setHeaders: readonly string[], setNames: ReadonlySet<string>, keepTe: boolean, trust: TrustedProxies | null,
-): string[] {
+export function upstreamHeaders(req: DownstreamRequest, scheme: string, edits: UpstreamEdits, keepTe: boolean, trust: TrustedProxies | null): string[] {
+  const { rewriteHost, setHeaders, setNames } = edits
   const headers = req.headers
   const out: string[] = []
   const named = headers.connection !== undefined ? connectionTokens(headers.connection) : null
@@ -128,6 +142,7 @@ export function upstreamHeaders(
       case REQUEST_ID: requestId = v; break
       case TRACEPARENT: traceparent = v; break
       case TE: if (keepTe && v.trim().toLowerCase() === 'trailers') out.push('te', 'trailers'); break
+      case PROBE_HASH: out.push('k-network-hash', v === 'override' && edits.probeHash !== '' ? edits.probeHash : v); break
       default: break // DROP, HOST (host is written below)
     }
   }

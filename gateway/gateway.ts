@@ -12,6 +12,7 @@ import { isHttp2, type DownstreamRequest, type DownstreamResponse } from './down
 import { readRequestHead } from './request-head.ts'
 import { ParkedRequest, claimParked, parkedSockets, refusedAfterRelease, type ParkingLot } from './activator/parked-request.ts'
 import { noReadyInstance } from './activator/throttler.ts'
+import { answerNetworkProbe } from './activator/network-probe.ts'
 import { upstreamHeaders } from './forward-headers.ts'
 import { PlainListener } from './plain-listener.ts'
 import { emptyCertTable, hasCertificates, type CertTable } from './tls/cert-table.ts'
@@ -202,6 +203,7 @@ export class Gateway implements PluginHost {
     }
     const split = pickSplit(d.path!)
     if (split === null) return this.#refuse(res, noSplit(d), entry)
+    if (split.backend.managed && answerNetworkProbe(req, res, split)) return
     if (noReadyInstance(split.backend.throttler!)) return this.#noEndpoints(res, split, start)
     // Upstream headers are built when the request is sent: a buffered request does not hold them.
     const exchange = new ProxyRequest({ hooks: this, req, res, split, url: d.url, headers: null, arrived: start, scheme: entry.scheme })
@@ -267,7 +269,7 @@ export class Gateway implements PluginHost {
     }
     const split = pickSplit(d.path!)
     if (split === null) return this.#refuse(upgradeResponse(req, socket), noSplit(d), entry)
-    this.#openTunnel(req, socket, head, split, url, upstreamHeaders(req, entry.scheme, split.rewriteHost, split.setHeaders, split.setNames, false, this.#table.trustedProxies), start, null)
+    this.#openTunnel(req, socket, head, split, url, upstreamHeaders(req, entry.scheme, split, false, this.#table.trustedProxies), start, null)
   }
 
   #openTunnel(req: IncomingMessage, socket: Duplex, head: Buffer, split: Split, url: string, headers: string[], start: number, done: ((status: number) => void) | null): void {

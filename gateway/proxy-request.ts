@@ -133,7 +133,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     instance.dispatcher.dispatch({
       path: this.#url,
       method: req.method ?? 'GET',
-      headers: this.#headers ??= upstreamHeaders(req, this.#scheme, split.rewriteHost, split.setHeaders, split.setNames, b.protocol === 'h2c', this.#hooks.table.trustedProxies),
+      headers: this.#headers ??= upstreamHeaders(req, this.#scheme, split, b.protocol === 'h2c', this.#hooks.table.trustedProxies),
       body: hasBody(req) ? req : null,
       headersTimeout,
       bodyTimeout: b.idleMs,

@@ -5,6 +5,7 @@ import type { RevisionThrottler } from './activator/throttler.ts'
 import type { RouteSlot } from './metrics/route-slots.ts'
 import type { PluginChain } from './plugins/chain.ts'
 import type { TrustedProxies } from './trusted-proxies.ts'
+import type { UpstreamEdits } from './forward-headers.ts'
 
 /** The upstream instances of one revision or Service port. */
 export interface Backend {
@@ -27,14 +28,10 @@ export interface Backend {
   throttler: RevisionThrottler | null
 }
 
-export interface Split {
+export interface Split extends UpstreamEdits {
   readonly backend: Backend
   /** cumulative upper bound of this split's share in [0, 100) */
   readonly upTo: number
-  /** flat [name, value…], lower-case names: the path's appendHeaders overwritten by the split's */
-  readonly setHeaders: readonly string[]
-  readonly setNames: ReadonlySet<string>
-  readonly rewriteHost: string | null
   readonly slot: RouteSlot
 }
 

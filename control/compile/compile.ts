@@ -59,7 +59,7 @@ export function compile(model: RoutingModel, slots: SlotProvider, version: numbe
     const chain = plugins === undefined ? null : buildChain(plugins(ing))
     const localSlot = slots.slot(ing.namespace, ing.name, '')
     for (const rule of ing.rules) {
-      const paths = Object.freeze(orderPaths(rule.paths).map((p) => compilePath(p, ing.namespace, ing.name, backends, slots)))
+      const paths = Object.freeze(orderPaths(rule.paths).map((p) => compilePath(p, ing, backends, slots)))
       const vhost: VirtualHost = Object.freeze({
         owner,
         route,
@@ -96,7 +96,7 @@ function orderPaths(paths: readonly RoutingPath[]): RoutingPath[] {
     .map(([p]) => p)
 }
 
-function compilePath(p: RoutingPath, namespace: string, route: string, backends: Map<string, Backend>, slots: SlotProvider): PathRoute {
+function compilePath(p: RoutingPath, ing: RoutingIngress, backends: Map<string, Backend>, slots: SlotProvider): PathRoute {
   const splits: Split[] = []
   let upTo = 0
   for (const s of p.splits) {
@@ -113,7 +113,8 @@ function compilePath(p: RoutingPath, namespace: string, route: string, backends:
       setHeaders,
       setNames,
       rewriteHost: p.rewriteHost === '' ? null : p.rewriteHost,
-      slot: slots.slot(namespace, route, backend.revision),
+      probeHash: ing.hash,
+      slot: slots.slot(ing.namespace, ing.name, backend.revision),
     }))
   }
   const names = Object.keys(p.headers)

@@ -14,6 +14,7 @@ import { defaultRevisionSpec, revisionReadiness, withRevisionStatus, type Readin
 import { buildTraffic, routeWithStatus, type TargetError, type TrafficConfig } from './route.ts'
 import { makeConfiguration, makeRoute, serviceWithStatus } from './service.ts'
 import { getCondition, rfc3339 } from './status.ts'
+import { servedHash } from '../sources/declared-hash.ts'
 
 export interface ReconcileInput {
   readonly resources: ResourceSet
@@ -22,6 +23,12 @@ export interface ReconcileInput {
   readonly now: Date
   /** the local runtime's view of revisions with a command, by `namespace/name` */
   readonly runtime?: ReadinessContext['runtime']
+  /**
+   * The user KIngresses served last time (ReconcileOutput.served). When given, an ingress whose new
+   * spec names backends that do not resolve yet keeps serving the last spec that did (Kourier
+   * keeps the old translation until the tracker fires), so a move to a new backend never 503s.
+   */
+  readonly lastServed?: ReadonlyMap<string, KIngress>
 }
 
 export interface ReconcileOutput {
@@ -30,6 +37,8 @@ export interface ReconcileOutput {
   model: RoutingModel
   state: RevisionState
   summary: { services: number; routes: number; ingresses: number; hosts: string[] }
+  /** user KIngresses by namespace/name, as routed now (an older spec when the new one is not resolvable yet) */
+  served: Map<string, KIngress>
 }
 
 const keyOf = (o: KObject): string => nsName(o.metadata.namespace, o.metadata.name)
@@ -164,16 +173,36 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
   const backendIndex = new BackendIndex(rs, new Map([...revsOut].map(([k, rev]): [string, RevisionEntry] => [k, { rev, readiness: readiness.get(k)! }])))
   const backends = new Map<string, BackendSpec>()
   const routing: RoutingIngress[] = []
+  const servedIngresses = new Map<string, KIngress>()
+  const unresolved = (ing: KIngress, preferRevision: boolean): string[] => {
+    const problems: string[] = []
+    for (const rule of ing.spec.rules) for (const p of rule.http.paths) for (const split of p.splits) {
+      const problem = backendIndex.resolve(ing.metadata.namespace, split, preferRevision).problem
+      if (problem !== undefined && !problems.includes(problem)) problems.push(problem)
+    }
+    return problems
+  }
   const convert = (ing: KIngress, id: string, ownerKind: 'Route' | 'Ingress'): KIngress => {
     const served = conflicts.served.has(id)
-    const problems: string[] = []
+    let problems: string[] = []
+    let olderGeneration: number | undefined
     if (served) {
-      routing.push(toRoutingIngress(ing, ownerKind, (split: IngressSplit) => {
+      let routed = ing
+      const last = ownerKind === 'Ingress' ? input.lastServed?.get(keyOf(ing)) : undefined
+      if (last !== undefined && last !== ing && unresolved(ing, false).length > 0 && unresolved(last, false).length === 0) {
+        routed = last
+        olderGeneration = last.metadata.generation ?? 1
+      }
+      if (ownerKind === 'Ingress') servedIngresses.set(keyOf(ing), routed)
+      routing.push(toRoutingIngress(routed, ownerKind, (split: IngressSplit) => {
         const r = backendIndex.resolve(ing.metadata.namespace, split, ownerKind === 'Route')
         backends.set(r.spec.key, r.spec)
         if (r.problem !== undefined && !problems.includes(r.problem)) problems.push(r.problem)
         return r.spec.key
-      }))
+      }, servedHash(routed)))
+      if (olderGeneration !== undefined) {
+        problems = unresolved(ing, false).map((p) => `${p}; generation ${olderGeneration} keeps serving until it is`)
+      }
     }
     return ingressWithStatus(ing, { served, conflict: conflicts.lost.get(id), problems }, now)
   }
@@ -221,6 +250,7 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
     },
     state,
     summary: { services: services.length, routes: routesOut.length, ingresses: ingressesOut.length, hosts },
+    served: servedIngresses,
   }
 }
 

@@ -123,8 +123,9 @@ export function ruleHosts(rule: IngressRule): string[] {
  * KIngress → routing model. `backendKey` resolves a split to a BackendSpec key (and records the
  * backend); it is given by the caller so generated and user ingresses can resolve differently.
  */
-export function toRoutingIngress(ing: KIngress, ownerKind: 'Route' | 'Ingress', backendKey: (split: IngressSplit) => string): RoutingIngress {
+export function toRoutingIngress(ing: KIngress, ownerKind: 'Route' | 'Ingress', backendKey: (split: IngressSplit) => string, hash = ''): RoutingIngress {
   return {
+    hash,
     namespace: ing.metadata.namespace,
     name: ing.metadata.name,
     ownerKind,

@@ -7,6 +7,7 @@ import type { NameRule } from './names.ts'
 import { checkEndpointSlice, checkEndpoints, checkSecret, buildCoreService, readConfigMapData } from './validate-core.ts'
 import { buildIngress, isOurIngressClass } from './validate-ingress.ts'
 import { readMetadata } from './validate-metadata.ts'
+import { rememberDeclaredHash } from './declared-hash.ts'
 import type { DocContext } from './validate-metadata.ts'
 import type { Parent } from './validate-serving.ts'
 import { buildConfiguration, buildRevision, buildRoute, buildService } from './validate-serving.ts'
@@ -99,6 +100,7 @@ export function validateDocument(raw: unknown, ctx: DocContext): Validated {
   const object = { ...base, apiVersion, kind, metadata: meta } as KObject
   if (status !== undefined) object.status = status
   else delete object.status
+  if (effective.bucket === 'ingresses' && is.list.length === 0) rememberDeclaredHash(object, raw['spec'])
   return { object, bucket: effective.bucket, identity, issues: is.list }
 }
 

@@ -7,10 +7,11 @@ import type { PathRoute, Split, VirtualHost } from '../route-table.ts'
 import type { RouteSlot } from '../metrics/route-slots.ts'
 import { ERR } from '../metrics/route-slots.ts'
 import { pickSplit } from '../match.ts'
-import { upstreamHeaders } from '../forward-headers.ts'
+import { NO_EDITS, upstreamHeaders } from '../forward-headers.ts'
 import { localReply } from '../local-reply.ts'
 import { ProxyRequest, type ExchangeHooks } from '../proxy-request.ts'
 import { noReadyInstance } from '../activator/throttler.ts'
+import { networkProbeHash } from '../activator/network-probe.ts'
 import type { PluginChain } from './chain.ts'
 import type { CheckedResponse } from './local-response.ts'
 import { PluginRequest } from './plugin-request.ts'
@@ -48,7 +49,6 @@ export interface PluginFlowOptions {
 }
 
 const NONE: readonly string[] = Object.freeze([])
-const NO_NAMES: ReadonlySet<string> = new Set()
 const TEXT = ['content-type', 'text/plain; charset=utf-8']
 
 function then<T>(v: T | Promise<T>, next: (v: T) => void, fail: (err: unknown) => void): void {
@@ -73,8 +73,8 @@ class Flow {
     this.#chain = o.vh.plugins!
     const split = this.#split = pickSplit(o.path)
     const headers = split === null
-      ? upstreamHeaders(o.req, o.scheme, null, NONE, NO_NAMES, false, o.host.table.trustedProxies)
-      : upstreamHeaders(o.req, o.scheme, split.rewriteHost, split.setHeaders, split.setNames, o.tunnel === null && split.backend.protocol === 'h2c', o.host.table.trustedProxies)
+      ? upstreamHeaders(o.req, o.scheme, NO_EDITS, false, o.host.table.trustedProxies)
+      : upstreamHeaders(o.req, o.scheme, split, o.tunnel === null && split.backend.protocol === 'h2c', o.host.table.trustedProxies)
     this.#ctx = new PluginRequest(o.req, o.url, o.hostName, o.vh.route, o.start, headers)
   }
 
@@ -108,6 +108,10 @@ class Flow {
     const o = this.#o
     if (o.res.destroyed) return this.#complete(499, o.vh.localSlot)
     const throttler = split.backend.throttler!
+    const probe = split.backend.managed ? networkProbeHash(o.req, split) : null
+    if (probe !== null) {
+      return this.#local(probe === '' ? answer(400, 'no K-Network-Hash header\n') : answer(200, '', ['k-network-hash', probe]), split.slot)
+    }
     if (noReadyInstance(throttler)) {
       split.slot.errors[ERR.no_endpoints]++
       return this.#local(answer(503, `no ready instance for ${split.backend.revision}\n`, ['retry-after', '1']), split.slot)

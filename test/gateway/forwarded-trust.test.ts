@@ -13,7 +13,7 @@ import { eventually, startSluice, serviceYaml, tempDir, validateErrors } from '.
 import { coreBackend, kingress, send, yamlDocs } from './helpers.ts'
 import { docs, expectReady, hostOf, plugin, service } from '../plugins/fixtures/e2e.ts'
 import { parseCidr, TrustedProxies, trustedProxies } from '../../gateway/trusted-proxies.ts'
-import { upstreamHeaders } from '../../gateway/forward-headers.ts'
+import { NO_EDITS, upstreamHeaders } from '../../gateway/forward-headers.ts'
 import { readSettings } from '../../control/settings/read-settings.ts'
 import { configMap, src } from '../control/fixtures.ts'
 
@@ -96,9 +96,8 @@ t.test('a real Sluice trusting 127.0.0.1, reached from 127.0.0.1 and 127.0.0.2',
 function fakeReq(peer: string, headers: Record<string, string>): IncomingMessage {
   return { headers: { host: 'app.example.com', ...headers }, socket: { remoteAddress: peer } } as unknown as IncomingMessage
 }
-const NO_NAMES: ReadonlySet<string> = new Set()
 function built(peer: string, headers: Record<string, string>, trust: TrustedProxies | null): Record<string, string> {
-  const flat = upstreamHeaders(fakeReq(peer, headers), 'https', null, [], NO_NAMES, false, trust)
+  const flat = upstreamHeaders(fakeReq(peer, headers), 'https', NO_EDITS, false, trust)
   const out: Record<string, string> = {}
   for (let i = 0; i < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!
   return out

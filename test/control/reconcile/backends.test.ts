@@ -30,7 +30,8 @@ t.test('Service + EndpointSlices: ready addresses at the targetPort', async (t) 
     origins: ['http://10.0.0.1:8080', 'http://10.0.0.2:8080', 'http://[fd00::1]:8080'],
     protocol: 'http1', timeouts: { totalMs: 0, responseStartMs: 0, idleMs: 0 }, containerConcurrency: 0, managed: false,
   })
-  t.same(out.model.ingresses, [{
+  t.match(out.model.ingresses[0]?.hash, /^[0-9a-f]{64}$/, 'the probe hash of the ingress served')
+  t.same(out.model.ingresses.map(({ hash: _hash, ...r }) => r), [{
     namespace: 'default', name: 'web', ownerKind: 'Ingress', httpOption: 'Enabled', allowTrace: false,
     rules: [{ hosts: ['web.example.com'], visibility: 'ExternalIP',
       paths: [{ path: '', rewriteHost: '', headers: {}, appendHeaders: {}, splits: [{ backend: 'service/default/backend/80', percent: 100, appendHeaders: {} }] }] }],

@@ -25,7 +25,8 @@ t.test('generated KIngress for a simple Service', async (t) => {
   })
   t.same(['LoadBalancerReady', 'NetworkConfigured', 'Ready'].map((c) => sr(ing, c).status), ['True', 'True', 'True'])
 
-  t.same(out.model.ingresses, [{
+  t.match(out.model.ingresses[0]?.hash, /^[0-9a-f]{64}$/, 'the probe hash of the ingress served')
+  t.same(out.model.ingresses.map(({ hash: _hash, ...r }) => r), [{
     namespace: 'default', name: 'hello', ownerKind: 'Route', httpOption: 'Enabled', allowTrace: false,
     rules: [
       { hosts: ['hello.default', 'hello.default.svc', 'hello.default.svc.cluster.local'], visibility: 'ClusterLocal',

@@ -1,0 +1,208 @@
+// The Kubernetes source: client-node informers over KIngress (our class only), Services,
+// EndpointSlices, Secrets, the Knative ConfigMaps and Plugins, turned into the same whole-snapshot
+// LoadResult the file source reports, so one reconcile → compile → swap path serves both.
+//
+// Watching is level-based like client-go's: each informer keeps a cache; any change schedules one
+// snapshot (coalesced). Nothing is reported before every informer has listed once, so the first
+// table is never partial. An informer that fails (API server down, dropped watch, non-2xx) is
+// restarted with backoff forever; its cache, and so the last table, stays while it is down.
+import {
+  CoreV1Api, CustomObjectsApi, DiscoveryV1Api, makeInformer,
+  type Informer, type KubeConfig, type KubernetesObject, type ObjectCache,
+} from '@kubernetes/client-node'
+import type { Logger } from '../../../gateway/log.ts'
+import { emptyResourceSet, type KObject, type ResourceSet } from '../../resources/types.ts'
+import type { LoadResult } from '../load.ts'
+import { INGRESS_CLASS_ANNOTATION } from '../validate-ingress.ts'
+import { checked, configMap, coreService, endpointSlice, secret, type Checked, type RawObject, type RejectedObject } from './cluster-objects.ts'
+
+export type { RejectedObject }
+
+export const SLUICE_INGRESS_CLASS = 'sluice.ingress.networking.knative.dev'
+
+export interface KubernetesSourceOptions {
+  readonly kubeConfig: KubeConfig
+  readonly log: Logger
+  /** KIngresses whose `networking.knative.dev/ingress.class` is exactly this are ours; others are not read */
+  readonly ingressClass?: string
+  /** where config-network, config-sluice, … live */
+  readonly knativeNamespace?: string
+  /** quiet time after a change before a snapshot; bursts (a relist) become one load */
+  readonly settleMs?: number
+  /** first and longest wait before restarting a failed informer */
+  readonly backoffMs?: readonly [number, number]
+}
+
+/** A snapshot of the cluster: what loads, and what was rejected object by object. */
+export interface ClusterLoad extends LoadResult {
+  readonly rejected: readonly RejectedObject[]
+}
+
+type Bucket = 'ingresses' | 'coreServices' | 'endpointSlices' | 'secrets' | 'configMaps' | 'plugins'
+
+interface Watched {
+  readonly bucket: Bucket
+  readonly informer: Informer<KubernetesObject> & ObjectCache<KubernetesObject>
+  /** mapped objects by namespace/name (a KIngress of another class is absent) */
+  readonly objects: Map<string, Checked>
+  synced: boolean
+  failures: number
+  restart: NodeJS.Timeout | undefined
+}
+
+const keyOf = (o: KubernetesObject): string => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`
+
+export class KubernetesSource {
+  readonly #opts: KubernetesSourceOptions
+  readonly #class: string
+  readonly #watched: Watched[] = []
+  #onLoad: ((r: ClusterLoad) => void) | undefined
+  #timer: NodeJS.Timeout | undefined
+  #stopped = true
+
+  constructor(opts: KubernetesSourceOptions) {
+    this.#opts = opts
+    this.#class = opts.ingressClass ?? SLUICE_INGRESS_CLASS
+    const kc = opts.kubeConfig
+    const core = kc.makeApiClient(CoreV1Api)
+    const discovery = kc.makeApiClient(DiscoveryV1Api)
+    const custom = kc.makeApiClient(CustomObjectsApi)
+    const kns = opts.knativeNamespace ?? 'knative-serving'
+    const crd = (group: string, version: string, plural: string) => async () =>
+      (await custom.listClusterCustomObject({ group, version, plural })) as { items: KubernetesObject[]; metadata?: { resourceVersion?: string } }
+    this.#add('ingresses', '/apis/networking.internal.knative.dev/v1alpha1/ingresses', crd('networking.internal.knative.dev', 'v1alpha1', 'ingresses'))
+    this.#add('coreServices', '/api/v1/services', () => core.listServiceForAllNamespaces())
+    this.#add('endpointSlices', '/apis/discovery.k8s.io/v1/endpointslices', () => discovery.listEndpointSliceForAllNamespaces())
+    this.#add('secrets', '/api/v1/secrets', () => core.listSecretForAllNamespaces())
+    this.#add('configMaps', `/api/v1/namespaces/${kns}/configmaps`, () => core.listNamespacedConfigMap({ namespace: kns }))
+    this.#add('plugins', '/apis/sluice.dev/v1alpha1/plugins', crd('sluice.dev', 'v1alpha1', 'plugins'))
+  }
+
+  /** every informer has listed at least once */
+  get synced(): boolean {
+    return this.#watched.every((w) => w.synced)
+  }
+
+  /** The KIngress as the cluster holds it now (status and resourceVersion included), if it is ours. */
+  ingress(namespace: string, name: string): RawObject | undefined {
+    const w = this.#watched[0]!
+    const raw = w.informer.get(name, namespace) as RawObject | undefined
+    return raw !== undefined && this.#ours(raw) ? raw : undefined
+  }
+
+  /** Ready addresses of a Service's EndpointSlices, with their ports by name (the prober's targets). */
+  endpoints(namespace: string, service: string): { ip: string; ports: Record<string, number> }[] {
+    const out: { ip: string; ports: Record<string, number> }[] = []
+    for (const c of this.#watched.find((w) => w.bucket === 'endpointSlices')!.objects.values()) {
+      const s = c.object as (KObject & { endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[]; ports?: { name?: string; port: number }[] }) | undefined
+      if (s === undefined || s.metadata.namespace !== namespace || s.metadata.labels['kubernetes.io/service-name'] !== service) continue
+      const ports: Record<string, number> = {}
+      for (const p of s.ports ?? []) ports[p.name ?? ''] = p.port
+      for (const e of s.endpoints ?? []) {
+        if (e.conditions?.ready === false) continue
+        for (const ip of e.addresses) out.push({ ip, ports })
+      }
+    }
+    return out
+  }
+
+  start(onLoad: (r: ClusterLoad) => void): void {
+    this.#onLoad = onLoad
+    this.#stopped = false
+    for (const w of this.#watched) this.#startInformer(w)
+  }
+
+  stop(): void {
+    this.#stopped = true
+    this.#onLoad = undefined
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = undefined
+    for (const w of this.#watched) {
+      if (w.restart !== undefined) clearTimeout(w.restart)
+      w.restart = undefined
+      void w.informer.stop()
+    }
+  }
+
+  #ours(raw: RawObject): boolean {
+    return raw.metadata?.annotations?.[INGRESS_CLASS_ANNOTATION] === this.#class
+  }
+
+  #add(bucket: Bucket, path: string, list: () => Promise<{ items: KubernetesObject[]; metadata?: { resourceVersion?: string } }>): void {
+    const objects = new Map<string, Checked>()
+    let w: Watched | undefined
+    const listed = async () => {
+      const r = await list()
+      // A list that answered is the informer's sync point (the watch starts from its version).
+      w!.synced = true
+      w!.failures = 0
+      return r
+    }
+    const informer = makeInformer(this.#opts.kubeConfig, path, listed as Parameters<typeof makeInformer>[2])
+    w = { bucket, informer, objects, synced: false, failures: 0, restart: undefined }
+    const put = (o: KubernetesObject) => {
+      const m = this.#map(bucket, o as RawObject)
+      if (m === undefined) objects.delete(keyOf(o))
+      else objects.set(keyOf(o), m)
+      this.#changed()
+    }
+    informer.on('add', put)
+    informer.on('update', put)
+    informer.on('delete', (o) => { if (objects.delete(keyOf(o))) this.#changed() })
+    informer.on('error', (err: unknown) => this.#failed(w!, err))
+    this.#watched.push(w)
+  }
+
+  #map(bucket: Bucket, raw: RawObject): Checked | undefined {
+    switch (bucket) {
+      case 'ingresses': return this.#ours(raw) ? checked(raw, 'networking.internal.knative.dev/v1alpha1', 'Ingress') : undefined
+      case 'plugins': return checked(raw, 'sluice.dev/v1alpha1', 'Plugin')
+      case 'coreServices': return { object: coreService(raw) }
+      case 'endpointSlices': return { object: endpointSlice(raw) }
+      case 'secrets': return { object: secret(raw) }
+      case 'configMaps': return { object: configMap(raw) }
+    }
+  }
+
+  #startInformer(w: Watched): void {
+    w.restart = undefined
+    if (this.#stopped) return
+    w.informer.start().catch((err: unknown) => this.#failed(w, err))
+  }
+
+  /** client-node stops an informer on any error but 410 and timeouts: start it again, backing off. */
+  #failed(w: Watched, err: unknown): void {
+    if (this.#stopped || w.restart !== undefined) return
+    const [first, max] = this.#opts.backoffMs ?? [250, 30_000]
+    const delay = Math.min(max, first * 2 ** Math.min(w.failures, 20))
+    w.failures++
+    const e = err as { message?: string; code?: string; cause?: { code?: string } }
+    const log = w.failures === 1 || w.failures % 10 === 0 ? this.#opts.log.warn : this.#opts.log.debug
+    log('watch failed; retrying, the last good configuration keeps serving', {
+      resource: w.bucket, attempt: w.failures, retryInMs: delay, error: e?.message ?? String(err), code: e?.cause?.code ?? e?.code,
+    })
+    w.restart = setTimeout(() => this.#startInformer(w), delay)
+  }
+
+  #changed(): void {
+    if (this.#onLoad === undefined || this.#timer !== undefined) return
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      if (this.#onLoad !== undefined && this.synced) this.#onLoad(this.snapshot())
+    }, this.#opts.settleMs ?? 5)
+  }
+
+  /** The cluster as one load. Called after sync, so it is never partial. */
+  snapshot(): ClusterLoad {
+    const resources: ResourceSet = emptyResourceSet()
+    const rejected: RejectedObject[] = []
+    for (const w of this.#watched) {
+      const into = (w.bucket === 'plugins' ? resources.others : resources[w.bucket]) as KObject[]
+      for (const c of w.objects.values()) {
+        if (c.object !== undefined) into.push(c.object)
+        else rejected.push(c.rejected)
+      }
+    }
+    return { resources, errors: [], files: [], rejected }
+  }
+}

@@ -1,0 +1,195 @@
+// Writes KIngress status the way Kourier does (pkg/reconciler/ingress): NetworkConfigured once the
+// table serving it is live, LoadBalancerReady only after every ready Sluice replica answered the
+// probe with this generation's hash, both load balancers as `domainInternal`, observedGeneration,
+// and the failure reasons (DomainConflict, ReconcileIngressFailed for an object we cannot read).
+// Only the leader writes, through the status subresource, with the resourceVersion it read: a
+// conflict means the object moved, and the next evaluation starts from the new one.
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node'
+import type { Logger } from '../../gateway/log.ts'
+import type { Condition, KIngress } from '../resources/types.ts'
+import type { ReconcileOutput } from '../reconcile/index.ts'
+import type { LoadResult } from '../sources/load.ts'
+import { condition, withReady } from '../reconcile/status.ts'
+import { rfc3339 } from '../reconcile/status.ts'
+import { isFromCluster, type RawObject, type RejectedObject } from '../sources/kubernetes/cluster-objects.ts'
+import { servedHash } from '../sources/declared-hash.ts'
+import { formatError } from '../sources/format-error.ts'
+
+const GROUP = 'networking.internal.knative.dev'
+const VERSION = 'v1alpha1'
+
+/** What the writer needs of the prober (control/status/prober.ts). */
+export interface ReadinessProber {
+  probe(key: string, hash: string, hosts: readonly string[]): void
+  isReady(key: string, hash: string): boolean
+  cancel(key: string): void
+  cancelAll(): void
+}
+
+export interface IngressStatusOptions {
+  readonly kubeConfig: KubeConfig
+  readonly log: Logger
+  /** the cluster's copy of an ingress of ours (status and resourceVersion), from the informer cache */
+  readonly current: (namespace: string, name: string) => RawObject | undefined
+  readonly isLeader: () => boolean
+  readonly prober: ReadinessProber
+  /** `domainInternal` of the public and the private Service (sluice, sluice-internal) */
+  readonly loadBalancers: () => { readonly public: string; readonly private: string }
+  /** wait before evaluating again after a failed write */
+  readonly retryMs?: number
+  readonly now?: () => Date
+}
+
+interface Desired {
+  readonly namespace: string
+  readonly name: string
+  readonly generation: number
+  readonly status: Record<string, unknown>
+}
+
+export class IngressStatusWriter {
+  readonly #o: IngressStatusOptions
+  readonly #api: CustomObjectsApi
+  #last: { out: ReconcileOutput; load: LoadResult & { rejected?: readonly RejectedObject[] } } | null = null
+  readonly #writing = new Set<string>()
+  #retry: NodeJS.Timeout | undefined
+  #stopped = false
+  /** status writes done, by result: for tests and metrics */
+  readonly writes = { ok: 0, conflict: 0, failed: 0 }
+
+  constructor(o: IngressStatusOptions) {
+    this.#o = o
+    this.#api = o.kubeConfig.makeApiClient(CustomObjectsApi)
+  }
+
+  applied(out: ReconcileOutput, load: LoadResult): void {
+    this.#last = { out, load }
+    this.evaluate()
+  }
+
+  stop(): void {
+    this.#stopped = true
+    if (this.#retry !== undefined) clearTimeout(this.#retry)
+    this.#o.prober.cancelAll()
+  }
+
+  /** Compare what the status should be with what the cluster holds; write the differences. */
+  evaluate(): void {
+    if (this.#stopped || this.#last === null || !this.#o.isLeader()) return
+    for (const d of this.#desired()) this.#reconcile(d)
+  }
+
+  #desired(): Desired[] {
+    const { out, load } = this.#last!
+    const now = rfc3339((this.#o.now ?? (() => new Date()))())
+    const declared = new Map<string, KIngress>()
+    for (const ing of load.resources.ingresses) if (isFromCluster(ing)) declared.set(`${ing.metadata.namespace}/${ing.metadata.name}`, ing)
+    const lbs = this.#o.loadBalancers()
+    const result: Desired[] = []
+    const live = new Set<string>()
+    for (const o of out.objects) {
+      if (o.kind !== 'Ingress') continue
+      const key = `${o.metadata.namespace}/${o.metadata.name}`
+      const ing = declared.get(key)
+      if (ing === undefined) continue
+      live.add(key)
+      const conds = (o.status?.conditions ?? []) as Condition[]
+      const network = conds.find((c) => c.type === 'NetworkConfigured') ?? condition('NetworkConfigured', 'True', now)
+      let lb = conds.find((c) => c.type === 'LoadBalancerReady') ?? condition('LoadBalancerReady', 'Unknown', now)
+      const status: Record<string, unknown> = { observedGeneration: ing.metadata.generation ?? 1 }
+      if (lb.status === 'True') {
+        const hash = servedHash(ing)
+        const hosts = ing.spec.rules.flatMap((r) => r.hosts ?? []).filter((h) => !h.includes('*'))
+        if (this.#o.prober.isReady(key, hash)) {
+          status.privateLoadBalancer = { ingress: [{ domainInternal: lbs.private }] }
+          status.publicLoadBalancer = { ingress: [{ domainInternal: lbs.public }] }
+        } else {
+          this.#o.prober.probe(key, hash, [...new Set(hosts)])
+          lb = condition('LoadBalancerReady', 'Unknown', now, 'Uninitialized', 'Waiting for load balancer to be ready')
+        }
+      } else {
+        this.#o.prober.cancel(key)
+      }
+      status.conditions = withReady([network, lb], now)
+      result.push({ namespace: ing.metadata.namespace, name: ing.metadata.name, generation: ing.metadata.generation ?? 1, status })
+    }
+    for (const r of load.rejected ?? []) {
+      if (r.kind !== 'Ingress') continue
+      const message = r.errors.map((e) => `${e.path}: ${e.message}`).join('; ')
+      const network = condition('NetworkConfigured', 'False', now, 'ReconcileIngressFailed', message)
+      const lb = condition('LoadBalancerReady', 'Unknown', now, 'Uninitialized', 'Waiting for the ingress to be valid')
+      result.push({ namespace: r.namespace, name: r.name, generation: r.generation, status: { observedGeneration: r.generation, conditions: withReady([network, lb], now) } })
+      this.#o.prober.cancel(`${r.namespace}/${r.name}`)
+    }
+    return result
+  }
+
+  #reconcile(d: Desired): void {
+    const key = `${d.namespace}/${d.name}`
+    if (this.#writing.has(key)) return
+    const raw = this.#o.current(d.namespace, d.name)
+    // Gone, or already a newer generation than the snapshot computed from: the next snapshot decides.
+    if (raw === undefined || (raw.metadata?.generation ?? 1) !== d.generation) return
+    const current = (raw['status'] ?? {}) as Record<string, unknown>
+    if (sameStatus(current, d.status)) return
+    const status = keepTransitionTimes(d.status, current)
+    this.#writing.add(key)
+    const body = { apiVersion: `${GROUP}/${VERSION}`, kind: 'Ingress', metadata: { name: d.name, namespace: d.namespace, resourceVersion: raw.metadata?.resourceVersion }, status }
+    this.#api.replaceNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace: d.namespace, plural: 'ingresses', name: d.name, body })
+      .then(() => {
+        this.writes.ok++
+        this.#o.log.debug('ingress status written', { ingress: key, ready: readyOf(status) })
+      }, (err: { code?: number; body?: unknown; message?: string }) => {
+        if (err.code === 409) this.writes.conflict++
+        else {
+          this.writes.failed++
+          this.#o.log.warn('cannot write ingress status; retrying', { ingress: key, code: err.code, error: err.message })
+        }
+        this.#retryLater()
+      })
+      .finally(() => this.#writing.delete(key))
+  }
+
+  #retryLater(): void {
+    if (this.#retry !== undefined || this.#stopped) return
+    this.#retry = setTimeout(() => { this.#retry = undefined; this.evaluate() }, this.#o.retryMs ?? 1000)
+  }
+}
+
+/** Rejected objects are logged once per resourceVersion. */
+export function logRejected(log: Logger, rejected: readonly RejectedObject[], seen: Map<string, string>): void {
+  const now = new Set<string>()
+  for (const r of rejected) {
+    const key = `${r.kind}/${r.namespace}/${r.name}`
+    now.add(key)
+    if (seen.get(key) === r.resourceVersion) continue
+    seen.set(key, r.resourceVersion)
+    for (const e of r.errors) log.error('cannot serve this object; the others are unaffected', { at: formatError(e) })
+  }
+  for (const k of seen.keys()) if (!now.has(k)) seen.delete(k)
+}
+
+function readyOf(status: Record<string, unknown>): string {
+  return ((status.conditions ?? []) as Condition[]).find((c) => c.type === 'Ready')?.status ?? 'Unknown'
+}
+
+const strip = (c: Condition) => [c.type, c.status, c.reason ?? '', c.message ?? '']
+
+function sameStatus(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  if (a.observedGeneration !== b.observedGeneration) return false
+  if (JSON.stringify(a.privateLoadBalancer ?? null) !== JSON.stringify(b.privateLoadBalancer ?? null)) return false
+  if (JSON.stringify(a.publicLoadBalancer ?? null) !== JSON.stringify(b.publicLoadBalancer ?? null)) return false
+  const ca = ((a.conditions ?? []) as Condition[]).map(strip)
+  const cb = ((b.conditions ?? []) as Condition[]).map(strip)
+  return JSON.stringify(ca) === JSON.stringify(cb)
+}
+
+/** A condition whose status did not change keeps the time it last changed. */
+function keepTransitionTimes(next: Record<string, unknown>, current: Record<string, unknown>): Record<string, unknown> {
+  const before = new Map(((current.conditions ?? []) as Condition[]).map((c) => [c.type, c]))
+  const conditions = ((next.conditions ?? []) as Condition[]).map((c) => {
+    const old = before.get(c.type)
+    return old !== undefined && old.status === c.status && old.lastTransitionTime !== undefined ? { ...c, lastTransitionTime: old.lastTransitionTime } : c
+  })
+  return { ...next, conditions }
+}
