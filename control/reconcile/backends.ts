@@ -1,7 +1,7 @@
 // KIngress split → BackendSpec. Revisions resolve to their fixed upstreams and timeouts; core
 // Services resolve the way Kourier does: ExternalName by DNS, otherwise the ready addresses of the
 // Service's EndpointSlices (or legacy Endpoints) at the port matching the split's servicePort.
-import type { CoreService, EndpointPort, IngressSplit, ResourceSet, Revision } from '../resources/types.ts'
+import type { CoreService, EndpointPort, EndpointSlice, Endpoints, IngressSplit, ResourceSet, Revision } from '../resources/types.ts'
 import type { BackendSpec, UpstreamProtocol } from '../model.ts'
 import { CONFIGURATION_LABEL, SERVICE_LABEL, nsName } from './names.ts'
 import { revisionProtocol, type Readiness } from './revision.ts'
@@ -43,14 +43,27 @@ export function revisionBackend({ rev, readiness }: RevisionEntry): BackendSpec 
 export class BackendIndex {
   readonly #services = new Map<string, CoreService>()
   readonly #revisions: ReadonlyMap<string, RevisionEntry>
-  readonly #rs: ResourceSet
+  /** EndpointSlices by namespace/service-name label, legacy Endpoints by namespace/name: one pass, not one per split */
+  readonly #slices = new Map<string, EndpointSlice[]>()
+  readonly #endpoints = new Map<string, Endpoints>()
 
   constructor(rs: ResourceSet, revisions: ReadonlyMap<string /* ns/name */, RevisionEntry>) {
-    this.#rs = rs
     this.#revisions = revisions
     for (const s of rs.coreServices) {
       const k = nsName(s.metadata.namespace, s.metadata.name)
       if (!this.#services.has(k)) this.#services.set(k, s)
+    }
+    for (const s of rs.endpointSlices) {
+      const svc = s.metadata.labels?.[SERVICE_NAME_LABEL]
+      if (svc === undefined) continue
+      const k = nsName(s.metadata.namespace, svc)
+      const list = this.#slices.get(k)
+      if (list === undefined) this.#slices.set(k, [s])
+      else list.push(s)
+    }
+    for (const e of rs.endpoints) {
+      const k = nsName(e.metadata.namespace, e.metadata.name)
+      if (!this.#endpoints.has(k)) this.#endpoints.set(k, e)
     }
   }
 
@@ -102,8 +115,7 @@ export class BackendIndex {
       return eps?.length === 1 && ports.length === 0 ? eps[0]!.port : undefined
     }
 
-    const slices = this.#rs.endpointSlices.filter((s) =>
-      s.metadata.namespace === namespace && s.metadata.labels?.[SERVICE_NAME_LABEL] === name)
+    const slices = this.#slices.get(nsName(namespace, name)) ?? []
     const origins: string[] = []
     let found = false
     if (slices.length > 0) {
@@ -117,7 +129,7 @@ export class BackendIndex {
         }
       }
     } else {
-      const eps = this.#rs.endpoints.find((e) => e.metadata.namespace === namespace && e.metadata.name === name)
+      const eps = this.#endpoints.get(nsName(namespace, name))
       if (eps !== undefined) {
         found = true
         for (const subset of eps.subsets ?? []) {

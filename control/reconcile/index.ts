@@ -42,7 +42,13 @@ export interface ReconcileOutput {
 }
 
 const keyOf = (o: KObject): string => nsName(o.metadata.namespace, o.metadata.name)
-const byKey = (a: KObject, b: KObject): number => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0)
+
+/** Sorted by namespace/name, each key built once (thousands of ingresses in a cluster). */
+function sortedByKey<T extends KObject>(objs: readonly T[]): T[] {
+  return objs.map((o) => [keyOf(o), o] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, o]) => o)
+}
+
+const collator = new Intl.Collator()
 
 /** First declaration of each namespace/name wins; sources report duplicates. */
 function firstByKey<T extends KObject>(objs: readonly T[]): Map<string, T> {
@@ -87,7 +93,7 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
     configInputs.push(makeConfiguration(svc))
     if (!ch.routeNotOwned) routeEntries.push({ route: makeRoute(svc), order: orderOf(svc, i), creationTimestamp: svc.metadata.creationTimestamp })
   })
-  configInputs.sort(byKey)
+  configInputs.splice(0, configInputs.length, ...sortedByKey(configInputs))
 
   // 2. Revisions: declared ones are defaulted; those labelled for a known configuration belong to it.
   const declaredRevs = [...firstByKey(rs.revisions).values()].map((r): Revision => ({ ...r, spec: defaultRevisionSpec(r.spec, s) }))
@@ -163,9 +169,10 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
   // 4. Host conflicts across generated and user-written ingresses.
   const ingressIndexBase = services.length + rs.routes.length
   const userIngresses = [...declaredIngresses.values()]
+  const ingressIndex = new Map(rs.ingresses.map((ing, i) => [ing, i] as const))
   const claimants: Claimant[] = [
     ...routeEntries.filter((e) => e.ingress !== undefined).map((e) => claimant(`Route ${keyOf(e.route)}`, e.ingress!, e.order, e.creationTimestamp)),
-    ...userIngresses.map((ing) => claimant(`Ingress ${keyOf(ing)}`, ing, orderOf(ing, ingressIndexBase + rs.ingresses.indexOf(ing)), ing.metadata.creationTimestamp)),
+    ...userIngresses.map((ing) => claimant(`Ingress ${keyOf(ing)}`, ing, orderOf(ing, ingressIndexBase + ingressIndex.get(ing)!), ing.metadata.creationTimestamp)),
   ]
   const conflicts = resolveConflicts(claimants)
 
@@ -230,18 +237,19 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
     }, now)
   })
 
-  routing.sort((a, b) => nsName(a.namespace, a.name).localeCompare(nsName(b.namespace, b.name)) || a.ownerKind.localeCompare(b.ownerKind))
+  const routingKeys = new Map(routing.map((r) => [r, nsName(r.namespace, r.name)]))
+  routing.sort((a, b) => collator.compare(routingKeys.get(a)!, routingKeys.get(b)!) || collator.compare(a.ownerKind, b.ownerKind))
   const hosts = [...new Set(routing.flatMap((r) => r.rules.flatMap((rule) => rule.hosts)))].sort()
   const state: RevisionState = { version: 1, configurations: {} }
   for (const k of Object.keys(nextState).sort()) state.configurations[k] = nextState[k]!
 
   return {
     objects: [
-      ...servicesOut.sort(byKey),
-      ...[...configsOut.values()].sort(byKey),
-      ...[...revsOut.values()].sort(byKey),
-      ...routesOut.sort(byKey),
-      ...ingressesOut.sort(byKey),
+      ...sortedByKey(servicesOut),
+      ...sortedByKey([...configsOut.values()]),
+      ...sortedByKey([...revsOut.values()]),
+      ...sortedByKey(routesOut),
+      ...sortedByKey(ingressesOut),
       ...rs.coreServices, ...rs.endpoints, ...rs.endpointSlices, ...rs.configMaps, ...rs.secrets, ...rs.others,
     ],
     model: {
