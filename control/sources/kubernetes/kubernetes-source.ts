@@ -136,6 +136,8 @@ export class KubernetesSource {
       // A list that answered is the informer's sync point (the watch starts from its version).
       w!.synced = true
       w!.failures = 0
+      // An empty cluster has no add events: the sync itself must produce the first load.
+      this.#changed()
       return r
     }
     const informer = makeInformer(this.#opts.kubeConfig, path, listed as Parameters<typeof makeInformer>[2])
