@@ -27,6 +27,7 @@ import { PluginCreateError, pluginModules, resolvePlugins } from './plugins/reso
 import { collector } from '../gateway/metrics/route-slots.ts'
 import { buildCertTable } from './tls/certificates.ts'
 import { CertContextCache } from './tls/context-cache.ts'
+import { readInternalTrust, type InternalTrust } from './tls/internal-trust.ts'
 
 export interface ControlLoopOptions {
   configDir: string
@@ -131,6 +132,7 @@ export class ControlLoop {
     let autoscaler: AutoscalerSettings | null = null
     let resolution: ReturnType<typeof resolvePlugins> | null = null
     let certs: ReturnType<typeof buildCertTable> | null = null
+    let trust: InternalTrust | null = null
     if (errors.length === 0) {
       const s = readSettings(result.resources.configMaps)
       const a = readAutoscalerSettings(result.resources.configMaps)
@@ -143,6 +145,10 @@ export class ControlLoop {
       if (errors.length === 0) {
         certs = buildCertTable(result.resources, undefined, { cache: this.#certCache })
         errors = certs.errors
+      }
+      if (errors.length === 0 && s.settings.systemInternalTls) {
+        trust = readInternalTrust(result.resources)
+        errors = trust.errors
       }
       settings = s.settings
       autoscaler = a.settings
@@ -157,11 +163,12 @@ export class ControlLoop {
         instances.begin()
         const table = compile(out.model, gateway.metrics.slots, ++this.#version,
           (ing) => r.forOwner(ing.ownerKind, ing.namespace, ing.name).map((p) => instances.entry(ing.namespace, ing.name, p)),
-          { trustedProxies: settings.sluice.trustedProxies })
+          { trustedProxies: settings.sluice.trustedProxies, ...(trust?.pem !== undefined ? { internalTrust: trust.pem } : {}) })
         instances.commit()
         gateway.swap(table)
         gateway.setCertificates(certs!.table)
         if (!refresh) for (const w of certs!.warnings) log.warn('certificate warning', { at: formatError(w) })
+        if (!refresh) for (const w of trust?.warnings ?? []) log.warn('system-internal-tls trust warning', { at: formatError(w) })
         scaling?.sync(withRuntimeEnv(out, result.resources), autoscaler)
       } catch (err) {
         this.#instances.abort()

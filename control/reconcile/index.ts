@@ -161,15 +161,16 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
   const conflicts = resolveConflicts(claimants)
 
   // 5. Routing model and ingress statuses.
-  const backendIndex = new BackendIndex(rs, new Map([...revsOut].map(([k, rev]): [string, RevisionEntry] => [k, { rev, readiness: readiness.get(k)! }])))
+  const backendIndex = new BackendIndex(rs, new Map([...revsOut].map(([k, rev]): [string, RevisionEntry] => [k, { rev, readiness: readiness.get(k)! }])),
+    { systemInternalTls: s.systemInternalTls })
   const backends = new Map<string, BackendSpec>()
   const routing: RoutingIngress[] = []
   const convert = (ing: KIngress, id: string, ownerKind: 'Route' | 'Ingress'): KIngress => {
     const served = conflicts.served.has(id)
     const problems: string[] = []
     if (served) {
-      routing.push(toRoutingIngress(ing, ownerKind, (split: IngressSplit) => {
-        const r = backendIndex.resolve(ing.metadata.namespace, split, ownerKind === 'Route')
+      routing.push(toRoutingIngress(ing, ownerKind, (split: IngressSplit, path) => {
+        const r = backendIndex.resolve(ing.metadata.namespace, split, ownerKind === 'Route', !!path.rewriteHost)
         backends.set(r.spec.key, r.spec)
         if (r.problem !== undefined && !problems.includes(r.problem)) problems.push(r.problem)
         return r.spec.key
