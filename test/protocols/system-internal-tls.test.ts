@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TLSSocket } from 'node:tls'
+import { WebSocket, WebSocketServer } from 'ws'
 import { startBackend } from '../fixtures/backend.ts'
 import { startSluice } from '../fixtures/sluice.ts'
 import { send, yamlDocs } from '../gateway/helpers.ts'
@@ -88,6 +89,19 @@ async function h2Upstream(name: string, pem: Pem): Promise<number> {
   return (server.address() as AddressInfo).port
 }
 
+/** A WebSocket echo server behind TLS, answering with the SNI name it was asked for. */
+async function wssUpstream(pem: Pem): Promise<number> {
+  const server = https.createServer(pem, (_req, res) => res.end('not a websocket\n'))
+  const wss = new WebSocketServer({ server })
+  wss.on('connection', (ws, req) => {
+    const sni = (req.socket as TLSSocket & { servername: string | false }).servername
+    ws.on('message', (m) => ws.send(`${String(m)} via ${(req.socket as TLSSocket).getProtocol()} to ${sni}`))
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  t.teardown(() => { for (const c of wss.clients) c.terminate(); wss.close(); server.closeAllConnections(); server.close() })
+  return (server.address() as AddressInfo).port
+}
+
 const ports = {
   queueProxy: await httpsUpstream('queue-proxy', makeLeaf(routingCa, ['kn-user-default'])),
   activator: await httpsUpstream('activator', makeLeaf(routingCa, ['kn-routing'])),
@@ -97,6 +111,7 @@ const ports = {
   tls12: await httpsUpstream('tls12', makeLeaf(routingCa, ['kn-user-default']), { maxVersion: 'TLSv1.2' }),
   h2: await h2Upstream('h2', makeLeaf(routingCa, ['kn-user-default'])),
   other: await httpsUpstream('other-ns', makeLeaf(routingCa, ['kn-user-other'])),
+  websocket: await wssUpstream(makeLeaf(routingCa, ['kn-user-default'])),
 }
 const plain = await startBackend('plain-http')
 t.teardown(() => plain.close())
@@ -132,7 +147,7 @@ function ingress(name: string, host: string, service: string, opts: { port?: num
   }
 }
 
-const NAMES = ['queueProxy', 'activator', 'wrongSan', 'bundle', 'stranger', 'tls12', 'h2'] as const
+const NAMES = ['queueProxy', 'activator', 'wrongSan', 'bundle', 'stranger', 'tls12', 'h2', 'websocket'] as const
 const host = (n: string): string => `${n.toLowerCase()}.example.com`
 const files: Record<string, string> = {
   'config-network.yaml': yamlDocs({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'config-network', namespace: 'knative-serving' }, data: { 'system-internal-tls': 'Enabled' } }),
@@ -220,6 +235,18 @@ t.test('a rewriteHost path (DomainMapping) stays plain HTTP', async (t) => {
   t.equal(r.status, 200, r.text)
   t.equal(plain.requests.length, before + 1)
   t.equal(plain.requests.at(-1)!.headers.host, 'hello.default.example.com')
+})
+
+t.test('a WebSocket upgrade goes through the same TLS', async (t) => {
+  const ws = new WebSocket(`ws://127.0.0.1:${s.port}/`, { headers: { host: host('websocket') } })
+  t.teardown(() => ws.terminate())
+  const reply = await new Promise<string>((resolve, reject) => {
+    ws.once('open', () => ws.send('hello'))
+    ws.once('message', (m) => resolve(String(m)))
+    ws.once('error', reject)
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)))
+  })
+  t.equal(reply, 'hello via TLSv1.3 to kn-user-default')
 })
 
 // ---- settings and trust, in process ----
