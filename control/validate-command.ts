@@ -16,6 +16,8 @@ import { RouteSlots } from '../gateway/metrics/route-slots.ts'
 import type { ConfigError, ResourceSet } from './resources/types.ts'
 import { buildCertTable } from './tls/certificates.ts'
 import { readInternalTrust } from './tls/internal-trust.ts'
+import { buildInternalCertTable } from './tls/internal-certificates.ts'
+import { CertContextCache } from './tls/context-cache.ts'
 
 interface Out { write(s: string): unknown }
 
@@ -40,6 +42,10 @@ export async function validate(dir: string, stateDir: string, stdout: Out, stder
       errors.push(...resolution.errors)
     }
     if (errors.length === 0) errors.push(...buildCertTable(loaded.resources).errors)
+    if (errors.length === 0) {
+      const clusterLocalDomainTls = readSettings(loaded.resources.configMaps).settings.clusterLocalDomainTls
+      errors.push(...buildInternalCertTable(loaded.resources, { cache: new CertContextCache(), clusterLocalDomainTls }).errors)
+    }
     const trust = errors.length === 0 && readSettings(loaded.resources.configMaps).settings.systemInternalTls ? readInternalTrust(loaded.resources) : undefined
     if (trust !== undefined) errors.push(...trust.errors)
     if (errors.length === 0) errors.push(...compileErrors(loaded.resources, stateDir, resolution!, trust?.pem))
