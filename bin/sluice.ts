@@ -10,7 +10,7 @@ const HELP = `sluice — a Knative-style serverless ingress
 
 Usage:
   sluice serve --config DIR [--state DIR] [--port 8080] [--internal-port 8081]
-               [--tls-port 8443] [--host 0.0.0.0] [--internal-host 127.0.0.1]
+               [--tls-port 8443] [--internal-tls-port 8444] [--host 0.0.0.0] [--internal-host 127.0.0.1]
                [--admin-port 9090] [--admin-host 127.0.0.1] [--admin-allowed-host NAME]...
                [--admin-metrics-public]
   sluice validate DIR
@@ -21,6 +21,8 @@ serve      Route traffic for the Knative resources in DIR, reloading on every ch
            --host: address of the public listeners. --internal-host: address of the internal
            listener (cluster-local routes); in Kubernetes use 0.0.0.0, the pod network is the
            boundary there.
+           --tls-port and --internal-tls-port (cluster-local routes, on the internal host) open
+           once a certificate for them is configured.
            --admin-host: address of the admin listener. It answers only requests whose Host is
            an IP address, localhost, or a name given with --admin-allowed-host (repeat it or
            separate names with commas); others get 421 (DNS rebinding).
@@ -76,6 +78,7 @@ async function main(argv: string[]): Promise<void> {
         port: { type: 'string' },
         'internal-port': { type: 'string' },
         'tls-port': { type: 'string' },
+        'internal-tls-port': { type: 'string' },
         'admin-port': { type: 'string' },
         'admin-host': { type: 'string' },
         'admin-allowed-host': { type: 'string', multiple: true },
@@ -103,6 +106,7 @@ async function main(argv: string[]): Promise<void> {
         port: port(values.port, 8080, '--port'),
         internalPort: port(values['internal-port'], 8081, '--internal-port'),
         tlsPort: port(values['tls-port'], 8443, '--tls-port'),
+        internalTlsPort: port(values['internal-tls-port'], 8444, '--internal-tls-port'),
         adminPort: port(values['admin-port'], 9090, '--admin-port'),
         adminHost: values['admin-host'] ?? '127.0.0.1',
         adminAllowedHosts: hostNames(values['admin-allowed-host'] ?? []),

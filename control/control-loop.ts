@@ -30,6 +30,8 @@ import { PluginCreateError, pluginModules, resolvePlugins } from './plugins/reso
 import { collector } from '../gateway/metrics/route-slots.ts'
 import { buildCertTable } from './tls/certificates.ts'
 import { CertContextCache } from './tls/context-cache.ts'
+import { readInternalTrust, type InternalTrust } from './tls/internal-trust.ts'
+import { buildInternalCertTable } from './tls/internal-certificates.ts'
 
 export interface ControlLoopOptions {
   /** YAML files; with `kubernetes` too, both land in one load */
@@ -62,6 +64,8 @@ export class ControlLoop {
   readonly plugins = new PluginRegistry()
   readonly #instances: PluginInstances
   readonly #certCache = new CertContextCache()
+  /** its own: each cache keeps only what its last build used */
+  readonly #localCertCache = new CertContextCache()
   /** loads are applied one at a time, in order, after their plugin modules are imported */
   #queue: Promise<void> = Promise.resolve()
   #refreshTimer: NodeJS.Timeout | null = null
@@ -155,6 +159,8 @@ export class ControlLoop {
     let autoscaler: AutoscalerSettings | null = null
     let resolution: ReturnType<typeof resolvePlugins> | null = null
     let certs: ReturnType<typeof buildCertTable> | null = null
+    let trust: InternalTrust | null = null
+    let localCerts: ReturnType<typeof buildInternalCertTable> | null = null
     if (errors.length === 0) {
       let s = readSettings(result.resources.configMaps)
       let a = readAutoscalerSettings(result.resources.configMaps)
@@ -177,6 +183,14 @@ export class ControlLoop {
         certs = buildCertTable(result.resources, undefined, { cache: this.#certCache })
         errors = certs.errors
       }
+      if (errors.length === 0 && s.settings.systemInternalTls) {
+        trust = readInternalTrust(result.resources)
+        errors = trust.errors
+      }
+      if (errors.length === 0) {
+        localCerts = buildInternalCertTable(result.resources, { cache: this.#localCertCache, clusterLocalDomainTls: s.settings.clusterLocalDomainTls })
+        errors = localCerts.errors
+      }
       settings = s.settings
       autoscaler = a.settings
     }
@@ -194,11 +208,16 @@ export class ControlLoop {
         instances.begin()
         const table = compile(out.model, gateway.metrics.slots, ++this.#version,
           (ing) => r.forOwner(ing.ownerKind, ing.namespace, ing.name).map((p) => instances.entry(ing.namespace, ing.name, p)),
-          { trustedProxies: settings.sluice.trustedProxies })
+          { trustedProxies: settings.sluice.trustedProxies, ...(trust?.pem !== undefined ? { internalTrust: trust.pem } : {}) })
         instances.commit()
         gateway.swap(table)
         gateway.setCertificates(certs!.table)
+        gateway.setInternalCertificates(localCerts!.table)
         if (!refresh) for (const w of certs!.warnings) log.warn('certificate warning', { at: formatError(w) })
+        if (!refresh) for (const w of trust?.warnings ?? []) log.warn('system-internal-tls trust warning', { at: formatError(w) })
+        // The cluster-local table shares tls[] entries with the public one: say each thing once.
+        const said = new Set(certs!.warnings.map((w) => w.message))
+        if (!refresh) for (const w of localCerts!.warnings) if (!said.has(w.message)) log.warn('certificate warning', { at: formatError(w) })
         scaling?.sync(withRuntimeEnv(out, result.resources), autoscaler)
       } catch (err) {
         this.#instances.abort()

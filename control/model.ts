@@ -21,12 +21,14 @@ export interface BackendSpec {
   readonly service: string
   /** metrics label: the revision name, or the k8s Service name for plain KIngress backends */
   readonly revision: string
-  /** ready instances as origins (`http://host:port`); may be empty (then requests get 503) */
+  /** ready instances as origins (`http://host:port`, `https://` with upstreamTls); may be empty (then requests get 503) */
   readonly origins: readonly string[]
   readonly protocol: UpstreamProtocol
   readonly timeouts: Timeouts
   /** revision containerConcurrency; 0 (unlimited) for Service backends */
   readonly containerConcurrency: number
+  /** config-network system-internal-tls applies: TLS to the origins, checked against Knative's CAs and SANs */
+  readonly upstreamTls?: boolean
   /** run by the local runtime (the revision has a command): instances come and go, from zero */
   readonly managed: boolean
 }

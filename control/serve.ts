@@ -16,6 +16,8 @@ export interface ServeOptions {
   internalPort: number
   /** TLS port, opened once a KIngress tls[] or config-sluice default-certificate names a certificate */
   tlsPort?: number
+  /** cluster-local TLS port, opened once config-kourier cluster-cert-secret or a ClusterLocal tls[] entry names a certificate */
+  internalTlsPort?: number
   adminPort: number
   adminHost: string
   /** names accepted in the admin listener's Host header besides IP literals and localhost */
@@ -79,7 +81,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   await first
   scaling.start()
   const internalHost = opts.internalHost ?? '127.0.0.1'
-  const { port, internalPort } = await gateway.listen({ port: opts.port, internalPort: opts.internalPort, tlsPort: opts.tlsPort, host: opts.host, internalHost })
+  const { port, internalPort } = await gateway.listen({ port: opts.port, internalPort: opts.internalPort, tlsPort: opts.tlsPort, internalTlsPort: opts.internalTlsPort, host: opts.host, internalHost })
   log.info('sluice listening', { public: port, internal: internalPort, admin: `${opts.adminHost}:${adminPort}`, config: opts.configDir, internalHost })
   let stopping: Promise<boolean> | null = null
   return {

@@ -15,6 +15,9 @@ import { compile } from './compile/compile.ts'
 import { RouteSlots } from '../gateway/metrics/route-slots.ts'
 import type { ConfigError, ResourceSet } from './resources/types.ts'
 import { buildCertTable } from './tls/certificates.ts'
+import { readInternalTrust } from './tls/internal-trust.ts'
+import { buildInternalCertTable } from './tls/internal-certificates.ts'
+import { CertContextCache } from './tls/context-cache.ts'
 
 interface Out { write(s: string): unknown }
 
@@ -39,7 +42,13 @@ export async function validate(dir: string, stateDir: string, stdout: Out, stder
       errors.push(...resolution.errors)
     }
     if (errors.length === 0) errors.push(...buildCertTable(loaded.resources).errors)
-    if (errors.length === 0) errors.push(...compileErrors(loaded.resources, stateDir, resolution!))
+    if (errors.length === 0) {
+      const clusterLocalDomainTls = readSettings(loaded.resources.configMaps).settings.clusterLocalDomainTls
+      errors.push(...buildInternalCertTable(loaded.resources, { cache: new CertContextCache(), clusterLocalDomainTls }).errors)
+    }
+    const trust = errors.length === 0 && readSettings(loaded.resources.configMaps).settings.systemInternalTls ? readInternalTrust(loaded.resources) : undefined
+    if (trust !== undefined) errors.push(...trust.errors)
+    if (errors.length === 0) errors.push(...compileErrors(loaded.resources, stateDir, resolution!, trust?.pem))
   }
   if (errors.length > 0) {
     for (const e of errors) stderr.write(formatError(e) + '\n')
@@ -66,14 +75,15 @@ function reconcileAsServe(resources: ResourceSet, stateDir: string): ReconcileOu
  * create() can find (a key file that cannot be read) is reported here too. The instances are
  * closed again right after.
  */
-function compileErrors(resources: ResourceSet, stateDir: string, resolution: ReturnType<typeof resolvePlugins>): ConfigError[] {
+function compileErrors(resources: ResourceSet, stateDir: string, resolution: ReturnType<typeof resolvePlugins>, internalTrust?: string): ConfigError[] {
   const out = reconcileAsServe(resources, stateDir)
   const silent = { debug() {}, info() {}, warn() {}, error() {} }
   const instances = new PluginInstances(silent)
   instances.begin()
   try {
     compile(out.model, new RouteSlots(), 1,
-      (ing) => resolution.forOwner(ing.ownerKind, ing.namespace, ing.name).map((p) => instances.entry(ing.namespace, ing.name, p)))
+      (ing) => resolution.forOwner(ing.ownerKind, ing.namespace, ing.name).map((p) => instances.entry(ing.namespace, ing.name, p)),
+      internalTrust === undefined ? {} : { internalTrust })
     return []
   } catch (err) {
     if (err instanceof PluginCreateError) return [err.error]

@@ -17,6 +17,7 @@ import { upstreamHeaders } from './forward-headers.ts'
 import { PlainListener } from './plain-listener.ts'
 import { emptyCertTable, hasCertificates, type CertTable } from './tls/cert-table.ts'
 import { createTlsServer } from './tls/tls-listener.ts'
+import { LazyTlsListener } from './tls/lazy-tls-listener.ts'
 import { ConnectionTable } from './connections/connection-table.ts'
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connections/connection-limits.ts'
 import { ProxyRequest } from './proxy-request.ts'
@@ -34,6 +35,8 @@ export interface ListenerOptions {
   internalPort: number
   /** TLS (SNI) port, opened once a certificate is configured */
   tlsPort?: number
+  /** cluster-local TLS port (Kourier's 8444), opened once a certificate for it is configured */
+  internalTlsPort?: number
   host?: string
   /** the internal listener's address (cluster-local routes); default: `host` */
   internalHost?: string
@@ -47,6 +50,7 @@ interface Entry {
 const PUBLIC_HTTP: Entry = Object.freeze({ internal: false, scheme: 'http' })
 const PUBLIC_HTTPS: Entry = Object.freeze({ internal: false, scheme: 'https' })
 const INTERNAL_HTTP: Entry = Object.freeze({ internal: true, scheme: 'http' })
+const INTERNAL_HTTPS: Entry = Object.freeze({ internal: true, scheme: 'https' })
 
 export class Gateway implements PluginHost {
   readonly metrics = new GatewayMetrics()
@@ -69,6 +73,14 @@ export class Gateway implements PluginHost {
   #tlsConnections: ConnectionTable | null = null
   #tlsPort = 8443
   #host = '0.0.0.0'
+  /** cluster-local TLS (config-network cluster-local-domain-tls): every rule, like the internal listener */
+  readonly #internalTls = new LazyTlsListener({
+    name: 'cluster-local',
+    onRequest: (req, res) => this.handle(req, res, INTERNAL_HTTPS),
+    onUpgrade: (req, socket, head) => this.handleUpgrade(req, socket, head, INTERNAL_HTTPS),
+    log: () => this.#log,
+  })
+  #internalTlsAt: { port: number; host: string } | null = null
   #idleWaiters: (() => void)[] = []
 
   get table(): RouteTable { return this.#table }
@@ -92,6 +104,13 @@ export class Gateway implements PluginHost {
     this.#limits = limits
     for (const l of this.#listeners) l.setLimits(limits)
     this.#tlsConnections?.setLimits(limits)
+    this.#internalTls.setLimits(limits)
+  }
+
+  /** Certificates for cluster-local hosts; the internal TLS listener starts with the first one. */
+  setInternalCertificates(table: CertTable): void {
+    const at = this.#internalTlsAt
+    this.#internalTls.set(table, at === null || this.#listeners.length === 0 || this.#draining ? null : { ...at, limits: this.#limits })
   }
 
   /** Install certificates; the TLS listener starts with the first one. */
@@ -115,6 +134,7 @@ export class Gateway implements PluginHost {
     const host = opts.host ?? '0.0.0.0'
     this.#host = host
     this.#tlsPort = opts.tlsPort ?? 8443
+    this.#internalTlsAt = { port: opts.internalTlsPort ?? 8444, host: opts.internalHost ?? host }
     const external = new PlainListener({
       onRequest: (req, res) => this.handle(req, res, PUBLIC_HTTP),
       onUpgrade: (req, socket, head) => this.handleUpgrade(req, socket, head, PUBLIC_HTTP),
@@ -132,6 +152,7 @@ export class Gateway implements PluginHost {
     this.#listeners.push(external, internal)
     const [port, internalPort] = await Promise.all([external.listen(opts.port, host), internal.listen(opts.internalPort, opts.internalHost ?? host)])
     this.setCertificates(this.#certs)
+    this.setInternalCertificates(this.#internalTls.certs)
     return { port, internalPort }
   }
 
@@ -228,6 +249,7 @@ export class Gateway implements PluginHost {
   }
 
   #closeTls(): void {
+    this.#internalTls.closeAll()
     if (this.#tls === null) return
     this.#tls.close()
     // Sessions and sockets still open after the drain are cut now (Node's http2 secure server
@@ -314,6 +336,7 @@ export class Gateway implements PluginHost {
     this.#draining = true
     for (const l of this.#listeners) l.close()
     this.#tls?.close()
+    this.#internalTls.stopAccepting()
     // WebSockets never finish by themselves: close them cleanly (1001 going away) right away.
     for (const ws of this.#websockets) ws.goingAway()
     let timer: NodeJS.Timeout | undefined

@@ -130,7 +130,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     if (headersTimeout > 0 && now > this.arrived) headersTimeout = Math.max(1, Math.ceil(this.deadline - now))
     const req = this.#req
     const split = this.#split
-    instance.dispatcher.dispatch({
+    const opts: TlsDispatchOptions = {
       path: this.#url,
       method: req.method ?? 'GET',
       headers: this.#headers ??= upstreamHeaders(req, this.#scheme, split, b.protocol === 'h2c', this.#hooks.table.trustedProxies),
@@ -138,7 +138,10 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
       headersTimeout,
       bodyTimeout: b.idleMs,
       upgrade: null,
-    }, this)
+      // without it undici takes the SNI name from the Host header (and reconnects when it changes)
+      servername: instance.tls?.servername,
+    }
+    instance.dispatcher.dispatch(opts, this)
   }
 
   /** Refuse a request that never reached an instance (queue full, waited too long, revision gone). */
@@ -428,6 +431,9 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     this.#hooks.exchangeDone()
   }
 }
+
+/** undici reads `servername` from dispatch options (lib/core/request.js) but its types omit it. */
+type TlsDispatchOptions = Dispatcher.DispatchOptions & { servername?: string | undefined }
 
 /** Methods Go's transport retries after a connection reset (Request.isReplayable). */
 const REPLAYABLE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])

@@ -6,14 +6,16 @@ import type { RouteSlot } from './metrics/route-slots.ts'
 import type { PluginChain } from './plugins/chain.ts'
 import type { TrustedProxies } from './trusted-proxies.ts'
 import type { UpstreamEdits } from './forward-headers.ts'
+import type { UpstreamTls } from './upstream-tls.ts'
 
 /** The upstream instances of one revision or Service port. */
 export interface Backend {
   readonly key: string
   readonly namespace: string
   readonly revision: string
+  /** with `tls`, h2c means HTTP/2 over TLS (ALPN h2) */
   readonly protocol: 'http1' | 'h2c'
-  /** origins of ready instances; an empty list answers 503 */
+  /** origins of ready instances (`https://` with `tls`); an empty list answers 503 */
   readonly origins: readonly string[]
   readonly totalMs: number
   readonly responseStartMs: number
@@ -24,6 +26,8 @@ export interface Backend {
   readonly containerConcurrency: number
   /** instances come from a runtime (scale from zero), not from `origins` */
   readonly managed: boolean
+  /** config-network system-internal-tls: how connections to `origins` are secured, else null */
+  readonly tls?: UpstreamTls | null
   /** set by the gateway when the table is installed: the revision's throttler, shared across tables */
   throttler: RevisionThrottler | null
 }

@@ -7,6 +7,7 @@
 // from the app, say) is an ordinary HTTP response that is relayed, recorded with its own status,
 // and closes the connection.
 import net from 'node:net'
+import tls from 'node:tls'
 import http, { ServerResponse, STATUS_CODES, validateHeaderName, validateHeaderValue, type IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Split } from './route-table.ts'
@@ -132,7 +133,10 @@ export class WebSocketTunnel implements Waiter {
         method: this.#req.method ?? 'GET',
         path: this.#url,
         headers,
-        createConnection: () => (this.#upstream = net.connect({ host: u.hostname, port: Number(u.port || 80), noDelay: true })),
+        createConnection: () => (this.#upstream = instance.tls === null
+          ? net.connect({ host: u.hostname, port: Number(u.port || 80), noDelay: true })
+          // system-internal-tls: the Upgrade goes over HTTP/1.1 inside TLS
+          : tls.connect({ ...instance.tls.connect, ALPNProtocols: ['http/1.1'], host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 443) })),
       })
     } catch (err) {
       // admit() checked the headers; this is the path or method (llhttp let them in, so unlikely)

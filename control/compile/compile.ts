@@ -6,6 +6,7 @@ import { buildChain } from '../../gateway/plugins/chain.ts'
 import type { Backend, HostTable, PathRoute, RouteTable, Split, VirtualHost } from '../../gateway/route-table.ts'
 import type { RouteSlot } from '../../gateway/metrics/route-slots.ts'
 import { trustedProxies } from '../../gateway/trusted-proxies.ts'
+import { upstreamTls, upstreamTrust, type UpstreamTls } from '../../gateway/upstream-tls.ts'
 
 export interface SlotProvider {
   slot(namespace: string, route: string, revision: string): RouteSlot
@@ -14,7 +15,7 @@ export interface SlotProvider {
 /** The plugin entries of an ingress's routes, in priority order (instances made once per route). */
 export type PluginProvider = (ing: RoutingIngress) => readonly PluginEntry[]
 
-function compileBackend(spec: BackendSpec): Backend {
+function compileBackend(spec: BackendSpec, tls: UpstreamTls | null): Backend {
   const t = spec.timeouts
   const firsts = [t.totalMs, t.responseStartMs, t.idleMs].filter((v) => v > 0)
   return {
@@ -29,6 +30,7 @@ function compileBackend(spec: BackendSpec): Backend {
     firstByteMs: firsts.length === 0 ? 0 : Math.min(...firsts),
     containerConcurrency: spec.containerConcurrency,
     managed: spec.managed,
+    tls,
     throttler: null,
   }
 }
@@ -44,11 +46,24 @@ function headerList(path: Readonly<Record<string, string>>, split: Readonly<Reco
 export interface EdgeOptions {
   /** config-sluice trusted-proxies, already checked by readSettings; default none */
   readonly trustedProxies?: readonly string[]
+  /** system-internal-tls trust chain (PEM, control/tls/internal-trust.ts); needed when a backend has upstreamTls */
+  readonly internalTrust?: string
 }
 
 export function compile(model: RoutingModel, slots: SlotProvider, version: number, plugins?: PluginProvider, edge: EdgeOptions = {}): RouteTable {
   const backends = new Map<string, Backend>()
-  for (const spec of model.backends.values()) backends.set(spec.key, compileBackend(spec))
+  // One SecureContext for the table, one TLS setting per namespace and protocol.
+  const trust = edge.internalTrust === undefined ? null : upstreamTrust(edge.internalTrust)
+  const tlsBy = new Map<string, UpstreamTls>()
+  const tlsFor = (spec: BackendSpec): UpstreamTls | null => {
+    if (spec.upstreamTls !== true) return null
+    if (trust === null) throw new Error(`internal: backend ${spec.key} needs system-internal-tls but no trust chain was given`)
+    const k = `${spec.namespace}|${spec.protocol}`
+    let tls = tlsBy.get(k)
+    if (tls === undefined) tlsBy.set(k, tls = upstreamTls(trust, spec.namespace, spec.protocol === 'h2c'))
+    return tls
+  }
+  for (const spec of model.backends.values()) backends.set(spec.key, compileBackend(spec, tlsFor(spec)))
 
   const external = new Map<string, VirtualHost>()
   const internal = new Map<string, VirtualHost>()

@@ -40,15 +40,26 @@ export function revisionBackend({ rev, readiness }: RevisionEntry): BackendSpec 
   }
 }
 
+export interface BackendOptions {
+  /**
+   * config-network system-internal-tls: Service backends are dialled with TLS, as Kourier does for
+   * every split (Serving then points them at port 443, named https). Revisions Sluice runs or
+   * names by URL are its own and stay plain.
+   */
+  readonly systemInternalTls?: boolean
+}
+
 export class BackendIndex {
   readonly #services = new Map<string, CoreService>()
   readonly #revisions: ReadonlyMap<string, RevisionEntry>
+  readonly #tls: boolean
   /** EndpointSlices by namespace/service-name label, legacy Endpoints by namespace/name: one pass, not one per split */
   readonly #slices = new Map<string, EndpointSlice[]>()
   readonly #endpoints = new Map<string, Endpoints>()
 
-  constructor(rs: ResourceSet, revisions: ReadonlyMap<string /* ns/name */, RevisionEntry>) {
+  constructor(rs: ResourceSet, revisions: ReadonlyMap<string /* ns/name */, RevisionEntry>, opts: BackendOptions = {}) {
     this.#revisions = revisions
+    this.#tls = opts.systemInternalTls === true
     for (const s of rs.coreServices) {
       const k = nsName(s.metadata.namespace, s.metadata.name)
       if (!this.#services.has(k)) this.#services.set(k, s)
@@ -67,8 +78,12 @@ export class BackendIndex {
     }
   }
 
-  /** Generated ingresses name revisions; user ingresses name Services, with revisions as a fallback. */
-  resolve(ns: string, split: IngressSplit, preferRevision: boolean): Resolved {
+  /**
+   * Generated ingresses name revisions; user ingresses name Services, with revisions as a fallback.
+   * `rewriteHost`: the path rewrites the Host (DomainMapping sends it back through the gateway),
+   * which Kourier never dials with TLS; it gets its own plain backend.
+   */
+  resolve(ns: string, split: IngressSplit, preferRevision: boolean, rewriteHost = false): Resolved {
     const sns = split.serviceNamespace || ns
     const key = nsName(sns, split.serviceName)
     const rev = this.#revisions.get(key)
@@ -79,28 +94,33 @@ export class BackendIndex {
       const ready = spec.origins.length > 0 || (spec.managed && rev.readiness.status === 'True')
       return ready ? { spec } : { spec, problem: `Revision ${key} is not ready` }
     }
-    if (svc !== undefined) return this.#service(svc, split.servicePort)
+    if (svc !== undefined) return this.#service(svc, split.servicePort, this.#tls && !rewriteHost)
     return {
       spec: plain(`service/${key}/${split.servicePort}`, sns, split.serviceName, [], 'http1'),
       problem: `Service ${key} not found`,
     }
   }
 
-  #service(svc: CoreService, servicePort: number | string): Resolved {
+  #service(svc: CoreService, servicePort: number | string, tls: boolean): Resolved {
     const { name, namespace } = svc.metadata
-    const key = `service/${namespace}/${name}/${servicePort}`
+    const key = `service/${namespace}/${name}/${servicePort}${this.#tls && !tls ? '/plain' : ''}`
     const ports = svc.spec.ports ?? []
     const port = ports.find((p) => (typeof servicePort === 'number' ? p.port === servicePort : p.name === servicePort))
       ?? (typeof servicePort === 'string' && /^\d+$/.test(servicePort) ? ports.find((p) => p.port === Number(servicePort)) : undefined)
     const portNumber = port?.port ?? (typeof servicePort === 'number' ? servicePort : Number(servicePort) || 80)
-    const protocol: UpstreamProtocol =
-      port !== undefined && (port.name === 'h2c' || port.name === 'http2' || port.appProtocol === 'kubernetes.io/h2c') ? 'h2c' : 'http1'
-    const done = (origins: string[], problem?: string): Resolved =>
-      ({ spec: plain(key, namespace, name, [...new Set(origins)].sort(), protocol), ...(problem !== undefined ? { problem } : {}) })
+    const isH2 = (p: (typeof ports)[number]): boolean => p.name === 'h2c' || p.name === 'http2' || p.appProtocol === 'kubernetes.io/h2c'
+    // With TLS the split names the `https` port; the revision's protocol shows on its sibling
+    // port (`http2`), which Kourier looks at (any port of the Service) to choose ALPN h2.
+    const protocol: UpstreamProtocol = port !== undefined && (isH2(port) || (tls && ports.some(isH2))) ? 'h2c' : 'http1'
+    const scheme = tls ? 'https' : 'http'
+    const done = (origins: string[], problem?: string): Resolved => {
+      const spec = plain(key, namespace, name, [...new Set(origins)].sort(), protocol)
+      return { spec: tls ? { ...spec, upstreamTls: true } : spec, ...(problem !== undefined ? { problem } : {}) }
+    }
 
     if (svc.spec.type === 'ExternalName') {
       if (!svc.spec.externalName) return done([], `ExternalName Service ${namespace}/${name} has no spec.externalName`)
-      return done([origin(svc.spec.externalName, portNumber)])
+      return done([origin(svc.spec.externalName, portNumber, scheme)])
     }
     if (ports.length > 0 && port === undefined) {
       return done([], `Service ${namespace}/${name} has no port ${JSON.stringify(servicePort)}`)
@@ -125,7 +145,7 @@ export class BackendIndex {
         if (p === undefined) continue
         for (const ep of slice.endpoints ?? []) {
           if (ep.conditions?.ready === false) continue
-          for (const addr of ep.addresses ?? []) origins.push(origin(addr, p))
+          for (const addr of ep.addresses ?? []) origins.push(origin(addr, p, scheme))
         }
       }
     } else {
@@ -135,7 +155,7 @@ export class BackendIndex {
         for (const subset of eps.subsets ?? []) {
           const p = endpointPort(subset.ports)
           if (p === undefined) continue
-          for (const a of subset.addresses ?? []) origins.push(origin(a.ip, p))
+          for (const a of subset.addresses ?? []) origins.push(origin(a.ip, p, scheme))
         }
       }
     }
@@ -149,6 +169,6 @@ function plain(key: string, namespace: string, name: string, origins: string[], 
   return { key, namespace, service: name, revision: name, origins, protocol, timeouts: NO_TIMEOUTS, containerConcurrency: 0, managed: false }
 }
 
-function origin(host: string, port: number): string {
-  return host.includes(':') ? `http://[${host}]:${port}` : `http://${host}:${port}`
+function origin(host: string, port: number, scheme: 'http' | 'https'): string {
+  return host.includes(':') ? `${scheme}://[${host}]:${port}` : `${scheme}://${host}:${port}`
 }

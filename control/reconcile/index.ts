@@ -177,14 +177,15 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
   const conflicts = resolveConflicts(claimants)
 
   // 5. Routing model and ingress statuses.
-  const backendIndex = new BackendIndex(rs, new Map([...revsOut].map(([k, rev]): [string, RevisionEntry] => [k, { rev, readiness: readiness.get(k)! }])))
+  const backendIndex = new BackendIndex(rs, new Map([...revsOut].map(([k, rev]): [string, RevisionEntry] => [k, { rev, readiness: readiness.get(k)! }])),
+    { systemInternalTls: s.systemInternalTls })
   const backends = new Map<string, BackendSpec>()
   const routing: RoutingIngress[] = []
   const servedIngresses = new Map<string, KIngress>()
   const unresolved = (ing: KIngress, preferRevision: boolean): string[] => {
     const problems: string[] = []
     for (const rule of ing.spec.rules) for (const p of rule.http.paths) for (const split of p.splits) {
-      const problem = backendIndex.resolve(ing.metadata.namespace, split, preferRevision).problem
+      const problem = backendIndex.resolve(ing.metadata.namespace, split, preferRevision, !!p.rewriteHost).problem
       if (problem !== undefined && !problems.includes(problem)) problems.push(problem)
     }
     return problems
@@ -201,8 +202,8 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
         olderGeneration = last.metadata.generation ?? 1
       }
       if (ownerKind === 'Ingress') servedIngresses.set(keyOf(ing), routed)
-      routing.push(toRoutingIngress(routed, ownerKind, (split: IngressSplit) => {
-        const r = backendIndex.resolve(ing.metadata.namespace, split, ownerKind === 'Route')
+      routing.push(toRoutingIngress(routed, ownerKind, (split: IngressSplit, path) => {
+        const r = backendIndex.resolve(ing.metadata.namespace, split, ownerKind === 'Route', !!path.rewriteHost)
         backends.set(r.spec.key, r.spec)
         if (r.problem !== undefined && !problems.includes(r.problem)) problems.push(r.problem)
         return r.spec.key

@@ -123,7 +123,7 @@ export function ruleHosts(rule: IngressRule): string[] {
  * KIngress → routing model. `backendKey` resolves a split to a BackendSpec key (and records the
  * backend); it is given by the caller so generated and user ingresses can resolve differently.
  */
-export function toRoutingIngress(ing: KIngress, ownerKind: 'Route' | 'Ingress', backendKey: (split: IngressSplit) => string, hash = ''): RoutingIngress {
+export function toRoutingIngress(ing: KIngress, ownerKind: 'Route' | 'Ingress', backendKey: (split: IngressSplit, path: IngressPath) => string, hash = ''): RoutingIngress {
   return {
     hash,
     namespace: ing.metadata.namespace,
@@ -145,7 +145,7 @@ export function toRoutingIngress(ing: KIngress, ownerKind: 'Route' | 'Ingress', 
           appendHeaders: { ...p.appendHeaders },
           // KIngress defaulting: a lone split without a percent takes everything.
           splits: p.splits.map((sp) => ({
-            backend: backendKey(sp),
+            backend: backendKey(sp, p),
             percent: single && !sp.percent ? 100 : sp.percent ?? 0,
             appendHeaders: { ...sp.appendHeaders },
           })),

@@ -20,6 +20,8 @@ export const defaultSettings: Settings = Object.freeze({
   defaultExternalScheme: 'http',
   httpProtocol: 'Enabled',
   clusterDomain: 'cluster.local',
+  systemInternalTls: false,
+  clusterLocalDomainTls: false,
   tagHeaderBasedRouting: false,
   revisionTimeoutSeconds: 300,
   maxRevisionTimeoutSeconds: 600,
@@ -149,8 +151,36 @@ function readNetwork(r: Reader, s: Mutable<Settings>): void {
     })
     if (p !== undefined) s.httpProtocol = p
   }
+  readEncryption(r, s)
   // ingress-class and the other Knative keys are accepted and ignored: Sluice is the only ingress here.
 }
+
+/**
+ * system-internal-tls and cluster-local-domain-tls: Enabled | Disabled, any case (knative/networking
+ * pkg/config/config.go). The deprecated internal-encryption (a Go bool) only counts when
+ * system-internal-tls is absent or Disabled, as there.
+ */
+function readEncryption(r: Reader, s: Mutable<Settings>): void {
+  const legacy = r.str('internal-encryption')
+  if (legacy !== undefined && legacy !== '') {
+    if (GO_TRUE.includes(legacy)) s.systemInternalTls = true
+    else if (!GO_FALSE.includes(legacy)) r.error('internal-encryption', `internal-encryption must be "true" or "false", got ${JSON.stringify(legacy)}; prefer system-internal-tls: Enabled`)
+  }
+  const sys = r.str('system-internal-tls')
+  if (sys !== undefined && sys !== '') {
+    const v = r.oneOf('system-internal-tls', ['Enabled', 'Disabled'])
+    if (v === 'Enabled') s.systemInternalTls = true
+  }
+  const local = r.str('cluster-local-domain-tls')
+  if (local !== undefined && local !== '') {
+    const v = r.oneOf('cluster-local-domain-tls', ['Enabled', 'Disabled'])
+    if (v !== undefined) s.clusterLocalDomainTls = v === 'Enabled'
+  }
+}
+
+// strconv.ParseBool, which Knative's cm.AsBool uses
+const GO_TRUE = ['1', 't', 'T', 'TRUE', 'true', 'True']
+const GO_FALSE = ['0', 'f', 'F', 'FALSE', 'false', 'False']
 
 function readDefaults(r: Reader, s: Mutable<Settings>): void {
   const timeout = r.int('revision-timeout-seconds', 1)

@@ -20,6 +20,14 @@ export interface Settings {
   readonly httpProtocol: 'Enabled' | 'Redirected'
   /** cluster domain for cluster-local hosts, `cluster.local` */
   readonly clusterDomain: string
+  /**
+   * config-network system-internal-tls: Enabled (or the older internal-encryption: "true"):
+   * TLS 1.3 to the Services KIngress splits name, verified against routing-serving-certs' CA
+   * and the trust-bundle ConfigMaps (control/tls/internal-trust.ts). Default false.
+   */
+  readonly systemInternalTls: boolean
+  /** config-network cluster-local-domain-tls: Enabled (default false) */
+  readonly clusterLocalDomainTls: boolean
   /** config-features tag-header-based-routing (default false) */
   readonly tagHeaderBasedRouting: boolean
   /** config-defaults */

@@ -34,7 +34,7 @@ export class Activator implements ThrottlerHooks {
         if (known !== undefined) t.setInstances(known)
       }
       t.configure(b.containerConcurrency, this.queueDepth, b.managed)
-      if (!b.managed) t.setInstances(b.origins.map((origin) => ({ id: origin, origin, protocol: b.protocol })))
+      if (!b.managed) t.setInstances(b.origins.map((origin) => ({ id: origin, origin, protocol: b.protocol, tls: b.tls ?? null })))
       b.throttler = t
     }
     for (const [key, t] of this.#throttlers) {

@@ -89,7 +89,8 @@ export class RevisionThrottler {
     for (const ref of refs) {
       keep.add(ref.id)
       let inst = this.#byId.get(ref.id)
-      if (inst === undefined || inst.origin !== ref.origin) {
+      // A new trust chain or protocol needs new connections; the same settings keep the pool.
+      if (inst === undefined || inst.origin !== ref.origin || inst.tls?.id !== ref.tls?.id) {
         if (inst !== undefined) this.#retire(inst)
         inst = new UpstreamInstance(ref)
         this.#byId.set(ref.id, inst)

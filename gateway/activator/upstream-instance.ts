@@ -1,6 +1,7 @@
 // One upstream instance as the gateway sees it: a keep-alive pool to its origin and the count of
 // requests running on it, which is what containerConcurrency slots are made of.
 import { Pool, type Dispatcher } from 'undici'
+import type { UpstreamTls } from '../upstream-tls.ts'
 
 const POOL_OPTIONS = {
   connections: 256,
@@ -25,17 +26,38 @@ const H2C_OPTIONS = {
   h2Options: { useH2c: true, maxConcurrentStreams: 100 },
 } as const
 
+// HTTP/2 over TLS (system-internal-tls to an h2 backend): the same few multiplexed connections,
+// with the protocol chosen by ALPN instead of assumed.
+const H2_TLS_OPTIONS = {
+  connections: 4,
+  pipelining: 100,
+  headersTimeout: 0,
+  bodyTimeout: 0,
+  keepAliveTimeout: 4_000,
+  allowH2: true,
+  h2Options: { maxConcurrentStreams: 100 },
+} as const
+
 export interface InstanceRef {
   /** stable id, e.g. `hello-00001-3`, or the origin for fixed upstreams */
   readonly id: string
+  /** `http://host:port`, or `https://` with `tls` */
   readonly origin: string
   readonly protocol: 'http1' | 'h2c'
+  /** system-internal-tls settings for an `https://` origin */
+  readonly tls?: UpstreamTls | null
+}
+
+function poolOptions(ref: InstanceRef): Pool.Options {
+  if (ref.tls == null) return ref.protocol === 'h2c' ? H2C_OPTIONS : POOL_OPTIONS
+  return { ...(ref.protocol === 'h2c' ? H2_TLS_OPTIONS : POOL_OPTIONS), connect: ref.tls.connect }
 }
 
 export class UpstreamInstance {
   readonly id: string
   readonly origin: string
   readonly protocol: 'http1' | 'h2c'
+  readonly tls: UpstreamTls | null
   readonly dispatcher: Dispatcher
   inflight = 0
   /** no new requests: it is being stopped, or it refused a connection */
@@ -48,7 +70,8 @@ export class UpstreamInstance {
     this.id = ref.id
     this.origin = ref.origin
     this.protocol = ref.protocol
-    this.dispatcher = new Pool(ref.origin, ref.protocol === 'h2c' ? H2C_OPTIONS : POOL_OPTIONS)
+    this.tls = ref.tls ?? null
+    this.dispatcher = new Pool(ref.origin, poolOptions(ref))
   }
 
   /** Resolves when no request runs on the instance any more, or after timeoutMs. */
