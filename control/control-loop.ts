@@ -39,7 +39,7 @@ export interface ControlLoopOptions {
   /** the cluster's objects (sluice serve --kubernetes) */
   kubernetes?: KubernetesSource
   /** after every applied load or refresh, with what was applied (status writing in Kubernetes) */
-  onApplied?: (out: ReconcileOutput, load: LoadResult) => void
+  onApplied?: (out: ReconcileOutput, load: LoadResult, problems: readonly ConfigError[]) => void
   stateDir: string
   gateway: Gateway
   log: Logger
@@ -56,6 +56,8 @@ export class ControlLoop {
   #clusterLoad: ClusterLoad | null = null
   /** settings of the last applied load: a bad cluster ConfigMap keeps them (files report instead) */
   #goodSettings: { settings: Settings; autoscaler: AutoscalerSettings } | null = null
+  /** deferred problems already logged: said once, not at every cluster event */
+  #deferredSaid = new Set<string>()
   #state: RevisionState
   #stateJson: string
   #version = 0
@@ -161,6 +163,8 @@ export class ControlLoop {
     let certs: ReturnType<typeof buildCertTable> | null = null
     let trust: InternalTrust | null = null
     let localCerts: ReturnType<typeof buildInternalCertTable> | null = null
+    /** problems of single cluster objects that do not stop the load (see #blocking) */
+    const deferred: ConfigError[] = []
     if (errors.length === 0) {
       let s = readSettings(result.resources.configMaps)
       let a = readAutoscalerSettings(result.resources.configMaps)
@@ -181,7 +185,7 @@ export class ControlLoop {
       }
       if (errors.length === 0) {
         certs = buildCertTable(result.resources, undefined, { cache: this.#certCache })
-        errors = certs.errors
+        errors = this.#blocking(certs.errors, deferred)
       }
       if (errors.length === 0 && s.settings.systemInternalTls) {
         trust = readInternalTrust(result.resources)
@@ -189,7 +193,7 @@ export class ControlLoop {
       }
       if (errors.length === 0) {
         localCerts = buildInternalCertTable(result.resources, { cache: this.#localCertCache, clusterLocalDomainTls: s.settings.clusterLocalDomainTls })
-        errors = localCerts.errors
+        errors = this.#blocking(localCerts.errors, deferred)
       }
       settings = s.settings
       autoscaler = a.settings
@@ -214,6 +218,9 @@ export class ControlLoop {
         gateway.setCertificates(certs!.table)
         gateway.setInternalCertificates(localCerts!.table)
         if (!refresh) for (const w of certs!.warnings) log.warn('certificate warning', { at: formatError(w) })
+        const deferredNow = new Set(deferred.map(formatError))
+        for (const e of deferredNow) if (!this.#deferredSaid.has(e)) log.error('certificate problem; this host has no certificate until it is fixed', { at: e })
+        this.#deferredSaid = deferredNow
         if (!refresh) for (const w of trust?.warnings ?? []) log.warn('system-internal-tls trust warning', { at: formatError(w) })
         // The cluster-local table shares tls[] entries with the public one: say each thing once.
         const said = new Set(certs!.warnings.map((w) => w.message))
@@ -260,7 +267,7 @@ export class ControlLoop {
     }
     if (out !== null) {
       try {
-        this.#opts.onApplied?.(out, result)
+        this.#opts.onApplied?.(out, result, deferred)
       } catch (err) {
         log.error('after-apply hook failed', { err })
       }
@@ -269,6 +276,17 @@ export class ControlLoop {
     const waiters = this.#onLoadWaiters
     this.#onLoadWaiters = []
     for (const w of waiters) w()
+  }
+
+  /**
+   * A certificate Secret a cluster KIngress names may appear after it (cert-manager, a user's
+   * kubectl): its absence is that ingress's problem, reported on its status, not a reason to stop
+   * applying every other change. Problems of files still stop the load, where the user sees them.
+   */
+  #blocking(errors: readonly ConfigError[], deferred: ConfigError[]): ConfigError[] {
+    const blocking: ConfigError[] = []
+    for (const e of errors) (e.file.startsWith(CLUSTER_FILE_PREFIX) ? deferred : blocking).push(e)
+    return blocking
   }
 
   #persist(state: RevisionState): void {

@@ -6,7 +6,7 @@
 // conflict means the object moved, and the next evaluation starts from the new one.
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node'
 import type { Logger } from '../../gateway/log.ts'
-import type { Condition, KIngress } from '../resources/types.ts'
+import type { Condition, ConfigError, KIngress } from '../resources/types.ts'
 import type { ReconcileOutput } from '../reconcile/index.ts'
 import type { LoadResult } from '../sources/load.ts'
 import { condition, withReady } from '../reconcile/status.ts'
@@ -50,7 +50,7 @@ interface Desired {
 export class IngressStatusWriter {
   readonly #o: IngressStatusOptions
   readonly #api: CustomObjectsApi
-  #last: { out: ReconcileOutput; load: LoadResult & { rejected?: readonly RejectedObject[] } } | null = null
+  #last: { out: ReconcileOutput; load: LoadResult & { rejected?: readonly RejectedObject[] }; problems: readonly ConfigError[] } | null = null
   readonly #writing = new Set<string>()
   #retry: NodeJS.Timeout | undefined
   #stopped = false
@@ -62,8 +62,9 @@ export class IngressStatusWriter {
     this.#api = o.kubeConfig.makeApiClient(CustomObjectsApi)
   }
 
-  applied(out: ReconcileOutput, load: LoadResult): void {
-    this.#last = { out, load }
+  /** `problems`: errors of single cluster objects that did not stop the load (a missing TLS Secret) */
+  applied(out: ReconcileOutput, load: LoadResult, problems: readonly ConfigError[] = []): void {
+    this.#last = { out, load, problems }
     this.evaluate()
   }
 
@@ -80,7 +81,14 @@ export class IngressStatusWriter {
   }
 
   #desired(): Desired[] {
-    const { out, load } = this.#last!
+    const { out, load, problems } = this.#last!
+    const problemsOf = new Map<string, string[]>()
+    for (const p of problems) {
+      const m = /^kubernetes:Ingress\/([^/]+)\/(.+)$/.exec(p.file)
+      if (m === null) continue
+      const key = `${m[1]}/${m[2]}`
+      problemsOf.set(key, [...(problemsOf.get(key) ?? []), `${p.path}: ${p.message}`])
+    }
     const now = rfc3339((this.#o.now ?? (() => new Date()))())
     const declared = new Map<string, KIngress>()
     for (const ing of load.resources.ingresses) if (isFromCluster(ing)) declared.set(`${ing.metadata.namespace}/${ing.metadata.name}`, ing)
@@ -94,10 +102,13 @@ export class IngressStatusWriter {
       if (ing === undefined) continue
       live.add(key)
       const conds = (o.status?.conditions ?? []) as Condition[]
-      const network = conds.find((c) => c.type === 'NetworkConfigured') ?? condition('NetworkConfigured', 'True', now)
+      const failed = problemsOf.get(key)
+      const network = failed !== undefined
+        ? condition('NetworkConfigured', 'False', now, 'ReconcileIngressFailed', failed.join('; '))
+        : conds.find((c) => c.type === 'NetworkConfigured') ?? condition('NetworkConfigured', 'True', now)
       let lb = conds.find((c) => c.type === 'LoadBalancerReady') ?? condition('LoadBalancerReady', 'Unknown', now)
       const status: Record<string, unknown> = { observedGeneration: ing.metadata.generation ?? 1 }
-      if (lb.status === 'True') {
+      if (lb.status === 'True' && failed === undefined) {
         const hash = servedHash(ing)
         const hosts = ing.spec.rules.flatMap((r) => r.hosts ?? []).filter((h) => !h.includes('*'))
         if (this.#o.prober.isReady(key, hash)) {
