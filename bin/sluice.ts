@@ -5,11 +5,14 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { serve } from '../control/serve.ts'
 import { validate } from '../control/validate-command.ts'
+import { parseGoDuration } from '../lib/duration.ts'
+import { SLUICE_INGRESS_CLASS } from '../control/sources/kubernetes/kubernetes-source.ts'
 
 const HELP = `sluice — a Knative-style serverless ingress
 
 Usage:
-  sluice serve --config DIR [--state DIR] [--port 8080] [--internal-port 8081]
+  sluice serve [--config DIR] [--kubernetes [--kubeconfig FILE] [--ingress-class CLASS]
+               [--knative-namespace knative-serving]] [--state DIR] [--port 8080] [--internal-port 8081]
                [--tls-port 8443] [--internal-tls-port 8444] [--host 0.0.0.0] [--internal-host 127.0.0.1]
                [--admin-port 9090] [--admin-host 127.0.0.1] [--admin-allowed-host NAME]...
                [--admin-metrics-public]
@@ -17,6 +20,10 @@ Usage:
   sluice --help | --version
 
 serve      Route traffic for the Knative resources in DIR, reloading on every change.
+           --kubernetes: be the cluster's Knative ingress (KIngress of --ingress-class, default
+           sluice.ingress.networking.knative.dev), with or without --config. The cluster is the
+           pod's service account, else $KUBECONFIG or ~/.kube/config, or --kubeconfig FILE.
+           POD_NAMESPACE (default sluice-system) holds the sluice Services and the leader Lease.
            --state keeps generated revisions and their history (default: .sluice-state).
            --host: address of the public listeners. --internal-host: address of the internal
            listener (cluster-local routes); in Kubernetes use 0.0.0.0, the pod network is the
@@ -61,6 +68,22 @@ function adminToken(): string | undefined {
   return token
 }
 
+/**
+ * SLUICE_LEASE_DURATION / _RENEW_DEADLINE / _RETRY_PERIOD (Go durations): client-go's 15s/10s/2s
+ * unless set; tests shorten them.
+ */
+function leaseTimings(): { lease?: { durationMs: number; renewDeadlineMs: number; retryPeriodMs: number } } {
+  const { SLUICE_LEASE_DURATION: d, SLUICE_LEASE_RENEW_DEADLINE: r, SLUICE_LEASE_RETRY_PERIOD: p } = process.env
+  if (d === undefined && r === undefined && p === undefined) return {}
+  const ms = (v: string | undefined, def: number, name: string): number => {
+    if (v === undefined) return def
+    const n = parseGoDuration(v)
+    if (n === undefined || n <= 0) usage(`${name} must be a duration such as 15s, got ${JSON.stringify(v)}`)
+    return n
+  }
+  return { lease: { durationMs: ms(d, 15_000, 'SLUICE_LEASE_DURATION'), renewDeadlineMs: ms(r, 10_000, 'SLUICE_LEASE_RENEW_DEADLINE'), retryPeriodMs: ms(p, 2_000, 'SLUICE_LEASE_RETRY_PERIOD') } }
+}
+
 function usage(msg: string): never {
   process.stderr.write(`sluice: ${msg}\n\n${HELP}`)
   process.exit(2)
@@ -85,6 +108,10 @@ async function main(argv: string[]): Promise<void> {
         'admin-metrics-public': { type: 'boolean' },
         host: { type: 'string' },
         'internal-host': { type: 'string' },
+        kubernetes: { type: 'boolean' },
+        kubeconfig: { type: 'string' },
+        'ingress-class': { type: 'string' },
+        'knative-namespace': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -99,9 +126,22 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'serve': {
       const configDir = values.config ?? rest[0]
-      if (configDir === undefined) usage('serve needs --config DIR')
+      if (configDir === undefined && !values.kubernetes) usage('serve needs --config DIR, --kubernetes, or both')
+      for (const flag of ['kubeconfig', 'ingress-class', 'knative-namespace'] as const) {
+        if (values[flag] !== undefined && !values.kubernetes) usage(`--${flag} is for --kubernetes`)
+      }
       const running = await serve({
-        configDir,
+        ...(configDir !== undefined ? { configDir } : {}),
+        ...(values.kubernetes ? {
+          kubernetes: {
+            ...(values.kubeconfig !== undefined ? { kubeconfig: values.kubeconfig } : {}),
+            ingressClass: values['ingress-class'] ?? SLUICE_INGRESS_CLASS,
+            knativeNamespace: values['knative-namespace'] ?? 'knative-serving',
+            namespace: process.env.POD_NAMESPACE || 'sluice-system',
+            ...(process.env.POD_NAME ? { identity: process.env.POD_NAME } : {}),
+            ...leaseTimings(),
+          },
+        } : {}),
         stateDir: values.state ?? process.env.SLUICE_STATE_DIR ?? path.resolve('.sluice-state'),
         port: port(values.port, 8080, '--port'),
         internalPort: port(values['internal-port'], 8081, '--internal-port'),

@@ -8,9 +8,13 @@ import { LiveRedaction } from './admin/redact.ts'
 import { scrubbingLogger } from './admin/scrubbing-log.ts'
 import { ScalingLoop } from './scaling/scaling-loop.ts'
 import { guardProcess } from './process-guard.ts'
+import { startKubernetes, type KubernetesOptions } from './kubernetes-mode.ts'
 
 export interface ServeOptions {
-  configDir: string
+  /** YAML files to serve; optional with `kubernetes` */
+  configDir?: string
+  /** watch a cluster: `sluice serve --kubernetes` */
+  kubernetes?: KubernetesOptions
   stateDir: string
   port: number
   internalPort: number
@@ -66,7 +70,12 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   gateway.log = log
   gateway.metrics.register(registry, { inflight: () => gateway.inflight, throttlers: () => gateway.activator.throttlers() })
   const scaling = new ScalingLoop({ gateway, log, registry, onStatusChange: () => loop!.refresh() })
-  loop = new ControlLoop({ configDir: opts.configDir, stateDir: opts.stateDir, gateway, log, registry, scaling })
+  const cluster = opts.kubernetes !== undefined ? startKubernetes(opts.kubernetes, { log, registry, clusterDomain: () => loop?.settings?.clusterDomain ?? 'cluster.local' }) : undefined
+  loop = new ControlLoop({
+    ...(opts.configDir !== undefined ? { configDir: opts.configDir } : {}),
+    ...(cluster !== undefined ? { kubernetes: cluster.source, onApplied: (out, load, problems) => cluster.applied(out, load, problems) } : {}),
+    stateDir: opts.stateDir, gateway, log, registry, scaling,
+  })
   const admin = new AdminServer({
     port: opts.adminPort, host: opts.adminHost, gateway, loop, registry, scaling, redaction,
     access: { allowedHosts: opts.adminAllowedHosts, token: opts.adminToken, metricsPublic: opts.adminMetricsPublic },
@@ -82,7 +91,12 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   scaling.start()
   const internalHost = opts.internalHost ?? '127.0.0.1'
   const { port, internalPort } = await gateway.listen({ port: opts.port, internalPort: opts.internalPort, tlsPort: opts.tlsPort, internalTlsPort: opts.internalTlsPort, host: opts.host, internalHost })
-  log.info('sluice listening', { public: port, internal: internalPort, admin: `${opts.adminHost}:${adminPort}`, config: opts.configDir, internalHost })
+  log.info('sluice listening', {
+    public: port, internal: internalPort, admin: `${opts.adminHost}:${adminPort}`, internalHost,
+    ...(opts.configDir !== undefined ? { config: opts.configDir } : {}),
+    ...(opts.kubernetes !== undefined ? { kubernetes: opts.kubernetes.ingressClass } : {}),
+  })
+  cluster?.listening({ port, internalPort })
   let stopping: Promise<boolean> | null = null
   return {
     gateway, loop, scaling, admin,
@@ -92,6 +106,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
         const timeoutMs = (loop.settings?.sluice.drainTimeoutSeconds ?? 30) * 1000
         log.info('draining', { inflight: gateway.inflight, timeoutMs })
         loop.stop()
+        await cluster?.stop()
         const drained = await gateway.drain(timeoutMs)
         if (!drained) log.warn('drain timeout reached; closing remaining connections', { inflight: gateway.cutByDrain })
         await scaling.stop()

@@ -17,8 +17,9 @@ export function mergeLoads(files: LoadResult, cluster: ClusterLoad): ClusterLoad
     const fromFiles = files.resources[key] as KObject[]
     for (const o of fromFiles) {
       if (!inCluster.has(identity(o))) continue
+      const at = o.source?.locate(['metadata', 'name']) ?? { line: 0, column: 0 }
       errors.push({
-        file: o.source?.file ?? '', line: o.source?.line ?? 0, column: o.source?.column ?? 0, path: 'metadata.name',
+        file: o.source?.file ?? '', line: at.line, column: at.column, path: 'metadata.name',
         message: `${o.kind} ${o.metadata.namespace}/${o.metadata.name} also exists in the Kubernetes cluster; an object is either in files or in the cluster: rename or delete one`,
       })
     }

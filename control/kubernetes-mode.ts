@@ -1,0 +1,109 @@
+// `sluice serve --kubernetes`: the cluster source, the leader Lease, the status prober and the
+// KIngress status writer, wired together. Every replica serves; only the leader probes and
+// writes status, and it stops writing the moment it loses the lease.
+import { hostname } from 'node:os'
+import { CoordinationV1Api } from '@kubernetes/client-node'
+import { randomUUID } from 'node:crypto'
+import type { Registry } from 'prom-client'
+import type { Logger } from '../gateway/log.ts'
+import type { ReconcileOutput } from './reconcile/index.ts'
+import type { LoadResult } from './sources/load.ts'
+import type { ConfigError } from './resources/types.ts'
+import { loadKubeConfig } from './sources/kubernetes/kube-config.ts'
+import { KubernetesSource, type ClusterLoad } from './sources/kubernetes/kubernetes-source.ts'
+import { IngressStatusWriter, logRejected } from './status/ingress-status.ts'
+import { StatusProber, type ProbeTarget } from './status/prober.ts'
+import { LeaderElector } from './status/leader-election.ts'
+
+export interface KubernetesOptions {
+  /** kubeconfig file; default: the pod's service account, else $KUBECONFIG / ~/.kube/config */
+  readonly kubeconfig?: string
+  readonly ingressClass: string
+  /** where config-network, config-sluice, … live */
+  readonly knativeNamespace: string
+  /** Sluice's own namespace: its Services (sluice, sluice-internal) and the leader Lease */
+  readonly namespace: string
+  /** this replica's name in the Lease (the pod name) */
+  readonly identity?: string
+  /** leader election timings in ms (client-go's 15 s / 10 s / 2 s by default) */
+  readonly lease?: { readonly durationMs: number; readonly renewDeadlineMs: number; readonly retryPeriodMs: number }
+}
+
+export interface KubernetesMode {
+  readonly source: KubernetesSource
+  applied(out: ReconcileOutput, load: LoadResult, problems: readonly ConfigError[]): void
+  /** the gateway listens: this replica can be probed at its internal port (when no sluice-internal endpoints are known) */
+  listening(ports: { port: number; internalPort: number }): void
+  stop(): Promise<void>
+}
+
+export const LEASE_NAME = 'sluice-leader'
+const PUBLIC_SERVICE = 'sluice'
+const INTERNAL_SERVICE = 'sluice-internal'
+
+export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; registry: Registry; clusterDomain: () => string }): KubernetesMode {
+  const { log } = ctx
+  const kubeConfig = loadKubeConfig(opts.kubeconfig)
+  const source = new KubernetesSource({ kubeConfig, log, ingressClass: opts.ingressClass, knativeNamespace: opts.knativeNamespace })
+  let self: { port: number; internalPort: number } | null = null
+  let writer: IngressStatusWriter | null = null
+  const newProber = () => new StatusProber({ log, onReady: () => writer?.evaluate() })
+  // A stopped prober stays stopped: leadership lost and regained starts a fresh one.
+  let prober = newProber()
+  const stopProbing = () => { prober.stop(); prober = newProber() }
+
+  /** Every ready Sluice replica's internal listener; this replica alone when none is known (outside a cluster). */
+  const probeTargets = (hosts: readonly string[]): ProbeTarget[] => {
+    const pods = source.endpoints(opts.namespace, INTERNAL_SERVICE)
+      .map((e) => ({ ip: e.ip, port: e.ports['http2'] ?? e.ports['http'] ?? Object.values(e.ports)[0] ?? 0 }))
+      .filter((p) => p.port !== 0)
+    if (pods.length === 0 && self !== null) pods.push({ ip: '127.0.0.1', port: self.internalPort })
+    // The internal listener serves every rule (ExternalIP ones too) from the same table swap as
+    // the public one, so probing it proves both.
+    return pods.map((p) => ({ ...p, hosts, scheme: 'http' as const }))
+  }
+
+  const identity = opts.identity ?? `${hostname()}_${randomUUID()}`
+  const elector = new LeaderElector({
+    client: kubeConfig.makeApiClient(CoordinationV1Api), namespace: opts.namespace, name: LEASE_NAME, identity,
+    // A replica shutting down hands over at once instead of leaving the lease to expire.
+    releaseOnCancel: true,
+    onError: (err) => log.debug('leader election call failed', { error: (err as Error).message }),
+    ...(opts.lease !== undefined ? { leaseDurationMs: opts.lease.durationMs, renewDeadlineMs: opts.lease.renewDeadlineMs, retryPeriodMs: opts.lease.retryPeriodMs } : {}),
+    onStartedLeading: () => { log.info('leading: this replica writes ingress status', { identity }); writer?.evaluate() },
+    onStoppedLeading: () => { log.info('no longer leading; status writes stop', { identity }); stopProbing() },
+    onNewLeader: (leader: string) => { if (leader !== identity) log.info('following', { leader }) },
+  })
+  writer = new IngressStatusWriter({
+    kubeConfig, log,
+    current: (ns, name) => source.ingress(ns, name),
+    isLeader: () => elector.isLeader(),
+    prober: {
+      probe: (key, hash, hosts) => { if (!prober.isReady(key, hash)) prober.probe(key, hash, probeTargets(hosts)) },
+      isReady: (key, hash) => prober.isReady(key, hash),
+      cancel: (key) => prober.cancel(key),
+      cancelAll: stopProbing,
+    },
+    loadBalancers: () => {
+      const suffix = `${opts.namespace}.svc.${ctx.clusterDomain()}`
+      return { public: `${PUBLIC_SERVICE}.${suffix}`, private: `${INTERNAL_SERVICE}.${suffix}` }
+    },
+  })
+  const rejectedSeen = new Map<string, string>()
+  elector.start()
+  return {
+    source,
+    applied(out, load, problems) {
+      logRejected(log, (load as ClusterLoad).rejected ?? [], rejectedSeen)
+      writer!.applied(out, load, problems)
+    },
+    listening(ports) {
+      self = ports
+    },
+    async stop() {
+      writer!.stop()
+      prober.stop()
+      await elector.stop()
+    },
+  }
+}
