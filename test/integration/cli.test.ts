@@ -13,7 +13,7 @@ t.test('--help prints usage on stdout and exits 0', async (t) => {
     t.equal(r.stderr, '')
     t.match(r.stdout, /^sluice — a Knative-style serverless ingress\n/)
     t.match(r.stdout, /^Usage:$/m)
-    t.match(r.stdout, /^ {2}sluice serve --config DIR/m)
+    t.match(r.stdout, /^ {2}sluice serve \[--config DIR\] \[--kubernetes/m)
     t.match(r.stdout, /^ {2}sluice validate DIR$/m)
     t.match(r.stdout, /^ {2}sluice --help \| --version$/m)
   }
@@ -159,7 +159,7 @@ t.test('serve without --config exits 2 with the usage', async (t) => {
   const r = await runSluice(['serve'])
   t.equal(r.code, 2)
   t.equal(r.stdout, '')
-  t.match(r.stderr, /^sluice: serve needs --config DIR\n\n/)
+  t.match(r.stderr, /^sluice: serve needs --config DIR, --kubernetes, or both\n\n/)
   t.match(r.stderr, /^Usage:$/m)
 })
 
