@@ -5,6 +5,7 @@ import { hostname } from 'node:os'
 import { CoordinationV1Api } from '@kubernetes/client-node'
 import { randomUUID } from 'node:crypto'
 import type { Registry } from 'prom-client'
+import { collector } from '../gateway/metrics/route-slots.ts'
 import type { Logger } from '../gateway/log.ts'
 import type { ReconcileOutput } from './reconcile/index.ts'
 import type { LoadResult } from './sources/load.ts'
@@ -35,6 +36,22 @@ export interface KubernetesMode {
   /** the gateway listens: this replica can be probed at its internal port (when no sluice-internal endpoints are known) */
   listening(ports: { port: number; internalPort: number }): void
   stop(): Promise<void>
+}
+
+function registerMetrics(registry: Registry, source: KubernetesSource, leading: () => boolean, writes: () => IngressStatusWriter['writes'], rejected: () => number): void {
+  const add = (m: object) => registry.registerMetric(m as Parameters<Registry['registerMetric']>[0])
+  add(collector('sluice_kubernetes_synced', 'Whether the watch of a resource has listed at least once (1) or not yet (0).', 'gauge',
+    () => source.stats().map((s) => ({ labels: { resource: s.resource }, value: s.synced ? 1 : 0 }))))
+  add(collector('sluice_kubernetes_objects', 'Objects of a resource Sluice holds from the cluster (KIngresses: of its class only).', 'gauge',
+    () => source.stats().map((s) => ({ labels: { resource: s.resource }, value: s.objects }))))
+  add(collector('sluice_kubernetes_watch_failures_total', 'Watches or lists that failed and were restarted with backoff, by resource.', 'counter',
+    () => source.stats().map((s) => ({ labels: { resource: s.resource }, value: s.failures }))))
+  add(collector('sluice_kubernetes_leader', 'Whether this replica holds the leader Lease and writes KIngress status (1) or not (0).', 'gauge',
+    () => [{ labels: {}, value: leading() ? 1 : 0 }]))
+  add(collector('sluice_kingress_status_writes_total', 'KIngress status writes by result: ok, conflict (the object moved; retried), failed.', 'counter',
+    () => Object.entries(writes()).map(([result, value]) => ({ labels: { result }, value }))))
+  add(collector('sluice_kingress_rejected', 'KIngresses of our class that cannot be served (invalid spec), reported on their status.', 'gauge',
+    () => [{ labels: {}, value: rejected() }]))
 }
 
 export const LEASE_NAME = 'sluice-leader'
@@ -90,6 +107,7 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
     },
   })
   const rejectedSeen = new Map<string, string>()
+  registerMetrics(ctx.registry, source, () => elector.isLeader(), () => writer!.writes, () => rejectedSeen.size)
   elector.start()
   return {
     source,

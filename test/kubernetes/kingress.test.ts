@@ -55,6 +55,11 @@ t.test('a KIngress of our class is served, probed and marked Ready; others are u
     t.equal(api.statusWrites.filter((w) => w.name === name).length, 0, `${name} was never written`)
     t.equal((await request(sluice.port, `${name}.example.com`, '/')).status, 404, `${name} is not served`)
   }
+  const metrics = (await sluice.admin('/metrics')).body
+  t.match(metrics, /^sluice_kubernetes_leader 1$/m, 'this replica leads')
+  t.match(metrics, /^sluice_kubernetes_synced\{resource="ingresses"\} 1$/m)
+  t.match(metrics, /^sluice_kingress_status_writes_total\{result="ok"\} [1-9]/m)
+  t.match(metrics, /^sluice_kubernetes_objects\{resource="ingresses"\} 1$/m, 'only the ingress of our class is held')
   t.equal(api.requests.filter((q) => q.verb !== 'get' && q.verb !== 'list' && q.verb !== 'watch' && q.resource === 'ingresses' && q.subresource !== 'status').length, 0, 'nothing but status is ever written to an ingress')
 })
 

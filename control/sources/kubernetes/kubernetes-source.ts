@@ -46,7 +46,10 @@ interface Watched {
   /** mapped objects by namespace/name (a KIngress of another class is absent) */
   readonly objects: Map<string, Checked>
   synced: boolean
+  /** consecutive failures (the backoff); reset by a list that answers */
   failures: number
+  /** every failure since start, for the metric */
+  failuresTotal: number
   restart: NodeJS.Timeout | undefined
 }
 
@@ -106,6 +109,11 @@ export class KubernetesSource {
     return out
   }
 
+  /** per watched resource: listed at least once, and how many times its watch failed */
+  stats(): { resource: string; synced: boolean; failures: number; objects: number }[] {
+    return this.#watched.map((w) => ({ resource: w.bucket, synced: w.synced, failures: w.failuresTotal, objects: w.objects.size }))
+  }
+
   start(onLoad: (r: ClusterLoad) => void): void {
     this.#onLoad = onLoad
     this.#stopped = false
@@ -141,7 +149,7 @@ export class KubernetesSource {
       return r
     }
     const informer = makeInformer(this.#opts.kubeConfig, path, listed as Parameters<typeof makeInformer>[2])
-    w = { bucket, informer, objects, synced: false, failures: 0, restart: undefined }
+    w = { bucket, informer, objects, synced: false, failures: 0, failuresTotal: 0, restart: undefined }
     const put = (o: KubernetesObject) => {
       const m = this.#map(bucket, o as RawObject)
       if (m === undefined) objects.delete(keyOf(o))
@@ -178,6 +186,7 @@ export class KubernetesSource {
     const [first, max] = this.#opts.backoffMs ?? [250, 30_000]
     const delay = Math.min(max, first * 2 ** Math.min(w.failures, 20))
     w.failures++
+    w.failuresTotal++
     const e = err as { message?: string; code?: string; cause?: { code?: string } }
     const log = w.failures === 1 || w.failures % 10 === 0 ? this.#opts.log.warn : this.#opts.log.debug
     log('watch failed; retrying, the last good configuration keeps serving', {
