@@ -28,7 +28,7 @@ function tlsIngress(name: string, host: string, secretName: string): KObject {
 t.test('tls: https with the Secret named in spec.tls, http too; then a Secret that comes after its KIngress', async (t) => {
   const api = await startFakeApiServer()
   t.teardown(() => api.close())
-  const backend = await knativeBackend('tls-backend', 'https reached the backend')
+  const backend = await knativeBackend('tls-backend')
   t.teardown(() => backend.close())
   for (const o of serviceFor(NS, 'tls-backend', [backend])) api.apply(o)
 
