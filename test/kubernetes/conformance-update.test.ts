@@ -52,13 +52,14 @@ t.test('update: header-only updates, then fresh backends each time, without a si
     const next = await fresh(name)
     api.apply(kingress(NS, 'update', [HOST], [{ service: name, appendHeaders: { 'Update-Sentinel': `b${i}` } }]))
     await waitIngressReady(api, NS, 'update')
+    t.same(await sentinelNow(), { sentinel: `b${i}`, backend: name }, `backend update ${i}: the next request after Ready reaches ${name}`)
+    // Then the previous version goes: its Service, its EndpointSlice and its process.
     const old = current
     current = next
     api.delete('v1', 'Service', NS, old.name)
     api.delete('discovery.k8s.io/v1', 'EndpointSlice', NS, `${old.name}-${old.port}`)
     await old.close()
     backends.delete(old)
-    t.same(await sentinelNow(), { sentinel: `b${i}`, backend: name }, `backend update ${i}: the next request after Ready reaches ${name}`)
   }
 
   const { sent, failures } = await prober.stop()
