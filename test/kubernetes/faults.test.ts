@@ -2,6 +2,7 @@
 // connections cut, history compacted under a watch (410 Gone, relist), status writes conflicting,
 // and the API server away for a while with changes made meanwhile. Each time Sluice converges on
 // what the cluster says, and keeps serving its last good table while it cannot know.
+import { createServer } from 'node:net'
 import t from 'tap'
 import { startFakeApiServer } from '../fixtures/fake-apiserver.ts'
 import { request, sleep } from '../fixtures/sluice.ts'
@@ -29,14 +30,21 @@ t.test('the API server is down when Sluice starts: it converges once the server 
   for (const o of serviceFor(NS, 'faults', [backend])) api.apply(o)
   api.apply(kingress(NS, 'early', ['early.example.com'], [{ service: 'faults', appendHeaders: { Sentinel: 'early' } }]))
   await api.down()
+  // While it is down, something on its port cuts every connection at once (as a refused one would
+  // fail), and counts them: so the test knows Sluice really tried and failed before the server is up.
+  let attempts = 0
+  const cutter = createServer((s) => { attempts++; s.destroy() })
+  await new Promise<void>((r) => cutter.listen(api.port, '127.0.0.1', r))
   const starting = startClusterSluice(api)
   starting.catch(() => {}) // awaited below; a rejection before that is not unhandled
-  await sleep(1000) // the fault must exist for a while: Sluice tries (and fails) to list meanwhile
+  await waitFor(() => attempts >= 7, { what: () => `Sluice trying the API server (lease + 6 lists; ${attempts} so far)`, timeoutMs: 30_000 })
+  await new Promise<void>((r) => cutter.close(() => r()))
   await api.up()
   const sluice = await starting
   t.teardown(() => sluice.stop())
   await waitIngressReady(api, NS, 'early')
   t.equal(await served(sluice.port, 'early.example.com'), 'early', 'served once the API server came up')
+  t.match(sluice.logs(), /WARN  watch failed; retrying/, 'the failed lists were reported')
 })
 
 t.test('a shared Sluice through watch faults', async (t) => {
