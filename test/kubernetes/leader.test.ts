@@ -6,6 +6,7 @@ import t from 'tap'
 import { startFakeApiServer, type FakeApiServer, type KObject } from '../fixtures/fake-apiserver.ts'
 import { request, type SluiceProcess } from '../fixtures/sluice.ts'
 import { waitFor } from '../fixtures/wait.ts'
+import { tcpTap, type TcpTap } from './fixtures/tcp-tap.ts'
 import { SLUICE_NS, kingress, knativeBackend, serviceFor, sluicePodSlice, startClusterSluice, waitIngressReady } from './fixtures/cluster.ts'
 
 const NS = 'serving-tests'
@@ -27,23 +28,31 @@ function writerRuns(api: FakeApiServer, from = 0): string[] {
 }
 
 /** Two replicas, each a sluice-internal endpoint (so the leader probes both), and one Ready ingress. */
-async function twoReplicas(teardown: (fn: () => unknown) => void): Promise<{ api: FakeApiServer; pods: Map<string, SluiceProcess> }> {
+async function twoReplicas(teardown: (fn: () => unknown) => void): Promise<{ api: FakeApiServer; pods: Map<string, SluiceProcess>; taps: Map<string, TcpTap> }> {
   const api = await startFakeApiServer()
   teardown(() => api.close())
   for (const o of serviceFor(NS, 'leader-backend', [backend])) api.apply(o)
   const [a, b] = await Promise.all([startClusterSluice(api, { pod: 'sluice-a' }), startClusterSluice(api, { pod: 'sluice-b' })])
   teardown(() => Promise.all([a.stop(), b.stop()]))
   const pods = new Map([['sluice-a', a], ['sluice-b', b]])
-  for (const [pod, s] of pods) api.apply(sluicePodSlice(pod, s.internalPort))
+  // Each endpoint goes through a counting forwarder: the test sees that the leader probed both.
+  const taps = new Map<string, TcpTap>()
+  for (const [pod, s] of pods) {
+    const tap = await tcpTap(s.internalPort)
+    teardown(() => tap.close())
+    taps.set(pod, tap)
+    api.apply(sluicePodSlice(pod, tap.port))
+  }
   api.apply(kingress(NS, 'first', ['first.example.com'], [{ service: 'leader-backend' }]))
   await waitIngressReady(api, NS, 'first')
-  return { api, pods }
+  return { api, pods, taps }
 }
 
 t.test('one leader writes status, both serve; SIGKILL of the leader: the other takes over', async (t) => {
-  const { api, pods } = await twoReplicas((fn) => t.teardown(fn))
+  const { api, pods, taps } = await twoReplicas((fn) => t.teardown(fn))
   const leader = await waitFor(() => holder(api), { what: 'a Lease holder' })
   t.ok(pods.has(leader), `the Lease is held by one of the replicas (${leader})`)
+  for (const [pod, tap] of taps) t.ok(tap.connections > 0, `the leader probed ${pod} through its sluice-internal endpoint (${tap.connections} connections)`)
   const other = [...pods.keys()].find((p) => p !== leader)!
   t.ok(api.statusWrites.length > 0, 'status was written')
   t.same(writerRuns(api), [leader], 'every status write so far comes from the leader')
