@@ -280,3 +280,14 @@ t.test('Plugin CRD', async (t) => {
 function hasKubectl(): boolean {
   return (process.env.PATH ?? '').split(path.delimiter).some((d) => d !== '' && existsSync(path.join(d, 'kubectl')))
 }
+
+t.test('docs/kubernetes.md has the RBAC table of API_ACCESS, row for row', async (t) => {
+  const doc = readFileSync(path.join(ROOT, 'docs/kubernetes.md'), 'utf8')
+  const where: Record<ApiScope, string> = { cluster: 'all namespaces', 'own-namespace': OWN_NAMESPACE, 'knative-namespace': KNATIVE_NAMESPACE }
+  const rows = doc.split('\n').filter((l) => /^\s*\| (all namespaces|sluice-system|knative-serving) \|/.test(l))
+  t.equal(rows.length, API_ACCESS.length, 'one row per rule')
+  for (const a of API_ACCESS) {
+    const cells = `| ${where[a.scope]} | ${a.group === '' ? 'core' : a.group} | ${a.resource} | ${a.verbs.join(', ')} |`
+    t.ok(rows.some((r) => r.trim().startsWith(cells)), `row ${cells}`)
+  }
+})
