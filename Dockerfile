@@ -23,11 +23,13 @@ COPY lib ./lib
 COPY plugins ./plugins
 COPY gateway ./gateway
 COPY control ./control
+# The default --state directory, writable without a volume (`docker run`); the Deployment mounts an
+# emptyDir over it, since its root filesystem is read-only.
+RUN mkdir -p /var/lib/sluice && chown 65532:65532 /var/lib/sluice
 # A numeric user, so the kubelet can verify runAsNonRoot (a name such as `node` cannot be checked).
 USER 65532:65532
 # public HTTP/1.1 + h2c, public TLS, internal (cluster-local routes), admin (/healthz, /readyz, /metrics)
 EXPOSE 8080 8443 8081 9090
-# --state must be writable: the Deployment mounts an emptyDir here.
 ENV SLUICE_STATE_DIR=/var/lib/sluice
 ENTRYPOINT ["node", "bin/sluice.ts"]
 CMD ["serve", "--kubernetes"]

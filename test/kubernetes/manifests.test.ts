@@ -9,6 +9,8 @@ import { parseAllDocuments, parse as parseYaml } from 'yaml'
 import { API_ACCESS, type ApiScope } from '../../control/sources/kubernetes/api-access.ts'
 import { readSettings, defaultSettings, parseDuration } from '../../control/settings/read-settings.ts'
 import type { ConfigMap } from '../../control/resources/types.ts'
+// The generated API models: which fields each kind has (no cluster needed to spot a misspelt field).
+import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const DIR = path.join(ROOT, 'config/kubernetes')
@@ -291,3 +293,31 @@ t.test('docs/kubernetes.md has the RBAC table of API_ACCESS, row for row', async
     t.ok(rows.some((r) => r.trim().startsWith(cells)), `row ${cells}`)
   }
 })
+
+t.test('every field is one the Kubernetes API knows (no typo silently dropped by the API server)', async (t) => {
+  const models: Record<string, string> = {
+    Namespace: 'V1Namespace', ServiceAccount: 'V1ServiceAccount', ClusterRole: 'V1ClusterRole', ClusterRoleBinding: 'V1ClusterRoleBinding',
+    Role: 'V1Role', RoleBinding: 'V1RoleBinding', ConfigMap: 'V1ConfigMap', Deployment: 'V1Deployment', Service: 'V1Service',
+    PodDisruptionBudget: 'V1PodDisruptionBudget', CustomResourceDefinition: 'V1CustomResourceDefinition',
+  }
+  for (const o of objects) {
+    const model = models[o.kind]
+    t.ok(model, `${o.kind} has a model`)
+    if (model === undefined) continue
+    const { __file, ...written } = o
+    const known = ObjectSerializer.serialize(ObjectSerializer.deserialize(written, model, ''), model, '') as Obj
+    t.same(unknownFields(written, known, ''), [], `${__file}: ${o.kind} ${o.metadata.name}`)
+  }
+})
+
+/** Paths present in `written` but lost in a round trip through the API model. */
+function unknownFields(written: unknown, known: unknown, at: string): string[] {
+  if (written === null || typeof written !== 'object') return []
+  const out: string[] = []
+  for (const [k, v] of Object.entries(written)) {
+    const kn = (known as Obj | null)?.[k]
+    if (kn === undefined) out.push(`${at}.${k}`)
+    else out.push(...unknownFields(v, kn, `${at}.${k}`))
+  }
+  return out
+}
