@@ -95,7 +95,7 @@ async function startSluice(api: FakeApiServer, label: string, profile: boolean):
     '--state', path.join(dir, 'state'), '--port', String(port), '--internal-port', String(internal), '--tls-port', '0',
     '--admin-port', String(admin), '--host', '127.0.0.1']
   const env = {
-    ...process.env, NODE_OPTIONS: '', SLUICE_LOG_LEVEL: 'warn', POD_NAMESPACE: 'sluice-system', POD_NAME: 'sluice-0',
+    ...process.env, NODE_OPTIONS: '', SLUICE_LOG_LEVEL: process.env.KBENCH_LOG_LEVEL ?? 'warn', POD_NAMESPACE: 'sluice-system', POD_NAME: 'sluice-0',
     SLUICE_LEASE_DURATION: '3s', SLUICE_LEASE_RENEW_DEADLINE: '2s', SLUICE_LEASE_RETRY_PERIOD: '500ms',
   }
   const spawnedAt = now()

@@ -47,7 +47,7 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
   const source = new KubernetesSource({ kubeConfig, log, ingressClass: opts.ingressClass, knativeNamespace: opts.knativeNamespace })
   let self: { port: number; internalPort: number } | null = null
   let writer: IngressStatusWriter | null = null
-  const newProber = () => new StatusProber({ log, onReady: () => writer?.evaluate() })
+  const newProber = () => new StatusProber({ log, onReady: (key) => writer?.evaluate(key) })
   // A stopped prober stays stopped: leadership lost and regained starts a fresh one.
   let prober = newProber()
   const stopProbing = () => { prober.stop(); prober = newProber() }
@@ -89,6 +89,8 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
       return { public: `${PUBLIC_SERVICE}.${suffix}`, private: `${INTERNAL_SERVICE}.${suffix}` }
     },
   })
+  // A status-only update (ours, or someone overwriting it) re-checks that one ingress, not the table.
+  source.onStatusChange = (ns, name) => writer?.evaluate(`${ns}/${name}`)
   const rejectedSeen = new Map<string, string>()
   elector.start()
   return {
