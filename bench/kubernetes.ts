@@ -11,21 +11,23 @@
 //   node bench/kubernetes.ts                 (or BENCH=kubernetes npm run bench)
 //   KBENCH_INGRESSES=500 KBENCH_EVENTS=50    smaller run
 //   KBENCH_PROFILE=/tmp/prof                 also run the Sluice child under --cpu-prof (profile written there on exit)
+//   KBENCH_HEAPSNAPSHOT=/tmp/heap            and write a heap snapshot of it there once all are Ready
 //
 // Needs nothing outside this repository; everything listens on 127.0.0.1 and is killed on exit.
 import http from 'node:http'
 import path from 'node:path'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { startFakeApiServer, type FakeApiServer, type KObject } from '../test/fixtures/fake-apiserver.ts'
 import { knativeBackend, kingress, serviceFor, isReady } from '../test/kubernetes/fixtures/cluster.ts'
 import type { Backend } from '../test/fixtures/backend.ts'
-import { NODE, ROOT, fmt, freePort, percentile, sleep, startGroup, stopGroup, table, tmpDir, waitFor } from './lib.ts'
+import { NODE, ROOT, fmt, freePort, metric, percentile, sleep, startGroup, stopGroup, table, tmpDir, waitFor } from './lib.ts'
 
 const N = Number(process.env.KBENCH_INGRESSES ?? 2_000)
 const EVENTS = Number(process.env.KBENCH_EVENTS ?? 200)
 const BACKENDS = 4
 const NS = 'bench'
 const PROFILE = process.env.KBENCH_PROFILE
+const HEAP = process.env.KBENCH_HEAPSNAPSHOT
 const TARGET = { eventP99Ms: 100, readyMs: 5_000, rssKb: 20 }
 const INGRESS_API = 'networking.internal.knative.dev/v1alpha1'
 
@@ -91,6 +93,7 @@ async function startSluice(api: FakeApiServer, label: string, profile: boolean):
   writeFileSync(logFile, '')
   const nodeArgs = ['--expose-gc', '--import', path.join(ROOT, 'bench/gc-preload.ts')]
   if (profile && PROFILE !== undefined) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${PROFILE}`)
+  if (profile && HEAP !== undefined) nodeArgs.push('--heapsnapshot-signal=SIGUSR1', `--diagnostic-dir=${HEAP}`)
   const args = [...nodeArgs, path.join(ROOT, 'bin/sluice.ts'), 'serve', '--kubernetes', '--kubeconfig', api.kubeconfig(undefined, { user: 'sluice' }),
     '--state', path.join(dir, 'state'), '--port', String(port), '--internal-port', String(internal), '--tls-port', '0',
     '--admin-port', String(admin), '--host', '127.0.0.1']
@@ -136,6 +139,7 @@ async function main(): Promise<number> {
     const empty = await startSluice(api, 'empty', false)
     await waitFor(() => readyz(empty.admin), 30_000, () => `empty sluice not ready; log:\n${empty.log()}`, 5)
     const rss0 = await settledRss(empty.pid)
+    const heap0 = await metric(empty.admin, 'sluice_nodejs_heap_size_used_bytes')
     await empty.stop()
 
     // 2. N ingresses.
@@ -148,6 +152,11 @@ async function main(): Promise<number> {
     // Served, too (the last one applied).
     await waitFor(async () => (await probe(s.port, host(N - 1))).status === 200, 10_000, () => `${host(N - 1)} not served`, 5)
     const rssN = await settledRss(s.pid)
+    const heapN = await metric(s.admin, 'sluice_nodejs_heap_size_used_bytes')
+    if (HEAP !== undefined) {
+      process.kill(s.pid, 'SIGUSR1')
+      await waitFor(() => readdirSync(HEAP).some((f) => f.endsWith('.heapsnapshot')) && readyz(s.admin), 120_000, () => 'no heap snapshot', 500)
+    }
     const perIngressKb = (rssN - rss0) / N
 
     // 3. event → served.
@@ -196,7 +205,7 @@ async function main(): Promise<number> {
       [`event → served p99 (${EVENTS})`, `${fmt(p99, 1)} ms`, `≤ ${TARGET.eventP99Ms} ms`, mark(p99 <= TARGET.eventP99Ms)],
       ['event → served max', `${fmt(max, 1)} ms`, '', ''],
     ]))
-    console.log(`RSS: ${fmt(rss0 / 1024, 1)} MB with 0 ingresses, ${fmt(rssN / 1024, 1)} MB with ${N} (after a full GC). Events: ${kinds.created} new KIngress/host, ${kinds.changed} changed appendHeader.`)
+    console.log(`RSS: ${fmt(rss0 / 1024, 1)} MB with 0 ingresses, ${fmt(rssN / 1024, 1)} MB with ${N} (after a full GC); V8 heap used ${fmt(heap0 / 2 ** 20, 1)} → ${fmt(heapN / 2 ** 20, 1)} MB, ${fmt((heapN - heap0) / 1024 / N, 1)} KB per ingress. Events: ${kinds.created} new KIngress/host, ${kinds.changed} changed appendHeader.`)
     console.log('reference (not measured; /work/shared/reference/kingress.md §4): Kourier readies a new ksvc in < 10 s up to 2,000 ksvc (net-kourier#941),')
     console.log('  ~6 s at > 1k ksvc (serving#13247); Istio gateway ~0.5–1 MB per ksvc (istio#25145); Contour 1–2 min at ~1,000 ksvc.')
     if (PROFILE !== undefined) console.log(`CPU profile of the ${N}-ingress Sluice child: ${PROFILE}/*.cpuprofile`)

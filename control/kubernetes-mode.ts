@@ -79,7 +79,13 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
     current: (ns, name) => source.ingress(ns, name),
     isLeader: () => elector.isLeader(),
     prober: {
-      probe: (key, hash, hosts) => { if (!prober.isReady(key, hash)) prober.probe(key, hash, probeTargets(hosts)) },
+      probe: (key, hash, hosts) => {
+        if (prober.isReady(key, hash)) return
+        // No replica known yet (this one not listening, no sluice-internal endpoints): a round
+        // with no targets would count as Ready at once, unprobed. listening() evaluates again.
+        const targets = probeTargets(hosts)
+        if (targets.length > 0) prober.probe(key, hash, targets)
+      },
       isReady: (key, hash) => prober.isReady(key, hash),
       cancel: (key) => prober.cancel(key),
       cancelAll: stopProbing,
@@ -101,6 +107,7 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
     },
     listening(ports) {
       self = ports
+      writer?.evaluate()
     },
     async stop() {
       writer!.stop()

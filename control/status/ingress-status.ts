@@ -62,6 +62,7 @@ export class IngressStatusWriter {
   readonly #writing = new Set<string>()
   readonly #again = new Set<string>()
   #index: Index | null = null
+  #pending: NodeJS.Immediate | undefined
   #retry: NodeJS.Timeout | undefined
   #stopped = false
   /** status writes done, by result: for tests and metrics */
@@ -76,11 +77,16 @@ export class IngressStatusWriter {
   applied(out: ReconcileOutput, load: LoadResult, problems: readonly ConfigError[] = []): void {
     this.#last = { out, load, problems }
     this.#index = null
-    this.evaluate()
+    // After the I/O already waiting: applied() runs right after the table swap, and requests for
+    // the new table should not wait behind N status comparisons (≈ 10 ms at 2,000 ingresses).
+    // Loads in a burst share one evaluation.
+    if (this.#pending !== undefined) return
+    this.#pending = setImmediate(() => { this.#pending = undefined; this.evaluate() })
   }
 
   stop(): void {
     this.#stopped = true
+    if (this.#pending !== undefined) clearImmediate(this.#pending)
     if (this.#retry !== undefined) clearTimeout(this.#retry)
     this.#o.prober.cancelAll()
   }
@@ -230,15 +236,28 @@ function readyOf(status: Record<string, unknown>): string {
   return ((status.conditions ?? []) as Condition[]).find((c) => c.type === 'Ready')?.status ?? 'Unknown'
 }
 
-const strip = (c: Condition) => [c.type, c.status, c.reason ?? '', c.message ?? '']
+function sameBalancer(a: unknown, b: unknown): boolean {
+  const ia = (a as { ingress?: unknown } | undefined)?.ingress
+  const ib = (b as { ingress?: unknown } | undefined)?.ingress
+  // Ours always hold exactly one { domainInternal }: compared without serialising; anything else whole.
+  const one = (i: unknown): i is [{ domainInternal: unknown }] => Array.isArray(i) && i.length === 1 && Object.keys(i[0] ?? {}).length === 1 && 'domainInternal' in i[0]
+  if (Object.keys(a ?? {}).length === 1 && Object.keys(b ?? {}).length === 1 && one(ia) && one(ib)) return ia[0].domainInternal === ib[0].domainInternal
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null)
+}
 
+/** Equal for what Sluice writes: generation, load balancers, and each condition but its time. */
 function sameStatus(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
   if (a.observedGeneration !== b.observedGeneration) return false
-  if (JSON.stringify(a.privateLoadBalancer ?? null) !== JSON.stringify(b.privateLoadBalancer ?? null)) return false
-  if (JSON.stringify(a.publicLoadBalancer ?? null) !== JSON.stringify(b.publicLoadBalancer ?? null)) return false
-  const ca = ((a.conditions ?? []) as Condition[]).map(strip)
-  const cb = ((b.conditions ?? []) as Condition[]).map(strip)
-  return JSON.stringify(ca) === JSON.stringify(cb)
+  if (!sameBalancer(a.privateLoadBalancer, b.privateLoadBalancer) || !sameBalancer(a.publicLoadBalancer, b.publicLoadBalancer)) return false
+  const ca = (a.conditions ?? []) as Condition[]
+  const cb = (b.conditions ?? []) as Condition[]
+  if (ca.length !== cb.length) return false
+  for (let i = 0; i < ca.length; i++) {
+    const x = ca[i]!
+    const y = cb[i]!
+    if (x.type !== y.type || x.status !== y.status || (x.reason ?? '') !== (y.reason ?? '') || (x.message ?? '') !== (y.message ?? '')) return false
+  }
+  return true
 }
 
 /** A condition whose status did not change keeps the time it last changed. */
