@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm run bench — four parts, chosen with BENCH=peers|activator|plugins|protocols|all (default all):
+# npm run bench — five parts, chosen with BENCH=peers|activator|plugins|protocols|kubernetes|all (default all):
 #
 # peers      Sluice (metrics on, default settings) side by side with nginx, HAProxy, a bare undici
 #            proxy and @fastify/http-proxy, through ../shared/bench/peers.sh. Prints CPU µs per
@@ -11,6 +11,9 @@
 #
 # plugins    bench/plugins.sh: a route with cors + headers + rate-limit against the same route
 #            without plugins, in one gateway process (target ≤ 1.10× CPU per request).
+# kubernetes bench/kubernetes.ts: 2,000 KIngresses in the in-repo fake API server and a real
+#            `sluice serve --kubernetes`: start → ready, RSS per ingress, event → served p50/p99/max
+#            (KBENCH_INGRESSES, KBENCH_EVENTS, KBENCH_PROFILE=DIR tune it; about 1 minute).
 # protocols  bench/protocols.sh: h2load (h2c) through Sluice and nginx http2, an h2c upstream,
 #            WebSocket echo messages/s through Sluice and direct.
 #
@@ -19,7 +22,7 @@
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=${BENCH:-all}
-case "$BENCH" in peers|activator|plugins|protocols|all) ;; *) echo "bench: BENCH must be peers, activator, plugins, protocols or all (got $BENCH)" >&2; exit 2 ;; esac
+case "$BENCH" in peers|activator|plugins|protocols|kubernetes|all) ;; *) echo "bench: BENCH must be peers, activator, plugins, protocols, kubernetes or all (got $BENCH)" >&2; exit 2 ;; esac
 NODE="$ROOT/node_modules/.bin/node"
 status=0
 
@@ -50,5 +53,11 @@ fi
 if [ "$BENCH" = protocols ] || [ "$BENCH" = all ]; then
   echo; echo "# protocols (bench/protocols.sh)"
   bash "$ROOT/bench/protocols.sh" || status=$?
+fi
+
+if [ "$BENCH" = kubernetes ] || [ "$BENCH" = all ]; then
+  echo; echo "# kubernetes (bench/kubernetes.ts)"
+  # Bounded: a stuck run is killed after 3 minutes.
+  timeout 180 "$NODE" "$ROOT/bench/kubernetes.ts" || status=$?
 fi
 exit $status

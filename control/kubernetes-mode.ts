@@ -64,7 +64,7 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
   const source = new KubernetesSource({ kubeConfig, log, ingressClass: opts.ingressClass, knativeNamespace: opts.knativeNamespace })
   let self: { port: number; internalPort: number } | null = null
   let writer: IngressStatusWriter | null = null
-  const newProber = () => new StatusProber({ log, onReady: () => writer?.evaluate() })
+  const newProber = () => new StatusProber({ log, onReady: (key) => writer?.evaluate(key) })
   // A stopped prober stays stopped: leadership lost and regained starts a fresh one.
   let prober = newProber()
   const stopProbing = () => { prober.stop(); prober = newProber() }
@@ -96,7 +96,13 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
     current: (ns, name) => source.ingress(ns, name),
     isLeader: () => elector.isLeader(),
     prober: {
-      probe: (key, hash, hosts) => { if (!prober.isReady(key, hash)) prober.probe(key, hash, probeTargets(hosts)) },
+      probe: (key, hash, hosts) => {
+        if (prober.isReady(key, hash)) return
+        // No replica known yet (this one not listening, no sluice-internal endpoints): a round
+        // with no targets would count as Ready at once, unprobed. listening() evaluates again.
+        const targets = probeTargets(hosts)
+        if (targets.length > 0) prober.probe(key, hash, targets)
+      },
       isReady: (key, hash) => prober.isReady(key, hash),
       cancel: (key) => prober.cancel(key),
       cancelAll: stopProbing,
@@ -106,6 +112,8 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
       return { public: `${PUBLIC_SERVICE}.${suffix}`, private: `${INTERNAL_SERVICE}.${suffix}` }
     },
   })
+  // A status-only update (ours, or someone overwriting it) re-checks that one ingress, not the table.
+  source.onStatusChange = (ns, name) => writer?.evaluate(`${ns}/${name}`)
   const rejectedSeen = new Map<string, string>()
   registerMetrics(ctx.registry, source, () => elector.isLeader(), () => writer!.writes, () => rejectedSeen.size)
   elector.start()
@@ -117,6 +125,7 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
     },
     listening(ports) {
       self = ports
+      writer?.evaluate()
     },
     async stop() {
       writer!.stop()

@@ -55,11 +55,23 @@ interface Watched {
 
 const keyOf = (o: KubernetesObject): string => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`
 
+/** Everything checked() reads from a KIngress except resourceVersion (status is not read at all). */
+function ingressInput(raw: RawObject): string {
+  const m = raw.metadata ?? {}
+  const created = m.creationTimestamp instanceof Date ? m.creationTimestamp.toISOString() : m.creationTimestamp
+  return JSON.stringify([m.uid, m.generation, created, m.labels, m.annotations, raw['spec']])
+}
+
 export class KubernetesSource {
   readonly #opts: KubernetesSourceOptions
   readonly #class: string
   readonly #watched: Watched[] = []
   #onLoad: ((r: ClusterLoad) => void) | undefined
+  /**
+   * A KIngress of ours changed only outside what Sluice serves from (its status, resourceVersion,
+   * managedFields): no new snapshot, only this. The status writer re-checks that one ingress.
+   */
+  onStatusChange: ((namespace: string, name: string) => void) | undefined
   #timer: NodeJS.Timeout | undefined
   #stopped = true
 
@@ -150,7 +162,22 @@ export class KubernetesSource {
     }
     const informer = makeInformer(this.#opts.kubeConfig, path, listed as Parameters<typeof makeInformer>[2])
     w = { bucket, informer, objects, synced: false, failures: 0, failuresTotal: 0, restart: undefined }
+    /** of each KIngress: what its mapped object is made of, to tell a status-only update */
+    const inputs = new Map<string, string>()
     const put = (o: KubernetesObject) => {
+      if (bucket === 'ingresses') {
+        // The leader's own status writes come back as updates of every ingress: rebuilding and
+        // reconciling the whole snapshot for each made an event at 2,000 ingresses wait behind
+        // several full passes. The mapped object holds only metadata (but resourceVersion) and spec.
+        const k = keyOf(o)
+        const input = ingressInput(o as RawObject)
+        if (objects.has(k) && inputs.get(k) === input) {
+          const m = o.metadata
+          if (this.#ours(o as RawObject)) this.onStatusChange?.(m?.namespace ?? '', m?.name ?? '')
+          return
+        }
+        inputs.set(k, input)
+      }
       const m = this.#map(bucket, o as RawObject)
       if (m === undefined) objects.delete(keyOf(o))
       else objects.set(keyOf(o), m)
@@ -158,7 +185,7 @@ export class KubernetesSource {
     }
     informer.on('add', put)
     informer.on('update', put)
-    informer.on('delete', (o) => { if (objects.delete(keyOf(o))) this.#changed() })
+    informer.on('delete', (o) => { inputs.delete(keyOf(o)); if (objects.delete(keyOf(o))) this.#changed() })
     informer.on('error', (err: unknown) => this.#failed(w!, err))
     this.#watched.push(w)
   }
