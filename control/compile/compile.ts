@@ -6,6 +6,7 @@ import { buildChain } from '../../gateway/plugins/chain.ts'
 import type { Backend, HostTable, PathRoute, RouteTable, Split, VirtualHost } from '../../gateway/route-table.ts'
 import type { RouteSlot } from '../../gateway/metrics/route-slots.ts'
 import { trustedProxies } from '../../gateway/trusted-proxies.ts'
+import type { AccessLog } from '../../gateway/access-log.ts'
 
 export interface SlotProvider {
   slot(namespace: string, route: string, revision: string): RouteSlot
@@ -14,9 +15,11 @@ export interface SlotProvider {
 /** The plugin entries of an ingress's routes, in priority order (instances made once per route). */
 export type PluginProvider = (ing: RoutingIngress) => readonly PluginEntry[]
 
-function compileBackend(spec: BackendSpec): Backend {
+function compileBackend(spec: BackendSpec, streamIdleMs: number): Backend {
   const t = spec.timeouts
-  const firsts = [t.totalMs, t.responseStartMs, t.idleMs].filter((v) => v > 0)
+  // config-sluice stream-idle-timeout bounds every revision's idle timeout: the shorter one wins.
+  const idleMs = t.idleMs > 0 && streamIdleMs > 0 ? Math.min(t.idleMs, streamIdleMs) : Math.max(t.idleMs, streamIdleMs)
+  const firsts = [t.totalMs, t.responseStartMs, idleMs].filter((v) => v > 0)
   return {
     key: spec.key,
     namespace: spec.namespace,
@@ -25,7 +28,7 @@ function compileBackend(spec: BackendSpec): Backend {
     origins: Object.freeze([...spec.origins]),
     totalMs: t.totalMs,
     responseStartMs: t.responseStartMs,
-    idleMs: t.idleMs,
+    idleMs,
     firstByteMs: firsts.length === 0 ? 0 : Math.min(...firsts),
     containerConcurrency: spec.containerConcurrency,
     managed: spec.managed,
@@ -44,11 +47,19 @@ function headerList(path: Readonly<Record<string, string>>, split: Readonly<Reco
 export interface EdgeOptions {
   /** config-sluice trusted-proxies, already checked by readSettings; default none */
   readonly trustedProxies?: readonly string[]
+  /** X-Forwarded-For entries believed from any peer (trusted-hops-count, +1 without use-remote-address) */
+  readonly trustedHops?: number
+  /** config-sluice stream-idle-timeout in ms; 0 = off */
+  readonly streamIdleMs?: number
+  /** the `server` response header Sluice writes, or null to pass the upstream's through */
+  readonly serverHeader?: string | null
+  /** the global access log, or null */
+  readonly accessLog?: AccessLog | null
 }
 
 export function compile(model: RoutingModel, slots: SlotProvider, version: number, plugins?: PluginProvider, edge: EdgeOptions = {}): RouteTable {
   const backends = new Map<string, Backend>()
-  for (const spec of model.backends.values()) backends.set(spec.key, compileBackend(spec))
+  for (const spec of model.backends.values()) backends.set(spec.key, compileBackend(spec, edge.streamIdleMs ?? 0))
 
   const external = new Map<string, VirtualHost>()
   const internal = new Map<string, VirtualHost>()
@@ -85,7 +96,9 @@ export function compile(model: RoutingModel, slots: SlotProvider, version: numbe
     internal: hostTable(internal),
     backends,
     routeCount,
-    trustedProxies: trustedProxies(edge.trustedProxies ?? []),
+    trustedProxies: trustedProxies(edge.trustedProxies ?? [], edge.trustedHops ?? 0),
+    serverHeader: edge.serverHeader ?? null,
+    accessLog: edge.accessLog ?? null,
   })
 }
 
