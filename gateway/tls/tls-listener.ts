@@ -84,25 +84,30 @@ export function createTlsServer(
     }
   })
 
-  // A PROXY-addressed connection: the TLS socket reports the client the header named (its own
-  // address getter would ask the kernel, which knows only the balancer).
-  server.prependListener('secureConnection', (tlsSocket: TLSSocket & { _parent?: object | null }) => {
-    // `_parent` is the accepted socket; over a ReplaySocket Node sets none, and the stream is
-    // found under the TLS handle's JS stream adapter (Node internals: without them, the address
-    // stays the balancer's, never someone else's).
-    type Peer = { remoteAddress?: string; remotePort?: number; stream?: Peer }
-    const handle = (tlsSocket as unknown as { _handle?: { _parentWrap?: Peer } | null })._handle
-    const parent = (tlsSocket._parent ?? handle?._parentWrap?.stream) as Peer | null | undefined
-    if (parent == null || realPeer(parent) === undefined) return
-    Object.defineProperty(tlsSocket, 'remoteAddress', { value: parent.remoteAddress, configurable: true })
-    Object.defineProperty(tlsSocket, 'remotePort', { value: parent.remotePort, configurable: true })
-  })
-
   const connections = opts.connections ?? new ConnectionTable()
   connections.watchTls(server)
   connections.governHttp1(server)
   connections.watchHttp1(server)
   connections.watchHttp2(server)
+  // A PROXY-addressed connection: the TLS socket reports the client the header named (its own
+  // address getter would ask the kernel, which knows only the balancer). Prepended after the
+  // connection table's listener, so it runs first: over a ReplaySocket Node sets no `_parent`
+  // (it does only for a net.Socket), and the table finds the connection through `_parent`. The
+  // stream is found under the TLS handle's JS stream adapter (Node internals; without them the
+  // address stays the balancer's, never someone else's). Node reads a TLS socket's `_parent`
+  // only to walk socket timers, which a ReplaySocket does not have.
+  server.prependListener('secureConnection', (tlsSocket: TLSSocket & { _parent?: object | null }) => {
+    type Peer = { remoteAddress?: string; remotePort?: number; stream?: Peer }
+    let parent = tlsSocket._parent as Peer | null | undefined
+    if (parent == null) {
+      const handle = (tlsSocket as unknown as { _handle?: { _parentWrap?: Peer } | null })._handle
+      parent = handle?._parentWrap?.stream
+      if (parent instanceof ReplaySocket) tlsSocket._parent = parent
+    }
+    if (parent == null || realPeer(parent) === undefined) return
+    Object.defineProperty(tlsSocket, 'remoteAddress', { value: parent.remoteAddress, configurable: true })
+    Object.defineProperty(tlsSocket, 'remotePort', { value: parent.remotePort, configurable: true })
+  })
   server.once('close', () => connections.stop())
 
   server.on('request', onRequest as (req: Http2ServerRequest, res: Http2ServerResponse) => void)

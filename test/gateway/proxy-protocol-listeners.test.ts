@@ -33,7 +33,8 @@ const s = await startSluice({
   ),
   'secret.yaml': secretYaml('cert', CERT.cert, CERT.key),
   'filtered.yaml': docs(service('filtered', backend.origin, 'deny'), plugin('deny', 'ip-filter', { deny: ['203.0.113.0/24'] })),
-  'config-sluice.yaml': configSluice({ 'enable-proxy-protocol': 'true' }),
+  // A short header deadline: connections past their header must be counted busy, not cut by it.
+  'config-sluice.yaml': configSluice({ 'enable-proxy-protocol': 'true', 'client-header-timeout': '1s' }),
 })
 t.teardown(() => s.stop())
 await expectReady(s)
@@ -144,10 +145,10 @@ t.test('the internal listener never takes a header', async (t) => {
 })
 
 /** An HTTPS GET over `socket` (a PROXY header already on its way). */
-function httpsGet(socket: Duplex): Promise<Seen> {
+function httpsGet(socket: Duplex, path = '/'): Promise<Seen> {
   return new Promise((resolve, reject) => {
     const req = https.request({
-      host: TLS_HOST, path: '/',
+      host: TLS_HOST, path,
       createConnection: () => tls.connect({ socket, servername: TLS_HOST, ca: CERT.cert }),
     }, (res) => {
       let body = ''
@@ -171,8 +172,8 @@ t.test('TLS: a header, then the ClientHello in a later write', async (t) => {
   t.equal(r.headers['x-forwarded-proto'], 'https')
 })
 
-t.test('TLS: header and ClientHello in one segment (bytes read past the header are replayed)', async (t) => {
-  const header = v2tcp4([198, 51, 100, 22])
+/** A stream to the TLS port whose first write (the ClientHello) carries `header` in the same segment. */
+function joinedWithHeader(header: Buffer): Duplex {
   const sock = net.connect(tlsPort, '127.0.0.1')
   let first = true
   // The TLS client writes through this stream; its first write (the ClientHello) carries the header.
@@ -188,9 +189,24 @@ t.test('TLS: header and ClientHello in one segment (bytes read past the header a
   sock.on('data', (d: Buffer) => joined.push(d))
   sock.on('end', () => joined.push(null))
   sock.on('error', (e) => joined.destroy(e))
-  const r = await httpsGet(joined)
+  return joined
+}
+
+t.test('TLS: header and ClientHello in one segment (bytes read past the header are replayed)', async (t) => {
+  const r = await httpsGet(joinedWithHeader(v2tcp4([198, 51, 100, 22])))
   t.equal(r.status, 200)
   t.equal(r.headers['x-forwarded-for'], '198.51.100.22')
+  // The connection is tracked like any other: a request in flight outlives client-header-timeout (1s).
+  const slow = await httpsGet(joinedWithHeader(v1('198.51.100.23')), '/?delay=2500')
+  t.equal(slow.status, 200)
+  t.equal(slow.headers['x-forwarded-for'], '198.51.100.23')
+})
+
+t.test('a header that never completes is closed at client-header-timeout', async (t) => {
+  const r = await rawConversation(s.port, 'PROXY TCP4 203.0.113.7', 20_000)
+  t.same(r, { text: '', closed: true })
+  const tlsR = await rawConversation(tlsPort, 'PROXY TCP4 203.0.113.7', 20_000)
+  t.same(tlsR, { text: '', closed: true })
 })
 
 t.test('TLS without a header: closed before any handshake', async (t) => {
