@@ -154,6 +154,9 @@ t.test('listen-ip-addresses, cipher-suites and the access log on one Sluice', as
   await send(s.port, HOST, { path: '/logged?x=1', headers: { 'x-test': 'abcdefgh', 'user-agent': 'probe/1' } })
   const line = await waitFor(() => /^ACCESS GET \/logged.*$/m.exec(s.logs())?.[0], { what: 'the access log line', timeoutMs: 10_000 })
   t.equal(line, 'ACCESS GET /logged?x=1 200 abcde probe/1 127.0.0.1 100%')
+  // Local answers are logged too.
+  await send(s.port, 'nowhere.example.com', { path: '/missing' })
+  t.ok(await waitFor(() => /^ACCESS GET \/missing 404 - - 127\.0\.0\.1 100%$/m.test(s.logs()), { what: 'the 404 line' }))
 
   // Addresses are read when the listeners open: a change says a restart is needed.
   await reconfigure(s, { 'listen-ip-addresses': '127.0.0.1', 'cipher-suites': 'ECDHE-ECDSA-AES128-GCM-SHA256' })

@@ -11,6 +11,7 @@ import tls from 'node:tls'
 import { Duplex } from 'node:stream'
 import { startBackend } from '../fixtures/backend.ts'
 import { startSluice } from '../fixtures/sluice.ts'
+import { waitFor } from '../fixtures/wait.ts'
 import { coreBackend, kingress, rawConversation, yamlDocs } from './helpers.ts'
 import { docs, expectReady, hostOf, plugin, service } from '../plugins/fixtures/e2e.ts'
 import { secretYaml, selfSigned } from '../tls/certs.ts'
@@ -214,4 +215,13 @@ t.test('TLS without a header: closed before any handshake', async (t) => {
     const c = tls.connect({ port: tlsPort, host: '127.0.0.1', servername: TLS_HOST, ca: CERT.cert }, () => resolve(c))
     c.on('error', reject)
   }))
+})
+
+t.test('turned off by a reload: new connections need no header', async (t) => {
+  const before = (JSON.parse((await s.admin('/debug/routes')).body) as { version: number }).version
+  s.write('config-sluice.yaml', configSluice({ 'enable-proxy-protocol': 'false' }))
+  await waitFor(async () => (JSON.parse((await s.admin('/debug/routes')).body) as { version: number }).version > before, { what: 'the reload' })
+  const r = await rawConversation(s.port, `GET / HTTP/1.1\r\nhost: ${HOST}\r\nconnection: close\r\n\r\n`, 10_000)
+  t.match(r.text, /^HTTP\/1\.1 200/)
+  t.match(r.text, /"x-forwarded-for":"127\.0\.0\.1"/)
 })
