@@ -21,6 +21,7 @@ import { compile } from './compile/compile.ts'
 import { loadState, saveState, type RevisionState } from './state.ts'
 import type { Settings } from './settings/types.ts'
 import { readAutoscalerSettings } from './settings/autoscaler.ts'
+import { edgeOptions, listenerSettings } from './settings/kourier-keys.ts'
 import type { AutoscalerSettings } from './autoscaler/config.ts'
 import { scalingErrors } from './scaling/validate-scaling.ts'
 import type { ScalingLoop } from './scaling/scaling-loop.ts'
@@ -212,9 +213,10 @@ export class ControlLoop {
         instances.begin()
         const table = compile(out.model, gateway.metrics.slots, ++this.#version,
           (ing) => r.forOwner(ing.ownerKind, ing.namespace, ing.name).map((p) => instances.entry(ing.namespace, ing.name, p)),
-          { trustedProxies: settings.sluice.trustedProxies, ...(trust?.pem !== undefined ? { internalTrust: trust.pem } : {}) })
+          { ...edgeOptions(settings), ...(trust?.pem !== undefined ? { internalTrust: trust.pem } : {}) })
         instances.commit()
         gateway.swap(table)
+        gateway.setListenerSettings(listenerSettings(settings))
         gateway.setCertificates(certs!.table)
         gateway.setInternalCertificates(localCerts!.table)
         if (!refresh) for (const w of certs!.warnings) log.warn('certificate warning', { at: formatError(w) })

@@ -8,6 +8,10 @@
 // it routed on, the listener's scheme): a client must not be able to tell a backend, or a cache
 // in front of it, that it came from elsewhere or for another host (issue 10: one
 // `X-Forwarded-Host: evil.example` poisoned the cache plugin's stored page for everyone).
+// Between the two, trusted hops (config-sluice trusted-hops-count / use-remote-address, Envoy's
+// xff_num_trusted_hops): from any peer, the last N entries of X-Forwarded-For and Forwarded are
+// kept (those the N proxies in front of Sluice appended) and the ones left of them dropped, and
+// X-Forwarded-Proto/-Host are kept (the nearest proxy wrote them).
 import type { DownstreamRequest } from './downstream.ts'
 import { randomFillSync, randomUUID } from 'node:crypto'
 import type { TrustedProxies } from './trusted-proxies.ts'
@@ -32,6 +36,8 @@ const SPECIAL = new Map<string, number>([
 export const RESPONSE_HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'proxy-authenticate',
 ])
+/** The same plus `server`, when Sluice writes its own (disable-server-header false, the default). */
+export const RESPONSE_HOP_BY_HOP_AND_SERVER = new Set([...RESPONSE_HOP_BY_HOP, 'server'])
 
 // W3C Trace Context: version ff is invalid, as are an all-zero trace id or parent id.
 const TRACEPARENT_RE = /^(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/
@@ -119,6 +125,7 @@ export function upstreamHeaders(req: DownstreamRequest, scheme: string, edits: U
   const ip = peerAddress(req)
   // One comparison when nobody is trusted (the default); otherwise one BlockList lookup.
   const trusted = trust !== null && trust.has(ip)
+  const hops = trusted || trust === null ? 0 : trust.hops
   let forwarded = '', xff = '', xfproto = '', xfhost = '', requestId = '', traceparent = ''
   for (const name in headers) {
     const value = headers[name]
@@ -132,7 +139,7 @@ export function upstreamHeaders(req: DownstreamRequest, scheme: string, edits: U
       continue
     }
     // From anyone but a trusted proxy, the client's forwarding headers are dropped unread.
-    if (!trusted && ((kind >= FORWARDED && kind <= XFHOST) || kind === PROXY_ONLY)) continue
+    if (!trusted && (kind === PROXY_ONLY || (hops === 0 && kind >= FORWARDED && kind <= XFHOST))) continue
     const v = typeof value === 'string' ? value : value.join(', ')
     switch (kind) {
       case FORWARDED: forwarded = v; break
@@ -145,6 +152,10 @@ export function upstreamHeaders(req: DownstreamRequest, scheme: string, edits: U
       case PROBE_HASH: out.push('k-network-hash', v === 'override' && edits.probeHash !== '' ? edits.probeHash : v); break
       default: break // DROP, HOST (host is written below)
     }
+  }
+  if (hops > 0) {
+    if (xff !== '') xff = lastEntries(xff, hops)
+    if (forwarded !== '') forwarded = lastEntries(forwarded, hops)
   }
   const element = `for=${forwardedFor(ip)};host=${forwardedValue(host)};proto=${scheme}`
   if (setNames.size === 0) {
@@ -169,6 +180,23 @@ export function upstreamHeaders(req: DownstreamRequest, scheme: string, edits: U
   }
   for (let i = 0; i < setHeaders.length; i++) out.push(setHeaders[i])
   return out
+}
+
+/**
+ * The last `n` comma-separated entries of a list header. Commas inside quoted strings (Forwarded's
+ * `host="a,b"`) do not separate; quotes are balanced by the scan, backslash escapes honoured.
+ */
+export function lastEntries(v: string, n: number): string {
+  if (v.indexOf(',') === -1) return v.trim()
+  const commas: number[] = []
+  let quoted = false
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i)
+    if (c === 92 /* \\ */ && quoted) i++
+    else if (c === 34 /* " */) quoted = !quoted
+    else if (c === 44 /* , */ && !quoted) commas.push(i)
+  }
+  return commas.length < n ? v.trim() : v.slice(commas[commas.length - n]! + 1).trim()
 }
 
 function put(out: string[], setNames: ReadonlySet<string>, name: string, value: string): void {

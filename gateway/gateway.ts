@@ -16,7 +16,7 @@ import { answerNetworkProbe } from './activator/network-probe.ts'
 import { upstreamHeaders } from './forward-headers.ts'
 import { PlainListener } from './plain-listener.ts'
 import { emptyCertTable, hasCertificates, type CertTable } from './tls/cert-table.ts'
-import { createTlsServer } from './tls/tls-listener.ts'
+import { createTlsServer, TlsFront } from './tls/tls-listener.ts'
 import { LazyTlsListener } from './tls/lazy-tls-listener.ts'
 import { ConnectionTable } from './connections/connection-table.ts'
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connections/connection-limits.ts'
@@ -42,6 +42,17 @@ export interface ListenerOptions {
   internalHost?: string
 }
 
+/** config-sluice keys of the public listeners (Kourier's names). */
+export interface ListenerSettings {
+  /** enable-proxy-protocol: a PROXY v1/v2 header before anything else; applies to new connections */
+  readonly proxyProtocol: boolean
+  /** listen-ip-addresses; null: the --host address. Read when the listeners open */
+  readonly hosts: readonly string[] | null
+  /** cipher-suites as Node's `ciphers` option; undefined: Node's. Read when the TLS listener opens */
+  readonly ciphers: string | undefined
+}
+const DEFAULT_LISTENER_SETTINGS: ListenerSettings = Object.freeze({ proxyProtocol: false, hosts: null, ciphers: undefined })
+
 /** Where a request came in: which table serves it and how it arrived. */
 interface Entry {
   readonly internal: boolean
@@ -64,6 +75,8 @@ export class Gateway implements PluginHost {
   /** the routing answer, refilled by each decision (see routing.ts) */
   readonly #decision = new RoutingDecision()
   readonly #listeners: PlainListener[] = []
+  /** never takes the PROXY protocol: in-cluster callers reach it directly */
+  #internal: PlainListener | null = null
   readonly #websockets = new Set<WebSocketTunnel>()
   /** certificates by SNI host, swapped on reload; new handshakes use the new table */
   #certs: CertTable = emptyCertTable()
@@ -71,6 +84,7 @@ export class Gateway implements PluginHost {
   /** header/idle deadlines and the connection cap, per listener (config-sluice) */
   #limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS
   #tlsConnections: ConnectionTable | null = null
+  #tlsFront: TlsFront | null = null
   #tlsPort = 8443
   #host = '0.0.0.0'
   /** cluster-local TLS (config-network cluster-local-domain-tls): every rule, like the internal listener */
@@ -81,6 +95,9 @@ export class Gateway implements PluginHost {
     log: () => this.#log,
   })
   #internalTlsAt: { port: number; host: string } | null = null
+  #listenerSettings: ListenerSettings = DEFAULT_LISTENER_SETTINGS
+  /** what the open listeners were started with (null before listen) */
+  #openedWith: { hosts: string; ciphers: string | undefined } | null = null
   #idleWaiters: (() => void)[] = []
 
   get table(): RouteTable { return this.#table }
@@ -113,21 +130,50 @@ export class Gateway implements PluginHost {
     this.#internalTls.set(table, at === null || this.#listeners.length === 0 || this.#draining ? null : { ...at, limits: this.#limits })
   }
 
+  /**
+   * New listener settings. The PROXY protocol switch applies to the next connection; addresses
+   * and ciphers are read when the listeners open, so a later change is logged as needing a restart.
+   */
+  setListenerSettings(ls: ListenerSettings): void {
+    this.#listenerSettings = ls
+    for (const l of this.#listeners) if (l !== this.#internal) l.proxyProtocol = ls.proxyProtocol
+    const opened = this.#openedWith
+    if (opened === null) return
+    if ((ls.hosts ?? [this.#host]).join(',') !== opened.hosts) {
+      this.#log.warn('listen-ip-addresses changed; restart Sluice to listen on the new addresses', { listening: opened.hosts, configured: (ls.hosts ?? [this.#host]).join(',') })
+    }
+    if (this.#tls !== null && ls.ciphers !== opened.ciphers) {
+      this.#log.warn('cipher-suites changed; restart Sluice to apply them to the TLS listener')
+    }
+  }
+
   /** Install certificates; the TLS listener starts with the first one. */
   setCertificates(table: CertTable): void {
     this.#certs = table
     if (this.#tls !== null || !hasCertificates(table) || this.#listeners.length === 0 || this.#draining) return
     this.#tlsConnections = new ConnectionTable(this.#limits)
+    const tlsConnections = this.#tlsConnections
+    const ciphers = this.#listenerSettings.ciphers
+    if (this.#openedWith !== null) this.#openedWith.ciphers = ciphers
     const server = createTlsServer(() => this.#certs, (req, res) => this.handle(req, res, PUBLIC_HTTPS), {
       onTlsError: (err) => this.#log.debug('TLS handshake failed', { err }),
       onUpgrade: (req, socket, head) => this.handleUpgrade(req, socket, head, PUBLIC_HTTPS),
-      connections: this.#tlsConnections,
+      connections: tlsConnections,
+      server: ciphers === undefined ? undefined : { ciphers },
     })
     this.#tls = server
-    server.once('error', (err) => this.#log.error('cannot open the TLS listener', { port: this.#tlsPort, err }))
-    server.listen(this.#tlsPort, this.#host, () => {
-      this.#log.info('tls listening', { port: (server.address() as AddressInfo).port, hosts: this.#certs.hosts.length })
+    const front = new TlsFront(server, {
+      port: this.#tlsPort,
+      hosts: this.#listenerSettings.hosts ?? [this.#host],
+      proxyProtocol: () => this.#listenerSettings.proxyProtocol,
+      headerTimeoutMs: () => tlsConnections.limits.headerTimeoutMs,
+      onProxyReject: (reason) => this.#log.debug('PROXY protocol header refused', { reason }),
     })
+    this.#tlsFront = front
+    front.listen().then(
+      (port) => this.#log.info('tls listening', { port, hosts: this.#certs.hosts.length }),
+      (err: unknown) => this.#log.error('cannot open the TLS listener', { port: this.#tlsPort, err }),
+    )
   }
 
   async listen(opts: ListenerOptions): Promise<{ port: number; internalPort: number }> {
@@ -135,7 +181,12 @@ export class Gateway implements PluginHost {
     this.#host = host
     this.#tlsPort = opts.tlsPort ?? 8443
     this.#internalTlsAt = { port: opts.internalTlsPort ?? 8444, host: opts.internalHost ?? host }
+    const ls = this.#listenerSettings
+    const hosts = ls.hosts ?? [host]
+    this.#openedWith = { hosts: hosts.join(','), ciphers: ls.ciphers }
     const external = new PlainListener({
+      proxyProtocol: ls.proxyProtocol,
+      onProxyReject: (reason) => this.#log.debug('PROXY protocol header refused', { reason }),
       onRequest: (req, res) => this.handle(req, res, PUBLIC_HTTP),
       onUpgrade: (req, socket, head) => this.handleUpgrade(req, socket, head, PUBLIC_HTTP),
       onClientError,
@@ -150,7 +201,8 @@ export class Gateway implements PluginHost {
       limits: this.#limits,
     })
     this.#listeners.push(external, internal)
-    const [port, internalPort] = await Promise.all([external.listen(opts.port, host), internal.listen(opts.internalPort, opts.internalHost ?? host)])
+    this.#internal = internal
+    const [port, internalPort] = await Promise.all([external.listen(opts.port, hosts), internal.listen(opts.internalPort, opts.internalHost ?? host)])
     this.setCertificates(this.#certs)
     this.setInternalCertificates(this.#internalTls.certs)
     return { port, internalPort }
@@ -208,6 +260,8 @@ export class Gateway implements PluginHost {
   /** Every request, HTTP/1.1 or HTTP/2, plain or TLS, public or internal. */
   handle(req: DownstreamRequest, res: DownstreamResponse, entry: Entry): void {
     let start = performance.now()
+    const accessLog = this.#table.accessLog
+    if (accessLog != null) accessLog.watch(req, res, start)
     if (parkedSockets() !== 0 && !isHttp2(req)) {
       const p = claimParked(req.socket)
       if (p !== undefined) {
@@ -251,6 +305,7 @@ export class Gateway implements PluginHost {
   #closeTls(): void {
     this.#internalTls.closeAll()
     if (this.#tls === null) return
+    this.#tlsFront?.close()
     this.#tls.close()
     // Sessions and sockets still open after the drain are cut now (Node's http2 secure server
     // has no closeAllConnections; the connection table knows every TLS connection).
@@ -335,6 +390,7 @@ export class Gateway implements PluginHost {
   async drain(timeoutMs: number): Promise<boolean> {
     this.#draining = true
     for (const l of this.#listeners) l.close()
+    this.#tlsFront?.close()
     this.#tls?.close()
     this.#internalTls.stopAccepting()
     // WebSockets never finish by themselves: close them cleanly (1001 going away) right away.

@@ -13,6 +13,7 @@ import { ConnectionTable } from './connections/connection-table.ts'
 import type { DownstreamRequest, DownstreamResponse } from './downstream.ts'
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connections/connection-limits.ts'
 import { H2_SESSION_OPTIONS } from './connections/h2-limits.ts'
+import { readProxyHeader } from './connections/proxy-protocol.ts'
 
 export type RequestHandler = (req: DownstreamRequest, res: DownstreamResponse) => void
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void
@@ -29,6 +30,10 @@ export interface PlainListenerOptions {
   park?: ParkHandler | null
   /** header/idle deadlines and the connection cap; changed later with setLimits */
   limits?: ConnectionLimits
+  /** config-sluice enable-proxy-protocol (public listeners only); changed later with the property */
+  proxyProtocol?: boolean
+  /** a connection closed for a bad or missing PROXY header (debug logs) */
+  onProxyReject?: (reason: string, socket: net.Socket) => void
 }
 
 const HTTP1_OPTIONS = {
@@ -52,9 +57,16 @@ export class PlainListener {
   readonly connections: ConnectionTable
   readonly #sessions = new Set<http2.ServerHttp2Session>()
   readonly #park: ParkHandler | null
+  /** every connection must start with a PROXY protocol header (read per accept, so a reload applies to new connections) */
+  proxyProtocol: boolean
+  /** further addresses (listen-ip-addresses), same port */
+  readonly #extra: net.Server[] = []
+  readonly #onProxyReject: PlainListenerOptions['onProxyReject']
 
   constructor(opts: PlainListenerOptions) {
     this.#park = opts.park ?? null
+    this.proxyProtocol = opts.proxyProtocol ?? false
+    this.#onProxyReject = opts.onProxyReject
     this.connections = new ConnectionTable(opts.limits ?? DEFAULT_CONNECTION_LIMITS)
     this.h1 = http.createServer(HTTP1_OPTIONS)
     this.connections.governHttp1(this.h1)
@@ -72,13 +84,28 @@ export class PlainListener {
       this.#sessions.add(s)
       s.once('close', () => this.#sessions.delete(s))
     })
-    this.tcp = net.createServer({ noDelay: true }, (socket) => {
-      // Until a server owns the socket, a reset (a client that connects and gives up) is ours to
-      // swallow: an 'error' with no listener would crash the gateway.
-      socket.on('error', ignoreEarlyError)
-      this.connections.accept(socket)
-      if (socket.destroyed) return // it was the one closed to stay under max-connections
+    this.tcp = net.createServer({ noDelay: true }, this.#onConnection)
+  }
+
+  readonly #onConnection = (socket: net.Socket): void => {
+    // Until a server owns the socket, a reset (a client that connects and gives up) is ours to
+    // swallow: an 'error' with no listener would crash the gateway.
+    socket.on('error', ignoreEarlyError)
+    this.connections.accept(socket)
+    if (socket.destroyed) return // it was the one closed to stay under max-connections
+    if (!this.proxyProtocol) {
       socket.once('data', (chunk: Buffer) => this.#dispatch(socket, chunk))
+      return
+    }
+    // The header deadline (the connection waits in the table meanwhile) bounds the PROXY header too.
+    readProxyHeader(socket, {
+      timeoutMs: this.connections.limits.headerTimeoutMs,
+      onHeader: (_address, rest) => {
+        if (rest.length > 0) return this.#dispatch(socket, rest)
+        socket.once('data', (chunk: Buffer) => this.#dispatch(socket, chunk))
+        socket.resume()
+      },
+      onReject: this.#onProxyReject === undefined ? undefined : (reason) => this.#onProxyReject!(reason, socket),
     })
   }
 
@@ -117,29 +144,46 @@ export class PlainListener {
     socket.resume()
   }
 
-  listen(port: number, host: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.tcp.once('error', reject)
-      // A deep accept queue: bursts of thousands of new connections (a cold revision's first
-      // wave) would otherwise overflow Node's default 511 and make clients retry for seconds.
-      this.tcp.listen({ port, host, backlog: 4096 }, () => {
-        this.tcp.off('error', reject)
-        resolve((this.tcp.address() as AddressInfo).port)
-      })
-    })
+  /** Listen on `host`, or on each of several addresses (listen-ip-addresses) with one port; resolves the port. */
+  async listen(port: number, host: string | readonly string[]): Promise<number> {
+    const hosts = typeof host === 'string' ? [host] : host
+    const several = hosts.length > 1
+    const bound = await listenOn(this.tcp, port, hosts[0] ?? '0.0.0.0', several)
+    for (const h of hosts.slice(1)) {
+      const extra = net.createServer({ noDelay: true }, this.#onConnection)
+      this.#extra.push(extra)
+      await listenOn(extra, bound, h, several)
+    }
+    return bound
   }
 
   /** Stop accepting; idle HTTP/1.1 connections close, h2 sessions get GOAWAY and finish their streams. */
   close(): void {
     this.tcp.close()
+    for (const e of this.#extra) e.close()
     this.h1.closeIdleConnections()
     for (const s of this.#sessions) s.close()
   }
 
   closeAll(): void {
     this.tcp.close()
+    for (const e of this.#extra) e.close()
     this.connections.stop()
     this.h1.closeAllConnections()
     for (const s of this.#sessions) s.destroy()
   }
+}
+
+/** Shared with the TLS listener. `several`: one of a list of addresses, so `::` must not also take IPv4. */
+export function listenOn(server: net.Server, port: number, host: string, several = false): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    // A deep accept queue: bursts of thousands of new connections (a cold revision's first
+    // wave) would otherwise overflow Node's default 511 and make clients retry for seconds.
+    // ipv6Only: `0.0.0.0,::` (dual stack) binds the same port twice, once per family.
+    server.listen({ port, host, backlog: 4096, ipv6Only: several && host.includes(':') }, () => {
+      server.off('error', reject)
+      resolve((server.address() as AddressInfo).port)
+    })
+  })
 }

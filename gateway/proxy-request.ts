@@ -8,7 +8,7 @@
 // headersTimeout/bodyTimeout enforce them, so no timer is created per request here.
 import type { Dispatcher } from 'undici'
 import type { DownstreamRequest, DownstreamResponse } from './downstream.ts'
-import { RESPONSE_HOP_BY_HOP, upstreamHeaders } from './forward-headers.ts'
+import { RESPONSE_HOP_BY_HOP, RESPONSE_HOP_BY_HOP_AND_SERVER, upstreamHeaders } from './forward-headers.ts'
 import { ERR } from './metrics/route-slots.ts'
 import type { RouteTable, Split } from './route-table.ts'
 import type { RevisionThrottler, Waiter } from './activator/throttler.ts'
@@ -33,7 +33,7 @@ export interface ExchangeHooks {
   readonly draining: boolean
   readonly log: Logger
   /** the table being served: its trusted proxies decide which forwarding headers are kept */
-  readonly table: Pick<RouteTable, 'trustedProxies'>
+  readonly table: Pick<RouteTable, 'trustedProxies' | 'serverHeader'>
 }
 
 /** One request on its way to an upstream. */
@@ -179,13 +179,17 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     const out: string[] = []
     const connection = headers.connection
     const named = connection === undefined ? null : (typeof connection === 'string' ? connection : connection.join(',')).toLowerCase()
+    // config-sluice disable-server-header: Sluice's `server` replaces the upstream's unless it is set.
+    const server = this.#hooks.table.serverHeader ?? null
+    const drop = server === null ? RESPONSE_HOP_BY_HOP : RESPONSE_HOP_BY_HOP_AND_SERVER
     for (const name in headers) {
       const value = headers[name]
-      if (value === undefined || RESPONSE_HOP_BY_HOP.has(name)) continue
+      if (value === undefined || drop.has(name)) continue
       if (named !== null && named.includes(name) && listed(named, name)) continue
       if (typeof value === 'string') out.push(name, value)
       else for (const v of value) out.push(name, v)
     }
+    if (server !== null) out.push('server', server)
     this.#status = statusCode
     this.#grpcTrailersOnly = headers['grpc-status'] !== undefined
     if (this.#plugins !== null) {

@@ -7,6 +7,7 @@ import type { PluginChain } from './plugins/chain.ts'
 import type { TrustedProxies } from './trusted-proxies.ts'
 import type { UpstreamEdits } from './forward-headers.ts'
 import type { UpstreamTls } from './upstream-tls.ts'
+import type { AccessLog } from './access-log.ts'
 
 /** The upstream instances of one revision or Service port. */
 export interface Backend {
@@ -87,6 +88,13 @@ export interface RouteTable {
    * with no second channel from control/ to keep in step.
    */
   readonly trustedProxies: TrustedProxies | null
+  /**
+   * config-sluice disable-server-header: the `server` response header Sluice writes over the
+   * upstream's ('sluice', Envoy's behaviour), or null to pass the upstream's through. Optional: absent is null.
+   */
+  readonly serverHeader?: string | null
+  /** config-sluice enable-service-access-logging: every request's line, or null (absent: null) */
+  readonly accessLog?: AccessLog | null
 }
 
 export const emptyHostTable: HostTable = Object.freeze({ exact: new Map(), suffixes: [], any: null })

@@ -33,12 +33,18 @@ export function parseCidr(s: string): Cidr | string {
 export class TrustedProxies {
   /** the ranges as configured, for /debug output */
   readonly ranges: readonly string[]
+  /**
+   * From a peer outside the ranges: how many X-Forwarded-For entries, counted from the right, are
+   * believed (config-sluice trusted-hops-count, plus one when use-remote-address is false). 0: none.
+   */
+  readonly hops: number
   readonly #list = new BlockList()
   readonly #seen = new Map<string, boolean>()
 
   /** @throws on a range parseCidr refuses (settings have reported those already) */
-  constructor(ranges: readonly string[]) {
+  constructor(ranges: readonly string[], hops = 0) {
     this.ranges = Object.freeze([...ranges])
+    this.hops = hops
     for (const s of ranges) {
       const c = parseCidr(s)
       if (typeof c === 'string') throw new Error(`trusted-proxies: ${c}`)
@@ -53,6 +59,7 @@ export class TrustedProxies {
    * the memo is bounded (cleared when full) so that a client spraying addresses costs only lookups.
    */
   has(peer: string): boolean {
+    if (this.ranges.length === 0) return false
     let v = this.#seen.get(peer)
     if (v === undefined) {
       v = this.#list.check(peer, peer.includes(':') ? 'ipv6' : 'ipv4')
@@ -63,7 +70,7 @@ export class TrustedProxies {
   }
 }
 
-/** null for an empty list: "trust nobody" then costs one comparison per request. */
-export function trustedProxies(ranges: readonly string[]): TrustedProxies | null {
-  return ranges.length === 0 ? null : new TrustedProxies(ranges)
+/** null for an empty list and no hops: "trust nobody" then costs one comparison per request. */
+export function trustedProxies(ranges: readonly string[], hops = 0): TrustedProxies | null {
+  return ranges.length === 0 && hops === 0 ? null : new TrustedProxies(ranges, hops)
 }

@@ -7,6 +7,7 @@ import type { Backend, HostTable, PathRoute, RouteTable, Split, VirtualHost } fr
 import type { RouteSlot } from '../../gateway/metrics/route-slots.ts'
 import { trustedProxies } from '../../gateway/trusted-proxies.ts'
 import { upstreamTls, upstreamTrust, type UpstreamTls } from '../../gateway/upstream-tls.ts'
+import type { AccessLog } from '../../gateway/access-log.ts'
 
 export interface SlotProvider {
   slot(namespace: string, route: string, revision: string): RouteSlot
@@ -15,9 +16,11 @@ export interface SlotProvider {
 /** The plugin entries of an ingress's routes, in priority order (instances made once per route). */
 export type PluginProvider = (ing: RoutingIngress) => readonly PluginEntry[]
 
-function compileBackend(spec: BackendSpec, tls: UpstreamTls | null): Backend {
+function compileBackend(spec: BackendSpec, tls: UpstreamTls | null, streamIdleMs: number): Backend {
   const t = spec.timeouts
-  const firsts = [t.totalMs, t.responseStartMs, t.idleMs].filter((v) => v > 0)
+  // config-sluice stream-idle-timeout bounds every revision's idle timeout: the shorter one wins.
+  const idleMs = t.idleMs > 0 && streamIdleMs > 0 ? Math.min(t.idleMs, streamIdleMs) : Math.max(t.idleMs, streamIdleMs)
+  const firsts = [t.totalMs, t.responseStartMs, idleMs].filter((v) => v > 0)
   return {
     key: spec.key,
     namespace: spec.namespace,
@@ -26,7 +29,7 @@ function compileBackend(spec: BackendSpec, tls: UpstreamTls | null): Backend {
     origins: Object.freeze([...spec.origins]),
     totalMs: t.totalMs,
     responseStartMs: t.responseStartMs,
-    idleMs: t.idleMs,
+    idleMs,
     firstByteMs: firsts.length === 0 ? 0 : Math.min(...firsts),
     containerConcurrency: spec.containerConcurrency,
     managed: spec.managed,
@@ -48,6 +51,14 @@ export interface EdgeOptions {
   readonly trustedProxies?: readonly string[]
   /** system-internal-tls trust chain (PEM, control/tls/internal-trust.ts); needed when a backend has upstreamTls */
   readonly internalTrust?: string
+  /** X-Forwarded-For entries believed from any peer (trusted-hops-count, +1 without use-remote-address) */
+  readonly trustedHops?: number
+  /** config-sluice stream-idle-timeout in ms; 0 = off */
+  readonly streamIdleMs?: number
+  /** the `server` response header Sluice writes, or null to pass the upstream's through */
+  readonly serverHeader?: string | null
+  /** the global access log, or null */
+  readonly accessLog?: AccessLog | null
 }
 
 export function compile(model: RoutingModel, slots: SlotProvider, version: number, plugins?: PluginProvider, edge: EdgeOptions = {}): RouteTable {
@@ -63,7 +74,7 @@ export function compile(model: RoutingModel, slots: SlotProvider, version: numbe
     if (tls === undefined) tlsBy.set(k, tls = upstreamTls(trust, spec.namespace, spec.protocol === 'h2c'))
     return tls
   }
-  for (const spec of model.backends.values()) backends.set(spec.key, compileBackend(spec, tlsFor(spec)))
+  for (const spec of model.backends.values()) backends.set(spec.key, compileBackend(spec, tlsFor(spec), edge.streamIdleMs ?? 0))
 
   const external = new Map<string, VirtualHost>()
   const internal = new Map<string, VirtualHost>()
@@ -100,7 +111,9 @@ export function compile(model: RoutingModel, slots: SlotProvider, version: numbe
     internal: hostTable(internal),
     backends,
     routeCount,
-    trustedProxies: trustedProxies(edge.trustedProxies ?? []),
+    trustedProxies: trustedProxies(edge.trustedProxies ?? [], edge.trustedHops ?? 0),
+    serverHeader: edge.serverHeader ?? null,
+    accessLog: edge.accessLog ?? null,
   })
 }
 

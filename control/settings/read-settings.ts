@@ -9,6 +9,7 @@ import { isDnsSubdomain } from '../reconcile/names.ts'
 import { ConfigMapReader, laterDeclaration } from './config-map-reader.ts'
 import { parseCidr } from '../../gateway/trusted-proxies.ts'
 import { parseGoDuration } from '../../lib/duration.ts'
+import { readKourierKeys } from './kourier-keys.ts'
 
 export const DEFAULT_DOMAIN_TEMPLATE = '{{.Name}}.{{.Namespace}}.{{.Domain}}'
 export const DEFAULT_TAG_TEMPLATE = '{{.Tag}}-{{.Name}}'
@@ -31,13 +32,16 @@ export const defaultSettings: Settings = Object.freeze({
   sluice: Object.freeze({
     drainTimeoutSeconds: 30, activatorQueueDepth: 10_000, trustedProxies: Object.freeze([]),
     clientHeaderTimeoutSeconds: 30, clientIdleTimeoutSeconds: 300, maxConnections: 20_000,
+    enableProxyProtocol: false, trustedHopsCount: 0, useRemoteAddress: true, disableServerHeader: false,
+    streamIdleTimeoutSeconds: 0, listenIpAddresses: null, cipherSuites: null,
+    enableServiceAccessLogging: false, serviceAccessLogTemplate: '',
   }),
 })
 
 const CONFIG_MAPS = ['config-domain', 'config-network', 'config-features', 'config-defaults', 'config-sluice'] as const
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
-class Reader extends ConfigMapReader {
+export class Reader extends ConfigMapReader {
   /** Whole seconds in [min, max]; undefined when absent or bad (bad is reported). */
   int(key: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
     const v = this.str(key)
@@ -220,6 +224,7 @@ function readSluice(r: Reader, s: Mutable<Settings>): void {
   if (idle !== undefined) sluice.clientIdleTimeoutSeconds = idle
   const max = r.int('max-connections', 1, 1_000_000)
   if (max !== undefined) sluice.maxConnections = max
+  readKourierKeys(r, sluice)
   s.sluice = sluice
 }
 

@@ -53,5 +53,23 @@ export interface Settings {
     readonly clientIdleTimeoutSeconds: number
     /** connections per listener; one more closes the longest-idle one (max-connections, default 20000) */
     readonly maxConnections: number
+    /** enable-proxy-protocol (config-kourier's key, default false): public listeners require a PROXY v1/v2 header */
+    readonly enableProxyProtocol: boolean
+    /** trusted-hops-count (default 0): X-Forwarded-For entries, counted from the right, believed from any peer */
+    readonly trustedHopsCount: number
+    /** use-remote-address (default true in Sluice; Kourier's false): false believes one more hop (the TCP peer's own entry) */
+    readonly useRemoteAddress: boolean
+    /** disable-server-header / disable-envoy-server-header (default false): true passes the upstream's `server` through */
+    readonly disableServerHeader: boolean
+    /** stream-idle-timeout in seconds (default 0 = off): silence allowed on a proxied request; min'd with revision idle timeouts */
+    readonly streamIdleTimeoutSeconds: number
+    /** listen-ip-addresses: addresses of the public listeners; null = the --host flag */
+    readonly listenIpAddresses: readonly string[] | null
+    /** cipher-suites: OpenSSL names for TLS ≤ 1.2 (and TLS_ names for 1.3); null = Node's defaults */
+    readonly cipherSuites: readonly string[] | null
+    /** enable-service-access-logging (default false in Sluice; Kourier's true): one line per request on stdout */
+    readonly enableServiceAccessLogging: boolean
+    /** service-access-log-template: Envoy format subset; '' = Sluice's JSON line */
+    readonly serviceAccessLogTemplate: string
   }
 }

@@ -8,8 +8,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { SecureContext, TLSSocket } from 'node:tls'
 import { contextFor, MIN_TLS_VERSION, type CertTable } from './cert-table.ts'
+import net from 'node:net'
 import { ConnectionTable } from '../connections/connection-table.ts'
 import { H2_SESSION_OPTIONS } from '../connections/h2-limits.ts'
+import { readProxyHeader, realPeer, ReplaySocket } from '../connections/proxy-protocol.ts'
+import { listenOn } from '../plain-listener.ts'
 
 /** h2 clients get the compat objects; ALPN http/1.1 (or no ALPN) clients get the http1 ones. */
 export type TlsRequest = Http2ServerRequest | IncomingMessage
@@ -86,6 +89,25 @@ export function createTlsServer(
   connections.governHttp1(server)
   connections.watchHttp1(server)
   connections.watchHttp2(server)
+  // A PROXY-addressed connection: the TLS socket reports the client the header named (its own
+  // address getter would ask the kernel, which knows only the balancer). Prepended after the
+  // connection table's listener, so it runs first: over a ReplaySocket Node sets no `_parent`
+  // (it does only for a net.Socket), and the table finds the connection through `_parent`. The
+  // stream is found under the TLS handle's JS stream adapter (Node internals; without them the
+  // address stays the balancer's, never someone else's). Node reads a TLS socket's `_parent`
+  // only to walk socket timers, which a ReplaySocket does not have.
+  server.prependListener('secureConnection', (tlsSocket: TLSSocket & { _parent?: object | null }) => {
+    type Peer = { remoteAddress?: string; remotePort?: number; stream?: Peer }
+    let parent = tlsSocket._parent as Peer | null | undefined
+    if (parent == null) {
+      const handle = (tlsSocket as unknown as { _handle?: { _parentWrap?: Peer } | null })._handle
+      parent = handle?._parentWrap?.stream
+      if (parent instanceof ReplaySocket) tlsSocket._parent = parent
+    }
+    if (parent == null || realPeer(parent) === undefined) return
+    Object.defineProperty(tlsSocket, 'remoteAddress', { value: parent.remoteAddress, configurable: true })
+    Object.defineProperty(tlsSocket, 'remotePort', { value: parent.remotePort, configurable: true })
+  })
   server.once('close', () => connections.stop())
 
   server.on('request', onRequest as (req: Http2ServerRequest, res: Http2ServerResponse) => void)
@@ -97,3 +119,74 @@ export function createTlsServer(
 function defaultCredentials(table: CertTable): { cert?: string; key?: string } {
   return table.fallbackPem === null ? {} : { cert: table.fallbackPem.cert, key: table.fallbackPem.key }
 }
+
+export interface TlsFrontOptions {
+  port: number
+  /** the public addresses (listen-ip-addresses, else --host) */
+  hosts: readonly string[]
+  /** config-sluice enable-proxy-protocol, read per accept */
+  proxyProtocol: () => boolean
+  /** the PROXY header's deadline (client-header-timeout), read per accept */
+  headerTimeoutMs: () => number
+  onProxyReject?: (reason: string) => void
+}
+
+/**
+ * The TCP side of the TLS listener: one server per address, handing each connection to the TLS
+ * server, after its PROXY header when enable-proxy-protocol is on (the header precedes the
+ * ClientHello, as Envoy's proxy_protocol filter runs before its TLS inspector).
+ */
+export class TlsFront {
+  readonly servers: net.Server[] = []
+  readonly #secure: Http2SecureServer
+  readonly #opts: TlsFrontOptions
+
+  constructor(secure: Http2SecureServer, opts: TlsFrontOptions) {
+    this.#secure = secure
+    this.#opts = opts
+  }
+
+  readonly #onConnection = (socket: net.Socket): void => {
+    if (!this.#opts.proxyProtocol()) {
+      this.#secure.emit('connection', socket)
+      return
+    }
+    socket.on('error', ignore) // a reset during the header is nobody's error
+    readProxyHeader(socket, {
+      timeoutMs: this.#opts.headerTimeoutMs(),
+      onReject: this.#opts.onProxyReject,
+      onHeader: (_address, rest) => {
+        socket.removeListener('error', ignore)
+        // Bytes read past the header (the ClientHello) must reach the TLS server first: Node's
+        // TLS wraps a net.Socket's native handle and would skip them, so they go through a stream.
+        if (rest.length === 0) {
+          this.#secure.emit('connection', socket)
+          socket.resume()
+        } else {
+          this.#secure.emit('connection', new ReplaySocket(socket, rest))
+        }
+      },
+    })
+  }
+
+  /** Listen on every address with one port; resolves the port. */
+  async listen(): Promise<number> {
+    const { hosts } = this.#opts
+    let port = this.#opts.port
+    for (const h of hosts.length === 0 ? ['0.0.0.0'] : hosts) {
+      const server = net.createServer({ noDelay: true }, this.#onConnection)
+      this.servers.push(server)
+      port = await listenOn(server, port, h, hosts.length > 1)
+    }
+    // The secure server never listens itself; Node starts its HTTP/1 connection checks on 'listening'.
+    this.#secure.emit('listening')
+    return port
+  }
+
+  /** Stop accepting (the TLS server is closed by its owner). */
+  close(): void {
+    for (const s of this.servers) s.close()
+  }
+}
+
+function ignore(): void {}
