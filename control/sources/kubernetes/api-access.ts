@@ -26,9 +26,9 @@ export interface ApiAccess {
 }
 
 export const API_ACCESS: readonly ApiAccess[] = Object.freeze([
-  { group: 'networking.internal.knative.dev', resource: 'ingresses', verbs: ['get', 'list', 'watch'], scope: 'cluster',
+  { group: 'networking.internal.knative.dev', resource: 'ingresses', verbs: ['list', 'watch'], scope: 'cluster',
     why: 'the KIngress route tables of class sluice.ingress.networking.knative.dev' },
-  { group: 'networking.internal.knative.dev', resource: 'ingresses/status', verbs: ['patch', 'update'], scope: 'cluster',
+  { group: 'networking.internal.knative.dev', resource: 'ingresses/status', verbs: ['update'], scope: 'cluster',
     why: 'the leader writes each KIngress status (NetworkConfigured, LoadBalancerReady, load balancer addresses)' },
   { group: '', resource: 'services', verbs: ['list', 'watch'], scope: 'cluster',
     why: 'backends of KIngress splits: ports, targetPorts, ExternalName' },
