@@ -3,6 +3,6 @@
 import type { ConfigError } from '../resources/types.ts'
 
 export function formatError(e: ConfigError): string {
-  const where = e.line === 0 && e.column === 0 ? e.file : `${e.file}:${e.line}:${e.column}`
+  const where = e.line === 0 && e.file.startsWith('kubernetes:') ? e.file : `${e.file}:${e.line}:${e.column}`
   return e.path === '' ? `${where}: ${e.message}` : `${where} ${e.path}: ${e.message}`
 }
