@@ -5,7 +5,7 @@
 import { createServer } from 'node:net'
 import t from 'tap'
 import { startFakeApiServer } from '../fixtures/fake-apiserver.ts'
-import { request, sleep } from '../fixtures/sluice.ts'
+import { request } from '../fixtures/sluice.ts'
 import { waitFor } from '../fixtures/wait.ts'
 import { getIngress, kingress, knativeBackend, serviceFor, startClusterSluice, waitIngressReady } from './fixtures/cluster.ts'
 
@@ -101,7 +101,9 @@ t.test('a shared Sluice through watch faults', async (t) => {
     api.apply(kingress(NS, 'stay', ['stay.example.com'], [{ service: 'faults', appendHeaders: { Sentinel: 's3' } }]))
     api.apply(kingress(NS, 'while-down', ['while-down.example.com'], [{ service: 'faults', appendHeaders: { Sentinel: 'w' } }]))
     api.delete('networking.internal.knative.dev/v1alpha1', 'Ingress', NS, 'conflicted')
-    await sleep(500) // the outage lasts a while
+    // The outage lasts until Sluice has retried and failed again at least once (no fixed wait).
+    const failedNow = (sluice.logs().match(/watch failed/g) ?? []).length
+    await waitFor(() => (sluice.logs().match(/watch failed/g) ?? []).length > failedNow, { what: 'a retry that failed while the API server is down', timeoutMs: 30_000 })
     t.equal(await served(sluice.port, 'stay.example.com'), 's2', 'still the last good table')
     await api.up()
     await waitIngressReady(api, NS, 'stay', 45_000)
