@@ -27,6 +27,7 @@ import { localReply } from './local-reply.ts'
 import { Activator } from './activator/activator.ts'
 import { GatewayMetrics } from './metrics/gateway-metrics.ts'
 import { ERR } from './metrics/route-slots.ts'
+import { emptyEventingTable, type EventingTable } from './eventing/types.ts'
 
 const NO_RAW_HEADERS: readonly string[] = Object.freeze([])
 
@@ -99,6 +100,7 @@ export class Gateway implements PluginHost {
   /** what the open listeners were started with (null before listen) */
   #openedWith: { hosts: string; ciphers: string | undefined } | null = null
   #idleWaiters: (() => void)[] = []
+  #eventing: EventingTable = emptyEventingTable()
 
   get table(): RouteTable { return this.#table }
   /** shutting down: no new work, responses ask clients to close */
@@ -115,6 +117,12 @@ export class Gateway implements PluginHost {
     this.#table = table
     this.metrics.routeCount = table.routeCount
   }
+
+  /** Install new brokers and triggers (control/compile builds the table; gateway/eventing serves it). */
+  swapEventing(table: EventingTable): void {
+    this.#eventing = table
+  }
+  get eventing(): EventingTable { return this.#eventing }
 
   /** New connection limits for every listener: deadlines apply from their next check, the cap from the next accept. */
   setConnectionLimits(limits: ConnectionLimits): void {

@@ -251,7 +251,8 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
       ...sortedByKey([...revsOut.values()]),
       ...sortedByKey(routesOut),
       ...sortedByKey(ingressesOut),
-      ...rs.coreServices, ...rs.endpoints, ...rs.endpointSlices, ...rs.configMaps, ...rs.secrets, ...rs.others,
+      ...rs.coreServices, ...rs.endpoints, ...rs.endpointSlices, ...rs.configMaps, ...rs.secrets,
+      ...rs.brokers, ...rs.triggers, ...rs.pingSources, ...rs.containerSources, ...rs.sinkBindings, ...rs.others,
     ],
     model: {
       ingresses: routing,

@@ -52,6 +52,8 @@ export interface KObject<Spec = unknown> {
   source?: SourceRef
 }
 
+import type { Broker, ContainerSource, PingSource, SinkBinding, Trigger } from './eventing.ts'
+
 // ---------- serving.knative.dev/v1 ----------
 
 export interface ContainerPort { name?: string; containerPort?: number; protocol?: string }
@@ -187,13 +189,19 @@ export interface ResourceSet {
   endpointSlices: EndpointSlice[]
   configMaps: ConfigMap[]
   secrets: Secret[]
-  /** kinds Sluice knows but does not act on yet (e.g. Broker); kept so they show in /debug/resources */
+  brokers: Broker[]
+  triggers: Trigger[]
+  pingSources: PingSource[]
+  containerSources: ContainerSource[]
+  sinkBindings: SinkBinding[]
+  /** kinds Sluice keeps as written (Plugin, other ingress classes); shown in /debug/resources */
   others: KObject[]
 }
 
 export function emptyResourceSet(): ResourceSet {
   return {
     services: [], configurations: [], revisions: [], routes: [], ingresses: [],
-    coreServices: [], endpoints: [], endpointSlices: [], configMaps: [], secrets: [], others: [],
+    coreServices: [], endpoints: [], endpointSlices: [], configMaps: [], secrets: [],
+    brokers: [], triggers: [], pingSources: [], containerSources: [], sinkBindings: [], others: [],
   }
 }

@@ -10,6 +10,8 @@ import { readMetadata } from './validate-metadata.ts'
 import { rememberDeclaredHash } from './declared-hash.ts'
 import type { DocContext } from './validate-metadata.ts'
 import type { Parent } from './validate-serving.ts'
+import { buildBroker, buildTrigger } from './validate-eventing.ts'
+import { buildContainerSource, buildPingSource, buildSinkBinding } from './validate-event-sources.ts'
 import { buildConfiguration, buildRevision, buildRoute, buildService } from './validate-serving.ts'
 
 export type { DocContext } from './validate-metadata.ts'
@@ -57,8 +59,15 @@ const KINDS: Readonly<Record<string, Readonly<Record<string, KindRule>>>> = {
     EndpointSlice: { bucket: 'endpointSlices', nameRule: 'dns1123Subdomain', fields: ['addressType', 'endpoints', 'ports'], build: (is, raw) => ({ spec: undefined, ...checkEndpointSlice(is, raw) }) },
   },
   'sluice.dev/v1alpha1': { Plugin: plugin },
-  'eventing.knative.dev/v1': { Broker: others(), Trigger: others() },
-  'sources.knative.dev/v1': { PingSource: others() },
+  'eventing.knative.dev/v1': {
+    Broker: { bucket: 'brokers', nameRule: 'dns1123Subdomain', fields: ['spec'], build: (is, raw) => ({ spec: buildBroker(is, raw) }) },
+    Trigger: { bucket: 'triggers', nameRule: 'dns1123Subdomain', fields: ['spec'], build: (is, raw) => ({ spec: buildTrigger(is, raw) }) },
+  },
+  'sources.knative.dev/v1': {
+    PingSource: { bucket: 'pingSources', nameRule: 'dns1123Subdomain', fields: ['spec'], build: (is, raw) => ({ spec: buildPingSource(is, raw) }) },
+    ContainerSource: { bucket: 'containerSources', nameRule: 'dns1123Subdomain', fields: ['spec'], build: (is, raw) => ({ spec: buildContainerSource(is, raw) }) },
+    SinkBinding: { bucket: 'sinkBindings', nameRule: 'dns1123Subdomain', fields: ['spec'], build: (is, raw) => ({ spec: buildSinkBinding(is, raw) }) },
+  },
 }
 
 /** `serving.knative.dev/v1 Service, Configuration, …; v1 Service, …` for error messages */
