@@ -348,12 +348,13 @@ t.test('KIngress: foreign classes are kept aside without validation', async (t) 
   t.equal(kourier.errors.length, 1, 'kourier class is ours, so it is validated')
 })
 
-t.test('accepted kinds that Sluice does not act on go to others', async (t) => {
+t.test('eventing kinds get their own buckets; Plugin stays in others', async (t) => {
   const r = load(yaml('apiVersion: eventing.knative.dev/v1', 'kind: Broker', 'metadata:', '  name: default',
     '---', 'apiVersion: sluice.dev/v1alpha1', 'kind: Plugin', 'metadata:', '  name: auth', 'spec:', '  plugin: ./auth.ts', '  config: {a: 1}'))
   t.same(r.errors, [])
-  t.same(r.resources.others.map((o) => `${o.kind}/${o.metadata.name}`), ['Broker/default', 'Plugin/auth'])
-  t.same(r.resources.others[1]!.spec, { plugin: './auth.ts', config: { a: 1 } })
+  t.same(r.resources.brokers.map((o) => `${o.kind}/${o.metadata.name}`), ['Broker/default'])
+  t.same(r.resources.others.map((o) => `${o.kind}/${o.metadata.name}`), ['Plugin/auth'])
+  t.same(r.resources.others[0]!.spec, { plugin: './auth.ts', config: { a: 1 } })
   // a Plugin's own fields are checked (its config is the plugin's business, checked when it resolves)
   t.same(errors(yaml('apiVersion: sluice.dev/v1alpha1', 'kind: Plugin', 'metadata:', '  name: auth', 'spec:', '  module: ./auth.ts', '  prority: 3', 'specs: {}')), [
     'hello.yaml:6:3 spec.module: unknown field "module"; expected one of: plugin, config, priority',
