@@ -27,7 +27,7 @@ import { localReply } from './local-reply.ts'
 import { Activator } from './activator/activator.ts'
 import { GatewayMetrics } from './metrics/gateway-metrics.ts'
 import { ERR } from './metrics/route-slots.ts'
-import { emptyEventingTable, type EventingTable } from './eventing/types.ts'
+import { emptyEventingTable, type BrokerStats, type EventingTable } from './eventing/types.ts'
 
 const NO_RAW_HEADERS: readonly string[] = Object.freeze([])
 
@@ -123,6 +123,8 @@ export class Gateway implements PluginHost {
     this.#eventing = table
   }
   get eventing(): EventingTable { return this.#eventing }
+  /** per-broker queue depths, retries and last errors for /debug/eventing */
+  eventingStats(): readonly BrokerStats[] { return [] }
 
   /** New connection limits for every listener: deadlines apply from their next check, the cap from the next accept. */
   setConnectionLimits(limits: ConnectionLimits): void {

@@ -1,6 +1,8 @@
 // Typed shapes of Knative Eventing resources (eventing.knative.dev/v1, sources.knative.dev/v1),
 // field names and JSON shapes exactly as Knative's, so manifests from the Knative docs load unchanged.
 import type { KObject } from './types.ts'
+import type { SubscriptionsApiFilter } from '../../gateway/eventing/types.ts'
+export type { SubscriptionsApiFilter }
 
 /** duck/v1 KReference */
 export interface KReference { apiVersion?: string; kind: string; name: string; namespace?: string }
@@ -21,16 +23,6 @@ export interface DeliverySpecSpec {
 
 export type Broker = KObject<{ config?: KReference; delivery?: DeliverySpecSpec }>
 
-/** One element of Trigger `spec.filters` (CloudEvents Subscriptions API): exactly one dialect. */
-export interface SubscriptionsApiFilter {
-  exact?: Record<string, string>
-  prefix?: Record<string, string>
-  suffix?: Record<string, string>
-  all?: SubscriptionsApiFilter[]
-  any?: SubscriptionsApiFilter[]
-  not?: SubscriptionsApiFilter
-  cesql?: string
-}
 export type Trigger = KObject<{
   broker: string
   filter?: { attributes?: Record<string, string> }

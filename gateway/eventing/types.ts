@@ -46,6 +46,17 @@ export interface DeliverySpec {
   readonly deadLetterSink: Destination | null
 }
 
+/** One element of Trigger `spec.filters` (CloudEvents Subscriptions API): exactly one dialect. */
+export interface SubscriptionsApiFilter {
+  exact?: Record<string, string>
+  prefix?: Record<string, string>
+  suffix?: Record<string, string>
+  all?: SubscriptionsApiFilter[]
+  any?: SubscriptionsApiFilter[]
+  not?: SubscriptionsApiFilter
+  cesql?: string
+}
+
 /** A compiled Trigger filter: pure, synchronous, never throws (an evaluation error is "no match"). */
 export type EventFilter = (event: CloudEventRecord) => boolean
 
@@ -83,10 +94,15 @@ export interface EventingTable {
   readonly queueLimit: number
   /** knativebrokerttl given to events that arrive without one (Knative's MAX_TTL, 255) */
   readonly maxTtl: number
+  /** Host names (lower case, no port) the broker ingress answers on, per listener */
+  readonly ingressHosts: { readonly internal: readonly string[]; readonly external: readonly string[] }
 }
 
 export function emptyEventingTable(): EventingTable {
-  return Object.freeze({ version: 0, brokers: new Map(), natsUrl: null, queueLimit: 10_000, maxTtl: 255 })
+  return Object.freeze({
+    version: 0, brokers: new Map(), natsUrl: null, queueLimit: 10_000, maxTtl: 255,
+    ingressHosts: { internal: ['broker-ingress.knative-eventing.svc.cluster.local'], external: [] },
+  })
 }
 
 /** What one delivery attempt to a subscriber (or dead-letter sink) came to. */
@@ -124,4 +140,17 @@ export interface BrokerStats {
   readonly depth: number
   readonly retriesInFlight: number
   readonly lastError: string | null
+}
+
+/**
+ * Sends events to subscribers; shared by every backing so that retry classification, dead letters
+ * and replies are decided in one place. Backings decide *when* to call (timers, JetStream naks).
+ */
+export interface Deliverer {
+  /** one attempt at the trigger's subscriber (per-attempt timeout from its DeliverySpec) */
+  attempt(trigger: CompiledTrigger, event: CloudEventRecord): Promise<AttemptOutcome>
+  /** after the final failed attempt: the dead-letter sink, with knativeerror* extensions; true when accepted */
+  deadLetter(trigger: CompiledTrigger, event: CloudEventRecord, last: AttemptOutcome): Promise<boolean>
+  /** a subscriber's reply re-enters the trigger's broker (TTL decremented); false when refused */
+  reply(trigger: CompiledTrigger, reply: CloudEventRecord): Promise<boolean>
 }
