@@ -40,8 +40,14 @@ validate   Check DIR: prints every error as file:line:column field.path: message
 `
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-  return pkg.version
+  // bin/ in a checkout, dist/bin/ in an installed package: the nearest package.json above is ours.
+  for (const up of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version: string }
+      if (pkg.name === 'sluice') return pkg.version
+    } catch { /* not there: look further up */ }
+  }
+  return 'unknown'
 }
 
 function port(v: string | undefined, def: number, flag: string): number {

@@ -4,6 +4,7 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { Plugin } from '../../plugins/api.ts'
 import { builtinPlugins } from '../../plugins/builtin/index.ts'
+import { registerPluginSpecifier } from './sluice-specifier.ts'
 
 export function isModulePath(ref: string): boolean {
   return ref.startsWith('./') || ref.startsWith('../') || path.isAbsolute(ref)
@@ -37,6 +38,7 @@ export class PluginRegistry {
    */
   async load(files: readonly string[]): Promise<void> {
     const todo = [...new Set(files)].filter((f) => !this.#modules.has(f) || this.#modules.get(f) instanceof Error)
+    if (todo.length > 0) registerPluginSpecifier()
     await Promise.all(todo.map(async (file) => {
       // A retry gets a URL of its own: Node keeps a module that threw while evaluating under the
       // plain one. (Error messages show the path without the query.)

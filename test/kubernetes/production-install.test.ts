@@ -1,9 +1,10 @@
-// The package as it ships (npm pack's files, production dependencies only, as the Dockerfile
-// installs them) runs: every module bin/sluice.ts loads needs only "dependencies", is copied into
-// the image, and `sluice --help` and `sluice validate` work from such an install.
+// The program as it ships runs from production dependencies only: every module bin/sluice.ts
+// loads needs only "dependencies" and is copied into the image (which runs the .ts on Node 24), and
+// the npm package (compiled to dist/ by prepack) installs and runs `sluice` from its bin.
 import t from 'tap'
-import { execFileSync, spawnSync } from 'node:child_process'
-import { cpSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, copyFileSync, existsSync, realpathSync } from 'node:fs'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import http from 'node:http'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import ts from 'typescript'
@@ -94,73 +95,68 @@ t.test('the Dockerfile copies every module the program loads and runs it as a nu
   t.ok(ignored.includes('node_modules'), '.dockerignore leaves out the host node_modules')
 })
 
-t.test('a production-only install runs sluice --help and validate', async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'sluice-prod-'))
+t.test('the packed package installs with production dependencies and runs sluice from its bin', { timeout: 300_000 }, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sluice-pack-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const app = path.join(dir, 'package')
 
-  // The files `npm pack` would put in the tarball.
-  const packed = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as [{ files: { path: string }[] }]
-  const packedFiles = packed[0].files.map((f) => f.path)
-  t.ok(packedFiles.includes(ENTRY) && packedFiles.includes('package.json'), 'npm pack ships bin/sluice.ts and package.json')
-  for (const f of packedFiles) {
-    mkdirSync(path.dirname(path.join(app, f)), { recursive: true })
-    copyFileSync(path.join(ROOT, f), path.join(app, f))
-  }
+  // A real `npm pack`: prepack compiles to dist/ (Node does not strip types under node_modules), postpack removes it.
+  const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 })) as [{ filename: string; files: { path: string }[] }]
+  const files = packed[0].files.map((f) => f.path)
+  t.ok(files.includes('dist/bin/sluice.js') && files.includes('bin/sluice.mjs'), 'ships the compiled CLI and its launcher')
+  t.notOk(files.some((f) => f.endsWith('.ts') && !f.startsWith('config/')), 'ships no TypeScript sources (the example plugin aside)')
+  t.notOk(files.some((f) => f.startsWith('test/') || f.startsWith('bench/')), 'ships no tests or benchmarks')
+  t.ok(files.includes('LICENSE'), 'ships the LICENSE')
+  t.notOk(existsSync(path.join(ROOT, 'dist')), 'postpack leaves the checkout without dist/')
 
-  // What `npm ci --omit=dev` lays out: the lockfile's packages not marked dev, at their lockfile
-  // paths, taken from the installed tree (hard links, so nothing resolves back into it).
-  const installed = realpathSync(path.join(ROOT, 'node_modules'))
-  const lock = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean; optional?: boolean }> }
-  let count = 0
-  for (const [where, meta] of Object.entries(lock.packages)) {
-    if (!where.startsWith('node_modules/') || meta.dev === true) continue
-    const from = path.join(installed, where.slice('node_modules/'.length))
-    if (!existsSync(from)) {
-      t.ok(meta.optional, `${where} is installed (run npm ci)`)
-      continue
-    }
-    mirrorPackage(from, path.join(app, where))
-    count++
-  }
-  t.ok(count > 5, `${count} production packages laid out`)
-  t.notOk(existsSync(path.join(app, 'node_modules/typescript')) || existsSync(path.join(app, 'node_modules/tap')), 'no devDependencies')
+  const prefix = path.join(dir, 'prefix')
+  const install = spawnSync('npm', ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', path.join(dir, packed[0].filename)],
+    { encoding: 'utf8', timeout: 180_000 })
+  t.equal(install.status, 0, `npm install -g the tarball${install.status === 0 ? '' : `: ${install.stderr}`}`)
+  const installed = path.join(prefix, 'lib/node_modules/sluice')
+  t.notOk(existsSync(path.join(installed, 'node_modules/typescript')) || existsSync(path.join(installed, 'node_modules/tap')), 'no devDependencies')
 
+  const bin = path.join(prefix, 'bin/sluice')
   const env = { ...process.env, NODE_PATH: '', SLUICE_STATE_DIR: path.join(dir, 'state') }
-  const run = (args: string[]) => spawnSync(process.execPath, [ENTRY, ...args], { cwd: app, env, encoding: 'utf8', timeout: 60_000 })
+  // The installed bin, on the Node that runs the tests, from a directory outside the checkout.
+  const run = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { cwd: dir, env, encoding: 'utf8', timeout: 60_000 })
 
   const help = run(['--help'])
   t.equal(help.status, 0, `sluice --help exits 0${help.stderr ? `: ${help.stderr}` : ''}`)
   t.match(help.stdout, /Usage:/)
+  t.equal(run(['--version']).stdout.trim(), (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version)
+  // As a user starts: a copy of the shipped examples (Node strips types only outside node_modules, and their plugin is .ts).
+  // The example's commands name config/examples/app/… relative to the working directory.
+  const config = path.join(dir, 'config/examples')
+  cpSync(path.join(installed, 'config/examples'), config, { recursive: true })
+  const validate = run(['validate', config])
+  t.equal(validate.status, 0, `sluice validate on the shipped examples exits 0${validate.stderr ? `: ${validate.stderr}` : ''}`)
 
-  const version = run(['--version'])
-  t.equal(version.stdout.trim(), (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version)
-
-  if (packedFiles.some((f) => f.startsWith('config/examples/'))) {
-    const validate = run(['validate', 'config/examples'])
-    t.equal(validate.status, 0, `sluice validate config/examples exits 0${validate.stderr ? `: ${validate.stderr}` : ''}`)
-  }
+  // serve: the shipped example answers through the installed gateway.
+  const child = spawn(process.execPath, [bin, 'serve', '--config', config, '--state', path.join(dir, 'state'),
+    '--port', '0', '--internal-port', '0', '--tls-port', '0', '--admin-port', '0', '--host', '127.0.0.1'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] })
+  t.teardown(() => { child.kill('SIGKILL') })
+  let log = ''
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { log += d })
+  const port = await waitFor(() => /sluice listening public=(\d+)/.exec(log)?.[1], 60_000, () => `sluice serve did not listen; logs:\n${log.slice(-3000)}`)
+  const ready = await waitFor(async () => {
+    const status = await new Promise<number>((resolve) => {
+      http.get({ host: '127.0.0.1', port: Number(port), path: '/', headers: { host: 'hello.default.localhost' } }, (res) => { res.resume(); resolve(res.statusCode ?? 0) })
+        .on('error', () => resolve(0))
+    })
+    return status === 200 ? { status } : undefined
+  }, 60_000, () => `the example never answered 200; logs:\n${log.slice(-3000)}`)
+  t.equal(ready.status, 200, 'hello.default.localhost answers from the installed package')
+  child.kill('SIGTERM')
+  await new Promise((resolve) => child.once('exit', resolve))
 })
 
-/** A package directory, hard-linked file by file, without its own node_modules (the lockfile lists those packages itself). */
-function mirrorPackage(from: string, to: string, top = true): void {
-  mkdirSync(to, { recursive: true })
-  for (const e of readdirSync(from, { withFileTypes: true })) {
-    if (top && e.name === 'node_modules') continue
-    const src = path.join(from, e.name)
-    const dst = path.join(to, e.name)
-    if (e.isDirectory()) mirrorPackage(src, dst, false)
-    else copyEntry(src, dst, e.isSymbolicLink())
-  }
-}
-
-function copyEntry(src: string, dst: string, symlink: boolean): void {
-  if (symlink) { symlinkSync(readlinkSync(src), dst); return }
-  try {
-    linkSync(src, dst)
-  } catch (err) {
-    // another filesystem (EXDEV) or links not allowed: copy
-    if ((err as NodeJS.ErrnoException).code !== 'EXDEV' && (err as NodeJS.ErrnoException).code !== 'EPERM') throw err
-    cpSync(src, dst)
+/** Polls `probe` until it returns a value (not undefined), or fails after `ms`. */
+async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, ms: number, why: () => string): Promise<T> {
+  const until = Date.now() + ms
+  for (;;) {
+    const v = await probe()
+    if (v !== undefined) return v
+    if (Date.now() > until) throw new Error(why())
+    await new Promise((r) => setTimeout(r, 50))
   }
 }

@@ -1,7 +1,6 @@
 // An example user plugin, loaded from this file by the Plugin object in plugins.yaml: it tells
 // the app which route the request came through, and tells the client which revision served it.
-import { definePlugin } from '../../../plugins/api.ts'
-import { object, string, validator } from '../../../plugins/schema.ts'
+import { definePlugin, object, string, validator } from 'sluice/plugin'
 
 const schema = object({
   header: string({ default: 'x-served-by', pattern: /^[A-Za-z0-9-]+$/ }),
