@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// The sluice command: serve, validate, --help, --version.
+// The sluice command: serve, validate, get/describe/logs, --help, --version.
 import { parseArgs } from 'node:util'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { serve } from '../control/serve.ts'
 import { validate } from '../control/validate-command.ts'
 import { parseGoDuration } from '../lib/duration.ts'
+import { KN_COMMANDS, KN_HELP, KN_HELP_DETAIL, UsageError, runKnCommand } from './cli/kn-commands.ts'
 import { SLUICE_INGRESS_CLASS } from '../control/sources/kubernetes/kubernetes-source.ts'
 
 const HELP = `sluice — a Knative-style serverless ingress
@@ -17,7 +18,7 @@ Usage:
                [--admin-port 9090] [--admin-host 127.0.0.1] [--admin-allowed-host NAME]...
                [--admin-metrics-public]
   sluice validate DIR
-  sluice --help | --version
+${KN_HELP}  sluice --help | --version
 
 serve      Route traffic for the Knative resources in DIR, reloading on every change.
            --kubernetes: be the cluster's Knative ingress (KIngress of --ingress-class, default
@@ -37,7 +38,7 @@ serve      Route traffic for the Knative resources in DIR, reloading on every ch
            except /healthz and /readyz, and /metrics with --admin-metrics-public.
 validate   Check DIR: prints every error as file:line:column field.path: message and exits 1,
            or a summary of services, routes and hosts and exits 0.
-`
+${KN_HELP_DETAIL}`
 
 function version(): string {
   // bin/ in a checkout, dist/bin/ in an installed package: the nearest package.json above is ours.
@@ -96,6 +97,15 @@ function usage(msg: string): never {
 }
 
 async function main(argv: string[]): Promise<void> {
+  if (argv[0] !== undefined && KN_COMMANDS.has(argv[0])) {
+    try {
+      process.exitCode = await runKnCommand(argv)
+    } catch (err) {
+      if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) usage((err as Error).message)
+      throw err
+    }
+    return
+  }
   let parsed
   try {
     parsed = parseArgs({

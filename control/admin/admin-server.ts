@@ -12,6 +12,7 @@ import { formatError } from '../sources/format-error.ts'
 import type { ScalingLoop } from '../scaling/scaling-loop.ts'
 import { AdminAccess, type AdminAccessOptions } from './admin-access.ts'
 import { LiveRedaction, type Redactor } from './redact.ts'
+import type { AppLogLine } from '../runtime/app-logs.ts'
 
 export interface AdminOptions {
   port: number
@@ -37,6 +38,9 @@ export class AdminServer {
   readonly #access: AdminAccess
   readonly #redaction: LiveRedaction
 
+  /** open `/debug/logs?follow=1` responses, ended on close */
+  readonly #following = new Set<ServerResponse>()
+
   constructor(opts: AdminOptions) {
     this.#opts = opts
     this.#redaction = opts.redaction ?? new LiveRedaction(() => opts.loop)
@@ -56,12 +60,50 @@ export class AdminServer {
   }
 
   close(): Promise<void> {
+    for (const res of this.#following) res.end()
     this.#server.closeAllConnections()
     return new Promise((resolve) => this.#server.close(() => resolve()))
   }
 
   #redactor(): Redactor {
     return this.#redaction.current
+  }
+
+  /**
+   * `/debug/logs?revision=ns/name[&revision=…][&tail=N][&follow=1]`: what the revisions' processes
+   * wrote, as NDJSON ({time, revision, instance, stream, line}), redacted like every admin answer.
+   * With follow the response stays open and streams new lines until the client leaves.
+   */
+  #logs(req: IncomingMessage, res: ServerResponse): void {
+    const appLogs = this.#opts.scaling?.runtime.appLogs
+    const q = new URL(req.url ?? '/', 'http://admin').searchParams
+    const revisions = q.getAll('revision').filter((r) => /^[^/]+\/[^/]+$/.test(r))
+    if (revisions.length === 0) {
+      send(res, 400, 'text/plain', 'name at least one revision: /debug/logs?revision=NAMESPACE/NAME\n')
+      return
+    }
+    const tailText = q.get('tail')
+    const tail = tailText === null ? 100 : Number(tailText)
+    if (!Number.isInteger(tail) || tail < 0) {
+      send(res, 400, 'text/plain', `tail must be a whole number, got ${JSON.stringify(tailText)}\n`)
+      return
+    }
+    const redactor = this.#redactor()
+    const json = (l: AppLogLine): string => JSON.stringify({ ...l, time: new Date(l.time).toISOString(), line: redactor.scrubText(l.line) }) + '\n'
+    const kept = appLogs?.read(revisions, tail) ?? []
+    if (q.get('follow') !== '1' || appLogs === undefined) {
+      send(res, 200, 'application/x-ndjson', kept.map(json).join(''))
+      return
+    }
+    const stop = appLogs.follow(revisions, (l) => { res.write(json(l)) })
+    if (stop === null) {
+      send(res, 503, 'text/plain', 'too many log followers; stop one and retry\n', { 'retry-after': '5' })
+      return
+    }
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
+    res.write(kept.map(json).join(''))
+    this.#following.add(res)
+    res.once('close', () => { stop(); this.#following.delete(res) })
   }
 
   #json(res: ServerResponse, value: unknown): void {
@@ -114,6 +156,9 @@ export class AdminServer {
       case '/debug/autoscaler':
         this.#json(res, this.#opts.scaling?.describeAutoscaler() ?? {})
         return
+      case '/debug/logs':
+        this.#logs(req, res)
+        return
       case '/debug/resources':
         this.#json(res, {
           loadedAt: loop.loadedAt?.toISOString() ?? null,
@@ -122,7 +167,7 @@ export class AdminServer {
         })
         return
       default:
-        send(res, 404, 'text/plain', 'not found; try /metrics, /healthz, /readyz, /debug/routes, /debug/resources, /debug/instances, /debug/autoscaler\n')
+        send(res, 404, 'text/plain', 'not found; try /metrics, /healthz, /readyz, /debug/routes, /debug/resources, /debug/instances, /debug/autoscaler, /debug/logs\n')
     }
   }
 }

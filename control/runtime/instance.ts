@@ -7,6 +7,7 @@ import { track } from './children.ts'
 import { commandLine, containerPort, instanceEnv, protocolOf, workingDir } from './contract.ts'
 import type { LaunchSpec, Launched } from './launcher.ts'
 import { readLines } from './output.ts'
+import type { AppLogs } from './app-logs.ts'
 import { planProbe, type ProbePlan, type ProbeTarget } from './probe.ts'
 import type { InstanceInfo, InstanceState, RuntimeRevision } from './types.ts'
 
@@ -42,6 +43,8 @@ export interface InstanceConfig {
   pickPort: () => Promise<number>
   launch: (spec: LaunchSpec) => Launched
   hooks: InstanceHooks
+  /** keeps the app's output for `sluice logs` */
+  appLogs?: AppLogs
 }
 
 export class Instance {
@@ -131,13 +134,16 @@ export class Instance {
     this.info.pid = child.pid
     track(child)
     const fields = { revision: revision.key, instance: this.info.id }
+    const appLogs = this.#cfg.appLogs
     readLines(child.stdout!, (line) => {
       this.#lastStdout = line
       log.info(`[${this.info.id}] ${line}`, { ...fields, stream: 'stdout' })
+      appLogs?.append({ time: Date.now(), revision: revision.key, instance: this.info.id, stream: 'stdout', line })
     })
     readLines(child.stderr!, (line) => {
       this.#lastStderr = line
       log.info(`[${this.info.id}] ${line}`, { ...fields, stream: 'stderr' })
+      appLogs?.append({ time: Date.now(), revision: revision.key, instance: this.info.id, stream: 'stderr', line })
     })
     child.on('error', (err: NodeJS.ErrnoException) => {
       if (child.pid === undefined) this.#spawnError = explainSpawnError(err, file, cwd)

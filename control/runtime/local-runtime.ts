@@ -1,5 +1,6 @@
 // The local runtime: makes the autoscaler's desired count real as child processes on this machine,
 // following Knative's runtime contract, and tells the gateway which instances are ready.
+import { AppLogs } from './app-logs.ts'
 import type { Logger } from '../../gateway/log.ts'
 import { Backoff } from './backoff.ts'
 import { containerPort } from './contract.ts'
@@ -54,6 +55,8 @@ interface RevisionEntry {
 }
 
 export class LocalRuntime {
+  /** the apps' output, for `sluice logs` */
+  readonly appLogs = new AppLogs()
   readonly #onChange: (revisionKey: string) => void
   readonly #drain: (instance: InstanceInfo, timeoutMs: number) => Promise<void>
   readonly #log: Logger
@@ -241,6 +244,7 @@ export class LocalRuntime {
       pickPort: () => this.#pickPort(),
       launch: (spec) => this.#launcher.launch(spec),
       hooks: this.#hooks(entry),
+      appLogs: this.appLogs,
     })
     entry.instances.set(inst.info.id, inst)
     void inst.start()

@@ -1,0 +1,185 @@
+// `sluice get`, `sluice describe service`, `sluice logs`: kn-like views of a running Sluice, read
+// through its admin API. Columns and wording follow `kn service list`, `kn revision list`,
+// `kn route list`, `kubectl get king` and `kn service describe`.
+import { parseArgs } from 'node:util'
+import { stringify } from 'yaml'
+import { AdminClient, DEFAULT_ADMIN } from './admin-client.ts'
+import {
+  age, condition, conditionCounts, createdAt, listedKind, ofKind, ready, reason, revisionTraffic, serviceOf, table,
+  type ListedKind, type ResourcesDocument, type ViewObject,
+} from './resources-view.ts'
+
+export const KN_COMMANDS = new Set(['get', 'describe', 'logs'])
+
+export const KN_HELP = `  sluice get services|revisions|routes|ingresses [-n NS | -A] [-o table|json|yaml] [--admin URL]
+  sluice describe service NAME [-n NS] [--admin URL]
+  sluice logs SERVICE|REVISION [-n NS] [-f] [--tail N] [--admin URL]
+`
+
+export const KN_HELP_DETAIL = `get        List objects of a running Sluice like kn: services (NAME URL LATEST AGE CONDITIONS
+           READY REASON), revisions (with their TRAFFIC and TAGS), routes, ingresses.
+           -n NS (default "default"), -A for every namespace; -o json|yaml prints the objects.
+describe   A Service: URL, revisions with traffic and tags, ready state, instances,
+           concurrency, conditions.
+logs       What a revision's processes (or every revision of a Service) wrote; -f follows.
+           These commands read the admin API: --admin URL (default ${DEFAULT_ADMIN}), and the
+           token from SLUICE_ADMIN_TOKEN when the server has one.
+`
+
+interface Out { write(s: string): unknown }
+
+export async function runKnCommand(argv: string[], out: Out = process.stdout): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      namespace: { type: 'string', short: 'n' },
+      'all-namespaces': { type: 'boolean', short: 'A' },
+      output: { type: 'string', short: 'o' },
+      admin: { type: 'string' },
+      follow: { type: 'boolean', short: 'f' },
+      tail: { type: 'string' },
+    },
+  })
+  const [command, ...rest] = positionals
+  const client = new AdminClient(values.admin ?? process.env.SLUICE_ADMIN ?? DEFAULT_ADMIN)
+  const namespace = values['all-namespaces'] ? null : (values.namespace ?? 'default')
+  switch (command) {
+    case 'get': {
+      const kind = rest[0] === undefined ? undefined : listedKind(rest[0])
+      if (kind === undefined) throw new UsageError(`get what? services, revisions, routes or ingresses${rest[0] === undefined ? '' : `, not ${JSON.stringify(rest[0])}`}`)
+      const format = values.output ?? 'table'
+      if (!['table', 'json', 'yaml'].includes(format)) throw new UsageError(`-o must be table, json or yaml, got ${JSON.stringify(format)}`)
+      const doc = await client.json<ResourcesDocument>('/debug/resources')
+      const objects = ofKind(doc, kind, namespace)
+      if (format !== 'table') {
+        const list = { apiVersion: 'v1', kind: 'List', items: objects }
+        out.write(format === 'json' ? JSON.stringify(list, null, 2) + '\n' : stringify(list))
+        return 0
+      }
+      if (objects.length === 0) {
+        out.write(`No ${kind} found${namespace === null ? '' : ` in namespace ${namespace}`}.\n`)
+        return 0
+      }
+      out.write(listTable(kind, objects, ofKind(doc, 'services', null), namespace === null))
+      return 0
+    }
+    case 'describe': {
+      const what = rest[0] === undefined ? undefined : listedKind(rest[0])
+      const name = rest[1]
+      if (what !== 'services' || name === undefined) throw new UsageError('describe service NAME')
+      const ns = namespace ?? 'default'
+      const doc = await client.json<ResourcesDocument>('/debug/resources')
+      const svc = ofKind(doc, 'services', ns).find((o) => o.metadata.name === name)
+      if (svc === undefined) throw new Error(`no service ${name} in namespace ${ns}; \`sluice get services -A\` lists them`)
+      const instances = await client.json<{ revisions?: Record<string, InstancesView> }>('/debug/instances')
+      const autoscaler = await client.json<Record<string, AutoscalerView>>('/debug/autoscaler')
+      out.write(describeService(svc, ofKind(doc, 'revisions', ns).filter((r) => serviceOf(r) === name), instances.revisions ?? {}, autoscaler))
+      return 0
+    }
+    case 'logs': {
+      const name = rest[0]
+      if (name === undefined) throw new UsageError('logs SERVICE|REVISION')
+      const ns = namespace ?? 'default'
+      const tail = values.tail ?? '100'
+      if (!/^\d+$/.test(tail)) throw new UsageError(`--tail must be a whole number, got ${JSON.stringify(tail)}`)
+      const doc = await client.json<ResourcesDocument>('/debug/resources')
+      const revisions = ofKind(doc, 'revisions', ns)
+      const named = revisions.filter((r) => r.metadata.name === name || serviceOf(r) === name).map((r) => `${ns}/${r.metadata.name}`)
+      if (named.length === 0) throw new Error(`no service or revision ${name} in namespace ${ns}; \`sluice get revisions -n ${ns}\` lists them`)
+      const query = named.map((r) => `revision=${encodeURIComponent(r)}`).join('&') + `&tail=${tail}${values.follow ? '&follow=1' : ''}`
+      const body = await client.stream(`/debug/logs?${query}`)
+      let pending = ''
+      for await (const chunk of body) {
+        pending += chunk.toString('utf8')
+        let nl: number
+        while ((nl = pending.indexOf('\n')) !== -1) {
+          const l = JSON.parse(pending.slice(0, nl)) as { instance: string; line: string }
+          pending = pending.slice(nl + 1)
+          out.write(`[${l.instance}] ${l.line}\n`)
+        }
+      }
+      return 0
+    }
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`)
+  }
+}
+
+export class UsageError extends Error {}
+
+function listTable(kind: ListedKind, objects: readonly ViewObject[], services: readonly ViewObject[], withNamespace: boolean): string {
+  const ns = (o: ViewObject): string[] => withNamespace ? [o.metadata.namespace] : []
+  const nsHead = withNamespace ? ['NAMESPACE'] : []
+  switch (kind) {
+    case 'services':
+      return table([...nsHead, 'NAME', 'URL', 'LATEST', 'AGE', 'CONDITIONS', 'READY', 'REASON'], objects.map((o) => [
+        ...ns(o), o.metadata.name, o.status?.url ?? '', o.status?.latestReadyRevisionName ?? '', age(createdAt(o)), conditionCounts(o), ready(o), reason(o),
+      ]))
+    case 'revisions':
+      return table([...nsHead, 'NAME', 'SERVICE', 'TRAFFIC', 'TAGS', 'GENERATION', 'AGE', 'CONDITIONS', 'READY', 'REASON'], objects.map((o) => {
+        const owner = services.filter((s) => s.metadata.namespace === o.metadata.namespace && s.metadata.name === serviceOf(o))
+        const { percent, tags } = revisionTraffic(o, owner)
+        return [
+          ...ns(o), o.metadata.name, serviceOf(o), percent > 0 ? `${percent}%` : '', tags.join(','),
+          o.metadata.labels?.['serving.knative.dev/configurationGeneration'] ?? '', age(createdAt(o)), conditionCounts(o), ready(o), reason(o),
+        ]
+      }))
+    case 'routes':
+      return table([...nsHead, 'NAME', 'URL', 'READY'], objects.map((o) => [...ns(o), o.metadata.name, o.status?.url ?? '', ready(o)]))
+    case 'ingresses':
+      return table([...nsHead, 'NAME', 'READY', 'REASON'], objects.map((o) => [...ns(o), o.metadata.name, ready(o), reason(o)]))
+  }
+}
+
+interface InstancesView { desired?: number; ready?: number; starting?: number; instances?: { id: string; state: string; inflight?: number }[] }
+interface AutoscalerView { containerConcurrency?: number; stableAverage?: number; panic?: boolean; desired?: number; scale?: number }
+
+function describeService(svc: ViewObject, revisions: readonly ViewObject[], instances: Record<string, InstancesView>, autoscaler: Record<string, AutoscalerView>): string {
+  const lines: string[] = []
+  const field = (k: string, v: string): void => { lines.push(`${(k + ':').padEnd(12)}${v}`) }
+  field('Name', svc.metadata.name)
+  field('Namespace', svc.metadata.namespace)
+  field('Age', age(createdAt(svc)))
+  field('URL', svc.status?.url ?? '')
+  lines.push('', 'Revisions:')
+  const byName = new Map(revisions.map((r) => [r.metadata.name, r]))
+  const traffic = svc.status?.traffic ?? []
+  const shown = new Set<string>()
+  for (const t of traffic) {
+    const name = t.revisionName ?? ''
+    const rev = byName.get(name)
+    shown.add(name)
+    const label = t.latestRevision ? `@latest (${name})` : name
+    const tag = t.tag ? ` #${t.tag}` : ''
+    lines.push(`  ${`${t.percent ?? 0}%`.padStart(4)}  ${label}${tag}${rev ? ` [${rev.metadata.labels?.['serving.knative.dev/configurationGeneration'] ?? '?'}] (${age(createdAt(rev))})` : ''}`)
+    if (rev !== undefined) lines.push(...revisionDetail(rev, instances, autoscaler))
+  }
+  for (const rev of revisions) {
+    if (shown.has(rev.metadata.name)) continue
+    lines.push(`    0%  ${rev.metadata.name} [${rev.metadata.labels?.['serving.knative.dev/configurationGeneration'] ?? '?'}] (${age(createdAt(rev))})`)
+    lines.push(...revisionDetail(rev, instances, autoscaler))
+  }
+  lines.push('', 'Conditions:', '  OK TYPE                   AGE REASON')
+  for (const c of svc.status?.conditions ?? []) {
+    const ok = c.status === 'True' ? '++' : c.status === 'False' ? '!!' : '??'
+    lines.push(`  ${ok} ${c.type.padEnd(20)} ${age(c.lastTransitionTime).padStart(5)} ${c.reason ?? ''}${c.message ? ` (${c.message})` : ''}`.trimEnd())
+  }
+  return lines.join('\n') + '\n'
+}
+
+function revisionDetail(rev: ViewObject, instances: Record<string, InstancesView>, autoscaler: Record<string, AutoscalerView>): string[] {
+  const key = `${rev.metadata.namespace}/${rev.metadata.name}`
+  const inst = instances[key]
+  const scale = autoscaler[key]
+  const out: string[] = []
+  const r = condition(rev, 'Ready')
+  out.push(`        Ready:        ${r?.status ?? 'Unknown'}${r?.status !== 'True' && r?.reason ? ` ${r.reason}${r.message ? `: ${r.message}` : ''}` : ''}`)
+  const up = inst?.ready ?? rev.status?.actualReplicas ?? 0
+  const want = inst?.desired ?? rev.status?.desiredReplicas ?? 0
+  out.push(`        Instances:    ${up}/${Math.max(want, 0)}${inst?.starting ? ` (${inst.starting} starting)` : ''}`)
+  const inflight = (inst?.instances ?? []).reduce((n, i) => n + (i.inflight ?? 0), 0)
+  const cc = scale?.containerConcurrency
+  out.push(`        Concurrency:  ${inflight} in flight${cc ? `, limit ${cc} per instance` : ''}${scale?.stableAverage !== undefined ? `, average ${scale.stableAverage.toFixed(1)}` : ''}${scale?.panic ? ' (panic)' : ''}`)
+  return out
+}

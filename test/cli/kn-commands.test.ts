@@ -1,0 +1,119 @@
+// `sluice get|describe|logs` against a real `sluice serve` child: kn's columns, -o json/yaml,
+// the Service description, an app's output through /debug/logs (tail and follow), and the errors a
+// user sees when the server is not there or the name is wrong.
+import t from 'tap'
+import { spawn, spawnSync } from 'node:child_process'
+import { parse } from 'yaml'
+import { BIN, eventually, request, startSluice } from '../fixtures/sluice.ts'
+import { AppLogs, MAX_FOLLOWERS } from '../../control/runtime/app-logs.ts'
+import { age } from '../../bin/cli/resources-view.ts'
+
+const APP = "console.log('app ' + process.env.K_REVISION + ' starting'); " +
+  "require('node:http').createServer((req, res) => { console.log('served ' + req.url); res.end('hi') }).listen(Number(process.env.PORT), '127.0.0.1')"
+const SERVICE = `apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: greeter, namespace: default}
+spec:
+  template:
+    metadata: {name: greeter-one, annotations: {autoscaling.knative.dev/min-scale: "1"}}
+    spec:
+      containers: [{command: [node, -e, ${JSON.stringify(APP)}]}]
+  traffic:
+    - {revisionName: greeter-one, percent: 100, tag: current}
+`
+
+function cli(adminPort: number, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args, '--admin', `http://127.0.0.1:${adminPort}`], { encoding: 'utf8', timeout: 30_000 })
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+t.test('get, describe and logs read a running sluice like kn', async (t) => {
+  const s = await startSluice({ 'greeter.yaml': SERVICE })
+  t.teardown(() => s.stop())
+  t.ok(await eventually(async () => (await request(s.port, 'greeter.default.localhost', '/first').catch(() => ({ status: 0 }))).status === 200), 'the service answers')
+
+  const services = cli(s.adminPort, 'get', 'services')
+  t.equal(services.status, 0, services.stderr)
+  const [head, row] = services.stdout.trim().split('\n')
+  t.match(head, /^NAME\s+URL\s+LATEST\s+AGE\s+CONDITIONS\s+READY\s+REASON$/, 'kn service list columns')
+  t.match(row, /^greeter\s+http:\/\/greeter\.default\.localhost\s+greeter-one\s+\S+\s+3 OK \/ 3\s+True$/)
+
+  const revisions = cli(s.adminPort, 'get', 'revisions')
+  t.match(revisions.stdout, /^NAME\s+SERVICE\s+TRAFFIC\s+TAGS\s+GENERATION\s+AGE\s+CONDITIONS\s+READY\s+REASON\n/)
+  t.match(revisions.stdout, /\ngreeter-one\s+greeter\s+100%\s+current\s/, 'a revision shows its traffic and tag')
+
+  const all = cli(s.adminPort, 'get', 'routes', '-A')
+  t.match(all.stdout, /^NAMESPACE\s+NAME\s+URL\s+READY\ndefault\s+greeter\s+http:\/\/greeter\.default\.localhost\s+True\n$/)
+  t.match(cli(s.adminPort, 'get', 'king').stdout, /^NAME\s+READY\s+REASON\ngreeter\s+True\n$/)
+  t.match(cli(s.adminPort, 'get', 'services', '-n', 'nowhere').stdout, 'No services found in namespace nowhere.')
+
+  const json = JSON.parse(cli(s.adminPort, 'get', 'ksvc', '-o', 'json').stdout) as { kind: string; items: { metadata: { name: string } }[] }
+  t.equal(json.kind, 'List')
+  t.same(json.items.map((i) => i.metadata.name), ['greeter'])
+  const yaml = parse(cli(s.adminPort, 'get', 'revisions', '-o', 'yaml').stdout) as { items: { kind: string }[] }
+  t.same(yaml.items.map((i) => i.kind), ['Revision'])
+
+  const described = cli(s.adminPort, 'describe', 'service', 'greeter')
+  t.equal(described.status, 0, described.stderr)
+  t.match(described.stdout, /^Name:\s+greeter\nNamespace:\s+default\nAge:\s+\S+\nURL:\s+http:\/\/greeter\.default\.localhost\n/)
+  t.match(described.stdout, /100%\s+greeter-one #current/)
+  t.match(described.stdout, /Instances:\s+1\/1/)
+  t.match(described.stdout, /\+\+ Ready/)
+
+  const logs = cli(s.adminPort, 'logs', 'greeter')
+  t.match(logs.stdout, /\[greeter-one-\d+\] app greeter-one starting/, 'the app output, by service name')
+  t.match(logs.stdout, /served \/first/)
+  t.match(cli(s.adminPort, 'logs', 'greeter-one', '--tail', '1').stdout, /^\[greeter-one-\d+\] served \/first\n$/, 'by revision name, the last line only')
+
+  // -f streams what comes next, until the user stops it.
+  const follow = spawn(process.execPath, [BIN, 'logs', 'greeter', '-f', '--tail', '0', '--admin', `http://127.0.0.1:${s.adminPort}`], { stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(() => { follow.kill('SIGKILL') })
+  let followed = ''
+  follow.stdout.setEncoding('utf8').on('data', (d: string) => { followed += d })
+  // Request until the follower, once connected, sees one (a request before it connected is not streamed).
+  t.ok(await eventually(async () => {
+    await request(s.port, 'greeter.default.localhost', '/later').catch(() => undefined)
+    return followed.includes('served /later')
+  }), 'a new line reaches the follower')
+  t.notMatch(followed, 'starting', '--tail 0 shows nothing old')
+  follow.kill('SIGTERM')
+
+  const missing = cli(s.adminPort, 'describe', 'service', 'nope')
+  t.equal(missing.status, 1)
+  t.match(missing.stderr, 'no service nope in namespace default')
+  t.match(cli(s.adminPort, 'logs', 'nope').stderr, 'no service or revision nope')
+  t.equal(cli(s.adminPort, 'get', 'widgets').status, 2, 'a usage error exits 2')
+
+  const bad = await s.admin('/debug/logs')
+  t.equal(bad.status, 400)
+})
+
+t.test('a server that is not there is named, with how to point at one', async (t) => {
+  const r = cli(1, 'get', 'services')
+  t.equal(r.status, 1)
+  t.match(r.stderr, /cannot reach the Sluice admin API at http:\/\/127\.0\.0\.1:1 .*--admin URL/)
+})
+
+t.test('app logs are bounded per revision and in followers', async (t) => {
+  const logs = new AppLogs(3)
+  for (let i = 0; i < 5; i++) logs.append({ time: i, revision: 'ns/a', instance: 'a-1', stream: 'stdout', line: `l${i}` })
+  t.same(logs.read(['ns/a']).map((l) => l.line), ['l2', 'l3', 'l4'], 'the oldest lines go first')
+  t.same(logs.read(['ns/a'], 1).map((l) => l.line), ['l4'])
+  const stops = []
+  for (let i = 0; i < MAX_FOLLOWERS; i++) stops.push(logs.follow(['ns/a'], () => {}))
+  t.ok(stops.every((s) => s !== null))
+  t.equal(logs.follow(['ns/a'], () => {}), null, 'no more followers than the bound')
+  stops[0]!()
+  t.not(logs.follow(['ns/a'], () => {}), null, 'a follower that left frees its place')
+})
+
+t.test('ages read like kubectl', async (t) => {
+  const now = Date.parse('2026-01-01T00:00:00Z')
+  const ago = (s: number): string => new Date(now - s * 1000).toISOString()
+  t.equal(age(ago(45), now), '45s')
+  t.equal(age(ago(185), now), '3m5s')
+  t.equal(age(ago(3600), now), '60m')
+  t.equal(age(ago(5 * 3600 + 60), now), '5h1m')
+  t.equal(age(ago(3 * 86400), now), '3d')
+  t.equal(age(undefined, now), '<unknown>')
+})
