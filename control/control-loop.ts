@@ -13,6 +13,7 @@ import type { ClusterLoad, KubernetesSource } from './sources/kubernetes/kuberne
 import { CLUSTER_FILE_PREFIX } from './sources/kubernetes/cluster-objects.ts'
 import { mergeLoads } from './sources/merge-loads.ts'
 import { formatError } from './sources/format-error.ts'
+import { localRunWarnings } from './sources/local-run-warnings.ts'
 import { envErrors } from './sources/env-refs.ts'
 import { envObjects, withLiteralEnv } from './resources/env.ts'
 import { readSettings } from './settings/read-settings.ts'
@@ -54,6 +55,8 @@ export class ControlLoop {
   readonly #opts: ControlLoopOptions
   readonly #source: FileSource | null
   #fileLoad: LoadResult | null = null
+  /** local-run warnings already logged */
+  readonly #warned = new Set<string>()
   #clusterLoad: ClusterLoad | null = null
   /** settings of the last applied load: a bad cluster ConfigMap keeps them (files report instead) */
   #goodSettings: { settings: Settings; autoscaler: AutoscalerSettings } | null = null
@@ -228,6 +231,7 @@ export class ControlLoop {
         const said = new Set(certs!.warnings.map((w) => w.message))
         if (!refresh) for (const w of localCerts!.warnings) if (!said.has(w.message)) log.warn('certificate warning', { at: formatError(w) })
         scaling?.sync(withRuntimeEnv(out, result.resources), autoscaler)
+        this.#warnLocalRun(result.resources)
       } catch (err) {
         this.#instances.abort()
         // A plugin that cannot start is a user error; anything else is a bug, reported the same
@@ -300,6 +304,18 @@ export class ControlLoop {
       this.#stateJson = json
     } catch (err) {
       this.#opts.log.error('cannot write the state directory; revision history will not survive a restart', { dir: this.#opts.stateDir, err })
+    }
+  }
+
+  /** What will not run as written (sluice validate prints the same), logged once each. */
+  #warnLocalRun(rs: LoadResult['resources']): void {
+    if (this.#opts.configDir === undefined) return
+    for (const w of localRunWarnings(rs)) {
+      const key = formatError(w)
+      if (this.#warned.has(key)) continue
+      if (this.#warned.size >= 10_000) this.#warned.clear()
+      this.#warned.add(key)
+      this.#opts.log.warn('will not run as on Knative', { revision: w.revision, at: key })
     }
   }
 

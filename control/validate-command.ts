@@ -3,6 +3,7 @@ import { loadDirectory } from './sources/load.ts'
 import { configPathProblem } from './sources/config-path.ts'
 import { envErrors } from './sources/env-refs.ts'
 import { formatError } from './sources/format-error.ts'
+import { localRunWarnings } from './sources/local-run-warnings.ts'
 import { readSettings } from './settings/read-settings.ts'
 import { reconcile, type ReconcileOutput } from './reconcile/index.ts'
 import { loadState, emptyState } from './state.ts'
@@ -58,6 +59,9 @@ export async function validate(dir: string, stateDir: string, stdout: Out, stder
   const s = reconcileAsServe(loaded.resources, stateDir).summary
   stdout.write(`${dir}: valid — ${loaded.files.length} files, ${s.services} services, ${s.routes} routes, ${s.ingresses} ingresses, ${s.hosts.length} hosts\n`)
   for (const h of s.hosts) stdout.write(`  ${h}\n`)
+  const warnings = localRunWarnings(loaded.resources)
+  for (const w of warnings) stdout.write(`warning: ${formatError(w)}\n`)
+  if (warnings.length > 0) stdout.write(`${warnings.length} warning${warnings.length === 1 ? '' : 's'}: valid, but not everything above runs as it would on Knative (docs/configuration.md#what-sluice-ignores-locally)\n`)
   return 0
 }
 
