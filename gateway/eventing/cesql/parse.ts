@@ -224,11 +224,13 @@ class Parser {
     this.#next()
     const open = this.#next()
     const args: CesqlNode[] = []
+    const closeMsg = `',' or ')' to close the call of ${upper} opened at offset ${open.offset}`
+    if (this.#peek().kind === 'eof') throw this.#unexpected(this.#peek(), closeMsg)
     if (this.#peek().kind !== 'rparen') {
       args.push(this.#logic())
       while (this.#peek().kind === 'comma') { this.#next(); args.push(this.#logic()) }
     }
-    this.#expect('rparen', `',' or ')' to close the call of ${upper} opened at offset ${open.offset}`)
+    this.#expect('rparen', closeMsg)
     return { kind: 'call', name: upper, args, offset: t.offset }
   }
 }
