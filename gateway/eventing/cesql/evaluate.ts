@@ -57,10 +57,11 @@ function compileNode(n: CesqlNode): Eval {
     }
     case 'identifier': {
       const name = n.name
+      const msg = `the event has no attribute '${name}'`
       return (a, s) => {
         const v = a[name]
         if (typeof v === 'string') return v
-        fail(s, 'missingAttribute', `the event has no attribute '${name}'`)
+        fail(s, 'missingAttribute', msg)
         return false
       }
     }
