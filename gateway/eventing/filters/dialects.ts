@@ -39,11 +39,11 @@ function compileMatch(map: Record<string, string>, cmp: Compare): EventFilter {
   const values = wanted as string[]
   const n = keys.length
   if (n === 1) {
+    // the common case, one closure per dialect so each call site stays monomorphic
     const g = getters[0]!, v = values[0]!
-    return (event: CloudEventRecord) => {
-      const got = g(event)
-      return got !== undefined && cmp(got, v)
-    }
+    if (cmp === exact) return (event: CloudEventRecord) => g(event) === v
+    if (cmp === prefix) return (event: CloudEventRecord) => { const got = g(event); return got !== undefined && got.startsWith(v) }
+    return (event: CloudEventRecord) => { const got = g(event); return got !== undefined && got.endsWith(v) }
   }
   return (event: CloudEventRecord) => {
     for (let i = 0; i < n; i++) {
