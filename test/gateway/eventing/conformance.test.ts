@@ -7,6 +7,7 @@
 // allowed). Transport extensions (user-agent) are not compared: a broker forwards only its
 // pass-through headers (eventing.md §1.8).
 import t from 'tap'
+import type { Test } from 'tap'
 import { readFileSync, readdirSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -65,7 +66,7 @@ function isJson(s: string): boolean {
 }
 
 /** `cloudevents diff` subset check of what the sink got against the case. */
-function diff(t: Checks, c: Case, got: { headers: Record<string, unknown>; body: Buffer }, what: string): void {
+function diff(t: Test, c: Case, got: { headers: Record<string, unknown>; body: Buffer }, what: string): void {
   const a = c.ContextAttributes
   const attr = (k: string) => {
     const v = got.headers['ce-' + k]
@@ -80,7 +81,7 @@ function diff(t: Checks, c: Case, got: { headers: Record<string, unknown>; body:
     else t.equal(body, c.Data, `${what}: data`)
   }
 }
-interface Checks { equal(a: unknown, b: unknown, m?: string): unknown; same(a: unknown, b: unknown, m?: string): unknown }
+
 
 t.test('conformance cases replayed in binary and structured mode', async (t) => {
   t.ok(cases.length >= 8, `${cases.length} cases read`)
