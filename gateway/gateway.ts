@@ -28,7 +28,7 @@ import { Activator } from './activator/activator.ts'
 import { GatewayMetrics } from './metrics/gateway-metrics.ts'
 import { ERR } from './metrics/route-slots.ts'
 import { emptyEventingTable, type BrokerStats, type EventingTable } from './eventing/types.ts'
-import { EventingPlane } from './eventing/eventing-plane.ts'
+import { EventingPlane, describeEventing } from './eventing/eventing-plane.ts'
 
 const NO_RAW_HEADERS: readonly string[] = Object.freeze([])
 
@@ -135,6 +135,8 @@ export class Gateway implements PluginHost {
   get eventingPlane(): EventingPlane | null { return this.#plane }
   /** per-broker queue depths, retries and last errors for /debug/eventing */
   eventingStats(): readonly BrokerStats[] { return this.#plane?.stats() ?? [] }
+  /** brokers, their triggers' resolved delivery and live counters, for /debug/eventing */
+  describeEventing(): ReturnType<typeof describeEventing> { return describeEventing(this.#eventing, this.eventingStats()) }
 
   /** New connection limits for every listener: deadlines apply from their next check, the cap from the next accept. */
   setConnectionLimits(limits: ConnectionLimits): void {

@@ -166,3 +166,42 @@ export class EventingPlane {
     }
   }
 }
+
+/** One broker as /debug/eventing shows it: its triggers' resolved delivery and its live counters. */
+export interface BrokerDescription {
+  readonly broker: string
+  readonly backing: 'memory' | 'jetstream'
+  readonly depth: number
+  readonly retriesInFlight: number
+  readonly lastError: string | null
+  readonly triggers: readonly {
+    readonly trigger: string
+    readonly subscriber: string
+    /** the origin connected to (the gateway's internal listener for Sluice Services), or null */
+    readonly via: string | null
+    readonly retry: number
+    readonly backoffPolicy: string | null
+    readonly backoffDelayMs: number
+    readonly timeoutMs: number
+    readonly format: string
+    readonly deadLetterSink: string | null
+  }[]
+}
+
+/** The table in force joined with the backings' stats, for operators. */
+export function describeEventing(table: EventingTable, stats: readonly BrokerStats[]): { ingressHosts: EventingTable['ingressHosts']; queueLimit: number; brokers: BrokerDescription[] } {
+  const byKey = new Map(stats.map((s) => [s.broker, s]))
+  const brokers: BrokerDescription[] = []
+  for (const b of table.brokers.values()) {
+    const s = byKey.get(b.key)
+    brokers.push({
+      broker: b.key, backing: b.backing, depth: s?.depth ?? 0, retriesInFlight: s?.retriesInFlight ?? 0, lastError: s?.lastError ?? null,
+      triggers: b.triggers.map((t) => ({
+        trigger: `${t.namespace}/${t.name}`, subscriber: t.subscriber.url, via: t.subscriber.connectTo,
+        retry: t.delivery.retry, backoffPolicy: t.delivery.backoffPolicy, backoffDelayMs: t.delivery.backoffDelayMs,
+        timeoutMs: t.delivery.timeoutMs, format: t.delivery.format, deadLetterSink: t.delivery.deadLetterSink?.url ?? null,
+      })),
+    })
+  }
+  return { ingressHosts: table.ingressHosts, queueLimit: table.queueLimit, brokers }
+}
