@@ -145,8 +145,9 @@ export class HttpDeliverer implements Deliverer {
     return r !== 'refused'
   }
 
+  /** Cut every attempt in flight (a subscriber that never answers must not hold shutdown). */
   async close(): Promise<void> {
-    if (this.#ownDispatcher) await this.#dispatcher.close()
+    if (this.#ownDispatcher) await this.#dispatcher.destroy()
   }
 
   #sleep(ms: number): Promise<void> {
