@@ -79,7 +79,7 @@ export class BrokerIngress {
     })
     req.on('end', () => {
       if (over) return
-      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)
+      const body = chunks.length === 1 ? own(chunks[0]!) : Buffer.concat(chunks, size)
       this.#received(req, res, key, body)
     })
     req.on('error', () => { if (!res.headersSent) res.destroy() })
@@ -154,6 +154,14 @@ export function brokerKey(path: string): string | null {
   // both segments non-empty, and no third one
   if (slash <= 1 || slash >= end - 1 || path.indexOf('/', slash + 1) !== -1 && path.indexOf('/', slash + 1) < end) return null
   return path.slice(1, end)
+}
+
+/**
+ * A body chunk that is a small view of a larger socket read would pin that whole read while the
+ * event waits in a queue: copy it then.
+ */
+function own(chunk: Buffer): Buffer {
+  return chunk.buffer.byteLength > 2 * chunk.length + 1024 ? Buffer.from(chunk) : chunk
 }
 
 function done(res: DownstreamResponse, slot: BrokerSlot, r: AcceptResult, start: number): void {
