@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm run bench — five parts, chosen with BENCH=peers|activator|plugins|protocols|kubernetes|all (default all):
+# npm run bench — five parts, chosen with BENCH=peers|activator|plugins|protocols|kubernetes|eventing|all (default all):
 #
 # peers      Sluice (metrics on, default settings) side by side with nginx, HAProxy, a bare undici
 #            proxy and @fastify/http-proxy, through ../shared/bench/peers.sh. Prints CPU µs per
@@ -16,13 +16,16 @@
 #            (KBENCH_INGRESSES, KBENCH_EVENTS, KBENCH_PROFILE=DIR tune it; about 1 minute).
 # protocols  bench/protocols.sh: h2load (h2c) through Sluice and nginx http2, an h2c upstream,
 #            WebSocket echo messages/s through Sluice and direct.
+# eventing   bench/eventing.ts: broker ingress events per gateway CPU-second (target ≥ 20,000),
+#            end-to-end in-memory delivery throughput and p99 latency, memory per queued event
+#            (DURATION, CONNS tune it).
 #
 # Everything listens on 127.0.0.1 only, stops by itself and kills what it started. Exit status is
 # non-zero if a part failed or missed a target.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=${BENCH:-all}
-case "$BENCH" in peers|activator|plugins|protocols|kubernetes|all) ;; *) echo "bench: BENCH must be peers, activator, plugins, protocols, kubernetes or all (got $BENCH)" >&2; exit 2 ;; esac
+case "$BENCH" in peers|activator|plugins|protocols|kubernetes|eventing|all) ;; *) echo "bench: BENCH must be peers, activator, plugins, protocols, kubernetes, eventing or all (got $BENCH)" >&2; exit 2 ;; esac
 NODE="$ROOT/node_modules/.bin/node"
 status=0
 
@@ -59,5 +62,10 @@ if [ "$BENCH" = kubernetes ] || [ "$BENCH" = all ]; then
   echo; echo "# kubernetes (bench/kubernetes.ts)"
   # Bounded: a stuck run is killed after 3 minutes.
   timeout 180 "$NODE" "$ROOT/bench/kubernetes.ts" || status=$?
+fi
+
+if [ "$BENCH" = eventing ] || [ "$BENCH" = all ]; then
+  echo; echo "# eventing (bench/eventing.ts)"
+  timeout 300 "$NODE" "$ROOT/bench/eventing.ts" || status=$?
 fi
 exit $status

@@ -28,6 +28,7 @@ import { Activator } from './activator/activator.ts'
 import { GatewayMetrics } from './metrics/gateway-metrics.ts'
 import { ERR } from './metrics/route-slots.ts'
 import { emptyEventingTable, type BrokerStats, type EventingTable } from './eventing/types.ts'
+import { EventingPlane, describeEventing } from './eventing/eventing-plane.ts'
 
 const NO_RAW_HEADERS: readonly string[] = Object.freeze([])
 
@@ -101,6 +102,8 @@ export class Gateway implements PluginHost {
   #openedWith: { hosts: string; ciphers: string | undefined } | null = null
   #idleWaiters: (() => void)[] = []
   #eventing: EventingTable = emptyEventingTable()
+  /** brokers' ingress, delivery and backings; null until a table with brokers arrives */
+  #plane: EventingPlane | null = null
 
   get table(): RouteTable { return this.#table }
   /** shutting down: no new work, responses ask clients to close */
@@ -119,12 +122,21 @@ export class Gateway implements PluginHost {
   }
 
   /** Install new brokers and triggers (control/compile builds the table; gateway/eventing serves it). */
-  swapEventing(table: EventingTable): void {
+  swapEventing(table: EventingTable): Promise<void> {
     this.#eventing = table
+    if (this.#plane === null) {
+      if (table.brokers.size === 0) return Promise.resolve()
+      this.#plane = new EventingPlane({ metrics: this.metrics.eventing, log: this.#log })
+    }
+    return this.#plane.install(table)
   }
   get eventing(): EventingTable { return this.#eventing }
+  /** the eventing data plane, once a table with brokers was installed */
+  get eventingPlane(): EventingPlane | null { return this.#plane }
   /** per-broker queue depths, retries and last errors for /debug/eventing */
-  eventingStats(): readonly BrokerStats[] { return [] }
+  eventingStats(): readonly BrokerStats[] { return this.#plane?.stats() ?? [] }
+  /** brokers, their triggers' resolved delivery and live counters, for /debug/eventing */
+  describeEventing(): ReturnType<typeof describeEventing> { return describeEventing(this.#eventing, this.eventingStats()) }
 
   /** New connection limits for every listener: deadlines apply from their next check, the cap from the next accept. */
   setConnectionLimits(limits: ConnectionLimits): void {
@@ -279,6 +291,9 @@ export class Gateway implements PluginHost {
         start = p.arrived
       }
     }
+    // Broker ingress hosts are answered by the eventing plane, not the route table.
+    const plane = this.#plane
+    if (plane !== null && plane.serves(EventingPlane.hostOf(req), entry.internal)) return plane.ingress.handle(req, res)
     const d = this.#decision
     if (decide(d, this.#hosts(entry), req, entry.internal, entry.scheme) === REFUSE) return this.#refuse(res, d, entry)
     const vh = d.vh!
@@ -416,6 +431,8 @@ export class Gateway implements PluginHost {
     for (const l of this.#listeners) l.closeAll()
     this.#closeTls()
     this.activator.close()
+    // In-memory events not yet delivered are lost here (docs/eventing.md); JetStream keeps its own.
+    await this.#plane?.close()
     return finished
   }
 
@@ -426,6 +443,7 @@ export class Gateway implements PluginHost {
     for (const ws of this.#websockets) ws.close()
     this.#closeTls()
     this.activator.close()
+    await this.#plane?.close()
   }
 }
 

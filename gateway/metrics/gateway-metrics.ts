@@ -4,16 +4,20 @@ import type { Registry } from 'prom-client'
 import { RouteSlots, collector } from './route-slots.ts'
 import { activatorCollectors } from './activator-metrics.ts'
 import type { RevisionThrottler } from '../activator/throttler.ts'
+import { EventingMetrics } from '../eventing/eventing-metrics.ts'
 
 export class GatewayMetrics {
   readonly slots = new RouteSlots()
   /** requests with no matching host/path: [external, internal] */
   readonly unmatched = new Float64Array(2)
   routeCount = 0
+  /** broker ingress and trigger delivery counts (gateway/eventing) */
+  readonly eventing = new EventingMetrics()
 
   register(registry: Registry, gauges: { inflight: () => number; throttlers?: () => Iterable<RevisionThrottler> }): void {
     const all = [
       ...this.slots.collectors(),
+      ...this.eventing.collectors(),
       ...(gauges.throttlers !== undefined ? activatorCollectors(gauges.throttlers) : []),
       collector('sluice_unmatched_requests_total', 'Requests that matched no host or path (answered 404, or 301 for https redirects).', 'counter',
         () => [{ labels: { listener: 'external' }, value: this.unmatched[0] }, { labels: { listener: 'internal' }, value: this.unmatched[1] }]),
