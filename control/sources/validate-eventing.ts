@@ -39,7 +39,7 @@ export function buildBroker(is: Issues, raw: Obj): Broker['spec'] {
   if (spec === undefined) return {}
   checkFields(is, spec, ['spec'], ['config', 'delivery'])
   const out: Broker['spec'] = {}
-  const config = readReference(is, spec['config'], ['spec', 'config'])
+  const config = readReference(is, spec['config'], ['spec', 'config'], 'e.g. apiVersion: v1, kind: ConfigMap, name: config-br-default-channel')
   if (config !== undefined) out.config = config
   const delivery = readDelivery(is, spec['delivery'], ['spec', 'delivery'])
   if (delivery !== undefined) out.delivery = delivery
@@ -52,9 +52,11 @@ export function buildTrigger(is: Issues, raw: Obj): Trigger['spec'] {
     missing(is, raw['spec'], ['spec'], 'a Trigger needs spec.broker and spec.subscriber')
     return { broker: '', subscriber: {} }
   }
-  checkFields(is, spec, ['spec'], ['broker', 'filter', 'filters', 'subscriber', 'delivery'], (key) => key === 'brokerRef'
-    ? 'brokerRef needs Knative\'s cross-namespace-event-links feature, which Sluice does not have; name a Broker of the same namespace in spec.broker'
-    : undefined)
+  const { brokerRef, ...known } = spec
+  if (brokerRef !== undefined) {
+    is.add(['spec', 'brokerRef'], 'brokerRef needs Knative\'s cross-namespace-event-links feature, which Sluice does not have; name a Broker of the same namespace in spec.broker', true)
+  }
+  checkFields(is, known, ['spec'], ['broker', 'filter', 'filters', 'subscriber', 'delivery'])
   const broker = readString(is, spec['broker'], ['spec', 'broker'])
   if (absent(spec['broker']) || broker === '') {
     is.add(['spec', 'broker'], 'missing field; name the Broker (in the Trigger\'s namespace) whose events this Trigger receives, e.g. broker: default')
@@ -80,7 +82,7 @@ export function buildTrigger(is: Issues, raw: Obj): Trigger['spec'] {
 }
 
 /** a KReference: kind, name and apiVersion required (as knative.dev/pkg KReference.Validate) */
-export function readReference(is: Issues, v: unknown, path: FieldPath): KReference | undefined {
+export function readReference(is: Issues, v: unknown, path: FieldPath, example = 'e.g. apiVersion: serving.knative.dev/v1, kind: Service, name: my-app'): KReference | undefined {
   const ref = readMap(is, v, path)
   if (ref === undefined) return undefined
   checkFields(is, ref, path, ['apiVersion', 'kind', 'name', 'namespace'])
@@ -88,7 +90,7 @@ export function readReference(is: Issues, v: unknown, path: FieldPath): KReferen
   const kind = readString(is, ref['kind'], [...path, 'kind'])
   const name = readString(is, ref['name'], [...path, 'name'])
   const namespace = readString(is, ref['namespace'], [...path, 'namespace'])
-  const hint = 'a reference needs apiVersion, kind and name, e.g. apiVersion: serving.knative.dev/v1, kind: Service, name: my-app'
+  const hint = `a reference needs apiVersion, kind and name, ${example}`
   if (absent(ref['apiVersion']) || apiVersion === '') is.add([...path, 'apiVersion'], `missing field; ${hint}`)
   if (absent(ref['kind']) || kind === '') is.add([...path, 'kind'], `missing field; ${hint}`)
   if (absent(ref['name']) || name === '') is.add([...path, 'name'], `missing field; ${hint}`)
