@@ -28,6 +28,8 @@ export function describeEventing(res: EventingResolution | undefined, table: Eve
       ready: t.ready,
       ...(t.ready ? {} : { reason: notReady(t.trigger.status?.conditions as Condition[] | undefined) }),
       subscriberUri: t.subscriber?.url ?? null,
+      /** where deliveries connect: the gateway's internal listener for Sluice-served subscribers, else the URL itself */
+      subscriberVia: t.subscriber?.connectTo ?? t.subscriber?.url ?? null,
       deadLetterSinkUri: t.deadLetterSink?.url ?? null,
       filter: filterSummary(t.trigger.spec),
       ...(compiled !== undefined ? { uid: compiled.uid, delivery: compiled.delivery } : {}),

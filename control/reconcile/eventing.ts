@@ -33,6 +33,7 @@ export interface BrokerResolution {
 }
 
 export interface TriggerResolution {
+  /** with its status */
   readonly trigger: Trigger
   readonly key: string
   /** the broker's `namespace/name` */
@@ -163,8 +164,9 @@ export function reconcileEventing(brokers: readonly Broker[], triggers: readonly
     ], now)
     status.conditions = conditions
     const ready = conditions.find((c) => c.type === 'Ready')!.status === 'True'
-    triggersOut.push({ ...t, status })
-    triggerRes.set(keyOf(t), { trigger: t, key: keyOf(t), broker: brokerKey, ready, subscriber, deadLetterSink: dlsDest })
+    const withStatus = { ...t, status }
+    triggersOut.push(withStatus)
+    triggerRes.set(keyOf(t), { trigger: withStatus, key: keyOf(t), broker: brokerKey, ready, subscriber, deadLetterSink: dlsDest })
   }
   return { brokers: brokersOut, triggers: triggersOut, resolution: { brokers: brokerRes, triggers: triggerRes } }
 }
