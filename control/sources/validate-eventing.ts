@@ -6,6 +6,7 @@ import type { Broker, DeliverySpecSpec, DestinationSpec, KReference, Subscriptio
 import { absent, checkFields, isObj, missing, readInt, readList, readMap, readString, readStringMap } from './fields.ts'
 import type { Issues, Obj } from './fields.ts'
 import type { FieldPath } from './yaml-documents.ts'
+import { DEFAULT_NAMESPACE } from './validate-metadata.ts'
 import { parseIsoDuration } from './iso-duration.ts'
 import { CesqlSyntaxError, parseCesql } from '../../gateway/eventing/cesql/parse.ts'
 
@@ -41,9 +42,16 @@ export function buildBroker(is: Issues, raw: Obj): Broker['spec'] {
   const out: Broker['spec'] = {}
   const config = readReference(is, spec['config'], ['spec', 'config'], 'e.g. apiVersion: v1, kind: ConfigMap, name: config-br-default-channel')
   if (config !== undefined) out.config = config
-  const delivery = readDelivery(is, spec['delivery'], ['spec', 'delivery'])
+  const delivery = readDelivery(is, spec['delivery'], ['spec', 'delivery'], namespaceOf(raw))
   if (delivery !== undefined) out.delivery = delivery
   return out
+}
+
+/** metadata.namespace as written, else Sluice's default */
+function namespaceOf(raw: Obj): string {
+  const meta = raw['metadata']
+  const ns = isObj(meta) ? meta['namespace'] : undefined
+  return typeof ns === 'string' && ns !== '' ? ns : DEFAULT_NAMESPACE
 }
 
 export function buildTrigger(is: Issues, raw: Obj): Trigger['spec'] {
@@ -75,14 +83,15 @@ export function buildTrigger(is: Issues, raw: Obj): Trigger['spec'] {
 
   const subscriberPath = ['spec', 'subscriber']
   if (absent(spec['subscriber'])) is.add(subscriberPath, 'missing field; give the subscriber a ref (e.g. a serving.knative.dev/v1 Service) or a uri')
-  else out.subscriber = readDestination(is, spec['subscriber'], subscriberPath) ?? {}
-  const delivery = readDelivery(is, spec['delivery'], ['spec', 'delivery'])
+  else out.subscriber = readDestination(is, spec['subscriber'], subscriberPath, namespaceOf(raw)) ?? {}
+  const delivery = readDelivery(is, spec['delivery'], ['spec', 'delivery'], namespaceOf(raw))
   if (delivery !== undefined) out.delivery = delivery
   return out
 }
 
 /** a KReference: kind, name and apiVersion required (as knative.dev/pkg KReference.Validate) */
-export function readReference(is: Issues, v: unknown, path: FieldPath, example = 'e.g. apiVersion: serving.knative.dev/v1, kind: Service, name: my-app'): KReference | undefined {
+/** `parentNamespace`: refs must stay in it (knative.dev/pkg KReference.Validate "mismatched namespaces"); undefined allows any (Broker spec.config) */
+export function readReference(is: Issues, v: unknown, path: FieldPath, example = 'e.g. apiVersion: serving.knative.dev/v1, kind: Service, name: my-app', parentNamespace?: string): KReference | undefined {
   const ref = readMap(is, v, path)
   if (ref === undefined) return undefined
   checkFields(is, ref, path, ['apiVersion', 'kind', 'name', 'namespace'])
@@ -94,6 +103,9 @@ export function readReference(is: Issues, v: unknown, path: FieldPath, example =
   if (absent(ref['apiVersion']) || apiVersion === '') is.add([...path, 'apiVersion'], `missing field; ${hint}`)
   if (absent(ref['kind']) || kind === '') is.add([...path, 'kind'], `missing field; ${hint}`)
   if (absent(ref['name']) || name === '') is.add([...path, 'name'], `missing field; ${hint}`)
+  if (parentNamespace !== undefined && namespace !== undefined && namespace !== '' && namespace !== parentNamespace) {
+    is.add([...path, 'namespace'], `mismatched namespaces: the object is in namespace ${JSON.stringify(parentNamespace)} but the ref names ${JSON.stringify(namespace)}; cross-namespace refs are not supported, so remove namespace or move the object`)
+  }
   if (kind === undefined || name === undefined) return undefined
   const out: KReference = { kind, name }
   if (apiVersion !== undefined) out.apiVersion = apiVersion
@@ -102,12 +114,12 @@ export function readReference(is: Issues, v: unknown, path: FieldPath, example =
 }
 
 /** duck/v1 Destination.Validate: ref and/or uri; a uri alone must be absolute with a host, a uri with a ref must be relative */
-export function readDestination(is: Issues, v: unknown, path: FieldPath): DestinationSpec | undefined {
+export function readDestination(is: Issues, v: unknown, path: FieldPath, parentNamespace?: string): DestinationSpec | undefined {
   const dest = readMap(is, v, path)
   if (dest === undefined) return undefined
   checkFields(is, dest, path, ['ref', 'uri', 'CACerts', 'audience'])
   const out: DestinationSpec = {}
-  const ref = readReference(is, dest['ref'], [...path, 'ref'])
+  const ref = readReference(is, dest['ref'], [...path, 'ref'], undefined, parentNamespace)
   const uri = readString(is, dest['uri'], [...path, 'uri'])
   for (const k of ['CACerts', 'audience'] as const) {
     const s = readString(is, dest[k], [...path, k])
@@ -143,13 +155,13 @@ function parseUri(uri: string): URL | undefined {
 }
 
 /** duck/v1 DeliverySpec.Validate, plus Sluice's backoffMax; durations are checked here and parsed again when compiled */
-export function readDelivery(is: Issues, v: unknown, path: FieldPath): DeliverySpecSpec | undefined {
+export function readDelivery(is: Issues, v: unknown, path: FieldPath, parentNamespace?: string): DeliverySpecSpec | undefined {
   const d = readMap(is, v, path)
   if (d === undefined) return undefined
   checkFields(is, d, path, DELIVERY_FIELDS)
   const out: DeliverySpecSpec = {}
   if (!absent(d['deadLetterSink'])) {
-    const dls = readDestination(is, d['deadLetterSink'], [...path, 'deadLetterSink'])
+    const dls = readDestination(is, d['deadLetterSink'], [...path, 'deadLetterSink'], parentNamespace)
     if (dls !== undefined) out.deadLetterSink = dls
   }
   const retry = readInt(is, d['retry'], [...path, 'retry'], 0, 2 ** 31 - 1)

@@ -47,6 +47,11 @@ t.test('Trigger: broker and subscriber', async (t) => {
     "hello.yaml:7:3 spec.brokerRef: brokerRef needs Knative's cross-namespace-event-links feature, which Sluice does not have; name a Broker of the same namespace in spec.broker",
     `hello.yaml:9:5 spec.subscriber.ref.apiVersion: missing field; ${REF_HINT}`,
   ])
+  t.same(errors(yaml(...trig, '  namespace: shop', 'spec:', '  broker: default', '  subscriber:',
+    '    ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: s, namespace: other}',
+    '  delivery: {deadLetterSink: {ref: {apiVersion: v1, kind: Service, name: d, namespace: shop}}}')), [
+    'hello.yaml:9:82 spec.subscriber.ref.namespace: mismatched namespaces: the object is in namespace "shop" but the ref names "other"; cross-namespace refs are not supported, so remove namespace or move the object',
+  ])
   t.same(errors(yaml(...trig, 'spec:', '  broker: default', '  subscriber:', '    uri: http://x', '    url: http://y')), [
     'hello.yaml:9:5 spec.subscriber.url: unknown field "url"; did you mean uri?',
   ])
