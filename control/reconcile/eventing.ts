@@ -67,10 +67,14 @@ export function brokerUrl(settings: Settings, namespace: string, name: string): 
 }
 
 const keyOf = (o: Broker | Trigger): string => nsName(o.metadata.namespace, o.metadata.name)
+/** first declaration of each namespace/name (sources report duplicates), sorted by it */
 const byKey = <T extends Broker | Trigger>(objs: readonly T[]): T[] => {
   const seen = new Map<string, T>()
-  for (const o of objs) if (!seen.has(keyOf(o))) seen.set(keyOf(o), o)
-  return [...seen.values()].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0))
+  for (const o of objs) {
+    const k = keyOf(o)
+    if (!seen.has(k)) seen.set(k, o)
+  }
+  return [...seen.keys()].sort().map((k) => seen.get(k)!)
 }
 
 const DLS_FAILED = 'Unable to get the dead letter sink\'s URI'
