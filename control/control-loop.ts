@@ -34,6 +34,7 @@ import { buildCertTable } from './tls/certificates.ts'
 import { CertContextCache } from './tls/context-cache.ts'
 import { readInternalTrust, type InternalTrust } from './tls/internal-trust.ts'
 import { buildInternalCertTable } from './tls/internal-certificates.ts'
+import { compileEventing } from './compile/eventing.ts'
 
 export interface ControlLoopOptions {
   /** YAML files; with `kubernetes` too, both land in one load */
@@ -78,6 +79,8 @@ export class ControlLoop {
   /** the last good reconcile, or null before the first good load */
   last: ReconcileOutput | null = null
   settings: Settings | null = null
+  /** where event deliveries reach Sluice-served subscribers (serve.ts sets it once the internal listener is up) */
+  internalOrigin = 'http://127.0.0.1:8081'
   /** errors of the latest load (a refresh keeps them); empty when it was good */
   errors: readonly ConfigError[] = []
   loadedAt: Date | null = null
@@ -206,6 +209,7 @@ export class ControlLoop {
       try {
         out = reconcile({
           resources: result.resources, settings, state: this.#state, now: new Date(), runtime: scaling ? (k) => scaling.view(k) : undefined,
+          internalOrigin: this.internalOrigin,
           // In a cluster a KIngress moves to backends that may not be ready yet: keep serving its last good spec meanwhile.
           ...(this.#opts.kubernetes !== undefined && this.last !== null ? { lastServed: this.last.served } : {}),
         })
@@ -219,6 +223,7 @@ export class ControlLoop {
           { ...edgeOptions(settings), ...(trust?.pem !== undefined ? { internalTrust: trust.pem } : {}) })
         instances.commit()
         gateway.swap(table)
+        gateway.swapEventing(compileEventing(out.eventing, settings, this.#version))
         gateway.setListenerSettings(listenerSettings(settings))
         gateway.setCertificates(certs!.table)
         gateway.setInternalCertificates(localCerts!.table)

@@ -1,4 +1,5 @@
 // `sluice serve`: one process with the gateway listeners, the admin listener and the control loop.
+import { isIP } from 'node:net'
 import { Registry, collectDefaultMetrics } from 'prom-client'
 import { Gateway } from '../gateway/gateway.ts'
 import { createLogger, type Logger } from '../gateway/log.ts'
@@ -97,6 +98,9 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     ...(opts.kubernetes !== undefined ? { kubernetes: opts.kubernetes.ingressClass } : {}),
   })
   cluster?.listening({ port, internalPort })
+  // Event deliveries to Sluice-served subscribers go through the internal listener, now that its port is known.
+  loop.internalOrigin = internalOrigin(internalHost, internalPort)
+  loop.refresh()
   let stopping: Promise<boolean> | null = null
   return {
     gateway, loop, scaling, admin,
@@ -118,4 +122,10 @@ export async function serve(opts: ServeOptions): Promise<Running> {
       return stopping
     },
   }
+}
+
+/** an origin that reaches the internal listener from this process (a wildcard bind is reached on loopback) */
+function internalOrigin(host: string, port: number): string {
+  const h = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host
+  return `http://${isIP(h) === 6 ? `[${h}]` : h}:${port}`
 }

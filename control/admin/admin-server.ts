@@ -13,6 +13,7 @@ import type { ScalingLoop } from '../scaling/scaling-loop.ts'
 import { AdminAccess, type AdminAccessOptions } from './admin-access.ts'
 import { LiveRedaction, type Redactor } from './redact.ts'
 import type { AppLogLine } from '../runtime/app-logs.ts'
+import { describeEventing } from './describe-eventing.ts'
 
 export interface AdminOptions {
   port: number
@@ -166,8 +167,11 @@ export class AdminServer {
           objects: this.#redactor().resources(loop.resources()),
         })
         return
+      case '/debug/eventing':
+        this.#json(res, describeEventing(loop.last?.eventing, gateway.eventing, gateway.eventingStats()))
+        return
       default:
-        send(res, 404, 'text/plain', 'not found; try /metrics, /healthz, /readyz, /debug/routes, /debug/resources, /debug/instances, /debug/autoscaler, /debug/logs\n')
+        send(res, 404, 'text/plain', 'not found; try /metrics, /healthz, /readyz, /debug/routes, /debug/resources, /debug/eventing, /debug/instances, /debug/autoscaler, /debug/logs\n')
     }
   }
 }

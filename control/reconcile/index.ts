@@ -15,6 +15,7 @@ import { buildTraffic, routeWithStatus, type TargetError, type TrafficConfig } f
 import { makeConfiguration, makeRoute, serviceWithStatus } from './service.ts'
 import { getCondition, rfc3339 } from './status.ts'
 import { servedHash } from '../sources/declared-hash.ts'
+import { reconcileEventing, type EventingResolution } from './eventing.ts'
 
 export interface ReconcileInput {
   readonly resources: ResourceSet
@@ -29,6 +30,8 @@ export interface ReconcileInput {
    * keeps the old translation until the tracker fires), so a move to a new backend never 503s.
    */
   readonly lastServed?: ReadonlyMap<string, KIngress>
+  /** the gateway's internal listener origin: event deliveries to Sluice-served subscribers go through it */
+  readonly internalOrigin?: string
 }
 
 export interface ReconcileOutput {
@@ -39,6 +42,8 @@ export interface ReconcileOutput {
   summary: { services: number; routes: number; ingresses: number; hosts: string[] }
   /** user KIngresses by namespace/name, as routed now (an older spec when the new one is not resolvable yet) */
   served: Map<string, KIngress>
+  /** Brokers and Triggers with their destinations resolved, for compile/eventing.ts */
+  eventing: EventingResolution
 }
 
 const keyOf = (o: KObject): string => nsName(o.metadata.namespace, o.metadata.name)
@@ -244,6 +249,14 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
   const state: RevisionState = { version: 1, configurations: {} }
   for (const k of Object.keys(nextState).sort()) state.configurations[k] = nextState[k]!
 
+  const eventing = reconcileEventing(rs.brokers, rs.triggers, {
+    settings: s, now,
+    resolve: {
+      internalOrigin: input.internalOrigin ?? 'http://127.0.0.1:8081', clusterDomain: s.clusterDomain,
+      services: new Set(services.map(keyOf)), brokers: new Set(rs.brokers.map(keyOf)), coreServices: new Set(rs.coreServices.map(keyOf)),
+    },
+  })
+
   return {
     objects: [
       ...sortedByKey(servicesOut),
@@ -252,7 +265,7 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
       ...sortedByKey(routesOut),
       ...sortedByKey(ingressesOut),
       ...rs.coreServices, ...rs.endpoints, ...rs.endpointSlices, ...rs.configMaps, ...rs.secrets,
-      ...rs.brokers, ...rs.triggers, ...rs.pingSources, ...rs.containerSources, ...rs.sinkBindings, ...rs.others,
+      ...eventing.brokers, ...eventing.triggers, ...rs.pingSources, ...rs.containerSources, ...rs.sinkBindings, ...rs.others,
     ],
     model: {
       ingresses: routing,
@@ -261,6 +274,7 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
     state,
     summary: { services: services.length, routes: routesOut.length, ingresses: ingressesOut.length, hosts },
     served: servedIngresses,
+    eventing: eventing.resolution,
   }
 }
 

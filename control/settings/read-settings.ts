@@ -10,6 +10,7 @@ import { ConfigMapReader, laterDeclaration } from './config-map-reader.ts'
 import { parseCidr } from '../../gateway/trusted-proxies.ts'
 import { parseGoDuration } from '../../lib/duration.ts'
 import { readKourierKeys } from './kourier-keys.ts'
+import { EVENTING_DEFAULTS, readEventingKeys } from './eventing-keys.ts'
 
 export const DEFAULT_DOMAIN_TEMPLATE = '{{.Name}}.{{.Namespace}}.{{.Domain}}'
 export const DEFAULT_TAG_TEMPLATE = '{{.Tag}}-{{.Name}}'
@@ -35,6 +36,7 @@ export const defaultSettings: Settings = Object.freeze({
     enableProxyProtocol: false, trustedHopsCount: 0, useRemoteAddress: true, disableServerHeader: false,
     streamIdleTimeoutSeconds: 0, listenIpAddresses: null, cipherSuites: null,
     enableServiceAccessLogging: false, serviceAccessLogTemplate: '',
+    ...EVENTING_DEFAULTS,
   }),
 })
 
@@ -225,6 +227,7 @@ function readSluice(r: Reader, s: Mutable<Settings>): void {
   const max = r.int('max-connections', 1, 1_000_000)
   if (max !== undefined) sluice.maxConnections = max
   readKourierKeys(r, sluice)
+  readEventingKeys(r, sluice)
   s.sluice = sluice
 }
 

@@ -71,5 +71,11 @@ export interface Settings {
     readonly enableServiceAccessLogging: boolean
     /** service-access-log-template: Envoy format subset; '' = Sluice's JSON line */
     readonly serviceAccessLogTemplate: string
+    /** nats-url: comma-separated NATS servers for sluice.dev/jetstream brokers; null = unset (eventing-keys.ts) */
+    readonly natsUrl: string | null
+    /** broker-queue-limit (default 10000): events one in-memory broker holds before its ingress answers 503 */
+    readonly brokerQueueLimit: number
+    /** broker-max-ttl (default 255): knativebrokerttl given to events that arrive without one */
+    readonly brokerMaxTtl: number
   }
 }
