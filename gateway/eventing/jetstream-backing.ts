@@ -387,7 +387,11 @@ export class JetStreamBacking implements EventBacking {
   accept(broker: CompiledBroker, event: CloudEventRecord): AcceptResult | Promise<AcceptResult> {
     const st = this.#brokers.get(broker.key)
     const js = this.#js
-    if (st === undefined || !st.present || js === null || !this.#connected) return 'failed'
+    if (st === undefined || !st.present) return 'failed'
+    if (js === null || !this.#connected) {
+      st.publishFailures++
+      return 'failed'
+    }
     const a = event.attributes
     return js.publish(st.subject, encodeEvent(event), { msgID: messageId(a.source ?? '', a.id ?? ''), timeout: this.#publishTimeoutMs })
       .then(st.onAck, st.onError)

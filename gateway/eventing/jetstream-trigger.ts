@@ -59,6 +59,9 @@ export class TriggerRunner {
   #inflight = new Map<JsMsg, number>()
   #working: ReturnType<typeof setInterval> | null = null
   #stopped = false
+  #js: JetStreamClient | null = null
+  #restartTimer: ReturnType<typeof setTimeout> | null = null
+  #restartDelayMs = 250
   #idle: (() => void) | null = null
   readonly #onMessage = (m: JsMsg): void => this.#handle(m)
 
@@ -72,13 +75,49 @@ export class TriggerRunner {
   get inflight(): number { return this.#inflight.size }
 
   async start(js: JetStreamClient): Promise<void> {
-    const c: Consumer = await js.consumers.get(this.stream, this.consumer)
-    if (this.#stopped) return
-    this.#messages = await c.consume({ max_messages: this.#o.pullBatch, callback: this.#onMessage })
+    this.#js = js
     // one timer per trigger, not per message (eventing-natss#426 removed per-message timers for CPU)
     const every = Math.max(100, Math.floor(this.#o.ackWaitMs / 3))
     this.#working = setInterval(() => this.#keepAlive(every), every)
     this.#working.unref()
+    await this.#consume()
+  }
+
+  /** (re)starts pulling; the client's consume() ends on some server answers (400, a 409 it judges fatal) */
+  async #consume(): Promise<void> {
+    const js = this.#js
+    if (js === null || this.#stopped) return
+    try {
+      const c: Consumer = await js.consumers.get(this.stream, this.consumer)
+      if (this.#stopped) return
+      const messages = await c.consume({ max_messages: this.#o.pullBatch, callback: this.#onMessage, expires: 10_000 })
+      this.#messages = messages
+      this.#restartDelayMs = 250
+      void this.#watch(messages)
+    } catch (err) {
+      this.#restart(err)
+    }
+  }
+
+  async #watch(messages: ConsumerMessages): Promise<void> {
+    const log = this.#o.log
+    if (log !== null) {
+      void (async () => {
+        for await (const n of messages.status()) if (n.type !== 'next' && n.type !== 'debug') log.debug('eventing: consumer status', { consumer: this.consumer, status: JSON.stringify(n) })
+      })()
+    }
+    const err = await messages.closed()
+    if (this.#stopped || this.#messages !== messages) return
+    this.#messages = null
+    this.#restart(err)
+  }
+
+  #restart(err: unknown): void {
+    if (this.#stopped) return
+    this.#o.counters.lastError = `consumer ${this.consumer}: ${err instanceof Error ? err.message : 'stopped'}; restarting`
+    this.#o.log?.warn('eventing: JetStream consumer stopped; restarting it', { consumer: this.consumer, error: err, inMs: this.#restartDelayMs })
+    this.#restartTimer = setTimeout(() => { this.#restartTimer = null; void this.#consume() }, this.#restartDelayMs)
+    this.#restartDelayMs = Math.min(this.#restartDelayMs * 2, 10_000)
   }
 
   /** stop pulling; wait (at most `graceMs`) for deliveries under way, which still settle their messages */
@@ -86,6 +125,7 @@ export class TriggerRunner {
     this.#stopped = true
     if (this.#working !== null) clearInterval(this.#working)
     this.#working = null
+    if (this.#restartTimer !== null) clearTimeout(this.#restartTimer)
     const messages = this.#messages
     this.#messages = null
     if (messages !== null) await messages.close().catch(() => undefined)

@@ -2,6 +2,8 @@
 // retries as delayed naks (the delays are lower bounds JetStream guarantees, checked after the fact),
 // dead letters after the last attempt and at once on a non-retryable answer, dedup by source+id,
 // trigger filters, consumer retirement, and 'failed' (never a hang) while NATS is down.
+import { jetstreamManager } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
 import t from 'tap'
 import { JetStreamBacking } from '../../../../gateway/eventing/jetstream-backing.ts'
 import { consumerName, decodeEvent, encodeEvent, messageId, streamName } from '../../../../gateway/eventing/jetstream-names.ts'
@@ -128,10 +130,22 @@ t.test('JetStream backing', async (t) => {
     await waitFor(() => sub.seen.some((s) => s.id === 't2'), { what: 't2' })
     await waitFor(() => b.stats()[0]?.depth === 0, { what: 'settled' })
     t.equal(sub.seen.filter((s) => s.id === 't2').length, 1, 'only the remaining trigger gets new events')
+    const nc = await connect({ servers: nats.url })
+    t.teardown(() => nc.close())
+    const jsm = await jetstreamManager(nc)
+    const consumers = async (): Promise<string[]> => {
+      const names: string[] = []
+      for await (const ci of jsm.consumers.list(streamName('default', 'retire'))) names.push(ci.name)
+      return names.sort()
+    }
+    // retireAfterMs is 0 here: the next stats tick deletes the departed trigger's consumer
+    await waitFor(async () => (await consumers()).length === 1, { what: 'the departed trigger\'s consumer to be deleted' })
+    t.same(await consumers(), [consumerName('uid-default-retire-a')])
     // a broker that leaves the table keeps its stream; accept answers 'failed' (ingress 503)
     await b.install(table(nats.url, [], 4))
     t.equal(await b.accept(one, event('t3')), 'failed')
     t.same(b.stats(), [])
+    t.ok((await jsm.streams.info(streamName('default', 'retire'))).config, 'the stream is kept')
   })
 
   t.test('while NATS is down accept answers failed promptly, and recovers', async (t) => {
