@@ -53,6 +53,8 @@ export interface JetStreamBrokerStats extends BrokerStats {
   readonly deadLettered: number
   readonly dropped: number
   readonly redelivered: number
+  /** messages that were not an event stored by Sluice (terminated) */
+  readonly undecodable: number
 }
 
 const NS = 1_000_000
@@ -436,7 +438,7 @@ export class JetStreamBacking implements EventBacking {
         broker: st.broker.key, backing: 'jetstream', depth, retriesInFlight: retries,
         lastError: this.#connectionError ?? st.lastPublishError ?? c.lastError,
         published: st.published, duplicates: st.duplicates, publishFailures: st.publishFailures,
-        delivered: c.delivered, deadLettered: c.deadLettered, dropped: c.dropped, redelivered: c.redelivered,
+        delivered: c.delivered, deadLettered: c.deadLettered, dropped: c.dropped, redelivered: c.redelivered, undecodable: c.undecodable,
       })
     }
     return out

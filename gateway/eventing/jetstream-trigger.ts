@@ -154,7 +154,8 @@ export class TriggerRunner {
     const event = decodeEvent(m.data)
     if (event === null) {
       c.undecodable++
-      c.lastError = `stream ${this.stream} seq ${m.seq}: not an event stored by Sluice; terminated`
+      c.lastError = `stream ${this.stream} seq ${m.seq}: not an event stored by Sluice (${m.data.length} bytes); terminated`
+      this.#o.log?.warn('eventing: terminated a message that is not an event stored by Sluice', { stream: this.stream, seq: m.seq, bytes: m.data.length })
       m.term('undecodable')
       return
     }

@@ -111,7 +111,12 @@ for (const signal of ['SIGTERM', 'SIGKILL'] as const) t.test(`a nats-server rest
   await producers
   const ok = sub.deliveredCounts()
   await waitFor(() => accepted.every((id) => ok.has(id)), {
-    what: () => `every accepted event delivered; missing ${accepted.filter((id) => !ok.has(id)).slice(0, 10).join(',')}… of ${accepted.length}`, timeoutMs: 90_000, everyMs: 100,
+    what: () => {
+      const missing = accepted.filter((id) => !ok.has(id))
+      const seenMissing = sub.seen.filter((s) => missing.includes(s.id)).length
+      return `every accepted event delivered; missing ${missing.length} (${missing.slice(0, 5).join(',')}…) of ${accepted.length}, attempts seen for them ${seenMissing}; stats ${JSON.stringify(backing.stats())}`
+    },
+    timeoutMs: 90_000, everyMs: 100,
   })
   t.pass(`all ${accepted.length} accepted events delivered (${failed} refused while NATS was down)`)
   t.comment(`duplicate deliveries: ${duplicates(ok)}; stats ${JSON.stringify(backing.stats())}`)
