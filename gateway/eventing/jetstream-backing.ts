@@ -1,9 +1,16 @@
 // The durable broker backing on NATS JetStream (broker class `sluice.dev/jetstream`), after
-// knative-extensions/eventing-natss: one stream per broker (Interest retention, file storage,
-// Nats-Msg-Id dedup), one durable pull consumer per trigger (explicit acks, max_deliver from the
-// retry count, ack wait ≥ the per-attempt timeout), retries as `nak(delay)` with the delay computed
-// here by the one retry formula (backoff.ts) — a consumer `backoff` list made 2.9 redeliver late.
-// accept() answers 'accepted' only after JetStream's PubAck, so a 202 means the event is stored.
+// knative-extensions/eventing-natss: one stream per broker (Nats-Msg-Id dedup), one durable pull
+// consumer per trigger (explicit acks, max_deliver from the retry count, ack wait ≥ the per-attempt
+// timeout), retries as `nak(delay)` with the delay computed here by the one retry formula
+// (backoff.ts) — a consumer `backoff` list made 2.9 redeliver late. accept() answers 'accepted'
+// only after JetStream's PubAck, so a 202 means the event is stored.
+//
+// Retention is Interest retention done here rather than by the server: the stream has Limits
+// retention and is purged below the lowest ack floor of its consumers. nats-server 2.9.10 with
+// Interest retention acknowledges publishes that arrive during its shutdown (consumers already
+// stopped, stream not yet) and then drops them for want of interest — accepted events lost on a
+// clean restart (test/gateway/eventing/jetstream/restart.test.ts caught it); with Limits the event
+// stays and the recovered consumer delivers it.
 import { connect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/transport-node'
 import {
@@ -329,7 +336,7 @@ export class JetStreamBacking implements EventBacking {
     await jsm.streams.add({
       name: st.stream,
       subjects: [st.subject],
-      retention: RetentionPolicy.Interest,
+      retention: RetentionPolicy.Limits,
       storage: StorageType.File,
       discard: DiscardPolicy.New,
       max_bytes: this.#streamMaxBytes,
@@ -417,9 +424,23 @@ export class JetStreamBacking implements EventBacking {
       }
       // retiring is time-based; check it here too so it happens without a table change
       if (this.#retiring.size > 0) await this.#retire(jsm).catch(() => undefined)
+      for (const st of this.#brokers.values()) if (st.present) await this.#trim(jsm, st).catch(() => undefined)
     } finally {
       this.#statsBusy = false
     }
+  }
+
+  /**
+   * Interest retention, client side: every consumer of the stream (ours, retiring ones, an
+   * operator's) has settled everything at or below its ack floor, so the stream keeps only what
+   * lies above the lowest floor. A stream without consumers keeps nothing (as Interest would).
+   */
+  async #trim(jsm: JetStreamManager, st: BrokerState): Promise<void> {
+    const info = await jsm.streams.info(st.stream)
+    if (info.state.messages === 0) return
+    let floor = info.state.last_seq
+    for await (const ci of jsm.consumers.list(st.stream)) if (ci.ack_floor.stream_seq < floor) floor = ci.ack_floor.stream_seq
+    if (floor >= info.state.first_seq) await jsm.streams.purge(st.stream, { seq: floor + 1 })
   }
 
   stats(): readonly JetStreamBrokerStats[] {

@@ -55,6 +55,11 @@ t.test('JetStream backing', async (t) => {
     t.equal(e?.attributes.datacontenttype, 'application/json', 'attributes arrive as accepted')
     await waitFor(() => b.stats()[0]?.depth === 0 && b.stats()[0]?.delivered === 3, { what: () => `stats to settle: ${JSON.stringify(b.stats())}` })
     t.match(b.stats()[0], { broker: 'default/deliver', backing: 'jetstream', published: 2, duplicates: 0, retriesInFlight: 0 })
+    // settled by every trigger → trimmed from the stream (Interest retention, done by the backing)
+    const nc = await connect({ servers: nats.url })
+    t.teardown(() => nc.close())
+    const jsm = await jetstreamManager(nc)
+    await waitFor(async () => (await jsm.streams.info(streamName('default', 'deliver'))).state.messages === 0, { what: 'the stream to be trimmed' })
   })
 
   t.test('retryable failures are retried after the formula\'s delay, then delivered', async (t) => {
