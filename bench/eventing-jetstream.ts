@@ -3,8 +3,10 @@
 // Prints delivered events/s and the accept → subscriber latency p50/p99 against the issue's target
 // (≥ 5,000 events/s durable), and, as the peer from the same run, the bare JetStream publish rate
 // (js.publish awaited in the same window, no consumer) that bounds it.
-//   node bench/eventing-jetstream.ts    (EVENTS=20000 WINDOW=256 SIZE=256 tune it)
+//   node bench/eventing-jetstream.ts    (EVENTS=20000 WINDOW=256 SIZE=256 MAX_ACK_PENDING=256 tune it)
+// Not wired into bench/run.sh (not this file's owner); exit status 1 when the target is missed.
 import http from 'node:http'
+import os from 'node:os'
 import type { AddressInfo } from 'node:net'
 import { connect } from '@nats-io/transport-node'
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream'
@@ -83,7 +85,7 @@ try {
   const peerRate = EVENTS / ((performance.now() - p0) / 1000)
   await nc.close()
 
-  const backing = new JetStreamBacking({ servers: nats.url, deliverer })
+  const backing = new JetStreamBacking({ servers: nats.url, deliverer, maxAckPending: Number(process.env.MAX_ACK_PENDING ?? 256) })
   const br = broker('bench', 'durable', [{ name: 't', subscriber: subUrl, delivery: deliverySpec({ retry: 3, timeoutMs: 10_000 }) }])
   await waitFor(() => backing.connected, { what: 'NATS' })
   await backing.install(table(nats.url, [br]))
@@ -104,7 +106,7 @@ try {
   const rate = received / (elapsed / 1000)
   latency.sort((a, b) => a - b)
   await backing.close()
-  console.log(`eventing-jetstream: ${EVENTS} events of ${SIZE} B, window ${WINDOW}, nats-server ${nats.url}`)
+  console.log(`eventing-jetstream: ${EVENTS} events of ${SIZE} B, window ${WINDOW}, nats-server ${nats.url}, ${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(1)}`)
   console.log(`  accepted (202 after PubAck): ${(EVENTS / (acceptedIn / 1000)).toFixed(0)}/s, refused ${refused}`)
   console.log(`  delivered end to end:        ${rate.toFixed(0)}/s   latency p50 ${pct(latency, 0.5).toFixed(1)} ms  p99 ${pct(latency, 0.99).toFixed(1)} ms  max ${latency[latency.length - 1].toFixed(1)} ms  duplicates ${duplicates}`)
   console.log(`  peer, bare js.publish:       ${peerRate.toFixed(0)}/s   (durable delivery / bare publish = ${(rate / peerRate).toFixed(2)})`)
