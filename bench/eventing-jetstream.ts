@@ -3,7 +3,7 @@
 // Prints delivered events/s and the accept → subscriber latency p50/p99 against the issue's target
 // (≥ 5,000 events/s durable), and, as the peer from the same run, the bare JetStream publish rate
 // (js.publish awaited in the same window, no consumer) that bounds it.
-//   node bench/eventing-jetstream.ts    (EVENTS=20000 WINDOW=256 SIZE=256 MAX_ACK_PENDING=256 tune it)
+//   node bench/eventing-jetstream.ts    (EVENTS=20000 WINDOW=32 concurrent producers, SIZE=256, MAX_ACK_PENDING=256, CONNS=64 tune it)
 // Not wired into bench/run.sh (not this file's owner); exit status 1 when the target is missed.
 import http from 'node:http'
 import os from 'node:os'
@@ -18,7 +18,7 @@ import { waitFor } from '../test/fixtures/wait.ts'
 import { broker, deliverySpec, table } from '../test/gateway/eventing/jetstream/helpers.ts'
 
 const EVENTS = Number(process.env.EVENTS ?? 20_000)
-const WINDOW = Number(process.env.WINDOW ?? 256)
+const WINDOW = Number(process.env.WINDOW ?? 32)
 const SIZE = Number(process.env.SIZE ?? 256)
 const TARGET = 5000
 
@@ -50,7 +50,7 @@ await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
 const subUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 
 // a minimal binary-mode Deliverer (the real one adds Knative's headers; this one only has to be cheap)
-const pool = new Pool(subUrl, { connections: 64, pipelining: 1, keepAliveTimeout: 60_000 })
+const pool = new Pool(subUrl, { connections: Number(process.env.CONNS ?? 64), pipelining: 1, keepAliveTimeout: 60_000 })
 const ok: AttemptOutcome = { status: 200, retryable: false, retryAfterMs: null, body: null, reply: null, error: null }
 const deliverer: Deliverer = {
   async attempt(_t: CompiledTrigger, e: CloudEventRecord): Promise<AttemptOutcome> {
