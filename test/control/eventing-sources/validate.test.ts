@@ -50,7 +50,7 @@ t.test('PingSource: errors, located', async (t) => {
 
 t.test('PingSource: sink rules (duck/v1 Destination)', async (t) => {
   t.same(errors(ping()), ['hello.yaml:5:1 spec: missing field; a PingSource needs spec.sink (and usually spec.schedule)'])
-  t.same(errors(ping('  schedule: "* * * * *"')), ['hello.yaml:6:3 spec.sink: missing field; say where events go: sink.ref (a Broker or Knative Service) or sink.uri'])
+  t.same(errors(ping('  schedule: "* * * * *"')), ['hello.yaml:5:1 spec.sink: missing field; say where events go: sink.ref (a Broker or Knative Service) or sink.uri'])
   t.same(errors(ping('  sink: {}')), ['hello.yaml:6:3 spec.sink: expected at least one, got none: ref, uri'])
   t.same(errors(ping('  sink:', '    uri: /relative')), ['hello.yaml:7:10 spec.sink.uri: invalid value "/relative": a uri without ref must be absolute, e.g. http://127.0.0.1:9000/events'])
   t.same(errors(ping('  sink:', '    ref:', '      kind: Broker')), [
