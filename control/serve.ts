@@ -9,6 +9,7 @@ import { scrubbingLogger } from './admin/scrubbing-log.ts'
 import { ScalingLoop } from './scaling/scaling-loop.ts'
 import { guardProcess } from './process-guard.ts'
 import { startKubernetes, type KubernetesOptions } from './kubernetes-mode.ts'
+import { EventSources } from './eventing-sources/event-sources.ts'
 
 export interface ServeOptions {
   /** YAML files to serve; optional with `kubernetes` */
@@ -43,6 +44,7 @@ export interface Running {
   gateway: Gateway
   loop: ControlLoop
   scaling: ScalingLoop
+  eventSources: EventSources
   admin: AdminServer
   ports: { port: number; internalPort: number; adminPort: number }
   /** SIGTERM behaviour: stop accepting, fail /readyz, drain, close. Resolves true if drained in time. */
@@ -71,10 +73,11 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   gateway.metrics.register(registry, { inflight: () => gateway.inflight, throttlers: () => gateway.activator.throttlers() })
   const scaling = new ScalingLoop({ gateway, log, registry, onStatusChange: () => loop!.refresh() })
   const cluster = opts.kubernetes !== undefined ? startKubernetes(opts.kubernetes, { log, registry, clusterDomain: () => loop?.settings?.clusterDomain ?? 'cluster.local' }) : undefined
+  const eventSources = new EventSources({ log, appLogs: scaling.runtime.appLogs, onChange: () => loop!.refresh() })
   loop = new ControlLoop({
     ...(opts.configDir !== undefined ? { configDir: opts.configDir } : {}),
     ...(cluster !== undefined ? { kubernetes: cluster.source, onApplied: (out, load, problems) => cluster.applied(out, load, problems) } : {}),
-    stateDir: opts.stateDir, gateway, log, registry, scaling,
+    stateDir: opts.stateDir, gateway, log, registry, scaling, eventSources,
   })
   const admin = new AdminServer({
     port: opts.adminPort, host: opts.adminHost, gateway, loop, registry, scaling, redaction,
@@ -97,9 +100,10 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     ...(opts.kubernetes !== undefined ? { kubernetes: opts.kubernetes.ingressClass } : {}),
   })
   cluster?.listening({ port, internalPort })
+  eventSources.setInternalOrigin(`http://${/^(0\.0\.0\.0|::|)$/.test(internalHost) ? '127.0.0.1' : internalHost.includes(':') ? `[${internalHost}]` : internalHost}:${internalPort}`)
   let stopping: Promise<boolean> | null = null
   return {
-    gateway, loop, scaling, admin,
+    gateway, loop, scaling, eventSources, admin,
     ports: { port, internalPort, adminPort },
     shutdown() {
       stopping ??= (async () => {
@@ -109,6 +113,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
         await cluster?.stop()
         const drained = await gateway.drain(timeoutMs)
         if (!drained) log.warn('drain timeout reached; closing remaining connections', { inflight: gateway.cutByDrain })
+        await eventSources.stop()
         await scaling.stop()
         await admin.close()
         guard.remove()
