@@ -62,6 +62,25 @@ spec:
   ceOverrides: {extensions: {via: binding}}
   sink: {uri: "${sink.origin}/from-binding"}
 `,
+    'display.yaml': `apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: display}
+spec:
+  template:
+    spec:
+      containers:
+        - command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(path.join(ROOT, 'config/examples/app/event-display.mjs'))}]
+          env: [{name: NODE_OPTIONS, value: ""}]
+---
+apiVersion: sources.knative.dev/v1
+kind: PingSource
+metadata: {name: to-service}
+spec:
+  schedule: "*/2 * * * * *"
+  data: hello service
+  sink:
+    ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: display}
+`,
   }
   const s = await startSluice(files)
   t.teardown(() => s.stop())
@@ -106,6 +125,12 @@ spec:
   t.equal(cond(bind, 'SinkBindingAvailable')?.status, 'True')
   const revision = JSON.parse((await s.admin('/debug/resources')).body).objects.find((o: { kind: string }) => o.kind === 'Revision')
   t.notMatch(JSON.stringify(revision), /from-binding/, 'the binding env is for the process, not shown on the revision')
+
+  // a Knative Service sink is reached through the gateway's internal listener (and woken by the activator)
+  await waitFor(() => s.logs().includes('source: /apis/v1/namespaces/default/pingsources/to-service'), { what: 'event-display logging the tick', timeoutMs: 30_000 })
+  t.match(s.logs(), /data: hello service/)
+  const toService = await resource(s, 'PingSource', 'to-service')
+  t.equal((toService?.status as Record<string, unknown>)['sinkUri'], 'http://display.default.svc.cluster.local')
 
   // deleting the PingSource unschedules it (that no tick follows is checked with an injected clock in ping-scheduler.test.ts)
   s.write('ping.yaml', '')
