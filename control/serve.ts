@@ -88,6 +88,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     log.warn('the admin API is reachable from the network without a token; set SLUICE_ADMIN_TOKEN', { admin: opts.adminHost })
   }
   // Load before listening so the first request already sees the full configuration.
+  await eventSources.listen()
   const first = loop.nextLoad()
   loop.start()
   await first

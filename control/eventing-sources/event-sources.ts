@@ -17,6 +17,7 @@ import { ContainerSources, type ContainerSourceRun } from './container-source.ts
 import { pingEvent, pingTemplate, type PingTemplate } from './ping-event.ts'
 import { PingScheduler, type Clock } from './ping-scheduler.ts'
 import { sendEvent, type SendOptions } from './sender.ts'
+import { SinkProxy } from './sink-proxy.ts'
 import { bindingEnv, bindingSubjects, ceOverridesEnv, withBindingEnv, type ResolvedBinding } from './sink-binding.ts'
 
 const MAX_IN_FLIGHT = 4
@@ -47,6 +48,9 @@ export class EventSources {
   #bindings = new Map<string, Record<string, string>>()
   #stopped = false
   #containerKeys: string[] = []
+  #proxy: SinkProxy | undefined
+  /** set by setInternalOrigin: the gateway listens */
+  #listening = false
 
   constructor(opts: EventSourcesOptions) {
     this.#opts = opts
@@ -58,9 +62,20 @@ export class EventSources {
     })
   }
 
+  /**
+   * Opens the loopback sink proxy: from then on, processes bound to a Broker or Service sink get a
+   * K_SINK they can reach (sink-proxy.ts). Without it K_SINK is Knative's cluster URL.
+   */
+  async listen(): Promise<void> {
+    const proxy = new SinkProxy(() => (this.#listening ? this.#internalOrigin : undefined))
+    await proxy.listen()
+    this.#proxy = proxy
+  }
+
   /** The internal listener is known once the gateway listens (port 0 in tests): later sends use it. */
   setInternalOrigin(origin: string): void {
     this.#internalOrigin = origin
+    this.#listening = true
   }
 
   /**
@@ -88,6 +103,11 @@ export class EventSources {
     this.scheduler.set(jobs)
     for (const k of [...this.#stats.keys()]) if (!jobs.some((j) => j.key === k)) this.#stats.delete(k)
 
+    const proxied = new Set<string>()
+    const processSink = (d: Destination): string => {
+      if (d.connectTo !== null) proxied.add(new URL(d.url).host)
+      return this.#proxy?.urlFor(d) ?? d.url
+    }
     const objs = envObjects(rs)
     const runs: ContainerSourceRun[] = []
     for (const cs of firstByKey(rs.containerSources)) {
@@ -98,7 +118,7 @@ export class EventSources {
       const env: Record<string, string> = {}
       for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v
       for (const e of resolveEnv(container, cs.metadata.namespace, objs).env) env[e.name] = e.value
-      env['K_SINK'] = r.destination.url
+      env['K_SINK'] = processSink(r.destination)
       env['K_CE_OVERRIDES'] = ceOverridesEnv(cs.spec.ceOverrides)
       runs.push({ key: key(cs), container, env })
     }
@@ -109,9 +129,10 @@ export class EventSources {
     for (const sb of firstByKey(rs.sinkBindings)) {
       const r = resolve(sb)
       replaced.set(sb, sinkBindingWithStatus(sb, r, bindingSubjects(sb, out.objects).length, ts))
-      if (r.ok) bound.push({ binding: sb, sinkUrl: r.destination.url })
+      if (r.ok) bound.push({ binding: sb, sinkUrl: processSink(r.destination) })
     }
     this.#bindings = bindingEnv(bound, out.objects)
+    this.#proxy?.allow(proxied)
 
     if (replaced.size === 0) return out
     return { ...out, objects: out.objects.map((o) => replaced.get(o) ?? o) }
@@ -135,6 +156,7 @@ export class EventSources {
     this.#stopped = true
     this.scheduler.stop()
     await this.containers.stop()
+    await this.#proxy?.close()
   }
 
   #fire(k: string, p: PingPayload): void {

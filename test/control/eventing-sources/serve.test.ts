@@ -80,6 +80,18 @@ spec:
   data: hello service
   sink:
     ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: display}
+---
+apiVersion: sources.knative.dev/v1
+kind: ContainerSource
+metadata: {name: heart-to-service}
+spec:
+  sink:
+    ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: display}
+  template:
+    spec:
+      containers:
+        - command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(path.join(ROOT, 'test/fixtures/k-sink-source.mjs'))}]
+          env: [{name: GREETING, value: to-service}, {name: NODE_OPTIONS, value: ""}]
 `,
   }
   const s = await startSluice(files)
@@ -131,6 +143,11 @@ spec:
   t.match(s.logs(), /data: hello service/)
   const toService = await resource(s, 'PingSource', 'to-service')
   t.equal((toService?.status as Record<string, unknown>)['sinkUri'], 'http://display.default.svc.cluster.local')
+
+  // a process's K_SINK for a Service ref goes through the loopback sink proxy to the same Service
+  await waitFor(() => s.logs().includes('"greeting":"to-service"'), { what: 'event-display logging the container source event', timeoutMs: 30_000 })
+  t.match(s.logs(), /source: test\/k-sink-source/)
+  t.match(s.logs(), /sent to http:\/\/127\.0\.0\.1:\d+\/display\.default\.svc\.cluster\.local\/: 202/)
 
   // deleting the PingSource unschedules it (that no tick follows is checked with an injected clock in ping-scheduler.test.ts)
   s.write('ping.yaml', '')
