@@ -35,6 +35,7 @@ import { CertContextCache } from './tls/context-cache.ts'
 import { readInternalTrust, type InternalTrust } from './tls/internal-trust.ts'
 import { buildInternalCertTable } from './tls/internal-certificates.ts'
 import { compileEventing } from './compile/eventing.ts'
+import type { EventSources } from './eventing-sources/event-sources.ts'
 
 export interface ControlLoopOptions {
   /** YAML files; with `kubernetes` too, both land in one load */
@@ -50,6 +51,8 @@ export interface ControlLoopOptions {
   debounceMs?: number
   /** runs revisions that have a command (local processes, autoscaled) */
   scaling?: ScalingLoop
+  /** PingSources, ContainerSources and SinkBindings run locally (statuses, schedules, processes, binding env) */
+  eventSources?: EventSources
 }
 
 export class ControlLoop {
@@ -235,7 +238,10 @@ export class ControlLoop {
         // The cluster-local table shares tls[] entries with the public one: say each thing once.
         const said = new Set(certs!.warnings.map((w) => w.message))
         if (!refresh) for (const w of localCerts!.warnings) if (!said.has(w.message)) log.warn('certificate warning', { at: formatError(w) })
-        scaling?.sync(withRuntimeEnv(out, result.resources), autoscaler)
+        // event sources: statuses into `out`; bound revisions get K_SINK/K_CE_OVERRIDES for the runtime only
+        if (this.#opts.eventSources !== undefined) out = this.#opts.eventSources.apply(out, result.resources)
+        const runtimeOut = withRuntimeEnv(out, result.resources)
+        scaling?.sync(this.#opts.eventSources?.bind(runtimeOut) ?? runtimeOut, autoscaler)
         this.#warnLocalRun(result.resources)
       } catch (err) {
         this.#instances.abort()

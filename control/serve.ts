@@ -10,6 +10,7 @@ import { scrubbingLogger } from './admin/scrubbing-log.ts'
 import { ScalingLoop } from './scaling/scaling-loop.ts'
 import { guardProcess } from './process-guard.ts'
 import { startKubernetes, type KubernetesOptions } from './kubernetes-mode.ts'
+import { EventSources } from './eventing-sources/event-sources.ts'
 
 export interface ServeOptions {
   /** YAML files to serve; optional with `kubernetes` */
@@ -44,6 +45,7 @@ export interface Running {
   gateway: Gateway
   loop: ControlLoop
   scaling: ScalingLoop
+  eventSources: EventSources
   admin: AdminServer
   ports: { port: number; internalPort: number; adminPort: number }
   /** SIGTERM behaviour: stop accepting, fail /readyz, drain, close. Resolves true if drained in time. */
@@ -72,10 +74,11 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   gateway.metrics.register(registry, { inflight: () => gateway.inflight, throttlers: () => gateway.activator.throttlers() })
   const scaling = new ScalingLoop({ gateway, log, registry, onStatusChange: () => loop!.refresh() })
   const cluster = opts.kubernetes !== undefined ? startKubernetes(opts.kubernetes, { log, registry, clusterDomain: () => loop?.settings?.clusterDomain ?? 'cluster.local' }) : undefined
+  const eventSources = new EventSources({ log, appLogs: scaling.runtime.appLogs, onChange: () => loop!.refresh() })
   loop = new ControlLoop({
     ...(opts.configDir !== undefined ? { configDir: opts.configDir } : {}),
     ...(cluster !== undefined ? { kubernetes: cluster.source, onApplied: (out, load, problems) => cluster.applied(out, load, problems) } : {}),
-    stateDir: opts.stateDir, gateway, log, registry, scaling,
+    stateDir: opts.stateDir, gateway, log, registry, scaling, eventSources,
   })
   const admin = new AdminServer({
     port: opts.adminPort, host: opts.adminHost, gateway, loop, registry, scaling, redaction,
@@ -86,6 +89,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     log.warn('the admin API is reachable from the network without a token; set SLUICE_ADMIN_TOKEN', { admin: opts.adminHost })
   }
   // Load before listening so the first request already sees the full configuration.
+  await eventSources.listen()
   const first = loop.nextLoad()
   loop.start()
   await first
@@ -100,10 +104,11 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   cluster?.listening({ port, internalPort })
   // Event deliveries to Sluice-served subscribers go through the internal listener, now that its port is known.
   loop.internalOrigin = internalOrigin(internalHost, internalPort)
+  eventSources.setInternalOrigin(loop.internalOrigin)
   loop.refresh()
   let stopping: Promise<boolean> | null = null
   return {
-    gateway, loop, scaling, admin,
+    gateway, loop, scaling, eventSources, admin,
     ports: { port, internalPort, adminPort },
     shutdown() {
       stopping ??= (async () => {
@@ -113,6 +118,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
         await cluster?.stop()
         const drained = await gateway.drain(timeoutMs)
         if (!drained) log.warn('drain timeout reached; closing remaining connections', { inflight: gateway.cutByDrain })
+        await eventSources.stop()
         await scaling.stop()
         await admin.close()
         guard.remove()

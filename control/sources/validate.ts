@@ -65,8 +65,8 @@ const KINDS: Readonly<Record<string, Readonly<Record<string, KindRule>>>> = {
   },
   'sources.knative.dev/v1': {
     PingSource: { bucket: 'pingSources', nameRule: 'dns1123Subdomain', fields: ['spec'], build: (is, raw) => ({ spec: buildPingSource(is, raw) }) },
-    ContainerSource: { bucket: 'containerSources', nameRule: 'dns1123Subdomain', fields: ['spec'], build: (is, raw) => ({ spec: buildContainerSource(is, raw) }) },
-    SinkBinding: { bucket: 'sinkBindings', nameRule: 'dns1123Subdomain', fields: ['spec'], build: (is, raw) => ({ spec: buildSinkBinding(is, raw) }) },
+    ContainerSource: { bucket: 'containerSources', nameRule: 'dns1123Subdomain', fields: ['spec'], build: (is, raw, p) => ({ spec: buildContainerSource(is, raw, p) }) },
+    SinkBinding: { bucket: 'sinkBindings', nameRule: 'dns1123Subdomain', fields: ['spec'], build: (is, raw, p) => ({ spec: buildSinkBinding(is, raw, p) }) },
   },
 }
 
