@@ -10,6 +10,7 @@ import { ConfigMapReader, laterDeclaration } from './config-map-reader.ts'
 import { parseCidr } from '../../gateway/trusted-proxies.ts'
 import { parseGoDuration } from '../../lib/duration.ts'
 import { readKourierKeys } from './kourier-keys.ts'
+import { readExtAuthzKeys } from './extauthz-keys.ts'
 
 export const DEFAULT_DOMAIN_TEMPLATE = '{{.Name}}.{{.Namespace}}.{{.Domain}}'
 export const DEFAULT_TAG_TEMPLATE = '{{.Tag}}-{{.Name}}'
@@ -34,7 +35,7 @@ export const defaultSettings: Settings = Object.freeze({
     clientHeaderTimeoutSeconds: 30, clientIdleTimeoutSeconds: 300, maxConnections: 20_000,
     enableProxyProtocol: false, trustedHopsCount: 0, useRemoteAddress: true, disableServerHeader: false,
     streamIdleTimeoutSeconds: 0, listenIpAddresses: null, cipherSuites: null,
-    enableServiceAccessLogging: false, serviceAccessLogTemplate: '',
+    enableServiceAccessLogging: false, serviceAccessLogTemplate: '', extAuthz: null,
   }),
 })
 
@@ -225,6 +226,8 @@ function readSluice(r: Reader, s: Mutable<Settings>): void {
   const max = r.int('max-connections', 1, 1_000_000)
   if (max !== undefined) sluice.maxConnections = max
   readKourierKeys(r, sluice)
+  const authz = readExtAuthzKeys(r)
+  if (authz !== undefined) sluice.extAuthz = authz
   s.sluice = sluice
 }
 

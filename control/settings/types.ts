@@ -1,5 +1,6 @@
 // Settings read from the ConfigMaps in the config directory. Keys and defaults are Knative's
 // (config-domain, config-network, config-features, config-defaults) plus Sluice's own config-sluice.
+import type { ExtAuthzKeys } from './extauthz-keys.ts'
 
 export interface DomainRule {
   readonly domain: string
@@ -71,5 +72,7 @@ export interface Settings {
     readonly enableServiceAccessLogging: boolean
     /** service-access-log-template: Envoy format subset; '' = Sluice's JSON line */
     readonly serviceAccessLogTemplate: string
+    /** extauthz-* (config-kourier's keys): the ext-authz plugin on every route; null = off (extauthz-host unset) */
+    readonly extAuthz: ExtAuthzKeys | null
   }
 }

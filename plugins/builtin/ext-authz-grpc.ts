@@ -13,6 +13,7 @@ import type * as Grpc from '@grpc/grpc-js'
 import type { LocalResponse, PluginContext, PluginInstance, RequestContext } from '../api.ts'
 import { bufferBody, NO_BODY, type BufferedBody } from './ext-authz-body.ts'
 import { HOP_BY_HOP } from './ext-authz-match.ts'
+import { exempt } from './ext-authz.ts'
 
 export interface GrpcAuthzOptions {
   /** host:port of the Authorization service */
@@ -27,6 +28,8 @@ export interface GrpcAuthzOptions {
   readonly contextExtensions: Readonly<Record<string, string>>
   /** add context_extensions.visibility (ClusterLocal | ExternalIP) from the request host, as Kourier's per-vhost context */
   readonly visibility: boolean
+  /** leave Knative probes and ACME challenges alone (see ext-authz.ts) */
+  readonly skipProbes: boolean
 }
 
 interface HeaderValueOption {
@@ -88,6 +91,7 @@ export class GrpcExtAuthz implements PluginInstance {
   }
 
   onRequest(ctx: RequestContext): Promise<LocalResponse | undefined> | LocalResponse | undefined {
+    if (this.#o.skipProbes && exempt(ctx)) return undefined
     const body = bufferBody(ctx.req, this.#o.maxRequestBodyBytes, this.#o.timeout)
     if (body instanceof Promise) return body.then((b) => this.#check(ctx, b))
     return this.#check(ctx, body)

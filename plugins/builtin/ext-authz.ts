@@ -40,6 +40,12 @@ const schema = object({
   contextExtensions: record(string(), { default: {} }),
   /** gRPC only: add context_extensions.visibility, ClusterLocal for *.svc hosts and ExternalIP otherwise */
   visibility: boolean({ default: false }),
+  /**
+   * skip Knative readiness probes (K-Network-Probe: probe on /healthz, answered by the gateway, the
+   * activator or queue-proxy, never by the app) and ACME HTTP-01 challenges, as Kourier's ext_authz
+   * is off on its status vhost and acme-challenge routes
+   */
+  skipProbes: boolean({ default: false }),
 })
 
 export type ExtAuthzConfig = ReturnType<typeof schema.parse>
@@ -77,6 +83,11 @@ function parseUrl(s: string): URL | null {
   }
 }
 
+/** A request ext-authz leaves alone with skipProbes. */
+export function exempt(ctx: RequestContext): boolean {
+  return (ctx.path === '/healthz' && ctx.req.headers['k-network-probe'] === 'probe') || ctx.path.startsWith('/.well-known/acme-challenge/')
+}
+
 class ExtAuthzInstance implements PluginInstance {
   readonly pool: Pool
   private readonly base: string
@@ -89,6 +100,7 @@ class ExtAuthzInstance implements PluginInstance {
   private readonly extra: readonly string[]
   private readonly maxBody: number
   private readonly maxRequestBody: number
+  private readonly skipProbes: boolean
   private readonly log: PluginContext['log']
   private lastLog = 0
   private quiet = 0
@@ -106,10 +118,12 @@ class ExtAuthzInstance implements PluginInstance {
     this.extra = Object.entries(c.extraHeaders).flatMap(([k, v]) => [k.toLowerCase(), v])
     this.maxBody = c.maxBodyBytes
     this.maxRequestBody = c.maxRequestBodyBytes
+    this.skipProbes = c.skipProbes
     this.log = ctx.log
   }
 
-  onRequest(ctx: RequestContext): Promise<LocalResponse | undefined> {
+  onRequest(ctx: RequestContext): Promise<LocalResponse | undefined> | undefined {
+    if (this.skipProbes && exempt(ctx)) return undefined
     if (this.maxRequestBody === 0) return this.check(ctx, this.headers(ctx), null)
     const body = bufferBody(ctx.req, this.maxRequestBody, this.timeout)
     if (body instanceof Promise) return body.then((b) => this.withBody(ctx, b))
@@ -228,7 +242,7 @@ export default definePlugin<ExtAuthzConfig>({
     return new GrpcExtAuthz({
       address: u.host, timeout: config.timeout, failureModeAllow: config.failureModeAllow, statusOnError: config.statusOnError,
       maxRequestBodyBytes: config.maxRequestBodyBytes, packAsBytes: config.packAsBytes, metadata: config.extraHeaders,
-      contextExtensions: config.contextExtensions, visibility: config.visibility,
+      contextExtensions: config.contextExtensions, visibility: config.visibility, skipProbes: config.skipProbes,
     }, ctx)
   },
 })
