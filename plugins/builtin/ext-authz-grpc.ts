@@ -83,6 +83,8 @@ export class GrpcExtAuthz implements PluginInstance {
     this.#o = o
     // Each route has its own client; grpc-js shares the connection (subchannel) among them.
     this.#client = new Authorization(o.address, grpc.credentials.createInsecure(), { 'grpc.keepalive_time_ms': 60_000 })
+    // connect now, so the first request does not pay for the connection inside its deadline
+    this.#client.getChannel().getConnectivityState(true)
     this.#metadata = new grpc.Metadata()
     for (const [k, v] of Object.entries(o.metadata)) this.#metadata.set(k.toLowerCase(), v)
     this.#onError = Object.freeze({ status: o.statusOnError })

@@ -111,7 +111,8 @@ spec:
 `
 const configSluice = (data: Record<string, string>): string =>
   `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config-sluice, namespace: knative-serving}\ndata:\n${Object.entries(data).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}\n`).join('')}`
-const grpcKeys = { 'extauthz-host': `127.0.0.1:${grpcPort}`, 'extauthz-timeout': '500', 'extauthz-max-request-body-bytes': '16' }
+// a generous timeout: the first check also opens the connection, on a machine that may be busy
+const grpcKeys = { 'extauthz-host': `127.0.0.1:${grpcPort}`, 'extauthz-timeout': '3000', 'extauthz-max-request-body-bytes': '16' }
 
 const s = await startSluice({ 'web.yaml': service, 'config-sluice.yaml': configSluice(grpcKeys) })
 t.teardown(() => s.stop())
