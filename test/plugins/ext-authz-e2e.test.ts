@@ -5,6 +5,7 @@
 // left alone, the http protocol with a path prefix, and a bad key that keeps the last good config.
 import t from 'tap'
 import http from 'node:http'
+import http2 from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
@@ -217,6 +218,37 @@ t.test('grpc: the body up to extauthz-max-request-body-bytes goes with the check
   t.equal(chunked.status, 200)
   t.equal(Buffer.from(echo(chunked).body, 'base64').toString(), 'part1-part2')
   t.equal(lastCheck().attributes.request.http.body, 'part1-part2')
+})
+
+t.test('grpc: the body of an HTTP/2 (h2c) request, and HTTP/2 in the check', async (t) => {
+  const session = http2.connect(`http://127.0.0.1:${s.port}`)
+  t.teardown(() => session.close())
+  const post = (p: string, body: string, end: boolean): Promise<{ status: number; body: string }> => new Promise((resolve, reject) => {
+    const req = session.request({ ':method': 'POST', ':path': p, ':authority': HOST }, { endStream: false })
+    let text = ''
+    let status = 0
+    req.setEncoding('utf8')
+    req.on('response', (h) => { status = Number(h[':status']) })
+    req.on('data', (d: string) => { text += d })
+    req.on('end', () => resolve({ status, body: text }))
+    req.on('error', reject)
+    req.write(body)
+    if (end) req.end()
+    else setImmediate(() => req.end('-tail'))
+  })
+  const r = await post('/allow/h2', 'over h2', true)
+  t.equal(r.status, 200)
+  t.equal(Buffer.from((JSON.parse(r.body) as Echo).body, 'base64').toString(), 'over h2')
+  let h = lastCheck().attributes.request.http
+  t.equal(h.protocol, 'HTTP/2')
+  t.equal(h.body, 'over h2')
+  t.equal(h.headers['x-envoy-auth-partial-body'], 'false')
+  const long = await post('/allow/h2-long', 'x'.repeat(20), false)
+  t.equal(long.status, 200)
+  t.equal(Buffer.from((JSON.parse(long.body) as Echo).body, 'base64').toString(), `${'x'.repeat(20)}-tail`)
+  h = lastCheck().attributes.request.http
+  t.equal(h.body, 'x'.repeat(16))
+  t.equal(h.headers['x-envoy-auth-partial-body'], 'true')
 })
 
 t.test('probes and status paths are not checked', async (t) => {
