@@ -190,7 +190,7 @@ export class ControlLoop {
       }
       if (errors.length === 0) errors = [...scalingErrors(result.resources, a.settings), ...envErrors(result.resources)]
       if (errors.length === 0) {
-        resolution = resolvePlugins(result.resources, this.plugins)
+        resolution = resolvePlugins(result.resources, this.plugins, s.settings.sluice.extAuthz)
         errors = resolution.errors
       }
       if (errors.length === 0) {

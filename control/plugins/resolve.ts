@@ -1,6 +1,8 @@
 // Plugin objects (`kind: Plugin`, sluice.dev/v1alpha1) → validated definitions, and which routes
 // they attach to: the annotation `sluice.dev/plugins: "a, b"` on a Service, Route or KIngress
 // (names of Plugin objects in the same namespace), and `plugins` in config-sluice for every route.
+// config-sluice's extauthz-* keys (Kourier's) add a synthetic global ext-authz plugin, built per
+// owner because its context_extensions carry the owner's labels.
 // Every problem is a ConfigError at the field that causes it, so a bad plugin config keeps the
 // last good table like any other error.
 import path from 'node:path'
@@ -8,6 +10,8 @@ import type { ConfigError, KObject, ResourceSet, SourceRef } from '../resources/
 import type { Plugin } from '../../plugins/api.ts'
 import { isModulePath, type PluginRegistry } from './registry.ts'
 import { pathText, resolveSecretRefs } from './secret-refs.ts'
+import { readSettings } from '../settings/read-settings.ts'
+import { extAuthzPluginConfig, type ExtAuthzKeys } from '../settings/extauthz-keys.ts'
 
 export const PLUGINS_ANNOTATION = 'sluice.dev/plugins'
 
@@ -23,6 +27,8 @@ export interface ResolvedPlugin {
   readonly baseDir: string
   /** the Plugin object's position, for errors create() raises (unreadable key files…) */
   readonly source?: SourceRef
+  /** where create() errors point when not at spec.config (the synthetic ext-authz: data.extauthz-host) */
+  readonly errorAt?: { readonly fieldPath: (string | number)[]; readonly pathText: string }
 }
 
 export interface PluginResolution {
@@ -63,7 +69,11 @@ function baseDirOf(o: KObject): string {
   return o.source ? path.dirname(path.resolve(o.source.file)) : process.cwd()
 }
 
-export function resolvePlugins(rs: ResourceSet, registry: PluginRegistry): PluginResolution {
+/**
+ * @param extAuthz the extauthz-* keys to apply: the caller's (last good) settings; by default read
+ * from config-sluice here.
+ */
+export function resolvePlugins(rs: ResourceSet, registry: PluginRegistry, extAuthz: ExtAuthzKeys | null = readSettings(rs.configMaps).settings.sluice.extAuthz): PluginResolution {
   const errors: ConfigError[] = []
   const byKey = new Map<string, ResolvedPlugin>()
   for (const o of pluginObjects(rs)) {
@@ -131,6 +141,8 @@ export function resolvePlugins(rs: ResourceSet, registry: PluginRegistry): Plugi
     global = lookup(cm.data.plugins, cm.metadata.namespace, cm.source, ['data', 'plugins'], 'data.plugins')
   }
 
+  const authz = extAuthz === null ? null : extAuthzFor(rs, registry, extAuthz, errors)
+
   const attached = new Map<string, ResolvedPlugin[]>()
   const attach = (owner: string, o: KObject): void => {
     const names = o.metadata.annotations?.[PLUGINS_ANNOTATION]
@@ -152,6 +164,7 @@ export function resolvePlugins(rs: ResourceSet, registry: PluginRegistry): Plugi
       if (list === undefined) {
         const all: ResolvedPlugin[] = []
         for (const p of [...global, ...(attached.get(owner) ?? [])]) if (!all.includes(p)) all.push(p)
+        if (authz !== null) all.push(authz(ownerKind, namespace, name))
         // Higher priority first; equal priorities keep their declared order.
         list = all.map((p, i) => [p, i] as const).sort((a, b) => (b[0].priority - a[0].priority) || (a[1] - b[1])).map(([p]) => p)
         cache.set(owner, list)
@@ -167,6 +180,54 @@ export class PluginCreateError extends Error {
   constructor(p: ResolvedPlugin, route: string, cause: unknown) {
     const message = `plugin ${p.key} cannot start for route ${route}: ${cause instanceof Error ? cause.message : String(cause)}`
     super(message)
-    this.error = at(p.source, ['spec', 'config'], 'spec.config', message)
+    this.error = at(p.source, p.errorAt?.fieldPath ?? ['spec', 'config'], p.errorAt?.pathText ?? 'spec.config', message)
   }
+}
+
+const EXTAUTHZ_FIELD: Record<string, string> = {
+  url: 'extauthz-host', timeout: 'extauthz-timeout', failureModeAllow: 'extauthz-failure-mode-allow',
+  maxRequestBodyBytes: 'extauthz-max-request-body-bytes', pathPrefix: 'extauthz-path-prefix', packAsBytes: 'extauthz-pack-as-bytes',
+}
+
+/**
+ * The ext-authz plugin the extauthz-* keys stand for, per ingress owner: Kourier's per-vhost
+ * context_extensions are `client: kourier`, `visibility` and the KIngress labels, so each owner
+ * gets its own config (and instance). Problems point at the config-sluice key that causes them.
+ */
+function extAuthzFor(rs: ResourceSet, registry: PluginRegistry, keys: ExtAuthzKeys, errors: ConfigError[]): ((kind: 'Route' | 'Ingress', namespace: string, name: string) => ResolvedPlugin) | null {
+  const cm = rs.configMaps.find((c) => c.metadata.name === 'config-sluice')
+  const def = registry.get('ext-authz', process.cwd())
+  const key = `${cm?.metadata.namespace ?? 'default'}/config-sluice[extauthz]`
+  const errorAt = { fieldPath: ['data', 'extauthz-host'], pathText: 'data.extauthz-host' }
+  if (def === undefined || def instanceof Error) {
+    errors.push(at(cm?.source, errorAt.fieldPath, errorAt.pathText, 'config-sluice: the built-in ext-authz plugin is not available'))
+    return null
+  }
+  const make = (labels: Record<string, string>): ResolvedPlugin | null => {
+    const v = def.validate(extAuthzPluginConfig(keys, labels))
+    if (!v.ok) {
+      for (const issue of v.issues) {
+        const field = EXTAUTHZ_FIELD[issue.path.split(/[.[]/)[0] ?? ''] ?? 'extauthz-host'
+        errors.push(at(cm?.source, ['data', field], `data.${field}`, `config-sluice: ${field}: ${issue.message}`))
+      }
+      return null
+    }
+    return {
+      key, plugin: def, priority: def.priority, config: v.config, configJson: `${def.priority}:${JSON.stringify(v.config)}`,
+      baseDir: process.cwd(), ...(cm?.source !== undefined ? { source: cm.source } : {}), errorAt,
+    }
+  }
+  // Checked once without labels, so a bad key is reported once, not per route.
+  if (make({}) === null) return null
+  return (kind, namespace, name) => make(ownerLabels(rs, kind, namespace, name))!
+}
+
+/** The labels Knative gives the KIngress of a Route (the Route's, its Service's, and the route labels), or a KIngress's own. */
+function ownerLabels(rs: ResourceSet, kind: 'Route' | 'Ingress', namespace: string, name: string): Record<string, string> {
+  const same = (o: KObject): boolean => o.metadata.namespace === namespace && o.metadata.name === name
+  if (kind === 'Ingress') return { ...(rs.ingresses.find(same)?.metadata.labels ?? {}) }
+  const route = rs.routes.find(same)
+  const service = rs.services.find(same)
+  const own = route?.metadata.labels ?? (service !== undefined ? { ...service.metadata.labels, 'serving.knative.dev/service': name } : {})
+  return { ...own, 'serving.knative.dev/route': name, 'serving.knative.dev/routeNamespace': namespace }
 }

@@ -11,6 +11,7 @@ import { parseCidr } from '../../gateway/trusted-proxies.ts'
 import { parseGoDuration } from '../../lib/duration.ts'
 import { readKourierKeys } from './kourier-keys.ts'
 import { EVENTING_DEFAULTS, readEventingKeys } from './eventing-keys.ts'
+import { readExtAuthzKeys } from './extauthz-keys.ts'
 
 export const DEFAULT_DOMAIN_TEMPLATE = '{{.Name}}.{{.Namespace}}.{{.Domain}}'
 export const DEFAULT_TAG_TEMPLATE = '{{.Tag}}-{{.Name}}'
@@ -35,7 +36,7 @@ export const defaultSettings: Settings = Object.freeze({
     clientHeaderTimeoutSeconds: 30, clientIdleTimeoutSeconds: 300, maxConnections: 20_000,
     enableProxyProtocol: false, trustedHopsCount: 0, useRemoteAddress: true, disableServerHeader: false,
     streamIdleTimeoutSeconds: 0, listenIpAddresses: null, cipherSuites: null,
-    enableServiceAccessLogging: false, serviceAccessLogTemplate: '',
+    enableServiceAccessLogging: false, serviceAccessLogTemplate: '', extAuthz: null,
     ...EVENTING_DEFAULTS,
   }),
 })
@@ -228,6 +229,8 @@ function readSluice(r: Reader, s: Mutable<Settings>): void {
   if (max !== undefined) sluice.maxConnections = max
   readKourierKeys(r, sluice)
   readEventingKeys(r, sluice)
+  const authz = readExtAuthzKeys(r)
+  if (authz !== undefined) sluice.extAuthz = authz
   s.sluice = sluice
 }
 

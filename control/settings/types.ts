@@ -1,5 +1,6 @@
 // Settings read from the ConfigMaps in the config directory. Keys and defaults are Knative's
 // (config-domain, config-network, config-features, config-defaults) plus Sluice's own config-sluice.
+import type { ExtAuthzKeys } from './extauthz-keys.ts'
 
 export interface DomainRule {
   readonly domain: string
@@ -77,5 +78,7 @@ export interface Settings {
     readonly brokerQueueLimit: number
     /** broker-max-ttl (default 255): knativebrokerttl given to events that arrive without one */
     readonly brokerMaxTtl: number
+    /** extauthz-* (config-kourier's keys): the ext-authz plugin on every route; null = off (extauthz-host unset) */
+    readonly extAuthz: ExtAuthzKeys | null
   }
 }

@@ -1,5 +1,6 @@
-// ext-authz: asks an HTTP authorization service about each request, like Envoy's HTTP ext_authz
-// as Kourier configures it. The check goes to `<url><pathPrefix><original path and query>` with the
+// ext-authz: asks an authorization service about each request, like Envoy's ext_authz as Kourier
+// configures it. `url: grpc://host:port` speaks Envoy's gRPC Authorization service
+// (ext-authz-grpc.ts); `http://` / `https://` the HTTP mode described here. The check goes to `<url><pathPrefix><original path and query>` with the
 // original method and a chosen set of headers; 2xx allows (copying chosen headers onto the upstream
 // request), any other status denies with that status, its body and chosen headers; a timeout or
 // connection error denies with statusOnError (403, as Envoy) unless failureModeAllow.
@@ -8,9 +9,11 @@ import type { ConfigIssue, LocalResponse, PluginContext, PluginInstance, Request
 import { definePlugin } from '../api.ts'
 import { array, boolean, duration, number, object, record, string, validator } from '../schema.ts'
 import { HEADER_PATTERN, headerMatcher, type HeaderMatcher } from './ext-authz-match.ts'
+import { bufferBody, type BufferedBody } from './ext-authz-body.ts'
+import { GrpcExtAuthz } from './ext-authz-grpc.ts'
 
 const schema = object({
-  /** the auth service: http://host:port, optionally with a base path */
+  /** the auth service: http://host:port (optionally with a base path), https://…, or grpc://host:port */
   url: string(),
   /** inserted between the url and the original path (Kourier's extauthz-path-prefix) */
   pathPrefix: string({ default: '' }),
@@ -29,6 +32,20 @@ const schema = object({
   maxBodyBytes: number({ default: 8_192, integer: true, min: 0 }),
   /** keep-alive connections to the auth service, per route */
   connections: number({ default: 32, integer: true, min: 1 }),
+  /** send the first bytes of the request body with the check (Envoy's with_request_body, partial allowed); 0 = none */
+  maxRequestBodyBytes: number({ default: 0, integer: true, min: 0, max: 64 * 1024 * 1024 }),
+  /** gRPC only: the body goes in `raw_body` (bytes) instead of `body` (a UTF-8 string) */
+  packAsBytes: boolean({ default: false }),
+  /** gRPC only: the CheckRequest's context_extensions (Kourier: client, visibility and the KIngress labels) */
+  contextExtensions: record(string(), { default: {} }),
+  /** gRPC only: add context_extensions.visibility, ClusterLocal for *.svc hosts and ExternalIP otherwise */
+  visibility: boolean({ default: false }),
+  /**
+   * skip Knative readiness probes (K-Network-Probe: probe on /healthz, answered by the gateway, the
+   * activator or queue-proxy, never by the app) and ACME HTTP-01 challenges, as Kourier's ext_authz
+   * is off on its status vhost and acme-challenge routes
+   */
+  skipProbes: boolean({ default: false }),
 })
 
 export type ExtAuthzConfig = ReturnType<typeof schema.parse>
@@ -37,8 +54,14 @@ const NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
 function check(c: ExtAuthzConfig, issues: ConfigIssue[]): void {
   const u = parseUrl(c.url)
-  if (u === null) issues.push({ path: 'url', message: `must be an http:// URL such as http://authz.example:8080, got ${JSON.stringify(c.url)}` })
+  if (u === null) issues.push({ path: 'url', message: `must be an http://, https:// or grpc:// URL such as http://authz.example:8080, got ${JSON.stringify(c.url)}` })
   else if (u.search !== '' || u.hash !== '' || u.username !== '' || u.password !== '') issues.push({ path: 'url', message: 'must not have a query, fragment or credentials' })
+  else if (u.protocol === 'grpc:') {
+    if (u.port === '') issues.push({ path: 'url', message: `a grpc:// URL needs a port, such as grpc://authz.example:9001, got ${JSON.stringify(c.url)}` })
+    if (u.pathname !== '' && u.pathname !== '/') issues.push({ path: 'url', message: 'a grpc:// URL has no path: the service is envoy.service.auth.v3.Authorization' })
+    if (c.pathPrefix !== '') issues.push({ path: 'pathPrefix', message: 'applies to http:// and https:// only; remove it or use an http:// url' })
+  }
+  if (u !== null && u.protocol !== 'grpc:' && c.packAsBytes) issues.push({ path: 'packAsBytes', message: 'applies to grpc:// only (an HTTP check carries the body as its own body)' })
   if (c.pathPrefix !== '' && !c.pathPrefix.startsWith('/')) issues.push({ path: 'pathPrefix', message: `must start with /, got ${JSON.stringify(c.pathPrefix)}` })
   for (const list of ['allowedRequestHeaders', 'allowedUpstreamHeaders', 'allowedClientHeaders'] as const) {
     c[list].forEach((p, i) => {
@@ -54,10 +77,15 @@ function check(c: ExtAuthzConfig, issues: ConfigIssue[]): void {
 function parseUrl(s: string): URL | null {
   try {
     const u = new URL(s)
-    return u.protocol === 'http:' || u.protocol === 'https:' ? u : null
+    return u.protocol === 'http:' || u.protocol === 'https:' || u.protocol === 'grpc:' ? u : null
   } catch {
     return null
   }
+}
+
+/** A request ext-authz leaves alone with skipProbes. */
+export function exempt(ctx: RequestContext): boolean {
+  return (ctx.path === '/healthz' && ctx.req.headers['k-network-probe'] === 'probe') || ctx.path.startsWith('/.well-known/acme-challenge/')
 }
 
 class ExtAuthzInstance implements PluginInstance {
@@ -71,6 +99,8 @@ class ExtAuthzInstance implements PluginInstance {
   private readonly clientHeader: HeaderMatcher
   private readonly extra: readonly string[]
   private readonly maxBody: number
+  private readonly maxRequestBody: number
+  private readonly skipProbes: boolean
   private readonly log: PluginContext['log']
   private lastLog = 0
   private quiet = 0
@@ -87,10 +117,27 @@ class ExtAuthzInstance implements PluginInstance {
     this.clientHeader = headerMatcher(c.allowedClientHeaders)
     this.extra = Object.entries(c.extraHeaders).flatMap(([k, v]) => [k.toLowerCase(), v])
     this.maxBody = c.maxBodyBytes
+    this.maxRequestBody = c.maxRequestBodyBytes
+    this.skipProbes = c.skipProbes
     this.log = ctx.log
   }
 
-  onRequest(ctx: RequestContext): Promise<LocalResponse | undefined> {
+  onRequest(ctx: RequestContext): Promise<LocalResponse | undefined> | undefined {
+    if (this.skipProbes && exempt(ctx)) return undefined
+    if (this.maxRequestBody === 0) return this.check(ctx, this.headers(ctx), null)
+    const body = bufferBody(ctx.req, this.maxRequestBody, this.timeout)
+    if (body instanceof Promise) return body.then((b) => this.withBody(ctx, b))
+    return this.withBody(ctx, body)
+  }
+
+  private withBody(ctx: RequestContext, body: BufferedBody): Promise<LocalResponse | undefined> {
+    const headers = this.headers(ctx)
+    if (body.bytes.length === 0) return this.check(ctx, headers, null)
+    headers.push('x-envoy-auth-partial-body', body.partial ? 'true' : 'false')
+    return this.check(ctx, headers, body.bytes)
+  }
+
+  private headers(ctx: RequestContext): string[] {
     const headers: string[] = []
     let forwardedHost = false
     for (const [k, v] of ctx.requestHeaders.entries()) {
@@ -101,16 +148,17 @@ class ExtAuthzInstance implements PluginInstance {
     // the service sees its own Host; the one the client asked for travels as x-forwarded-host
     if (!forwardedHost) headers.push('x-forwarded-host', ctx.host)
     for (const h of this.extra) headers.push(h)
-    return this.check(ctx, headers)
+    return headers
   }
 
-  private async check(ctx: RequestContext, headers: string[]): Promise<LocalResponse | undefined> {
+  private async check(ctx: RequestContext, headers: string[], body: Buffer | null): Promise<LocalResponse | undefined> {
     let res
     try {
       res = await this.pool.request({
         path: this.base + ctx.url,
         method: ctx.method,
         headers,
+        body,
         signal: AbortSignal.timeout(this.timeout),
       })
     } catch (err) {
@@ -189,6 +237,12 @@ export default definePlugin<ExtAuthzConfig>({
   priority: 1100,
   validate: validator(schema, check),
   create(config, ctx) {
-    return new ExtAuthzInstance(config, ctx)
+    const u = new URL(config.url)
+    if (u.protocol !== 'grpc:') return new ExtAuthzInstance(config, ctx)
+    return new GrpcExtAuthz({
+      address: u.host, timeout: config.timeout, failureModeAllow: config.failureModeAllow, statusOnError: config.statusOnError,
+      maxRequestBodyBytes: config.maxRequestBodyBytes, packAsBytes: config.packAsBytes, metadata: config.extraHeaders,
+      contextExtensions: config.contextExtensions, visibility: config.visibility, skipProbes: config.skipProbes,
+    }, ctx)
   },
 })

@@ -47,8 +47,8 @@ async function run(inst: PluginInstance, ctx: RequestContext): Promise<LocalResp
 
 t.test('config validation', async (t) => {
   t.same(problems({}), ['url: required: a string'])
-  t.same(problems({ url: 'ftp://authz:8080' }), ['url: must be an http:// URL such as http://authz.example:8080, got "ftp://authz:8080"'])
-  t.same(problems({ url: 'authz:8080' }), ['url: must be an http:// URL such as http://authz.example:8080, got "authz:8080"'])
+  t.same(problems({ url: 'ftp://authz:8080' }), ['url: must be an http://, https:// or grpc:// URL such as http://authz.example:8080, got "ftp://authz:8080"'])
+  t.same(problems({ url: 'authz:8080' }), ['url: must be an http://, https:// or grpc:// URL such as http://authz.example:8080, got "authz:8080"'])
   t.same(problems({ url: 'http://authz:8080/?a=1' }), ['url: must not have a query, fragment or credentials'])
   t.same(problems({ url: 'http://authz:8080', pathPrefix: 'check' }), ['pathPrefix: must start with /, got "check"'])
   t.same(problems({ url: 'http://authz:8080', allowedRequestHeaders: ['x y', 'x-*'] }), ['allowedRequestHeaders[0]: "x y" is not a header name or name-prefix* pattern'])
