@@ -5,6 +5,7 @@
 // in-flight requests, buffered ones included, integrated over time.
 import { Queue } from './queue.ts'
 import { UpstreamInstance, type InstanceRef } from './upstream-instance.ts'
+import { UpstreamPools } from './upstream-pools.ts'
 
 /** A request that can be sent to an instance, or refused while it waits. */
 export interface Waiter {
@@ -38,6 +39,8 @@ export class RevisionThrottler {
   readonly namespace: string
   readonly revision: string
   readonly hooks: ThrottlerHooks
+  /** the gateway's keep-alive pools, shared by origin with every other throttler */
+  readonly #pools: UpstreamPools
   containerConcurrency = 0
   queueDepth = 10_000
   /** instances come from a runtime that can scale this revision from zero */
@@ -66,11 +69,12 @@ export class RevisionThrottler {
   waitSum = 0
   readonly waitBuckets = new Float64Array(WAIT_BUCKETS.length + 1)
 
-  constructor(key: string, namespace: string, revision: string, hooks: ThrottlerHooks) {
+  constructor(key: string, namespace: string, revision: string, hooks: ThrottlerHooks, pools: UpstreamPools = new UpstreamPools()) {
     this.key = key
     this.namespace = namespace
     this.revision = revision
     this.hooks = hooks
+    this.#pools = pools
     this.#lastChange = this.#windowStart = performance.now()
   }
 
@@ -92,7 +96,7 @@ export class RevisionThrottler {
       // A new trust chain or protocol needs new connections; the same settings keep the pool.
       if (inst === undefined || inst.origin !== ref.origin || inst.tls?.id !== ref.tls?.id) {
         if (inst !== undefined) this.#retire(inst)
-        inst = new UpstreamInstance(ref)
+        inst = new UpstreamInstance(ref, this.#pools)
         this.#byId.set(ref.id, inst)
       } else {
         inst.unroutable = false
@@ -251,7 +255,7 @@ export class RevisionThrottler {
         }
       }
     }
-    if (chosen !== null) chosen.inflight++
+    if (chosen !== null) chosen.take()
     return chosen
   }
 
