@@ -4,6 +4,7 @@
 import type { RouteTable } from '../route-table.ts'
 import { RevisionThrottler, type ThrottlerHooks, type ThrottlerStats } from './throttler.ts'
 import type { InstanceRef } from './upstream-instance.ts'
+import { UpstreamPools } from './upstream-pools.ts'
 
 /** How often waiting requests are checked against their deadline. */
 const EXPIRY_INTERVAL_MS = 50
@@ -20,6 +21,8 @@ export class Activator implements ThrottlerHooks {
   onDemand: ((key: string) => void) | null = null
   /** the latest instances pushed for each managed backend, also while no table routes to it */
   readonly #pushed = new Map<string, readonly InstanceRef[]>()
+  /** keep-alive pools by origin, shared by every throttler */
+  readonly pools = new UpstreamPools()
 
   /** Bind every backend of a table to its throttler; throttlers no table names are retired. */
   adopt(table: RouteTable): void {
@@ -28,7 +31,7 @@ export class Activator implements ThrottlerHooks {
       used.add(b.key)
       let t = this.#throttlers.get(b.key)
       if (t === undefined) {
-        t = new RevisionThrottler(b.key, b.namespace, b.revision, this)
+        t = new RevisionThrottler(b.key, b.namespace, b.revision, this, this.pools)
         this.#throttlers.set(b.key, t)
         const known = this.#pushed.get(b.key)
         if (known !== undefined) t.setInstances(known)
@@ -118,5 +121,6 @@ export class Activator implements ThrottlerHooks {
     }
     this.#throttlers.clear()
     this.#waiting.clear()
+    this.pools.close()
   }
 }

@@ -2,7 +2,8 @@
 // requests are where Knative's activator ran out of memory (serving#13583); the bound lives in
 // the throttler, this only keeps the cost per waiting request to one array slot.
 export class Queue<T> {
-  #items: (T | undefined)[] = new Array(16)
+  // Empty until the first wait: most revisions never queue, and then cost no ring.
+  #items: (T | undefined)[] = []
   #head = 0
   #size = 0
 
@@ -39,7 +40,7 @@ export class Queue<T> {
 
   #grow(): void {
     const old = this.#items
-    const next: (T | undefined)[] = new Array(old.length * 2)
+    const next: (T | undefined)[] = new Array(Math.max(16, old.length * 2))
     for (let i = 0; i < this.#size; i++) next[i] = old[(this.#head + i) & (old.length - 1)]
     this.#items = next
     this.#head = 0

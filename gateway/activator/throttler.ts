@@ -5,6 +5,7 @@
 // in-flight requests, buffered ones included, integrated over time.
 import { Queue } from './queue.ts'
 import { UpstreamInstance, type InstanceRef } from './upstream-instance.ts'
+import { UpstreamPools } from './upstream-pools.ts'
 
 /** A request that can be sent to an instance, or refused while it waits. */
 export interface Waiter {
@@ -29,6 +30,11 @@ export interface ThrottlerStats {
   requests: number
 }
 
+/** Upper bounds (seconds) of the queue wait histogram. */
+export const WAIT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] as const
+/** Shared all-zero histogram of throttlers nothing has waited on yet (never written). */
+const NO_WAITS = new Float64Array(WAIT_BUCKETS.length + 1)
+
 // Knative's balancing by containerConcurrency: power of two choices for unlimited, first
 // available for 1–3 (keeps small pools packed), round robin above.
 const P2C = 0, FIRST = 1, ROUND_ROBIN = 2
@@ -38,6 +44,8 @@ export class RevisionThrottler {
   readonly namespace: string
   readonly revision: string
   readonly hooks: ThrottlerHooks
+  /** the gateway's keep-alive pools, shared by origin with every other throttler */
+  readonly #pools: UpstreamPools
   containerConcurrency = 0
   queueDepth = 10_000
   /** instances come from a runtime that can scale this revision from zero */
@@ -47,7 +55,8 @@ export class RevisionThrottler {
   /** routable instances in a stable order */
   routable: UpstreamInstance[] = []
   readonly #byId = new Map<string, UpstreamInstance>()
-  readonly #closed = new Map<string, UpstreamInstance>()
+  /** instances of a closed throttler that may still finish requests (made by close()) */
+  #closed: Map<string, UpstreamInstance> | null = null
   readonly queue = new Queue<Waiter>()
 
   // meter: in-flight including buffered, integrated over time since the last sample
@@ -64,13 +73,15 @@ export class RevisionThrottler {
   timeouts = 0
   waitCount = 0
   waitSum = 0
-  readonly waitBuckets = new Float64Array(WAIT_BUCKETS.length + 1)
+  /** queue wait histogram (WAIT_BUCKETS + Inf), made on the first wait */
+  waitBuckets: Float64Array = NO_WAITS
 
-  constructor(key: string, namespace: string, revision: string, hooks: ThrottlerHooks) {
+  constructor(key: string, namespace: string, revision: string, hooks: ThrottlerHooks, pools: UpstreamPools = new UpstreamPools()) {
     this.key = key
     this.namespace = namespace
     this.revision = revision
     this.hooks = hooks
+    this.#pools = pools
     this.#lastChange = this.#windowStart = performance.now()
   }
 
@@ -92,7 +103,7 @@ export class RevisionThrottler {
       // A new trust chain or protocol needs new connections; the same settings keep the pool.
       if (inst === undefined || inst.origin !== ref.origin || inst.tls?.id !== ref.tls?.id) {
         if (inst !== undefined) this.#retire(inst)
-        inst = new UpstreamInstance(ref)
+        inst = new UpstreamInstance(ref, this.#pools)
         this.#byId.set(ref.id, inst)
       } else {
         inst.unroutable = false
@@ -251,7 +262,7 @@ export class RevisionThrottler {
         }
       }
     }
-    if (chosen !== null) chosen.inflight++
+    if (chosen !== null) chosen.take()
     return chosen
   }
 
@@ -266,16 +277,18 @@ export class RevisionThrottler {
     this.waitSum += s
     let b = 0
     while (b < WAIT_BUCKETS.length && s > WAIT_BUCKETS[b]) b++
+    if (this.waitBuckets === NO_WAITS) this.waitBuckets = new Float64Array(WAIT_BUCKETS.length + 1)
     this.waitBuckets[b]++
   }
 
   /** Stop routing: instances close once their last request is done. */
   close(): void {
+    const closed = this.#closed ??= new Map()
     for (const inst of this.#byId.values()) {
       inst.removed = true
       inst.unroutable = true
       if (inst.inflight === 0) inst.close()
-      this.#closed.set(inst.id, inst)
+      if (inst.inflight > 0) closed.set(inst.id, inst)
     }
     this.#byId.clear()
     this.routable = []
@@ -283,13 +296,10 @@ export class RevisionThrottler {
 
   /** An instance of a closed throttler that may still be finishing requests. */
   retiredInstance(id: string): UpstreamInstance | undefined {
-    const inst = this.#closed.get(id)
+    const inst = this.#closed?.get(id)
     return inst !== undefined && inst.inflight > 0 ? inst : undefined
   }
 }
-
-/** Upper bounds (seconds) of the queue wait histogram. */
-export const WAIT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] as const
 
 /**
  * Fixed upstreams or endpoints without one ready address: nothing will come to serve a request,

@@ -1,42 +1,9 @@
-// One upstream instance as the gateway sees it: a keep-alive pool to its origin and the count of
-// requests running on it, which is what containerConcurrency slots are made of.
-import { Pool, type Dispatcher } from 'undici'
+// One upstream instance as the gateway sees it: the count of requests running on it, which is
+// what containerConcurrency slots are made of, and the keep-alive pool it sends through, shared
+// with every other instance of the same origin (upstream-pools.ts).
+import type { Dispatcher } from 'undici'
 import type { UpstreamTls } from '../upstream-tls.ts'
-
-const POOL_OPTIONS = {
-  connections: 256,
-  pipelining: 1,
-  // Timeouts are per request (revision settings); the pool itself never times a request out.
-  headersTimeout: 0,
-  bodyTimeout: 0,
-  keepAliveTimeout: 4_000,
-  allowH2: false,
-} as const
-
-// h2c upstreams (a port named h2c/http2): a few multiplexed connections instead of one per request.
-const H2C_OPTIONS = {
-  connections: 4,
-  pipelining: 100,
-  headersTimeout: 0,
-  bodyTimeout: 0,
-  keepAliveTimeout: 4_000,
-  allowH2: true,
-  // undici's Pool reads useH2c at the top level for its connector (h2Options.useH2c is not enough).
-  useH2c: true,
-  h2Options: { useH2c: true, maxConcurrentStreams: 100 },
-} as const
-
-// HTTP/2 over TLS (system-internal-tls to an h2 backend): the same few multiplexed connections,
-// with the protocol chosen by ALPN instead of assumed.
-const H2_TLS_OPTIONS = {
-  connections: 4,
-  pipelining: 100,
-  headersTimeout: 0,
-  bodyTimeout: 0,
-  keepAliveTimeout: 4_000,
-  allowH2: true,
-  h2Options: { maxConcurrentStreams: 100 },
-} as const
+import type { SharedPool, UpstreamPools } from './upstream-pools.ts'
 
 export interface InstanceRef {
   /** stable id, e.g. `hello-00001-3`, or the origin for fixed upstreams */
@@ -48,30 +15,40 @@ export interface InstanceRef {
   readonly tls?: UpstreamTls | null
 }
 
-function poolOptions(ref: InstanceRef): Pool.Options {
-  if (ref.tls == null) return ref.protocol === 'h2c' ? H2C_OPTIONS : POOL_OPTIONS
-  return { ...(ref.protocol === 'h2c' ? H2_TLS_OPTIONS : POOL_OPTIONS), connect: ref.tls.connect }
-}
-
 export class UpstreamInstance {
   readonly id: string
   readonly origin: string
   readonly protocol: 'http1' | 'h2c'
   readonly tls: UpstreamTls | null
-  readonly dispatcher: Dispatcher
+  /** requests holding a slot on this instance (containerConcurrency counts these) */
   inflight = 0
   /** no new requests: it is being stopped, or it refused a connection */
   unroutable = false
-  /** dropped from its revision; the pool closes once the last request is done */
+  /** dropped from its revision; its pool reference goes once the last request is done */
   removed = false
+  readonly #pools: UpstreamPools
+  #pool: SharedPool | null
   #drained: (() => void) | null = null
 
-  constructor(ref: InstanceRef) {
+  constructor(ref: InstanceRef, pools: UpstreamPools) {
     this.id = ref.id
     this.origin = ref.origin
     this.protocol = ref.protocol
     this.tls = ref.tls ?? null
-    this.dispatcher = new Pool(ref.origin, poolOptions(ref))
+    this.#pools = pools
+    this.#pool = pools.acquire({ origin: ref.origin, protocol: ref.protocol, tls: this.tls })
+  }
+
+  /** The keep-alive pool to send a request on (made on first use, shared by origin). */
+  get dispatcher(): Dispatcher {
+    if (this.#pool === null) throw new Error(`upstream instance ${this.id} is closed`)
+    return this.#pool.dispatcher()
+  }
+
+  /** A request takes a slot on this instance (the throttler picked it). */
+  take(): void {
+    this.inflight++
+    if (this.#pool !== null) this.#pool.active++
   }
 
   /** Resolves when no request runs on the instance any more, or after timeoutMs. */
@@ -93,6 +70,7 @@ export class UpstreamInstance {
   /** A request on this instance finished. */
   done(): void {
     this.inflight--
+    if (this.#pool !== null) this.#pool.active--
     if (this.inflight === 0) {
       if (this.#drained !== null) {
         const d = this.#drained
@@ -103,7 +81,11 @@ export class UpstreamInstance {
     }
   }
 
+  /** Let go of the pool; the last instance of an origin closes it (gracefully). Idempotent. */
   close(): void {
-    this.dispatcher.close().catch(() => {})
+    const p = this.#pool
+    if (p === null) return
+    this.#pool = null
+    this.#pools.release(p)
   }
 }

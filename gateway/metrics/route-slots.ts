@@ -24,14 +24,22 @@ export type UpstreamErrorKind = (typeof UPSTREAM_ERROR_KINDS)[number]
 export const ERR: { readonly [K in UpstreamErrorKind]: number } = Object.freeze(
   Object.fromEntries(UPSTREAM_ERROR_KINDS.map((k, i) => [k, i])) as { [K in UpstreamErrorKind]: number })
 
+// Layout of a slot's histogram array: counts by class, sums by class, then bucket counts.
+const SUMS = 5
+const BUCKETS = 10
+const HIST_LENGTH = BUCKETS + 5 * NB
+/** Shared by slots that never recorded anything (all zeros, never written). */
+const EMPTY_HIST = new Float64Array(HIST_LENGTH)
+
 export class RouteSlot {
   readonly namespace: string
   readonly route: string
   readonly revision: string
-  readonly counts = new Float64Array(5)
-  readonly sums = new Float64Array(5)
-  /** non-cumulative bucket counts, [class * NB + bucket] */
-  readonly buckets = new Float64Array(5 * NB)
+  /**
+   * counts[5], sums[5], buckets[5 * NB], made on the first record: most routes of a big cluster
+   * never see a request between reloads, and an idle slot then costs no typed array.
+   */
+  #hist: Float64Array | null = null
   readonly errors = new Float64Array(UPSTREAM_ERROR_KINDS.length)
 
   constructor(namespace: string, route: string, revision: string) {
@@ -41,13 +49,29 @@ export class RouteSlot {
   }
 
   record(status: number, seconds: number): void {
+    const h = this.#hist ??= new Float64Array(HIST_LENGTH)
     let c = ((status / 100) | 0) - 1
     if (c < 0 || c > 4) c = 4
-    this.counts[c]++
-    this.sums[c] += seconds
+    h[c]++
+    h[SUMS + c] += seconds
     let b = 0
     while (b < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[b]) b++
-    this.buckets[c * NB + b]++
+    h[BUCKETS + c * NB + b]++
+  }
+
+  /** Requests of status class c (0 = 1xx … 4 = 5xx). */
+  count(c: number): number {
+    return this.#hist === null ? 0 : this.#hist[c]
+  }
+
+  /** Summed seconds of status class c. */
+  sum(c: number): number {
+    return this.#hist === null ? 0 : this.#hist[SUMS + c]
+  }
+
+  /** Non-cumulative count of duration bucket b (NB - 1 is +Inf) of status class c. */
+  bucket(c: number, b: number): number {
+    return (this.#hist ?? EMPTY_HIST)[BUCKETS + c * NB + b]
   }
 }
 
@@ -92,8 +116,9 @@ export class RouteSlots {
         const values: MetricValue[] = []
         for (const s of this.all()) {
           for (let c = 0; c < 5; c++) {
-            if (s.counts[c] === 0) continue
-            values.push({ labels: { namespace: s.namespace, route: s.route, revision: s.revision, class: STATUS_CLASSES[c] }, value: s.counts[c] })
+            const n = s.count(c)
+            if (n === 0) continue
+            values.push({ labels: { namespace: s.namespace, route: s.route, revision: s.revision, class: STATUS_CLASSES[c] }, value: n })
           }
         }
         return values
@@ -102,16 +127,16 @@ export class RouteSlots {
         const values: MetricValue[] = []
         for (const s of this.all()) {
           for (let c = 0; c < 5; c++) {
-            if (s.counts[c] === 0) continue
+            if (s.count(c) === 0) continue
             const base = { namespace: s.namespace, route: s.route, revision: s.revision, class: STATUS_CLASSES[c] }
             let acc = 0
             for (let b = 0; b < NB; b++) {
-              acc += s.buckets[c * NB + b]
+              acc += s.bucket(c, b)
               const le = b < DURATION_BUCKETS.length ? DURATION_BUCKETS[b] : '+Inf'
               values.push({ metricName: 'sluice_request_duration_seconds_bucket', labels: { ...base, le }, value: acc })
             }
-            values.push({ metricName: 'sluice_request_duration_seconds_sum', labels: base, value: s.sums[c] })
-            values.push({ metricName: 'sluice_request_duration_seconds_count', labels: base, value: s.counts[c] })
+            values.push({ metricName: 'sluice_request_duration_seconds_sum', labels: base, value: s.sum(c) })
+            values.push({ metricName: 'sluice_request_duration_seconds_count', labels: base, value: s.count(c) })
           }
         }
         return values
