@@ -17,7 +17,8 @@ import { envErrors } from './sources/env-refs.ts'
 import { envObjects, withLiteralEnv } from './resources/env.ts'
 import { readSettings } from './settings/read-settings.ts'
 import { reconcile, type ReconcileOutput } from './reconcile/index.ts'
-import { compile } from './compile/compile.ts'
+import { CompileCache, compile } from './compile/compile.ts'
+import { ReconcileCache } from './reconcile/cache.ts'
 import { loadState, saveState, type RevisionState } from './state.ts'
 import type { Settings } from './settings/types.ts'
 import { readAutoscalerSettings } from './settings/autoscaler.ts'
@@ -69,6 +70,9 @@ export class ControlLoop {
   readonly #certCache = new CertContextCache()
   /** its own: each cache keeps only what its last build used */
   readonly #localCertCache = new CertContextCache()
+  /** unchanged ingresses keep their routing model and compiled hosts from one apply to the next */
+  readonly #reconcileCache = new ReconcileCache()
+  readonly #compileCache = new CompileCache()
   /** loads are applied one at a time, in order, after their plugin modules are imported */
   #queue: Promise<void> = Promise.resolve()
   #refreshTimer: NodeJS.Timeout | null = null
@@ -203,6 +207,7 @@ export class ControlLoop {
       try {
         out = reconcile({
           resources: result.resources, settings, state: this.#state, now: new Date(), runtime: scaling ? (k) => scaling.view(k) : undefined,
+          cache: this.#reconcileCache,
           // In a cluster a KIngress moves to backends that may not be ready yet: keep serving its last good spec meanwhile.
           ...(this.#opts.kubernetes !== undefined && this.last !== null ? { lastServed: this.last.served } : {}),
         })
@@ -213,7 +218,7 @@ export class ControlLoop {
         instances.begin()
         const table = compile(out.model, gateway.metrics.slots, ++this.#version,
           (ing) => r.forOwner(ing.ownerKind, ing.namespace, ing.name).map((p) => instances.entry(ing.namespace, ing.name, p)),
-          { ...edgeOptions(settings), ...(trust?.pem !== undefined ? { internalTrust: trust.pem } : {}) })
+          { ...edgeOptions(settings), ...(trust?.pem !== undefined ? { internalTrust: trust.pem } : {}) }, this.#compileCache)
         instances.commit()
         gateway.swap(table)
         gateway.setListenerSettings(listenerSettings(settings))

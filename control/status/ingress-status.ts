@@ -62,6 +62,8 @@ export class IngressStatusWriter {
   readonly #writing = new Set<string>()
   readonly #again = new Set<string>()
   #index: Index | null = null
+  /** what the last evaluation of every ingress saw: the next load evaluates only what differs */
+  #evaluated: { index: Index; lbs: string } | null = null
   #pending: NodeJS.Immediate | undefined
   #retry: NodeJS.Timeout | undefined
   #stopped = false
@@ -81,7 +83,29 @@ export class IngressStatusWriter {
     // the new table should not wait behind N status comparisons (≈ 10 ms at 2,000 ingresses).
     // Loads in a burst share one evaluation.
     if (this.#pending !== undefined) return
-    this.#pending = setImmediate(() => { this.#pending = undefined; this.evaluate() })
+    this.#pending = setImmediate(() => { this.#pending = undefined; this.#evaluateChanged() })
+  }
+
+  /**
+   * After a load: only the ingresses whose declared object, reconciled conditions or problems
+   * differ from the last full look (one event must not cost N status comparisons). Whatever
+   * else moves a status asks for its own key: a probe round ending, a status-only watch update.
+   */
+  #evaluateChanged(): void {
+    const prev = this.#evaluated
+    if (this.#stopped || this.#last === null || !this.#o.isLeader()) return
+    const index = this.#indexed()
+    const lbs = this.#o.loadBalancers()
+    if (prev === null || prev.lbs !== `${lbs.public} ${lbs.private}`) { this.evaluate(); return }
+    const p = prev.index
+    for (const key of p.keys) if (!index.served.has(key) && !index.rejected.has(key)) this.#o.prober.cancel(key)
+    const now = rfc3339((this.#o.now ?? (() => new Date()))())
+    for (const key of index.keys) {
+      if (unchanged(p, index, key)) continue
+      const d = this.#desiredOf(index, key, now, lbs)
+      if (d !== undefined) this.#reconcile(d)
+    }
+    this.#evaluated = { index, lbs: prev.lbs }
   }
 
   stop(): void {
@@ -110,6 +134,7 @@ export class IngressStatusWriter {
       const d = this.#desiredOf(index, k, now, lbs)
       if (d !== undefined) this.#reconcile(d)
     }
+    this.#evaluated = { index, lbs: `${lbs.public} ${lbs.private}` }
   }
 
   /** The last load, indexed by ingress key once per load (not once per evaluation). */
@@ -217,6 +242,17 @@ export class IngressStatusWriter {
     if (this.#retry !== undefined || this.#stopped) return
     this.#retry = setTimeout(() => { this.#retry = undefined; this.evaluate() }, this.#o.retryMs ?? 1000)
   }
+}
+
+/** The same objects (the source and reconcile keep those of unchanged ingresses) and the same problems. */
+function unchanged(a: Index, b: Index, key: string): boolean {
+  const sa = a.served.get(key)
+  const sb = b.served.get(key)
+  if (sa !== undefined || sb !== undefined) {
+    if (sa === undefined || sb === undefined || sa.ing !== sb.ing || sa.conds !== sb.conds) return false
+    return (a.problemsOf.get(key)?.join('\n') ?? '') === (b.problemsOf.get(key)?.join('\n') ?? '')
+  }
+  return a.rejected.get(key) === b.rejected.get(key)
 }
 
 /** Rejected objects are logged once per resourceVersion. */
