@@ -37,6 +37,8 @@ export interface IngressStatusOptions {
   readonly loadBalancers: () => { readonly public: string; readonly private: string }
   /** wait before evaluating again after a failed write */
   readonly retryMs?: number
+  /** status writes in flight at once; the others wait their turn (default 32) */
+  readonly maxInFlight?: number
   readonly now?: () => Date
 }
 
@@ -61,6 +63,8 @@ export class IngressStatusWriter {
   #last: { out: ReconcileOutput; load: LoadResult & { rejected?: readonly RejectedObject[] }; problems: readonly ConfigError[] } | null = null
   readonly #writing = new Set<string>()
   readonly #again = new Set<string>()
+  /** keys waiting for a free write slot, oldest first; at most one entry per ingress */
+  readonly #queued = new Set<string>()
   #index: Index | null = null
   /** what the last evaluation of every ingress saw: the next load evaluates only what differs */
   #evaluated: { index: Index; lbs: string } | null = null
@@ -112,6 +116,7 @@ export class IngressStatusWriter {
     this.#stopped = true
     if (this.#pending !== undefined) clearImmediate(this.#pending)
     if (this.#retry !== undefined) clearTimeout(this.#retry)
+    this.#queued.clear()
     this.#o.prober.cancelAll()
   }
 
@@ -212,6 +217,10 @@ export class IngressStatusWriter {
     // Asked again while a write is in flight (its own watch event, a probe round ending): evaluate
     // once more when it settles, since nothing else may ask again.
     if (this.#writing.has(key)) { this.#again.add(key); return }
+    // A burst (a start with 2,000 ingresses, each finishing its probe) must not open thousands of
+    // requests at once: the key waits and is evaluated afresh when a slot frees up.
+    if (this.#writing.size >= (this.#o.maxInFlight ?? 32)) { this.#queued.add(key); return }
+    this.#queued.delete(key)
     const raw = this.#o.current(d.namespace, d.name)
     // Gone, or already a newer generation than the snapshot computed from: the next snapshot decides.
     if (raw === undefined || (raw.metadata?.generation ?? 1) !== d.generation) return
@@ -228,13 +237,19 @@ export class IngressStatusWriter {
         if (err.code === 409) this.writes.conflict++
         else {
           this.writes.failed++
-          this.#o.log.warn('cannot write ingress status; retrying', { ingress: key, code: err.code, error: err.message })
+          const cause = (err as { cause?: { code?: string; message?: string } }).cause
+          this.#o.log.warn('cannot write ingress status; retrying', { ingress: key, code: err.code, error: err.message, ...(cause !== undefined ? { cause: cause.code ?? cause.message } : {}) })
         }
         this.#retryLater()
       })
       .finally(() => {
         this.#writing.delete(key)
         if (this.#again.delete(key)) this.evaluate(key)
+        for (const next of this.#queued) {
+          if (this.#writing.size >= (this.#o.maxInFlight ?? 32) || this.#stopped) break
+          this.#queued.delete(next)
+          this.evaluate(next)
+        }
       })
   }
 
