@@ -103,12 +103,14 @@ async function startSluice(api: FakeApiServer, label: string, profile: boolean):
   }
   const spawnedAt = now()
   const child = startGroup(NODE, args, { out: logFile, env })
-  return {
+  const c: Child = {
     pid: child.pid!, port, admin, spawnedAt,
     log: () => readFileSync(logFile, 'utf8'),
     // SIGTERM first so --cpu-prof writes its profile.
-    stop: () => stopGroup(child, 10_000),
+    stop: () => { children.delete(c); return stopGroup(child, 10_000) },
   }
+  children.add(c)
+  return c
 }
 
 async function readyz(admin: number): Promise<boolean> {
@@ -129,6 +131,9 @@ async function settledRss(pid: number): Promise<number> {
   }
   return best
 }
+
+/** children still running, stopped whatever happens (a failed wait must not leave a Sluice behind) */
+const children = new Set<Child>()
 
 async function main(): Promise<number> {
   const t0 = now()
@@ -212,6 +217,7 @@ async function main(): Promise<number> {
     console.log(`(bench took ${fmt((now() - t0) / 1000, 0)} s)`)
     return readyMs <= TARGET.readyMs && allReadyMs <= TARGET.readyMs && perIngressKb <= TARGET.rssKb && p99 <= TARGET.eventP99Ms ? 0 : 1
   } finally {
+    await Promise.all([...children].map((c) => c.stop()))
     agent.destroy()
     await Promise.all(backends.map((b) => b.close()))
     await api.close()
