@@ -160,6 +160,7 @@ export class ControlLoop {
 
   apply(result: LoadResult, refresh = false): void {
     const { log, gateway, scaling } = this.#opts
+    const startedAt = performance.now()
     let errors: ConfigError[] = [...result.errors]
     let out: ReconcileOutput | null = null
     let settings: Settings | null = null
@@ -270,6 +271,8 @@ export class ControlLoop {
       ;(refresh ? log.debug : log.info)(refresh ? 'status refreshed' : 'configuration applied', {
         version: this.#version, services: out.summary.services, routes: out.summary.routes,
         ingresses: out.summary.ingresses, hosts: out.summary.hosts.length,
+        // how much of the last pass came from the caches (an event should rebuild only what it touched)
+        rebuilt: this.#reconcileCache.stats.misses, reused: this.#reconcileCache.stats.hits, ms: Math.round(performance.now() - startedAt),
       })
     }
     if (out !== null) {

@@ -190,8 +190,9 @@ export class KubernetesSource {
       }
       if (bucket === 'endpointSlices') this.#slicesVersion++
       const m = this.#map(bucket, o as RawObject)
-      if (m === undefined) objects.delete(keyOf(o))
-      else objects.set(keyOf(o), m)
+      if (m !== undefined) objects.set(keyOf(o), m)
+      // A KIngress of another class that stays so changes nothing we serve: no snapshot.
+      else if (!objects.delete(keyOf(o))) return
       this.#changed()
     }
     informer.on('add', put)
