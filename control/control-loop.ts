@@ -161,6 +161,7 @@ export class ControlLoop {
   apply(result: LoadResult, refresh = false): void {
     const { log, gateway, scaling } = this.#opts
     const startedAt = performance.now()
+    const cpuAt = process.cpuUsage()
     let errors: ConfigError[] = [...result.errors]
     let out: ReconcileOutput | null = null
     let settings: Settings | null = null
@@ -273,6 +274,7 @@ export class ControlLoop {
         ingresses: out.summary.ingresses, hosts: out.summary.hosts.length,
         // how much of the last pass came from the caches (an event should rebuild only what it touched)
         rebuilt: this.#reconcileCache.stats.misses, reused: this.#reconcileCache.stats.hits, ms: Math.round(performance.now() - startedAt),
+        cpuMs: Math.round(sumCpu(process.cpuUsage(cpuAt)) / 1000),
       })
     }
     if (out !== null) {
@@ -324,6 +326,10 @@ export class ControlLoop {
 function withRuntimeEnv(out: ReconcileOutput, resources: LoadResult['resources']): ReconcileOutput {
   const objs = envObjects(resources)
   return { ...out, objects: out.objects.map((o) => (o.kind === 'Revision' ? withLiteralEnv(o as Revision, objs) : o)) }
+}
+
+function sumCpu(u: NodeJS.CpuUsage): number {
+  return u.user + u.system
 }
 
 /** config-sluice's client connection keys, as the gateway's listeners take them. */
