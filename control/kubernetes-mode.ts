@@ -64,7 +64,9 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
   const source = new KubernetesSource({ kubeConfig, log, ingressClass: opts.ingressClass, knativeNamespace: opts.knativeNamespace })
   let self: { port: number; internalPort: number } | null = null
   let writer: IngressStatusWriter | null = null
-  const newProber = () => new StatusProber({ log, onReady: (key) => writer?.evaluate(key) })
+  // Kept-alive connections and 32 probes at once (Knative: 15, each on a fresh connection): the
+  // probes go to Sluice's own replicas, and at start-up every ingress is probed at once.
+  const newProber = () => new StatusProber({ log, onReady: (key) => writer?.evaluate(key), concurrency: 32, keepAlive: { idleMs: 5_000 } })
   // A stopped prober stays stopped: leadership lost and regained starts a fresh one.
   let prober = newProber()
   const stopProbing = () => { prober.stop(); prober = newProber() }

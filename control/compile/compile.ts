@@ -61,7 +61,35 @@ export interface EdgeOptions {
   readonly accessLog?: AccessLog | null
 }
 
-export function compile(model: RoutingModel, slots: SlotProvider, version: number, plugins?: PluginProvider, edge: EdgeOptions = {}): RouteTable {
+/**
+ * What compile keeps between tables, so that a table after one changed ingress costs that ingress:
+ * the compiled Backend of an unchanged BackendSpec (same object, TLS and idle bound), and the
+ * VirtualHosts of an unchanged RoutingIngress (same object, same compiled backends, plugin entries
+ * and slots). The table itself is new and frozen each time. Bounded: backends not in the last table
+ * are dropped; ingress entries are weak.
+ */
+interface BackendEntry { readonly spec: BackendSpec; readonly tls: UpstreamTls | null; readonly streamIdleMs: number; readonly backend: Backend }
+
+export class CompileCache {
+  #backends = new Map<string, BackendEntry>()
+  readonly ingresses = new WeakMap<RoutingIngress, { slots: SlotProvider; backends: readonly Backend[]; entries: readonly PluginEntry[] | null; vhosts: readonly VirtualHost[] }>()
+  /** ingresses whose hosts were reused / built by the last compile (tests, debugging) */
+  stats = { hits: 0, misses: 0 }
+
+  backend(spec: BackendSpec, tls: UpstreamTls | null, streamIdleMs: number, next: Map<string, BackendEntry>): Backend {
+    const m = this.#backends.get(spec.key)
+    const e = m !== undefined && m.spec === spec && m.tls === tls && m.streamIdleMs === streamIdleMs
+      ? m : { spec, tls, streamIdleMs, backend: compileBackend(spec, tls, streamIdleMs) }
+    next.set(spec.key, e)
+    return e.backend
+  }
+
+  commitBackends(next: Map<string, BackendEntry>): void {
+    this.#backends = next
+  }
+}
+
+export function compile(model: RoutingModel, slots: SlotProvider, version: number, plugins?: PluginProvider, edge: EdgeOptions = {}, cache?: CompileCache): RouteTable {
   const backends = new Map<string, Backend>()
   // One SecureContext for the table, one TLS setting per namespace and protocol.
   const trust = edge.internalTrust === undefined ? null : upstreamTrust(edge.internalTrust)
@@ -74,34 +102,30 @@ export function compile(model: RoutingModel, slots: SlotProvider, version: numbe
     if (tls === undefined) tlsBy.set(k, tls = upstreamTls(trust, spec.namespace, spec.protocol === 'h2c'))
     return tls
   }
-  for (const spec of model.backends.values()) backends.set(spec.key, compileBackend(spec, tlsFor(spec), edge.streamIdleMs ?? 0))
+  const streamIdleMs = edge.streamIdleMs ?? 0
+  const nextBackends = new Map<string, BackendEntry>()
+  for (const spec of model.backends.values()) {
+    const tls = tlsFor(spec)
+    backends.set(spec.key, cache === undefined ? compileBackend(spec, tls, streamIdleMs) : cache.backend(spec, tls, streamIdleMs, nextBackends))
+  }
+  cache?.commitBackends(nextBackends)
+  if (cache !== undefined) cache.stats = { hits: 0, misses: 0 }
 
   const external = new Map<string, VirtualHost>()
   const internal = new Map<string, VirtualHost>()
 
   for (const ing of model.ingresses) {
-    const owner = `${ing.namespace}/${ing.name}`
-    const route = Object.freeze({ namespace: ing.namespace, name: ing.name })
-    const chain = plugins === undefined ? null : buildChain(plugins(ing))
-    const localSlot = slots.slot(ing.namespace, ing.name, '')
-    for (const rule of ing.rules) {
-      const paths = Object.freeze(orderPaths(rule.paths).map((p) => compilePath(p, ing, backends, slots)))
-      const vhost: VirtualHost = Object.freeze({
-        owner,
-        route,
-        plugins: chain,
-        localSlot,
-        paths,
-        redirectHttps: ing.httpOption === 'Redirected' && rule.visibility === 'ExternalIP',
-        allowTrace: ing.allowTrace,
-      })
+    const entries = plugins === undefined ? null : plugins(ing)
+    const vhosts = cachedHosts(ing, backends, slots, entries, cache)
+    ing.rules.forEach((rule, i) => {
+      const vhost = vhosts[i]!
       // A rule without hosts matches any host (KIngress semantics; Kourier writes `*`).
       for (const host of rule.hosts.length === 0 ? ['*'] : rule.hosts) {
         const h = host.toLowerCase()
         if (!internal.has(h)) internal.set(h, vhost)
         if (rule.visibility === 'ExternalIP' && !external.has(h)) external.set(h, vhost)
       }
-    }
+    })
   }
   let routeCount = 0
   for (const vh of internal.values()) routeCount += vh.paths.length
@@ -117,6 +141,48 @@ export function compile(model: RoutingModel, slots: SlotProvider, version: numbe
   })
 }
 
+/** The ingress's hosts from the cache when nothing they are built from changed, else compiled. */
+function cachedHosts(ing: RoutingIngress, backends: ReadonlyMap<string, Backend>, slots: SlotProvider, entries: readonly PluginEntry[] | null, cache: CompileCache | undefined): readonly VirtualHost[] {
+  if (cache === undefined) return compileHosts(ing, backends, slots, entries)
+  const used: Backend[] = []
+  for (const rule of ing.rules) for (const p of rule.paths) for (const s of p.splits) {
+    const b = backends.get(s.backend)
+    if (b !== undefined) used.push(b)
+  }
+  const m = cache.ingresses.get(ing)
+  if (m !== undefined && m.slots === slots && sameList(m.backends, used) && (m.entries === entries || (m.entries !== null && entries !== null && sameList(m.entries, entries)))) {
+    cache.stats.hits++
+    return m.vhosts
+  }
+  cache.stats.misses++
+  const vhosts = compileHosts(ing, backends, slots, entries)
+  cache.ingresses.set(ing, { slots, backends: used, entries, vhosts })
+  return vhosts
+}
+
+function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** One VirtualHost per rule of the ingress, in rule order. */
+function compileHosts(ing: RoutingIngress, backends: ReadonlyMap<string, Backend>, slots: SlotProvider, entries: readonly PluginEntry[] | null): readonly VirtualHost[] {
+  const owner = `${ing.namespace}/${ing.name}`
+  const route = Object.freeze({ namespace: ing.namespace, name: ing.name })
+  const chain = entries === null ? null : buildChain(entries)
+  const localSlot = slots.slot(ing.namespace, ing.name, '')
+  return Object.freeze(ing.rules.map((rule): VirtualHost => Object.freeze({
+    owner,
+    route,
+    plugins: chain,
+    localSlot,
+    paths: Object.freeze(orderPaths(rule.paths).map((p) => compilePath(p, ing, backends, slots))),
+    redirectHttps: ing.httpOption === 'Redirected' && rule.visibility === 'ExternalIP',
+    allowTrace: ing.allowTrace,
+  })))
+}
+
 /** Longest literal prefix first; equal prefixes keep their declared order (header matches first as declared). */
 function orderPaths(paths: readonly RoutingPath[]): RoutingPath[] {
   return paths.map((p, i) => [p, i] as const)
@@ -124,7 +190,7 @@ function orderPaths(paths: readonly RoutingPath[]): RoutingPath[] {
     .map(([p]) => p)
 }
 
-function compilePath(p: RoutingPath, ing: RoutingIngress, backends: Map<string, Backend>, slots: SlotProvider): PathRoute {
+function compilePath(p: RoutingPath, ing: RoutingIngress, backends: ReadonlyMap<string, Backend>, slots: SlotProvider): PathRoute {
   const splits: Split[] = []
   let upTo = 0
   for (const s of p.splits) {

@@ -5,6 +5,7 @@ import type { CoreService, EndpointPort, EndpointSlice, Endpoints, IngressSplit,
 import type { BackendSpec, UpstreamProtocol } from '../model.ts'
 import { CONFIGURATION_LABEL, SERVICE_LABEL, nsName } from './names.ts'
 import { revisionProtocol, type Readiness } from './revision.ts'
+import { sameRefs, type ReconcileCache } from './cache.ts'
 
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name'
 const NO_TIMEOUTS = Object.freeze({ totalMs: 0, responseStartMs: 0, idleMs: 0 })
@@ -47,6 +48,8 @@ export interface BackendOptions {
    * names by URL are its own and stay plain.
    */
   readonly systemInternalTls?: boolean
+  /** keeps the result for a Service whose objects are the same as last pass */
+  readonly cache?: ReconcileCache
 }
 
 export class BackendIndex {
@@ -56,10 +59,12 @@ export class BackendIndex {
   /** EndpointSlices by namespace/service-name label, legacy Endpoints by namespace/name: one pass, not one per split */
   readonly #slices = new Map<string, EndpointSlice[]>()
   readonly #endpoints = new Map<string, Endpoints>()
+  readonly #cache: ReconcileCache | undefined
 
   constructor(rs: ResourceSet, revisions: ReadonlyMap<string /* ns/name */, RevisionEntry>, opts: BackendOptions = {}) {
     this.#revisions = revisions
     this.#tls = opts.systemInternalTls === true
+    this.#cache = opts.cache
     for (const s of rs.coreServices) {
       const k = nsName(s.metadata.namespace, s.metadata.name)
       if (!this.#services.has(k)) this.#services.set(k, s)
@@ -94,11 +99,29 @@ export class BackendIndex {
       const ready = spec.origins.length > 0 || (spec.managed && rev.readiness.status === 'True')
       return ready ? { spec } : { spec, problem: `Revision ${key} is not ready` }
     }
-    if (svc !== undefined) return this.#service(svc, split.servicePort, this.#tls && !rewriteHost)
+    if (svc !== undefined) return this.#memoService(svc, split.servicePort, this.#tls && !rewriteHost)
     return {
       spec: plain(`service/${key}/${split.servicePort}`, sns, split.serviceName, [], 'http1'),
       problem: `Service ${key} not found`,
     }
+  }
+
+  /** #service, or its last result when the Service and its EndpointSlices/Endpoints are the same objects */
+  #memoService(svc: CoreService, servicePort: number | string, tls: boolean): Resolved {
+    const cache = this.#cache
+    if (cache === undefined) return this.#service(svc, servicePort, tls)
+    const k = nsName(svc.metadata.namespace, svc.metadata.name)
+    const memoKey = `${k}\0${typeof servicePort}:${servicePort}\0${tls}`
+    const slices = this.#slices.get(k) ?? []
+    const eps = this.#endpoints.get(k)
+    const m = cache.service(memoKey)
+    if (m !== undefined && m.svc === svc && m.eps === eps && sameRefs(m.slices, slices)) {
+      cache.setService(memoKey, m)
+      return m.result
+    }
+    const result = this.#service(svc, servicePort, tls)
+    cache.setService(memoKey, { svc, slices, eps, result })
+    return result
   }
 
   #service(svc: CoreService, servicePort: number | string, tls: boolean): Resolved {

@@ -16,6 +16,7 @@ import { makeConfiguration, makeRoute, serviceWithStatus } from './service.ts'
 import { getCondition, rfc3339 } from './status.ts'
 import { servedHash } from '../sources/declared-hash.ts'
 import { reconcileEventing, type EventingResolution } from './eventing.ts'
+import { sameRefs, type ReconcileCache } from './cache.ts'
 
 export interface ReconcileInput {
   readonly resources: ResourceSet
@@ -32,6 +33,12 @@ export interface ReconcileInput {
   readonly lastServed?: ReadonlyMap<string, KIngress>
   /** the gateway's internal listener origin: event deliveries to Sluice-served subscribers go through it */
   readonly internalOrigin?: string
+  /**
+   * Kept by the caller across passes: an ingress whose object and resolved backends are the same
+   * as last pass keeps its routing model and status objects (compile then reuses its compiled
+   * hosts). Without it every pass builds everything; with it the result is the same.
+   */
+  readonly cache?: ReconcileCache
 }
 
 export interface ReconcileOutput {
@@ -74,7 +81,8 @@ interface RouteEntry {
 }
 
 export function reconcile(input: ReconcileInput): ReconcileOutput {
-  const { resources: rs, settings: s } = input
+  const { resources: rs, settings: s, cache } = input
+  cache?.begin()
   const now = rfc3339(input.now)
   const services = [...firstByKey(rs.services).values()]
   const declaredConfigs = firstByKey(rs.configurations)
@@ -176,14 +184,14 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
   const userIngresses = [...declaredIngresses.values()]
   const ingressIndex = new Map(rs.ingresses.map((ing, i) => [ing, i] as const))
   const claimants: Claimant[] = [
-    ...routeEntries.filter((e) => e.ingress !== undefined).map((e) => claimant(`Route ${keyOf(e.route)}`, e.ingress!, e.order, e.creationTimestamp)),
-    ...userIngresses.map((ing) => claimant(`Ingress ${keyOf(ing)}`, ing, orderOf(ing, ingressIndexBase + ingressIndex.get(ing)!), ing.metadata.creationTimestamp)),
+    ...routeEntries.filter((e) => e.ingress !== undefined).map((e) => claimant(`Route ${keyOf(e.route)}`, e.ingress!, e.order, e.creationTimestamp, cache)),
+    ...userIngresses.map((ing) => claimant(`Ingress ${keyOf(ing)}`, ing, orderOf(ing, ingressIndexBase + ingressIndex.get(ing)!), ing.metadata.creationTimestamp, cache)),
   ]
   const conflicts = resolveConflicts(claimants)
 
   // 5. Routing model and ingress statuses.
   const backendIndex = new BackendIndex(rs, new Map([...revsOut].map(([k, rev]): [string, RevisionEntry] => [k, { rev, readiness: readiness.get(k)! }])),
-    { systemInternalTls: s.systemInternalTls })
+    { systemInternalTls: s.systemInternalTls, ...(cache !== undefined ? { cache } : {}) })
   const backends = new Map<string, BackendSpec>()
   const routing: RoutingIngress[] = []
   const servedIngresses = new Map<string, KIngress>()
@@ -207,17 +215,41 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
         olderGeneration = last.metadata.generation ?? 1
       }
       if (ownerKind === 'Ingress') servedIngresses.set(keyOf(ing), routed)
-      routing.push(toRoutingIngress(routed, ownerKind, (split: IngressSplit, path) => {
-        const r = backendIndex.resolve(ing.metadata.namespace, split, ownerKind === 'Route', !!path.rewriteHost)
+      // Resolve every split (rule → path → split, the order toRoutingIngress asks in); the same
+      // backends as last pass for the same object means the same routing model.
+      const specs: BackendSpec[] = []
+      for (const rule of routed.spec.rules) for (const p of rule.http.paths) for (const split of p.splits) {
+        const r = backendIndex.resolve(ing.metadata.namespace, split, ownerKind === 'Route', !!p.rewriteHost)
         backends.set(r.spec.key, r.spec)
+        specs.push(r.spec)
         if (r.problem !== undefined && !problems.includes(r.problem)) problems.push(r.problem)
-        return r.spec.key
-      }, servedHash(routed)))
+      }
+      const memo = cache?.routing.get(routed)
+      if (memo !== undefined && memo.ownerKind === ownerKind && sameRefs(memo.specs, specs)) {
+        cache!.stats.hits++
+        routing.push(memo.routing)
+      } else {
+        let i = 0
+        const built = toRoutingIngress(routed, ownerKind, () => specs[i++]!.key, servedHash(routed))
+        if (cache !== undefined) {
+          cache.stats.misses++
+          cache.routing.set(routed, { ownerKind, specs, routing: built })
+        }
+        routing.push(built)
+      }
       if (olderGeneration !== undefined) {
         problems = unresolved(ing, false).map((p) => `${p}; generation ${olderGeneration} keeps serving until it is`)
       }
     }
-    return ingressWithStatus(ing, { served, conflict: conflicts.lost.get(id), problems }, now)
+    const conflict = conflicts.lost.get(id)
+    if (cache === undefined) return ingressWithStatus(ing, { served, conflict, problems }, now)
+    // The same outcome keeps the same status object (its times are those of the last change).
+    const outcome = `${served}\0${conflict?.host ?? ''}\0${conflict?.winner ?? ''}\0${problems.join('\0')}`
+    const memo = cache.status.get(ing)
+    if (memo !== undefined && memo.outcome === outcome) return memo.out
+    const out = ingressWithStatus(ing, { served, conflict, problems }, now)
+    cache.status.set(ing, { outcome, out })
+    return out
   }
   const ingressesOut: KIngress[] = []
   for (const e of routeEntries) if (e.ingress !== undefined) ingressesOut.push(e.ingress = convert(e.ingress, `Route ${keyOf(e.route)}`, 'Route'))
@@ -257,6 +289,7 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
     },
   })
 
+  cache?.end()
   return {
     objects: [
       ...sortedByKey(servicesOut),
@@ -278,8 +311,13 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
   }
 }
 
-function claimant(id: string, ing: KIngress, order: DeclOrder, creationTimestamp: string | undefined): Claimant {
-  return { id, hosts: ing.spec.rules.flatMap(ruleHosts), order, ...(creationTimestamp ? { creationTimestamp } : {}) }
+function claimant(id: string, ing: KIngress, order: DeclOrder, creationTimestamp: string | undefined, cache?: ReconcileCache): Claimant {
+  let hosts = cache?.hosts.get(ing)
+  if (hosts === undefined) {
+    hosts = ing.spec.rules.flatMap(ruleHosts)
+    cache?.hosts.set(ing, hosts)
+  }
+  return { id, hosts, order, ...(creationTimestamp ? { creationTimestamp } : {}) }
 }
 
 /** Revision names Routes refer to directly, per namespace: history pruning keeps them. */

@@ -37,6 +37,8 @@ export interface IngressStatusOptions {
   readonly loadBalancers: () => { readonly public: string; readonly private: string }
   /** wait before evaluating again after a failed write */
   readonly retryMs?: number
+  /** status writes in flight at once; the others wait their turn (default 32) */
+  readonly maxInFlight?: number
   readonly now?: () => Date
 }
 
@@ -61,7 +63,11 @@ export class IngressStatusWriter {
   #last: { out: ReconcileOutput; load: LoadResult & { rejected?: readonly RejectedObject[] }; problems: readonly ConfigError[] } | null = null
   readonly #writing = new Set<string>()
   readonly #again = new Set<string>()
+  /** keys waiting for a free write slot, oldest first; at most one entry per ingress */
+  readonly #queued = new Set<string>()
   #index: Index | null = null
+  /** what the last evaluation of every ingress saw: the next load evaluates only what differs */
+  #evaluated: { index: Index; lbs: string } | null = null
   #pending: NodeJS.Immediate | undefined
   #retry: NodeJS.Timeout | undefined
   #stopped = false
@@ -81,13 +87,36 @@ export class IngressStatusWriter {
     // the new table should not wait behind N status comparisons (≈ 10 ms at 2,000 ingresses).
     // Loads in a burst share one evaluation.
     if (this.#pending !== undefined) return
-    this.#pending = setImmediate(() => { this.#pending = undefined; this.evaluate() })
+    this.#pending = setImmediate(() => { this.#pending = undefined; this.#evaluateChanged() })
+  }
+
+  /**
+   * After a load: only the ingresses whose declared object, reconciled conditions or problems
+   * differ from the last full look (one event must not cost N status comparisons). Whatever
+   * else moves a status asks for its own key: a probe round ending, a status-only watch update.
+   */
+  #evaluateChanged(): void {
+    const prev = this.#evaluated
+    if (this.#stopped || this.#last === null || !this.#o.isLeader()) return
+    const index = this.#indexed()
+    const lbs = this.#o.loadBalancers()
+    if (prev === null || prev.lbs !== `${lbs.public} ${lbs.private}`) { this.evaluate(); return }
+    const p = prev.index
+    for (const key of p.keys) if (!index.served.has(key) && !index.rejected.has(key)) this.#o.prober.cancel(key)
+    const now = rfc3339((this.#o.now ?? (() => new Date()))())
+    for (const key of index.keys) {
+      if (unchanged(p, index, key)) continue
+      const d = this.#desiredOf(index, key, now, lbs)
+      if (d !== undefined) this.#reconcile(d)
+    }
+    this.#evaluated = { index, lbs: prev.lbs }
   }
 
   stop(): void {
     this.#stopped = true
     if (this.#pending !== undefined) clearImmediate(this.#pending)
     if (this.#retry !== undefined) clearTimeout(this.#retry)
+    this.#queued.clear()
     this.#o.prober.cancelAll()
   }
 
@@ -110,6 +139,7 @@ export class IngressStatusWriter {
       const d = this.#desiredOf(index, k, now, lbs)
       if (d !== undefined) this.#reconcile(d)
     }
+    this.#evaluated = { index, lbs: `${lbs.public} ${lbs.private}` }
   }
 
   /** The last load, indexed by ingress key once per load (not once per evaluation). */
@@ -187,6 +217,10 @@ export class IngressStatusWriter {
     // Asked again while a write is in flight (its own watch event, a probe round ending): evaluate
     // once more when it settles, since nothing else may ask again.
     if (this.#writing.has(key)) { this.#again.add(key); return }
+    // A burst (a start with 2,000 ingresses, each finishing its probe) must not open thousands of
+    // requests at once: the key waits and is evaluated afresh when a slot frees up.
+    if (this.#writing.size >= (this.#o.maxInFlight ?? 32)) { this.#queued.add(key); return }
+    this.#queued.delete(key)
     const raw = this.#o.current(d.namespace, d.name)
     // Gone, or already a newer generation than the snapshot computed from: the next snapshot decides.
     if (raw === undefined || (raw.metadata?.generation ?? 1) !== d.generation) return
@@ -203,13 +237,19 @@ export class IngressStatusWriter {
         if (err.code === 409) this.writes.conflict++
         else {
           this.writes.failed++
-          this.#o.log.warn('cannot write ingress status; retrying', { ingress: key, code: err.code, error: err.message })
+          const cause = (err as { cause?: { code?: string; message?: string } }).cause
+          this.#o.log.warn('cannot write ingress status; retrying', { ingress: key, code: err.code, error: err.message, ...(cause !== undefined ? { cause: cause.code ?? cause.message } : {}) })
         }
         this.#retryLater()
       })
       .finally(() => {
         this.#writing.delete(key)
         if (this.#again.delete(key)) this.evaluate(key)
+        for (const next of this.#queued) {
+          if (this.#writing.size >= (this.#o.maxInFlight ?? 32) || this.#stopped) break
+          this.#queued.delete(next)
+          this.evaluate(next)
+        }
       })
   }
 
@@ -217,6 +257,17 @@ export class IngressStatusWriter {
     if (this.#retry !== undefined || this.#stopped) return
     this.#retry = setTimeout(() => { this.#retry = undefined; this.evaluate() }, this.#o.retryMs ?? 1000)
   }
+}
+
+/** The same objects (the source and reconcile keep those of unchanged ingresses) and the same problems. */
+function unchanged(a: Index, b: Index, key: string): boolean {
+  const sa = a.served.get(key)
+  const sb = b.served.get(key)
+  if (sa !== undefined || sb !== undefined) {
+    if (sa === undefined || sb === undefined || sa.ing !== sb.ing || sa.conds !== sb.conds) return false
+    return (a.problemsOf.get(key)?.join('\n') ?? '') === (b.problemsOf.get(key)?.join('\n') ?? '')
+  }
+  return a.rejected.get(key) === b.rejected.get(key)
 }
 
 /** Rejected objects are logged once per resourceVersion. */

@@ -34,6 +34,12 @@ export interface StatusProberOptions {
   /** retries across all rounds (Knative: 50/s, burst 100) */
   retriesPerSecond?: number
   retryBurst?: number
+  /**
+   * Reuse connections between probes (at most `concurrency` per pod, closed after `idleMs`
+   * unused). Knative closes each one; Sluice probes its own replicas, where thousands of fresh
+   * connections at start-up cost more than the probes. Default off.
+   */
+  keepAlive?: { idleMs: number }
 }
 
 export type Verdict = { ok: true; note?: string } | { ok: false; reason: string }
@@ -85,6 +91,7 @@ export class StatusProber {
   #runnable: Item[] = []
   #active = 0
   #stopped = false
+  readonly #agents: { http: http.Agent; https: https.Agent } | null
 
   constructor(opts: StatusProberOptions = {}) {
     this.#onReady = opts.onReady ?? (() => {})
@@ -95,6 +102,11 @@ export class StatusProber {
     this.#maxRetryDelayMs = opts.maxRetryDelayMs ?? 30_000
     this.#concurrency = opts.concurrency ?? 15
     this.#retryBucket = new TokenBucket(opts.retriesPerSecond ?? 50, opts.retryBurst ?? 100)
+    const ka = opts.keepAlive
+    this.#agents = ka === undefined ? null : {
+      http: new http.Agent({ keepAlive: true, maxSockets: this.#concurrency, maxFreeSockets: this.#concurrency, timeout: ka.idleMs, scheduling: 'lifo' }),
+      https: new https.Agent({ keepAlive: true, maxSockets: this.#concurrency, maxFreeSockets: this.#concurrency, timeout: ka.idleMs, scheduling: 'lifo' }),
+    }
   }
 
   /**
@@ -159,6 +171,8 @@ export class StatusProber {
     for (const round of this.#rounds.values()) this.#cancelRound(round)
     this.#rounds.clear()
     this.#runnable = []
+    this.#agents?.http.destroy()
+    this.#agents?.https.destroy()
   }
 
   #cancelRound(round: Round): void {
@@ -196,7 +210,8 @@ export class StatusProber {
   async #attempt(item: Item): Promise<void> {
     const abort = new AbortController()
     item.abort = abort
-    const verdict = await sendProbe({ target: item.target, host: item.host, expectedHash: item.round.hash, timeoutMs: this.#timeoutMs, signal: abort.signal })
+    const agent = this.#agents === null ? undefined : item.target.scheme === 'https' ? this.#agents.https : this.#agents.http
+    const verdict = await sendProbe({ target: item.target, host: item.host, expectedHash: item.round.hash, timeoutMs: this.#timeoutMs, signal: abort.signal, ...(agent !== undefined ? { agent } : {}) })
     item.abort = undefined
     const round = item.round
     // cancelled meanwhile (new hash, deleted KIngress, pod gone): the answer no longer matters
@@ -231,6 +246,8 @@ interface ProbeRequest {
   expectedHash: string
   timeoutMs: number
   signal: AbortSignal
+  /** a keep-alive agent; without one, a fresh connection closed after the answer */
+  agent?: http.Agent
 }
 
 /**
@@ -255,14 +272,14 @@ export function sendProbe(req: ProbeRequest): Promise<Verdict> {
       port: target.port,
       method: 'GET',
       path: '/healthz',
-      agent: false,
+      agent: req.agent ?? false,
       signal: req.signal,
       headers: {
         Host: host,
         'User-Agent': 'Knative-Ingress-Probe',
         'K-Network-Probe': 'probe',
         'K-Network-Hash': 'override',
-        Connection: 'close',
+        ...(req.agent === undefined ? { Connection: 'close' } : {}),
       },
     }
     if (target.scheme === 'https') {

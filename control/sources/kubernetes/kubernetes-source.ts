@@ -74,6 +74,9 @@ export class KubernetesSource {
   onStatusChange: ((namespace: string, name: string) => void) | undefined
   #timer: NodeJS.Timeout | undefined
   #stopped = true
+  /** bumped on every EndpointSlice change: endpoints() answers from its memo until then */
+  #slicesVersion = 0
+  #endpointsMemo = new Map<string, { version: number; list: { ip: string; ports: Record<string, number> }[] }>()
 
   constructor(opts: KubernetesSourceOptions) {
     this.#opts = opts
@@ -107,6 +110,12 @@ export class KubernetesSource {
 
   /** Ready addresses of a Service's EndpointSlices, with their ports by name (the prober's targets). */
   endpoints(namespace: string, service: string): { ip: string; ports: Record<string, number> }[] {
+    // The prober asks once per ingress it starts probing: scanning every slice each time was
+    // O(ingresses × slices) at start-up. Bounded: one entry per Service asked about (Sluice's own).
+    const memoKey = `${namespace}/${service}`
+    const memo = this.#endpointsMemo.get(memoKey)
+    if (memo !== undefined && memo.version === this.#slicesVersion) return memo.list.slice()
+    if (this.#endpointsMemo.size >= 16) this.#endpointsMemo.clear()
     const out: { ip: string; ports: Record<string, number> }[] = []
     for (const c of this.#watched.find((w) => w.bucket === 'endpointSlices')!.objects.values()) {
       const s = c.object as (KObject & { endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[]; ports?: { name?: string; port: number }[] }) | undefined
@@ -118,7 +127,8 @@ export class KubernetesSource {
         for (const ip of e.addresses) out.push({ ip, ports })
       }
     }
-    return out
+    this.#endpointsMemo.set(memoKey, { version: this.#slicesVersion, list: out })
+    return out.slice()
   }
 
   /** per watched resource: listed at least once, and how many times its watch failed */
@@ -178,14 +188,20 @@ export class KubernetesSource {
         }
         inputs.set(k, input)
       }
+      if (bucket === 'endpointSlices') this.#slicesVersion++
       const m = this.#map(bucket, o as RawObject)
-      if (m === undefined) objects.delete(keyOf(o))
-      else objects.set(keyOf(o), m)
+      if (m !== undefined) objects.set(keyOf(o), m)
+      // A KIngress of another class that stays so changes nothing we serve: no snapshot.
+      else if (!objects.delete(keyOf(o))) return
       this.#changed()
     }
     informer.on('add', put)
     informer.on('update', put)
-    informer.on('delete', (o) => { inputs.delete(keyOf(o)); if (objects.delete(keyOf(o))) this.#changed() })
+    informer.on('delete', (o) => {
+      inputs.delete(keyOf(o))
+      if (bucket === 'endpointSlices') this.#slicesVersion++
+      if (objects.delete(keyOf(o))) this.#changed()
+    })
     informer.on('error', (err: unknown) => this.#failed(w!, err))
     this.#watched.push(w)
   }

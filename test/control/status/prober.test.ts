@@ -243,3 +243,20 @@ t.test('no targets: ready at once, no callback', async (t) => {
   p.probe('ns/late', HASH, [])
   t.notOk(p.isReady('ns/late', HASH), 'a stopped prober starts nothing')
 })
+
+t.test('keepAlive: probes reuse at most `concurrency` connections, closed once idle', async (t) => {
+  const pod = await startPod(t, () => ({ status: 200, hash: HASH }))
+  let connections = 0
+  const { p, readies } = prober(t, { concurrency: 2, keepAlive: { idleMs: 200 } })
+  const hosts = Array.from({ length: 20 }, (_, i) => `h${i}.example.com`)
+  // count connections as they open (pod.open goes down again as they close)
+  const before = pod.open
+  const timer = setInterval(() => { connections = Math.max(connections, pod.open - before) }, 1)
+  t.teardown(() => clearInterval(timer))
+  for (let i = 0; i < 5; i++) p.probe(`ns/r${i}`, HASH, [target(pod, hosts.slice(i * 4, i * 4 + 4))])
+  await waitFor(() => readies.length === 5, { what: 'every ingress to become ready' })
+  t.equal(pod.seen.length, 20, 'each host probed once')
+  t.ok(pod.seen.every((s) => s.headers.connection !== 'close'), 'no Connection: close')
+  t.ok(connections <= 2, `at most 2 connections at once (saw ${connections})`)
+  await waitFor(() => pod.open === 0, { what: 'idle probe connections to be closed' })
+})
