@@ -28,7 +28,9 @@ export interface EventingPlaneOptions {
 interface JetStreamModule {
   JetStreamBacking: new (opts: { servers: string; deliverer: Deliverer; log?: Logger }) => EventBacking
 }
-const JETSTREAM_MODULE = './jetstream-backing.ts'
+// A variable keeps the NATS client out of the start-up import graph; the checkout runs .ts, the
+// packed package the .js that prepack compiled (a computed path is not rewritten by tsc).
+const JETSTREAM_MODULE = `./jetstream-backing${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`
 
 export class EventingPlane {
   readonly ingress: BrokerIngress
