@@ -116,7 +116,7 @@ spec:
   const nowhere = await resource(s, 'PingSource', 'nowhere')
   t.equal(cond(nowhere, 'Ready')?.status, 'False')
   t.equal(cond(nowhere, 'SinkProvided')?.reason, 'NotFound')
-  t.match(cond(nowhere, 'SinkProvided')?.message, /Broker default\/absent not found/)
+  t.match(cond(nowhere, 'SinkProvided')?.message, /brokers.eventing.knative.dev "absent" not found in namespace default/)
 
   // ContainerSource: the process sent with K_SINK and K_CE_OVERRIDES
   await waitFor(() => sink.events.find((e) => e.url === '/from-container'), { what: 'the container source event', timeoutMs: 20_000 })
