@@ -105,7 +105,8 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   // Event deliveries to Sluice-served subscribers go through the internal listener, now that its port is known.
   loop.internalOrigin = internalOrigin(internalHost, internalPort)
   eventSources.setInternalOrigin(loop.internalOrigin)
-  loop.refresh()
+  // Only event deliveries use the origin: without brokers, the first table stays version 1.
+  if (gateway.eventing.brokers.size > 0) loop.refresh()
   let stopping: Promise<boolean> | null = null
   return {
     gateway, loop, scaling, eventSources, admin,
