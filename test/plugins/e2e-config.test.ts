@@ -150,7 +150,7 @@ const groups: Group[] = [
       { at: 'spec.config.keys[0].alg: alg ES256 does not fit this shared secret key (fits HS256, HS384, HS512)', token: 'ES256' },
       { at: 'spec.config.users: needs at least one user', token: 'users' },
       { at: 'spec.config.request.set.content-length: "content-length" is managed by the gateway and cannot be changed', token: '"10"' },
-      { at: 'spec.config.url: must be an http:// URL such as http://authz.example:8080, got "ftp://authz.example"', token: 'ftp://authz.example' },
+      { at: 'spec.config.url: must be an http://, https:// or grpc:// URL such as http://authz.example:8080, got "ftp://authz.example"', token: 'ftp://authz.example' },
       { at: 'spec.config.maxEntrySize: must not exceed maxSize (1048576 bytes)', token: '2Mi' },
       { at: 'spec.config.origin: unknown field; known fields: origins, methods, allowHeaders, exposeHeaders, credentials, maxAge', token: 'origin' },
     ],
