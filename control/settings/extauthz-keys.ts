@@ -7,6 +7,7 @@
 // rejects the ConfigMap without it); extauthz-pack-as-bytes with http(s) is a located error (Kourier
 // panics); the legacy KOURIER_EXTAUTHZ_* environment variables are not read, so a configuration
 // means the same in `sluice validate`, in a file directory and in a cluster.
+import { bool } from './kourier-keys.ts'
 import type { ConfigMapReader } from './config-map-reader.ts'
 
 export type ExtAuthzProtocol = 'grpc' | 'http' | 'https'
@@ -34,18 +35,6 @@ export const EXTAUTHZ_KEYS = [
 export const MAX_BODY_BYTES = 64 * 1024 * 1024
 
 const PROTOCOLS: readonly ExtAuthzProtocol[] = ['grpc', 'http', 'https']
-// strconv.ParseBool, which Knative's cm.AsBool uses
-const TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True'])
-const FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False'])
-
-function bool(r: ConfigMapReader, key: string): boolean | undefined {
-  const v = r.str(key)
-  if (v === undefined) return undefined
-  if (TRUE.has(v)) return true
-  if (FALSE.has(v)) return false
-  r.error(key, `${key} must be true or false, got ${JSON.stringify(v)}`)
-  return undefined
-}
 
 /**
  * null when extauthz-host is absent or empty (ext-authz off); undefined when a key is bad (each

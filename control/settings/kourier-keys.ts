@@ -18,7 +18,8 @@ type Sluice = { -readonly [K in keyof Settings['sluice']]: Settings['sluice'][K]
 const TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True'])
 const FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False'])
 
-function bool(r: ConfigMapReader, key: string): boolean | undefined {
+/** a boolean key as Knative's ConfigMap readers accept it; a bad value is reported at the key */
+export function bool(r: ConfigMapReader, key: string): boolean | undefined {
   const v = r.str(key)
   if (v === undefined) return undefined
   if (TRUE.has(v)) return true
