@@ -8,6 +8,7 @@ import http from 'node:http'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import ts from 'typescript'
+import { waitFor } from '../fixtures/wait.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const ENTRY = 'bin/sluice.ts'
@@ -137,26 +138,15 @@ t.test('the packed package installs with production dependencies and runs sluice
   t.teardown(() => { child.kill('SIGKILL') })
   let log = ''
   child.stderr!.setEncoding('utf8').on('data', (d: string) => { log += d })
-  const port = await waitFor(() => /sluice listening public=(\d+)/.exec(log)?.[1], 60_000, () => `sluice serve did not listen; logs:\n${log.slice(-3000)}`)
+  const port = await waitFor(() => /sluice listening public=(\d+)/.exec(log)?.[1], { timeoutMs: 60_000, what: () => `sluice serve to listen; logs:\n${log.slice(-3000)}` })
   const ready = await waitFor(async () => {
     const status = await new Promise<number>((resolve) => {
       http.get({ host: '127.0.0.1', port: Number(port), path: '/', headers: { host: 'hello.default.localhost' } }, (res) => { res.resume(); resolve(res.statusCode ?? 0) })
         .on('error', () => resolve(0))
     })
     return status === 200 ? { status } : undefined
-  }, 60_000, () => `the example never answered 200; logs:\n${log.slice(-3000)}`)
+  }, { timeoutMs: 60_000, everyMs: 50, what: () => `the example to answer 200; logs:\n${log.slice(-3000)}` })
   t.equal(ready.status, 200, 'hello.default.localhost answers from the installed package')
   child.kill('SIGTERM')
   await new Promise((resolve) => child.once('exit', resolve))
 })
-
-/** Polls `probe` until it returns a value (not undefined), or fails after `ms`. */
-async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, ms: number, why: () => string): Promise<T> {
-  const until = Date.now() + ms
-  for (;;) {
-    const v = await probe()
-    if (v !== undefined) return v
-    if (Date.now() > until) throw new Error(why())
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}

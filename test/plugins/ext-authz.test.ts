@@ -223,8 +223,13 @@ t.test('checks reuse keep-alive connections', async (t) => {
   t.ok(srv.connections <= 2, `20 sequential checks used ${srv.connections} connections`)
   // concurrent checks open more connections, bounded by the pool
   const few = make(t, { url: srv.url, connections: 2 })
-  srv.handler = (_req, res) => { setTimeout(() => res.end(), 20) }
   const before = srv.connections
+  // Checks are held until the pool has opened both its connections, so they surely overlap.
+  const held: { end(): void }[] = []
+  srv.handler = (_req, res) => {
+    held.push(res)
+    if (srv.connections - before >= 2) for (const r of held.splice(0)) r.end()
+  }
   await Promise.all(Array.from({ length: 10 }, () => run(few, fakeRequest())))
   t.equal(srv.connections - before, 2)
 })

@@ -96,7 +96,8 @@ for (const signal of ['SIGTERM', 'SIGKILL'] as const) t.test(`a nats-server rest
       if ((await backing.accept(br, event(id))) === 'accepted') accepted.push(id)
       else {
         failed++
-        await new Promise((r) => setTimeout(r, 20)) // a producer backing off on 503
+        // a producer backing off on 503: until the backing is connected again
+        await waitFor(() => stop || backing.connected, { what: 'NATS back', timeoutMs: 120_000, everyMs: 20 })
       }
     }
   }
