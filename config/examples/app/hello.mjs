@@ -1,13 +1,16 @@
-// The example app: answers every request with its revision's message, like Knative's helloworld.
-// Follows the runtime contract: listens on $PORT, names itself from $K_REVISION.
+// The example app: answers every request with its greeting and the revision that served it, like
+// Knative's helloworld, so a traffic split is visible in curl's output:
+//   Hello v1 from hello-v1 (GET /)
+// Follows the runtime contract: listens on $PORT and names itself from $K_REVISION, which Sluice
+// sets as Knative does; the greeting is $GREETING (default "Hello").
 import http from 'node:http'
 
 const port = Number(process.env.PORT ?? 8080)
-const message = process.env.MESSAGE ?? 'Hello'
+const greeting = process.env.GREETING ?? 'Hello'
 const revision = process.env.K_REVISION ?? 'unknown'
 
 http.createServer((req, res) => {
-  const body = `${message} from ${revision} (${req.method} ${req.url})\n`
+  const body = `${greeting} from ${revision} (${req.method} ${req.url})\n`
   res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) })
   res.end(body)
 }).listen(port, '127.0.0.1', () => {
