@@ -27,7 +27,9 @@ export function revisionBackend({ rev, readiness }: RevisionEntry): BackendSpec 
   return {
     key: `revision/${namespace}/${name}`,
     namespace,
-    service: labels?.[SERVICE_LABEL] ?? labels?.[CONFIGURATION_LABEL] ?? name,
+    // Knative's metric labels: service_name and configuration_name come from the revision's labels.
+    service: labels?.[SERVICE_LABEL] ?? '',
+    configuration: labels?.[CONFIGURATION_LABEL] ?? '',
     revision: name,
     origins: readiness.status === 'True' ? [...readiness.origins] : [],
     protocol: revisionProtocol(rev),
