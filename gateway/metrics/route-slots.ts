@@ -122,15 +122,16 @@ export interface MetricValue { metricName?: string; labels: Record<string, strin
 
 /**
  * A prom-client metric read from our own state at scrape time. Registry.registerMetric only needs
- * `name` and `get()`; this is the documented shape of what `get()` returns.
+ * `name` and `get()`; this is the documented shape of what `get()` returns. `aggregator` is how
+ * prom-client's AggregatorRegistry merges the series of several processes.
  */
-export function collector(name: string, help: string, type: 'counter' | 'gauge' | 'histogram', values: () => MetricValue[]): object {
+export function collector(name: string, help: string, type: 'counter' | 'gauge' | 'histogram', values: () => MetricValue[], aggregator: 'sum' | 'max' = 'sum'): object {
   return {
     name,
     help,
     type,
-    aggregator: 'sum',
-    get: () => ({ name, help, type, aggregator: 'sum', values: values() }),
+    aggregator,
+    get: () => ({ name, help, type, aggregator, values: values() }),
   }
 }
 
@@ -227,7 +228,7 @@ export class RouteSlots {
           values.push({ labels: revisionLabels(key.slice(0, cut), o, key.slice(cut + 1)), value: 1 })
         }
         return values
-      }),
+      }, 'max'), // every gateway process knows the same revisions: merged, the value stays 1
     ]
   }
 }
