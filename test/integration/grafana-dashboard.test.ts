@@ -11,7 +11,7 @@ import path from 'node:path'
 import { startBackend } from '../fixtures/backend.ts'
 import { ROOT, eventually, metric, request, serviceYaml, startSluice } from '../fixtures/sluice.ts'
 import { exposition, selectors } from '../fixtures/promql.ts'
-import { appPids, appServiceYaml, attempt, configMapYaml } from '../activator/fixtures/helpers.ts'
+import { appPids, appServiceYaml, attempt, cond, configMapYaml, resource } from '../activator/fixtures/helpers.ts'
 
 interface Target { expr: string; refId: string }
 interface Panel { title: string; type: string; targets?: Target[]; panels?: Panel[] }
@@ -101,10 +101,12 @@ t.test('every metric the dashboard selects is exported by a running sluice, with
   t.equal((await request(s.port, 'down.default.localhost', '/')).status, 502)
   t.equal((await request(s.port, 'nobody.example', '/')).status, 404)
   // The first request of a revision at zero waits in the activator for a cold start.
-  t.ok(await eventually(async () => (await request(s.port, 'lazy.default.localhost', '/')).status !== 404, 60_000, 100), 'lazy is routed')
+  t.ok(await eventually(async () => cond(await resource(s, 'Route', 'lazy'), 'Ready')?.status === 'True', 60_000, 100), 'lazy is routed')
+  t.same(appPids(TAG), [], 'at zero: no process yet')
   const first = await attempt(s.port, 'lazy', '/hello', 'first', { timeoutMs: 30_000 })
   t.equal(first.status, 200, `cold start served (${first.error ?? first.body.trim()})`)
   t.equal(appPids(TAG).length, 1, 'the app started')
+  t.equal(metric((await s.admin('/metrics')).body, 'sluice_cold_start_duration_seconds_count', { revision: 'lazy-00001' }), 1, 'one cold start')
   // Per-revision gauges are sampled by the scaling loop: wait until it has seen the revision.
   const ready = await eventually(async () => (metric((await s.admin('/metrics')).body, 'sluice_revision_concurrency', { revision: 'lazy-00001' }) !== undefined), 30_000, 100)
   t.ok(ready, 'the scaling loop sampled lazy-00001')
