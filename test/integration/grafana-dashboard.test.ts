@@ -1,11 +1,13 @@
 // config/grafana/sluice.json against a real `sluice serve`: every PromQL expression of the
-// dashboard (panel targets and template variables) parses (promtool check rules), and every metric
-// it selects is one Sluice exports, with samples after traffic, carrying every label the selector
-// matches on. The traffic covers each family the dashboard draws: 2xx/4xx/5xx, an upstream error,
-// an unmatched host, and a cold start through the activator (initial-scale 0).
+// dashboard (panel targets and template variables) parses (promtool check rules); every metric it
+// selects is among the samples of /metrics after traffic, carrying every label the selector matches
+// on; and a real Prometheus (Debian's, like promtool) scraping that sluice returns series for every
+// expression, joins included. The traffic covers each family the dashboard draws: 2xx/4xx/5xx, an
+// upstream error, an unmatched host, and a cold start through the activator (initial-scale 0).
 import t from 'tap'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { startBackend } from '../fixtures/backend.ts'
@@ -40,6 +42,18 @@ const variables = dashboard.templating.list.filter((v) => v.type === 'query').ma
 
 /** Grafana's variables replaced by values Prometheus accepts. */
 const concrete = (expr: string): string => expr.replaceAll('$__rate_interval', '1m').replace(/\$(namespace|service|revision)\b/g, '.*')
+
+const up = await startBackend('up')
+t.teardown(() => up.close())
+const TAG = `grafana-${process.pid}`
+const s = await startSluice({
+  'autoscaler.yaml': configMapYaml('config-autoscaler', { 'allow-zero-initial-scale': 'true' }),
+  'hello.yaml': serviceYaml('hello', up.origin),
+  // Port 9 (discard) is privileged, so nothing listens there: connections are refused.
+  'down.yaml': serviceYaml('down', 'http://127.0.0.1:9'),
+  'lazy.yaml': appServiceYaml(TAG, { name: 'lazy', annotations: { 'autoscaling.knative.dev/initial-scale': '0' } }),
+})
+t.teardown(() => s.stop())
 
 t.test('the extractor reads selectors, not functions, keywords or label lists', async (t) => {
   t.same(selectors('histogram_quantile(0.99, sum by (le, revision) (rate(a_bucket{x=~"1,}", y!="z"}[5m]))) / on (revision) group_left (service) b * 2 > bool c offset 5m'), [
@@ -83,18 +97,6 @@ t.test('every metric the dashboard selects is exported by a running sluice, with
     t.fail(`promtool is not installed (${probe.error.message}); install the Debian package "prometheus" (CI does: .ci/run)`)
     return
   }
-  const up = await startBackend('up')
-  t.teardown(() => up.close())
-  const TAG = `grafana-${process.pid}`
-  const s = await startSluice({
-    'autoscaler.yaml': configMapYaml('config-autoscaler', { 'allow-zero-initial-scale': 'true' }),
-    'hello.yaml': serviceYaml('hello', up.origin),
-    // Port 9 (discard) is privileged, so nothing listens there: connections are refused.
-    'down.yaml': serviceYaml('down', 'http://127.0.0.1:9'),
-    'lazy.yaml': appServiceYaml(TAG, { name: 'lazy', annotations: { 'autoscaling.knative.dev/initial-scale': '0' } }),
-  })
-  t.teardown(() => s.stop())
-
   for (let i = 0; i < 5; i++) t.equal((await request(s.port, 'hello.default.localhost', `/r${i}`)).status, 200)
   t.equal((await request(s.port, 'hello.default.localhost', '/?status=404')).status, 404)
   t.equal((await request(s.port, 'hello.default.localhost', '/?status=503')).status, 503)
@@ -138,3 +140,62 @@ t.test('every metric the dashboard selects is exported by a running sluice, with
   }
   t.ok(checked.size >= 15, `${checked.size} distinct metrics checked`)
 })
+
+t.test('a real Prometheus scraping sluice has data for every panel', async (t) => {
+  const probe = spawnSync('prometheus', ['--version'], { encoding: 'utf8' })
+  if (probe.error !== undefined) {
+    t.fail(`prometheus is not installed (${probe.error.message}); install the Debian package "prometheus" (CI does: .ci/run)`)
+    return
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-prometheus-'))
+  const config = path.join(dir, 'prometheus.yml')
+  writeFileSync(config, [
+    'global:', '  scrape_interval: 1s', '  evaluation_interval: 1s',
+    'scrape_configs:', '  - job_name: sluice', '    static_configs:', `      - targets: ['127.0.0.1:${s.adminPort}']`, '',
+  ].join('\n'))
+  const port = await freePort()
+  const prom = spawn('prometheus', [`--config.file=${config}`, `--storage.tsdb.path=${path.join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let promLog = ''
+  prom.stderr.on('data', (d: Buffer) => { promLog += d.toString() })
+  t.teardown(async () => {
+    const exited = new Promise((r) => prom.once('exit', r))
+    if (prom.exitCode === null) prom.kill('SIGTERM')
+    await exited
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const query = async (expr: string): Promise<number> => {
+    const r = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent(expr)}`)
+    const j = await r.json() as { status: string; error?: string; data?: { result: unknown[] } }
+    if (j.status !== 'success') throw new Error(`${expr}: ${j.error ?? r.status}`)
+    return j.data?.result.length ?? 0
+  }
+  // Grafana's $__rate_interval is at least four scrape intervals; 30 s covers every scrape so far.
+  const all = [...exprs, ...variables.map(([where, sel]) => [where, sel] as const)]
+    .map(([where, e]) => [where, e.replaceAll('$__rate_interval', '30s').replace(/\$(namespace|service|revision)\b/g, '.*')] as const)
+  let empty: string[] = all.map(([where]) => where)
+  const ok = await eventually(async () => {
+    // keep requests flowing, so rates are not only zeros
+    await request(s.port, 'hello.default.localhost', '/')
+    try {
+      const counts = await Promise.all(all.map(([, e]) => query(e)))
+      empty = all.filter((_, i) => counts[i] === 0).map(([where, e]) => `${where}: ${e}`)
+    } catch (err) {
+      if (!(err instanceof TypeError)) throw err // fetch failed: Prometheus is still starting
+    }
+    return empty.length === 0
+  }, 60_000, 500)
+  t.ok(ok, `every expression returns series${ok ? '' : `; still empty:\n${empty.join('\n')}\n${promLog}`}`)
+  t.ok(await query('up{job="sluice"} == 1') === 1, 'Prometheus scrapes sluice')
+})
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port
+      srv.close(() => resolve(port))
+    })
+  })
+}
