@@ -17,8 +17,10 @@ export interface BackendSpec {
   /** stable identity, e.g. `revision/default/hello-00001` or `service/default/backend/80` */
   readonly key: string
   readonly namespace: string
-  /** metrics label: the Knative Service (or k8s Service) name */
+  /** metrics label: the revision's Knative Service ('' when it has none), or the k8s Service name (docs/metrics.md) */
   readonly service: string
+  /** metrics label: the revision's Knative Configuration; absent for k8s Services not made for a revision */
+  readonly configuration?: string
   /** metrics label: the revision name, or the k8s Service name for plain KIngress backends */
   readonly revision: string
   /** ready instances as origins (`http://host:port`, `https://` with upstreamTls); may be empty (then requests get 503) */

@@ -14,6 +14,9 @@ export interface Backend {
   readonly key: string
   readonly namespace: string
   readonly revision: string
+  /** the revision's Knative Service and Configuration, for metrics labels ('' or absent: none) */
+  readonly service?: string
+  readonly configuration?: string
   /** with `tls`, h2c means HTTP/2 over TLS (ALPN h2) */
   readonly protocol: 'http1' | 'h2c'
   /** origins of ready instances (`https://` with `tls`); an empty list answers 503 */

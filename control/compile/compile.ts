@@ -4,13 +4,14 @@ import type { RoutingModel, RoutingPath, BackendSpec, RoutingIngress } from '../
 import type { PluginEntry } from '../../gateway/plugins/chain.ts'
 import { buildChain } from '../../gateway/plugins/chain.ts'
 import type { Backend, HostTable, PathRoute, RouteTable, Split, VirtualHost } from '../../gateway/route-table.ts'
-import type { RouteSlot } from '../../gateway/metrics/route-slots.ts'
+import type { RouteSlot, SlotTarget } from '../../gateway/metrics/route-slots.ts'
 import { trustedProxies } from '../../gateway/trusted-proxies.ts'
 import { upstreamTls, upstreamTrust, type UpstreamTls } from '../../gateway/upstream-tls.ts'
 import type { AccessLog } from '../../gateway/access-log.ts'
 
 export interface SlotProvider {
-  slot(namespace: string, route: string, revision: string): RouteSlot
+  /** `target` is the split's Backend (its revision, Service and Configuration label the metrics), null for the route's own answers */
+  slot(namespace: string, route: string, target: SlotTarget | null): RouteSlot
 }
 
 /** The plugin entries of an ingress's routes, in priority order (instances made once per route). */
@@ -25,6 +26,8 @@ function compileBackend(spec: BackendSpec, tls: UpstreamTls | null, streamIdleMs
     key: spec.key,
     namespace: spec.namespace,
     revision: spec.revision,
+    service: spec.service,
+    configuration: spec.configuration ?? '',
     protocol: spec.protocol,
     origins: Object.freeze([...spec.origins]),
     totalMs: t.totalMs,
@@ -171,7 +174,7 @@ function compileHosts(ing: RoutingIngress, backends: ReadonlyMap<string, Backend
   const owner = `${ing.namespace}/${ing.name}`
   const route = Object.freeze({ namespace: ing.namespace, name: ing.name })
   const chain = entries === null ? null : buildChain(entries)
-  const localSlot = slots.slot(ing.namespace, ing.name, '')
+  const localSlot = slots.slot(ing.namespace, ing.name, null)
   return Object.freeze(ing.rules.map((rule): VirtualHost => Object.freeze({
     owner,
     route,
@@ -208,7 +211,7 @@ function compilePath(p: RoutingPath, ing: RoutingIngress, backends: ReadonlyMap<
       setNames,
       rewriteHost: p.rewriteHost === '' ? null : p.rewriteHost,
       probeHash: ing.hash,
-      slot: slots.slot(ing.namespace, ing.name, backend.revision),
+      slot: slots.slot(ing.namespace, ing.name, backend),
     }))
   }
   const names = Object.keys(p.headers)

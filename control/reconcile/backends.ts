@@ -8,6 +8,8 @@ import { revisionProtocol, type Readiness } from './revision.ts'
 import { sameRefs, type ReconcileCache } from './cache.ts'
 
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name'
+/** on the Kubernetes Services Knative makes for a revision, next to its service and configuration labels */
+const REVISION_LABEL = 'serving.knative.dev/revision'
 const NO_TIMEOUTS = Object.freeze({ totalMs: 0, responseStartMs: 0, idleMs: 0 })
 
 export interface Resolved {
@@ -27,7 +29,9 @@ export function revisionBackend({ rev, readiness }: RevisionEntry): BackendSpec 
   return {
     key: `revision/${namespace}/${name}`,
     namespace,
-    service: labels?.[SERVICE_LABEL] ?? labels?.[CONFIGURATION_LABEL] ?? name,
+    // Knative's metric labels: service_name and configuration_name come from the revision's labels.
+    service: labels?.[SERVICE_LABEL] ?? '',
+    configuration: labels?.[CONFIGURATION_LABEL] ?? '',
     revision: name,
     origins: readiness.status === 'True' ? [...readiness.origins] : [],
     protocol: revisionProtocol(rev),
@@ -137,7 +141,7 @@ export class BackendIndex {
     const protocol: UpstreamProtocol = port !== undefined && (isH2(port) || (tls && ports.some(isH2))) ? 'h2c' : 'http1'
     const scheme = tls ? 'https' : 'http'
     const done = (origins: string[], problem?: string): Resolved => {
-      const spec = plain(key, namespace, name, [...new Set(origins)].sort(), protocol)
+      const spec = plain(key, namespace, name, [...new Set(origins)].sort(), protocol, svc.metadata.labels)
       return { spec: tls ? { ...spec, upstreamTls: true } : spec, ...(problem !== undefined ? { problem } : {}) }
     }
 
@@ -188,8 +192,13 @@ export class BackendIndex {
   }
 }
 
-function plain(key: string, namespace: string, name: string, origins: string[], protocol: UpstreamProtocol): BackendSpec {
-  return { key, namespace, service: name, revision: name, origins, protocol, timeouts: NO_TIMEOUTS, containerConcurrency: 0, managed: false }
+function plain(key: string, namespace: string, name: string, origins: string[], protocol: UpstreamProtocol, labels?: Readonly<Record<string, string>>): BackendSpec {
+  const spec: BackendSpec = { key, namespace, service: name, revision: name, origins, protocol, timeouts: NO_TIMEOUTS, containerConcurrency: 0, managed: false }
+  // A Knative revision's Kubernetes Service (what a KIngress from Serving names) carries the
+  // revision's labels: its metrics then name the revision, Service and Configuration as Knative's do.
+  const revision = labels?.[REVISION_LABEL]
+  if (revision === undefined) return spec
+  return { ...spec, service: labels?.[SERVICE_LABEL] ?? '', configuration: labels?.[CONFIGURATION_LABEL] ?? '', revision }
 }
 
 function origin(host: string, port: number, scheme: 'http' | 'https'): string {

@@ -1,12 +1,14 @@
 // Activator metrics read from the throttlers at scrape time: queue depth, overflows, timeouts,
-// wait time, concurrency and in-flight per instance. Nothing here runs per request.
-import { collector, type MetricValue } from './route-slots.ts'
+// wait time, concurrency and in-flight per instance. Nothing here runs per request. Series carry
+// Knative's revision labels (namespace, service, configuration, revision), the Service and
+// Configuration looked up from the route slots at scrape time.
+import { collector, type MetricValue, type RouteSlots } from './route-slots.ts'
 import { WAIT_BUCKETS, type RevisionThrottler } from '../activator/throttler.ts'
 
-export function activatorCollectors(throttlers: () => Iterable<RevisionThrottler>): object[] {
+export function activatorCollectors(throttlers: () => Iterable<RevisionThrottler>, slots: RouteSlots): object[] {
   const per = (fn: (t: RevisionThrottler) => number) => (): MetricValue[] => {
     const values: MetricValue[] = []
-    for (const t of throttlers()) values.push({ labels: { namespace: t.namespace, revision: t.revision }, value: fn(t) })
+    for (const t of throttlers()) values.push({ labels: slots.labels(t.namespace, t.revision), value: fn(t) })
     return values
   }
   return [
@@ -19,7 +21,7 @@ export function activatorCollectors(throttlers: () => Iterable<RevisionThrottler
       const values: MetricValue[] = []
       for (const t of throttlers()) {
         if (t.waitCount === 0) continue
-        const base = { namespace: t.namespace, revision: t.revision }
+        const base = slots.labels(t.namespace, t.revision)
         let acc = 0
         for (let b = 0; b <= WAIT_BUCKETS.length; b++) {
           acc += t.waitBuckets[b]

@@ -37,10 +37,10 @@ const backend = (key: string, origins: string[], cc: number): Backend => ({
 function table(version: number, splits: [Backend, number][]): RouteTable {
   let upTo = 0
   const built: Split[] = splits.map(([b, percent]) => ({
-    backend: b, upTo: (upTo += percent), setHeaders: [], setNames: new Set<string>(), rewriteHost: null, probeHash: '', slot: new RouteSlot('default', 'r', b.revision),
+    backend: b, upTo: (upTo += percent), setHeaders: [], setNames: new Set<string>(), rewriteHost: null, probeHash: '', slot: new RouteSlot('default', 'r', b),
   }))
   const vh = {
-    owner: 'default/r', route: { namespace: 'default', name: 'r' }, plugins: null, localSlot: new RouteSlot('default', 'r', ''),
+    owner: 'default/r', route: { namespace: 'default', name: 'r' }, plugins: null, localSlot: new RouteSlot('default', 'r', null),
     paths: [{ prefix: '/', matchNames: [], matchValues: [], splits: built, total: 100 }], redirectHttps: false, allowTrace: false,
   }
   const hosts = { exact: new Map([[HOST, vh]]), suffixes: [], any: null }

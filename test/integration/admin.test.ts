@@ -151,6 +151,11 @@ t.test('/metrics passes promtool and has the required families after traffic', a
   t.equal(metric(body, 'sluice_requests_total', { namespace: 'default', route: 'hello', revision: 'hello-00001', class: '2xx' }), 5)
   t.equal(metric(body, 'sluice_requests_total', { namespace: 'default', route: 'down', revision: 'down-00001', class: '5xx' }), 3)
   t.equal(metric(body, 'sluice_upstream_errors_total', { namespace: 'default', route: 'down', revision: 'down-00001', kind: 'connect' }), 3)
+  // Knative's revision labels and the exact status code (docs/metrics.md)
+  const hello = { namespace: 'default', service: 'hello', configuration: 'hello', revision: 'hello-00001', route: 'hello' }
+  t.equal(metric(body, 'sluice_requests_total', { ...hello, code: '200', class: '2xx' }), 5)
+  t.equal(metric(body, 'sluice_requests_total', { namespace: 'default', service: 'down', configuration: 'down', revision: 'down-00001', code: '502', class: '5xx' }), 3)
+  t.equal(metric(body, 'sluice_revision_info', { namespace: 'default', service: 'duo', configuration: 'duo', revision: 'duo-a' }), 1, 'a declared Revision keeps its labels')
   t.equal(metric(body, 'sluice_unmatched_requests_total', { listener: 'external' }), 2)
   t.match(body, /^# TYPE sluice_request_duration_seconds histogram$/m)
   const labels = { namespace: 'default', route: 'hello', revision: 'hello-00001', class: '2xx' }

@@ -127,7 +127,7 @@ t.test('a split naming a Revision (no Service of that name) reaches the revision
     revisions: [revision('rev-a', { upstream: 'http://10.2.0.1:8080', timeoutSeconds: 30 })],
   })
   t.same(out.model.backends.get('revision/default/rev-a'), {
-    key: 'revision/default/rev-a', namespace: 'default', service: 'rev-a', revision: 'rev-a',
+    key: 'revision/default/rev-a', namespace: 'default', service: '', configuration: '', revision: 'rev-a',
     origins: ['http://10.2.0.1:8080'], protocol: 'http1', timeouts: { totalMs: 30_000, responseStartMs: 0, idleMs: 0 },
     containerConcurrency: 0, managed: false,
   })

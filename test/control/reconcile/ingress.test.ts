@@ -36,7 +36,7 @@ t.test('generated KIngress for a simple Service', async (t) => {
     ],
   }])
   t.same(out.model.backends.get('revision/default/hello-00001'), {
-    key: 'revision/default/hello-00001', namespace: 'default', service: 'hello', revision: 'hello-00001',
+    key: 'revision/default/hello-00001', namespace: 'default', service: 'hello', configuration: 'hello', revision: 'hello-00001',
     origins: ['http://127.0.0.1:9001'], protocol: 'http1', timeouts: { totalMs: 300_000, responseStartMs: 0, idleMs: 0 },
     containerConcurrency: 0, managed: false,
   })

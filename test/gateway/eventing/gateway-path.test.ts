@@ -17,9 +17,9 @@ function routeTo(origin: string): RouteTable {
     key: 'default/subscriber-00001', namespace: 'default', revision: 'subscriber-00001', protocol: 'http1', origins: [origin], totalMs: 0, responseStartMs: 0, idleMs: 0,
     firstByteMs: 0, containerConcurrency: 1, managed: false, throttler: null,
   }
-  const split: Split = { backend: b, upTo: 100, setHeaders: [], setNames: new Set<string>(), rewriteHost: null, probeHash: '', slot: new RouteSlot('default', 'subscriber', b.revision) }
+  const split: Split = { backend: b, upTo: 100, setHeaders: [], setNames: new Set<string>(), rewriteHost: null, probeHash: '', slot: new RouteSlot('default', 'subscriber', b) }
   const vh = {
-    owner: 'default/subscriber', route: { namespace: 'default', name: 'subscriber' }, plugins: null, localSlot: new RouteSlot('default', 'subscriber', ''),
+    owner: 'default/subscriber', route: { namespace: 'default', name: 'subscriber' }, plugins: null, localSlot: new RouteSlot('default', 'subscriber', null),
     paths: [{ prefix: '/', matchNames: [], matchValues: [], splits: [split], total: 100 }], redirectHttps: false, allowTrace: false,
   }
   const internal = { exact: new Map([[SUB_HOST, vh]]), suffixes: [], any: null }
