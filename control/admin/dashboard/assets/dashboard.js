@@ -24,7 +24,8 @@ function svg(tag, attrs) {
 function colour(name) {
   let x = 2166136261
   for (let i = 0; i < name.length; i++) x = Math.imul(x ^ name.charCodeAt(i), 16777619)
-  return `hsl(${(x >>> 0) % 360} 62% 44%)`
+  // hues 25..335: no pure red, which reads as an error
+  return `hsl(${25 + ((x >>> 0) % 310)} 62% 44%)`
 }
 
 const dash = '—'
