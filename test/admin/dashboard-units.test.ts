@@ -49,7 +49,7 @@ t.test('the reader sums the registry by revision, whatever other labels there ar
   const cold = new Histogram({ name: 'sluice_cold_start_duration_seconds', help: 'c', labelNames: ['namespace', 'revision'], buckets: [1, 5], registers: [registry] })
   cold.observe({ namespace: 'default', revision: 'web-1' }, 0.8)
   const reader = new MetricReader(registry)
-  const got = await reader.read()
+  const got = await reader.read(true)
   const web = got.get('default/web-1')!
   t.match(web, { requests: 3, errors: 1, queue: 3, coldStarts: 1, coldStartSeconds: 0.8 })
   t.equal(web.buckets.at(-1), 3, '+Inf bucket counts every request')
@@ -61,7 +61,9 @@ t.test('the reader sums the registry by revision, whatever other labels there ar
   const c = new Counter({ name: 'sluice_requests_total', help: 'r', labelNames: ['namespace', 'service', 'configuration', 'revision', 'code'], registers: [coded] })
   c.inc({ namespace: 'default', service: 's', configuration: 's', revision: 's-1', code: '200' }, 4)
   c.inc({ namespace: 'default', service: 's', configuration: 's', revision: 's-1', code: '500' }, 1)
-  t.match((await new MetricReader(coded).read()).get('default/s-1'), { requests: 5, errors: 1 })
+  t.match((await new MetricReader(coded).read(true)).get('default/s-1'), { requests: 5, errors: 1 })
+  const quiet = (await reader.read(false)).get('default/web-1')!
+  t.match(quiet, { requests: 0, queue: 3, coldStarts: 1 }, 'without traffic: the per-revision families only')
 })
 
 t.test('history: rates over windows, cold starts from the histogram, bounded', async (t) => {
@@ -86,7 +88,20 @@ t.test('history: rates over windows, cold starts from the histogram, bounded', a
   t.equal(d.p50, 0.05)
   t.equal(d.queue, 1)
   t.same(h.coldStarts(), [{ at: 3000, revision: 'ns/a', seconds: 1.5, count: 1 }], 'one cold start with its duration')
-  t.same(h.derived('ns/b'), { rps: null, errorRate: null, p50: null, p99: null, queue: 0 })
+  t.same(h.derived('ns/b'), { rps: 0, errorRate: null, p50: null, p99: null, queue: 0 }, 'watched, no request: 0/s, no latency')
+  // request counts read only while watched: rates need two such samples
+  const w = new RevisionHistory({ rateWindow: 10, latencyWindow: 60 })
+  const one = (at: number, requests: number, traffic: boolean) =>
+    w.record(at, new Map([['ns/w', { ready: 1, counters: { ...counters(requests, 0), requests: traffic ? requests : 0 } }]]), bounds, traffic)
+  one(0, 0, false)
+  one(1000, 0, false)
+  t.same(w.derived('ns/w'), { rps: null, errorRate: null, p50: null, p99: null, queue: 1 }, 'not watched: no rates')
+  one(2000, 100, true)
+  t.equal(w.derived('ns/w').rps, null, 'the first watched sample starts the window')
+  t.equal(w.derived('ns/w').p50, null)
+  one(3000, 104, true)
+  t.equal(w.derived('ns/w').rps, 4, 'then rates over what was watched')
+  t.equal(w.derived('ns/w').errorRate, 0)
   h.record(7000, new Map([['ns/c', { ready: 0, counters: undefined }]]), bounds)
   t.same(h.instances('ns/a'), [], 'a revision gone loses its series')
   t.same(h.instances('ns/c'), [0], 'and makes room for another')

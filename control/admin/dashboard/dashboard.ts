@@ -17,6 +17,8 @@ import { RevisionHistory, type HistoryOptions } from './revision-history.ts'
 import { buildSnapshot, keyOf, type DashboardSnapshot, type InstancesView } from './snapshot.ts'
 
 const SAMPLE_MS = 1_000
+/** request counts are read while a page is open and this long after (a reload keeps its rates) */
+const WATCH_MS = 10 * 60_000
 
 export interface DashboardOptions {
   loop: ControlLoop
@@ -46,6 +48,7 @@ export class Dashboard {
   #timer: NodeJS.Timeout | null = null
   #busy = false
   #lastSampleAt = -Infinity
+  #watchedUntil = -Infinity
   /** requests waiting in the activator at the last sample, every backend */
   #queue = 0
   /** what the last pushed snapshot was built from: a change pushes at once */
@@ -86,6 +89,7 @@ export class Dashboard {
       return
     }
     if (path === '/dashboard/snapshot') {
+      this.#watchedUntil = this.#clock() + WATCH_MS
       send(res, 200, 'application/json; charset=utf-8', JSON.stringify(this.snapshot(), null, 2) + '\n')
       return
     }
@@ -173,7 +177,9 @@ export class Dashboard {
   }
 
   async #sample(now: number): Promise<void> {
-    const counters = await this.#reader.read()
+    if (this.#stream.size > 0) this.#watchedUntil = now + WATCH_MS
+    const traffic = now < this.#watchedUntil
+    const counters = await this.#reader.read(traffic)
     let queue = 0
     for (const c of counters.values()) queue += c.queue
     this.#queue = queue
@@ -188,6 +194,6 @@ export class Dashboard {
         counters: counters.get(key) ?? counters.get(o.metadata.name),
       })
     }
-    this.#history.record(now, revisions, this.#reader.bounds)
+    this.#history.record(now, revisions, this.#reader.bounds, traffic)
   }
 }

@@ -7,6 +7,8 @@ import { quantile, type RevisionCounters } from './metric-reader.ts'
 
 export interface Sample {
   at: number
+  /** whether the request counters were read at this sample (only while someone watches) */
+  traffic: boolean
   /** ready instances, or null for a revision Sluice does not run (fixed upstreams) */
   ready: number | null
   counters: RevisionCounters | undefined
@@ -93,7 +95,7 @@ export class RevisionHistory {
    * One sample per revision shown now. Revisions no longer shown lose their series; new ones get a
    * series while fewer than maxRevisions have one.
    */
-  record(at: number, revisions: ReadonlyMap<string, { ready: number | null; counters: RevisionCounters | undefined }>, bounds: readonly number[]): void {
+  record(at: number, revisions: ReadonlyMap<string, { ready: number | null; counters: RevisionCounters | undefined }>, bounds: readonly number[], traffic = true): void {
     this.bounds = bounds
     for (const key of this.#series.keys()) if (!revisions.has(key)) this.#series.delete(key)
     for (const [key, r] of revisions) {
@@ -103,7 +105,7 @@ export class RevisionHistory {
         ring = new Ring<Sample>(this.capacity)
         this.#series.set(key, ring)
       }
-      ring.push({ at, ready: r.ready, counters: r.counters })
+      ring.push({ at, traffic, ready: r.ready, counters: r.counters })
       this.#coldStart(at, key, r.counters)
     }
     if (this.#coldSeen.size > this.#maxRevisions * 4) {
@@ -136,25 +138,36 @@ export class RevisionHistory {
     return out
   }
 
+  /** The oldest sample at most `window` samples back that has request counts; undefined when only the newest has. */
+  #from(ring: Ring<Sample>, window: number): Sample | undefined {
+    for (let i = Math.min(window, ring.size - 1); i > 0; i--) {
+      const s = ring.back(i)!
+      if (s.traffic) return s
+    }
+    return undefined
+  }
+
   derived(key: string): Derived {
     const ring = this.#series.get(key)
     const now = ring?.back(0)
-    const c = now?.counters
-    if (ring === undefined || now === undefined || c === undefined) return { rps: null, errorRate: null, p50: null, p99: null, queue: c?.queue ?? 0 }
-    const rateFrom = ring.back(Math.min(this.#rateWindow, ring.size - 1))!
-    const latFrom = ring.back(Math.min(this.#latencyWindow, ring.size - 1))!
-    const seconds = (now.at - rateFrom.at) / 1000
-    // A revision's first sample has nothing before it: its counts so far are its window.
-    const before = (s: Sample): RevisionCounters | undefined => (s === now ? undefined : s.counters)
-    const rps = seconds > 0 ? (c.requests - (before(rateFrom)?.requests ?? 0)) / seconds : null
-    const requests = c.requests - (before(latFrom)?.requests ?? 0)
-    const errors = c.errors - (before(latFrom)?.errors ?? 0)
+    const queue = now?.counters?.queue ?? 0
+    if (ring === undefined || now === undefined || !now.traffic) return { rps: null, errorRate: null, p50: null, p99: null, queue }
+    // counters missing from a sample: the families do not mention the revision yet, all zeros
+    const c = now.counters
+    const rateFrom = this.#from(ring, this.#rateWindow)
+    const latFrom = this.#from(ring, this.#latencyWindow)
+    const seconds = rateFrom === undefined ? 0 : (now.at - rateFrom.at) / 1000
+    const rps = seconds > 0 ? ((c?.requests ?? 0) - (rateFrom!.counters?.requests ?? 0)) / seconds : null
+    if (latFrom === undefined || c === undefined) return { rps, errorRate: null, p50: null, p99: null, queue }
+    const before = latFrom.counters
+    const requests = c.requests - (before?.requests ?? 0)
+    const errors = c.errors - (before?.errors ?? 0)
     return {
       rps,
       errorRate: requests > 0 ? errors / requests : null,
-      p50: quantile(0.5, this.bounds, c.buckets, before(latFrom)?.buckets),
-      p99: quantile(0.99, this.bounds, c.buckets, before(latFrom)?.buckets),
-      queue: c.queue,
+      p50: quantile(0.5, this.bounds, c.buckets, before?.buckets),
+      p99: quantile(0.99, this.bounds, c.buckets, before?.buckets),
+      queue,
     }
   }
 }
