@@ -107,6 +107,28 @@ t.test('a traffic split edited in the YAML shows within 2 s', async (t) => {
   t.match(await attr(segment('split-v1'), 'style'), /width: 30%/, 'the bar itself is 30% wide')
 })
 
+t.test('a configuration error shows with its file:line:col, and goes when fixed', async (t) => {
+  s.write('broken.yaml', `apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: broken
+spec:
+  template:
+    spec:
+      containers:
+        - image: example.dev/hello
+  traffic:
+    - latestRevision: true
+      percent: 150
+`)
+  const text = await waitFor(async () => page.isVisible('#errors').then((v) => v ? page.textContent('#error-list li', { timeout: 1_000 }) : null),
+    { what: 'the error listed', timeoutMs: 30_000, everyMs: 25 })
+  t.match(text, /broken\.yaml:\d+:\d+ /, `listed: ${text}`)
+  t.match(await attr(segment('split-v1'), 'data-percent'), '30', 'the last good configuration is still drawn')
+  s.remove('broken.yaml')
+  await waitFor(async () => !(await page.isVisible('#errors')), { what: 'the error gone', timeoutMs: 30_000, everyMs: 25 })
+})
+
 t.test('a request to a revision at zero shows its instance within 2 s', async (t) => {
   const sent = Date.now()
   const r = await attempt(s.port, 'lazy', '/hello', 'first', { timeoutMs: 30_000 })
