@@ -63,6 +63,11 @@ t.test('the token as a bearer or a Basic password opens the page and the stream'
   t.equal(ev.status, 200)
   t.match(ev.data, { ready: true, errors: [], services: [] }, 'a snapshot')
   t.equal((await firstEvent({ authorization: `Bearer ${TOKEN}` })).status, 200, 'bearer stream')
+  const post = await request(s.adminPort, '127.0.0.1', '/', { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } })
+  t.equal(post.status, 405, 'only GET and HEAD')
+  t.equal(post.headers.allow, 'GET, HEAD')
+  const head = await request(s.adminPort, '127.0.0.1', '/dashboard/events', { method: 'HEAD', headers: { authorization: `Bearer ${TOKEN}` } })
+  t.equal(head.status, 200, 'HEAD of the stream answers and ends')
 })
 
 t.test('Basic credentials open only the dashboard', async (t) => {

@@ -83,6 +83,10 @@ export class Dashboard {
       return
     }
     if (path === '/dashboard/events') {
+      if (req.method === 'HEAD') {
+        send(res, 200, 'text/event-stream; charset=utf-8', '')
+        return
+      }
       if (!this.#stream.open(req, res, JSON.stringify(this.snapshot()))) {
         send(res, 503, 'text/plain', 'too many dashboard streams open; close a dashboard tab and retry\n', { 'retry-after': '5' })
       }
