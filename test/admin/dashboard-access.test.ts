@@ -7,6 +7,9 @@ import { launchChromium } from './dashboard-browser.ts'
 import { waitFor } from '../fixtures/wait.ts'
 
 const TOKEN = 'dashboard-token-' + process.pid
+// the browser first: without chromium the test fails before it starts anything
+const browser = await launchChromium()
+t.teardown(() => browser.close())
 const s = await startSluice({}, { env: { SLUICE_ADMIN_TOKEN: TOKEN } })
 t.teardown(() => s.stop())
 
@@ -79,8 +82,6 @@ t.test('Basic credentials open only the dashboard', async (t) => {
 })
 
 t.test('a browser: refused without credentials, live with the token as its password', async (t) => {
-  const browser = await launchChromium()
-  t.teardown(() => browser.close())
   const bare = await browser.newPage()
   // Headless Chromium cannot show the Basic prompt it would show: the load fails for want of credentials.
   const refused = await bare.goto(adminUrl('/')).then((r) => `status ${r?.status()}`, (err: Error) => err.message)

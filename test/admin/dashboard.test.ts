@@ -61,6 +61,9 @@ function loggedAt(s: SluiceProcess, re: RegExp, since: number): number | undefin
   return undefined
 }
 
+// the browser first: without chromium the test fails before it starts anything
+const browser = await launchChromium()
+t.teardown(() => browser.close())
 const backend = await startBackend('split')
 const s = await startSluice({
   'autoscaler.yaml': configMapYaml('config-autoscaler', { 'allow-zero-initial-scale': 'true' }),
@@ -71,8 +74,6 @@ t.teardown(async () => {
   await s.stop()
   await backend.close()
 })
-const browser = await launchChromium()
-t.teardown(() => browser.close())
 
 const page: Page = await browser.newPage({ viewport: { width: 1100, height: 1300 } })
 const pageErrors: string[] = []
