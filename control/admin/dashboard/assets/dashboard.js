@@ -20,12 +20,16 @@ function svg(tag, attrs) {
   return el
 }
 
-/** a stable colour per revision name */
-function colour(name) {
+// distinct colours (Tableau 10), one per revision in the snapshot's order; past ten, by name
+const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#b07aa1', '#76b7b2', '#edc948', '#9c755f', '#ff9da7', '#bab0ac', '#e15759']
+let colours = new Map()
+
+function colour(namespace, name) {
+  const known = colours.get(`${namespace}/${name}`)
+  if (known) return known
   let x = 2166136261
   for (let i = 0; i < name.length; i++) x = Math.imul(x ^ name.charCodeAt(i), 16777619)
-  // hues 25..335: no pure red, which reads as an error
-  return `hsl(${25 + ((x >>> 0) % 310)} 62% 44%)`
+  return `hsl(${25 + ((x >>> 0) % 310)} 55% 45%)`
 }
 
 const dash = '—'
@@ -69,11 +73,11 @@ function renderRoutes(snap) {
         const seg = h('div', { class: 'seg', 'data-revision': t.revision, 'data-percent': t.percent, title: `${t.revision}: ${t.percent}%` },
           t.percent >= 12 ? `${t.revision} ${t.percent}%` : '')
         seg.style.width = `${t.percent}%`
-        seg.style.background = colour(t.revision)
+        seg.style.background = colour(r.namespace, t.revision)
         bar.append(seg)
       }
       const sw = h('span', { class: 'swatch' })
-      sw.style.background = colour(t.revision)
+      sw.style.background = colour(r.namespace, t.revision)
       const tags = t.tags.map((tag) => ` @${tag}`).join('')
       legend.append(h('li', { 'data-revision': t.revision }, sw, `${t.revision} ${t.percent}%${tags}${t.latest ? ' (latest)' : ''}`))
     }
@@ -120,13 +124,13 @@ function renderChart(snap) {
       if (v === null) return
       points += `${x(offset + i).toFixed(1)},${y(v).toFixed(1)} ${x(offset + i + 1).toFixed(1)},${y(v).toFixed(1)} `
     })
-    parts.push(svg('polyline', { points, stroke: colour(r.name), 'data-revision': `${r.namespace}/${r.name}` }))
+    parts.push(svg('polyline', { points, stroke: colour(r.namespace, r.name), 'data-revision': `${r.namespace}/${r.name}` }))
   }
   chart.replaceChildren(...parts)
   byId('window').textContent = `${minutes} min`
   byId('legend').replaceChildren(...series.map((r) => {
     const sw = h('span', { class: 'swatch' })
-    sw.style.background = colour(r.name)
+    sw.style.background = colour(r.namespace, r.name)
     return h('li', {}, sw, `${nsName(r)} ${r.instances ? r.instances.ready : dash}`)
   }))
 }
@@ -171,6 +175,7 @@ function render(snap) {
   byId('loaded').textContent = snap.loadedAt === null ? 'no configuration loaded yet'
     : `${snap.ready ? '' : 'not ready · '}configuration loaded ${fmtTime(snap.loadedAt)} · updated ${fmtTime(snap.at)}`
   document.body.dataset.updated = String(snap.at)
+  colours = new Map(snap.revisions.slice(0, PALETTE.length).map((r, i) => [`${r.namespace}/${r.name}`, PALETTE[i]]))
   renderErrors(snap)
   renderServices(snap)
   renderRoutes(snap)
