@@ -1,5 +1,6 @@
 // The admin listener (127.0.0.1:9090 by default): Prometheus metrics, health and readiness, and
-// JSON views of the compiled table and of every resource with its computed status. Access is
+// JSON views of the compiled table and of every resource with its computed status, and the live
+// dashboard at `/` (dashboard/dashboard.ts). Access is
 // checked first (admin-access.ts: Host, then the optional token); every view is redacted
 // (redact.ts) so no credential from the configuration leaves through it.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
@@ -14,6 +15,9 @@ import { AdminAccess, type AdminAccessOptions } from './admin-access.ts'
 import { LiveRedaction, type Redactor } from './redact.ts'
 import type { AppLogLine } from '../runtime/app-logs.ts'
 import { describeEventing } from './describe-eventing.ts'
+import { Dashboard } from './dashboard/dashboard.ts'
+import { BASIC_CHALLENGE, bearerFromBasic, isDashboardPath } from './dashboard/browser-auth.ts'
+import type { EventStreamOptions } from './dashboard/event-stream.ts'
 
 export interface AdminOptions {
   port: number
@@ -26,9 +30,11 @@ export interface AdminOptions {
   access?: AdminAccessOptions
   /** shared with the logger (serve.ts); by default the admin server's own */
   redaction?: LiveRedaction
+  /** bounds of the dashboard's event streams (dashboard/event-stream.ts has the defaults) */
+  dashboardStreams?: EventStreamOptions
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
+function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string | string[]> = {}): void {
   res.writeHead(status, { ...headers, 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' })
   res.end(body)
 }
@@ -38,6 +44,7 @@ export class AdminServer {
   readonly #server: http.Server
   readonly #access: AdminAccess
   readonly #redaction: LiveRedaction
+  readonly #dashboard: Dashboard
 
   /** open `/debug/logs?follow=1` responses, ended on close */
   readonly #following = new Set<ServerResponse>()
@@ -48,6 +55,7 @@ export class AdminServer {
     // A name the listener is bound to is one of its names too.
     const bound = isIP(opts.host) === 0 ? [opts.host] : []
     this.#access = new AdminAccess({ ...opts.access, allowedHosts: [...bound, ...(opts.access?.allowedHosts ?? [])] })
+    this.#dashboard = new Dashboard({ loop: opts.loop, registry: opts.registry, scaling: opts.scaling, redactor: () => this.#redactor(), stream: opts.dashboardStreams })
     this.#server = http.createServer((req, res) => {
       this.#handle(req, res).catch((err) => send(res, 500, 'text/plain', this.#redactor().scrubText(String(err)) + '\n'))
     })
@@ -56,12 +64,16 @@ export class AdminServer {
   listen(): Promise<number> {
     return new Promise((resolve, reject) => {
       this.#server.once('error', reject)
-      this.#server.listen(this.#opts.port, this.#opts.host, () => resolve((this.#server.address() as AddressInfo).port))
+      this.#server.listen(this.#opts.port, this.#opts.host, () => {
+        this.#dashboard.start()
+        resolve((this.#server.address() as AddressInfo).port)
+      })
     })
   }
 
   close(): Promise<void> {
     for (const res of this.#following) res.end()
+    this.#dashboard.stop()
     this.#server.closeAllConnections()
     return new Promise((resolve) => this.#server.close(() => resolve()))
   }
@@ -120,10 +132,19 @@ export class AdminServer {
         'use an IP address or localhost, or start sluice with --admin-allowed-host NAME\n')
       return
     }
-    const authorized = access.authorized(req.headers.authorization)
+    // A browser showing the dashboard sends the token as a Basic password (dashboard/browser-auth.ts).
+    const dashboard = isDashboardPath(path)
+    const authorized = access.authorized(dashboard ? bearerFromBasic(req.headers.authorization) : req.headers.authorization)
     if (!authorized && access.needsToken(path)) {
       const error = req.headers.authorization === undefined ? '' : ', error="invalid_token"'
-      send(res, 401, 'text/plain', 'unauthorized: send Authorization: Bearer <the SLUICE_ADMIN_TOKEN value>\n', { 'www-authenticate': `Bearer realm="sluice-admin"${error}` })
+      const bearer = `Bearer realm="sluice-admin"${error}`
+      send(res, 401, 'text/plain', 'unauthorized: send Authorization: Bearer <the SLUICE_ADMIN_TOKEN value>' +
+        (dashboard ? ' (a browser: the token as the password, any user name)' : '') + '\n',
+      { 'www-authenticate': dashboard ? [bearer, BASIC_CHALLENGE] : bearer })
+      return
+    }
+    if (dashboard) {
+      this.#dashboard.handle(req, res, path)
       return
     }
     switch (path) {
@@ -171,7 +192,7 @@ export class AdminServer {
         this.#json(res, describeEventing(loop.last?.eventing, gateway.eventing, gateway.eventingStats()))
         return
       default:
-        send(res, 404, 'text/plain', 'not found; try /metrics, /healthz, /readyz, /debug/routes, /debug/resources, /debug/eventing, /debug/instances, /debug/autoscaler, /debug/logs\n')
+        send(res, 404, 'text/plain', 'not found; try / (the dashboard), /metrics, /healthz, /readyz, /debug/routes, /debug/resources, /debug/eventing, /debug/instances, /debug/autoscaler, /debug/logs\n')
     }
   }
 }
