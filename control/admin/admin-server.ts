@@ -18,6 +18,7 @@ import { describeEventing } from './describe-eventing.ts'
 import { Dashboard } from './dashboard/dashboard.ts'
 import { BASIC_CHALLENGE, bearerFromBasic, isDashboardPath } from './dashboard/browser-auth.ts'
 import type { EventStreamOptions } from './dashboard/event-stream.ts'
+import { send } from './send.ts'
 
 export interface AdminOptions {
   port: number
@@ -32,11 +33,6 @@ export interface AdminOptions {
   redaction?: LiveRedaction
   /** bounds of the dashboard's event streams (dashboard/event-stream.ts has the defaults) */
   dashboardStreams?: EventStreamOptions
-}
-
-function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string | string[]> = {}): void {
-  res.writeHead(status, { ...headers, 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' })
-  res.end(body)
 }
 
 export class AdminServer {

@@ -41,10 +41,10 @@ t.test('the reader sums the registry by revision, whatever other labels there ar
   const registry = new Registry()
   const slots = new RouteSlots()
   for (const c of slots.collectors()) registry.registerMetric(c as Registrable)
-  slots.slot('default', 'web', 'web-1').record(200, 0.02)
-  slots.slot('default', 'web', 'web-1').record(503, 0.2)
-  slots.slot('default', 'web-tagged', 'web-1').record(200, 0.02) // a second route to the same revision
-  slots.slot('other', 'web', 'web-1').record(200, 0.02)
+  slots.slot('default', 'web', { revision: 'web-1' }).record(200, 0.02)
+  slots.slot('default', 'web', { revision: 'web-1' }).record(503, 0.2)
+  slots.slot('default', 'web-tagged', { revision: 'web-1' }).record(200, 0.02) // a second route to the same revision
+  slots.slot('other', 'web', { revision: 'web-1' }).record(200, 0.02)
   registry.registerMetric(collector('sluice_activator_queue_depth', 'q', 'gauge', () => [{ labels: { namespace: 'default', revision: 'web-1' }, value: 3 }]) as Registrable)
   const cold = new Histogram({ name: 'sluice_cold_start_duration_seconds', help: 'c', labelNames: ['namespace', 'revision'], buckets: [1, 5], registers: [registry] })
   cold.observe({ namespace: 'default', revision: 'web-1' }, 0.8)

@@ -15,6 +15,7 @@ import { EventStream, type EventStreamOptions } from './event-stream.ts'
 import { MetricReader, type RevisionCounters } from './metric-reader.ts'
 import { RevisionHistory, type HistoryOptions } from './revision-history.ts'
 import { buildSnapshot, keyOf, type DashboardSnapshot, type InstancesView } from './snapshot.ts'
+import { send } from '../send.ts'
 
 const SAMPLE_MS = 1_000
 /** request counts are read while a page is open and this long after (a reload keeps its rates) */
@@ -31,11 +32,6 @@ export interface DashboardOptions {
   /** how often a change is looked for while a page is open (ms) */
   checkEveryMs?: number
   clock?: () => number
-}
-
-function send(res: ServerResponse, status: number, type: string, body: string | Buffer, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { ...headers, 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' })
-  res.end(body)
 }
 
 export class Dashboard {
