@@ -48,6 +48,22 @@ t.test('a Broker and Trigger of Sluice\'s class from the cluster: delivered, sta
   api.apply(trigger('on-knative', 'knative', `${subscriber.origin}/foreign`))
   api.apply(trigger('on-mt', 'mt', `${subscriber.origin}/foreign`))
 
+  // A Knative Service as Serving leaves it in a cluster: the Route's placeholder Service (labelled with
+  // the ksvc) and a cluster-local KIngress of our class to the revision's backend.
+  const ksvc = await knativeBackend('hello')
+  t.teardown(() => ksvc.close())
+  for (const o of serviceFor(NS, 'hello-00001', [ksvc])) api.apply(o)
+  api.apply({
+    apiVersion: 'v1', kind: 'Service',
+    metadata: { name: 'hello', namespace: NS, labels: { 'serving.knative.dev/service': 'hello', 'serving.knative.dev/route': 'hello' } },
+    spec: { type: 'ExternalName', externalName: 'sluice-internal.sluice-system.svc.cluster.local' },
+  })
+  api.apply(kingress(NS, 'hello', [`hello.${NS}`, `hello.${NS}.svc`, `hello.${NS}.svc.cluster.local`], [{ service: 'hello-00001' }], { visibility: 'ClusterLocal' }))
+  api.apply({
+    apiVersion: 'eventing.knative.dev/v1', kind: 'Trigger', metadata: { name: 'to-ksvc', namespace: NS },
+    spec: { broker: 'default', filter: { attributes: { type: 'com.example.ksvc' } }, subscriber: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'hello' } } },
+  })
+
   const sluice = await startClusterSluice(api)
   t.teardown(() => sluice.stop())
 
@@ -72,6 +88,15 @@ t.test('a Broker and Trigger of Sluice\'s class from the cluster: delivered, sta
   t.equal(seen.url, '/orders')
   t.equal(seen.headers['ce-type'], 'com.example.order')
   t.equal((await request(sluice.internalPort, INGRESS_HOST, `/${NS}/default`, { method: 'POST', headers: ce('e-2', 'other') })).status, 202)
+
+  // A subscriber that is a Knative Service is reached through Sluice's internal listener, by its cluster-local host.
+  const toKsvc = await waitFor(() => { const o = get(api, 'Trigger', 'to-ksvc'); return isReady(o) ? o : undefined }, {
+    what: () => `Trigger to-ksvc Ready; now ${JSON.stringify(get(api, 'Trigger', 'to-ksvc')?.['status'])}`,
+  })
+  t.equal((toKsvc['status'] as { subscriberUri?: string }).subscriberUri, `http://hello.${NS}.svc.cluster.local`)
+  t.equal((await request(sluice.internalPort, INGRESS_HOST, `/${NS}/default`, { method: 'POST', headers: ce('k-1', 'com.example.ksvc') })).status, 202)
+  const atKsvc = await waitFor(() => ksvc.requests.find((q) => q.headers['ce-id'] === 'k-1'), { what: 'the Knative Service got the event' })
+  t.equal(atKsvc.headers['ce-type'], 'com.example.ksvc')
 
   // Knative's brokers are not served and their objects are never written, status included.
   t.equal((await request(sluice.internalPort, INGRESS_HOST, `/${NS}/knative`, { method: 'POST', headers: ce('e-3', 'com.example.order') })).status, 404, 'a Knative-class broker is not Sluice\'s')
