@@ -8,6 +8,10 @@ import { startFakeApiServer, FakeApiServer } from '../fixtures/fake-apiserver.ts
 import { waitFor } from '../fixtures/wait.ts'
 import { createLogger } from '../../gateway/log.ts'
 import { KubernetesSource, type ClusterLoad } from '../../control/sources/kubernetes/kubernetes-source.ts'
+import { mergeLoads } from '../../control/sources/merge-loads.ts'
+import { formatError } from '../../control/sources/format-error.ts'
+import { emptyResourceSet } from '../../control/resources/types.ts'
+import { load } from '../control/sources/fixtures/load-helpers.ts'
 
 const NS = 'events'
 const CLASS = 'eventing.knative.dev/broker.class'
@@ -100,4 +104,14 @@ t.test('Knative Eventing not installed: empty kinds, synced, rarely listed again
   t.match(s.stats().find((x) => x.resource === 'brokers'), { installed: false })
   const lists = api.requestsFor({ verb: 'list', resource: 'pingsources' }).length
   t.ok(lists < 200, `the absent kind is listed at its slow pace, not in a tight loop (${lists} lists)`)
+})
+
+t.test('files next to the cluster: a Trigger in both is an error at the file, even when the cluster\'s is rejected', async (t) => {
+  const file = load(['apiVersion: eventing.knative.dev/v1', 'kind: Trigger', 'metadata:', '  name: dup', `  namespace: ${NS}`, 'spec:', '  broker: default', '  subscriber: {uri: "http://127.0.0.1:9/"}', ''].join('\n'))
+  t.same(file.errors, [])
+  const cluster: ClusterLoad = {
+    resources: emptyResourceSet(), errors: [], files: [],
+    rejected: [{ kind: 'Trigger', namespace: NS, name: 'dup', generation: 1, resourceVersion: '1', errors: [] }],
+  }
+  t.match(mergeLoads(file, cluster).errors.map(formatError), [/^hello\.yaml:4:\d+ metadata\.name: Trigger events\/dup also exists in the Kubernetes cluster/])
 })
