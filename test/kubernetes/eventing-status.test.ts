@@ -59,9 +59,13 @@ t.test('leader only, once per change, bounded, conflicts retried, rejected objec
   t.equal(api.statusWrites.length, 0, 'a follower writes nothing')
 
   api.failNext({ method: 'PUT', pathIncludes: '/brokers/b3/status', status: 409 })
+  const gate = api.hold({ method: 'PUT', pathIncludes: '/status' })
   leader = true
   writer.evaluate()
+  await waitFor(() => gate.held === 4, { what: () => `4 writes in flight; ${gate.held}` })
+  gate.release()
   await waitFor(() => api.statusWrites.length >= N + 1, { what: () => `every object written; ${api.statusWrites.length} so far` })
+  t.equal(gate.maxHeld, 4, 'never more than maxInFlight writes at once; the others waited their turn')
   await waitFor(() => writer.writes.conflict === 1 && api.get('eventing.knative.dev/v1', 'Broker', NS, 'b3')?.['status'] !== undefined, { what: 'the conflict was retried' })
   t.equal(writer.writes.ok, N + 1)
   const bad = api.get('eventing.knative.dev/v1', 'Trigger', NS, 'bad')!
