@@ -22,7 +22,8 @@ ${KN_HELP}  sluice --help | --version
 
 serve      Route traffic for the Knative resources in DIR, reloading on every change.
            --kubernetes: be the cluster's Knative ingress (KIngress of --ingress-class, default
-           sluice.ingress.networking.knative.dev), with or without --config. The cluster is the
+           sluice.ingress.networking.knative.dev) and the broker for Brokers of class sluice.dev/memory
+           or sluice.dev/jetstream, with or without --config. The cluster is the
            pod's service account, else $KUBECONFIG or ~/.kube/config, or --kubeconfig FILE.
            POD_NAMESPACE (default sluice-system) holds the sluice Services and the leader Lease.
            --state keeps generated revisions and their history (default: .sluice-state).

@@ -16,6 +16,7 @@ import { makeConfiguration, makeRoute, serviceWithStatus } from './service.ts'
 import { getCondition, rfc3339 } from './status.ts'
 import { servedHash } from '../sources/declared-hash.ts'
 import { reconcileEventing, type EventingResolution } from './eventing.ts'
+import { knativeServiceKeys } from './destinations.ts'
 import { sameRefs, type ReconcileCache } from './cache.ts'
 
 export interface ReconcileInput {
@@ -285,7 +286,7 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
     settings: s, now,
     resolve: {
       internalOrigin: input.internalOrigin ?? 'http://127.0.0.1:8081', clusterDomain: s.clusterDomain,
-      services: new Set(services.map(keyOf)), brokers: new Set(rs.brokers.map(keyOf)), coreServices: new Set(rs.coreServices.map(keyOf)),
+      services: knativeServiceKeys(services, rs.coreServices), brokers: new Set(rs.brokers.map(keyOf)), coreServices: new Set(rs.coreServices.map(keyOf)),
     },
   })
 
