@@ -20,8 +20,12 @@ export function createLogger(level: Level = (process.env.SLUICE_LOG_LEVEL as Lev
   const min = ORDER[level] ?? ORDER.info
   const emit = (lvl: Level, msg: string, fields?: Record<string, unknown>): void => {
     if (ORDER[lvl] < min) return
-    let line = `${new Date().toISOString()} ${lvl.toUpperCase().padEnd(5)} ${msg}`
+    // A multi-line message (an app's stack trace) keeps its first line here and folds the rest
+    // below the fields, each indented, so every line at column 0 still starts a record.
+    const nl = msg.indexOf('\n')
+    let line = `${new Date().toISOString()} ${lvl.toUpperCase().padEnd(5)} ${nl === -1 ? msg : msg.slice(0, nl)}`
     if (fields !== undefined) for (const k in fields) if (fields[k] !== undefined) line += ` ${k}=${format(fields[k])}`
+    if (nl !== -1) line += '\n  ' + msg.slice(nl + 1).replaceAll('\n', '\n  ')
     write(line + '\n')
   }
   return {

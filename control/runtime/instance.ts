@@ -6,7 +6,7 @@ import type { Logger } from '../../gateway/log.ts'
 import { track } from './children.ts'
 import { commandLine, containerPort, instanceEnv, protocolOf, workingDir } from './contract.ts'
 import type { LaunchSpec, Launched } from './launcher.ts'
-import { readLines } from './output.ts'
+import { readRecords } from './output.ts'
 import { LastWords } from './failure.ts'
 import type { AppLogs } from './app-logs.ts'
 import { planProbe, type ProbePlan, type ProbeTarget } from './probe.ts'
@@ -135,16 +135,13 @@ export class Instance {
     track(child)
     const fields = { revision: revision.key, instance: this.info.id }
     const appLogs = this.#cfg.appLogs
-    readLines(child.stdout!, (line) => {
-      this.#lastWords.push('stdout', line)
-      log.info(`[${this.info.id}] ${line}`, { ...fields, stream: 'stdout' })
-      appLogs?.append({ time: Date.now(), revision: revision.key, instance: this.info.id, stream: 'stdout', line })
-    })
-    readLines(child.stderr!, (line) => {
-      this.#lastWords.push('stderr', line)
-      log.info(`[${this.info.id}] ${line}`, { ...fields, stream: 'stderr' })
-      appLogs?.append({ time: Date.now(), revision: revision.key, instance: this.info.id, stream: 'stderr', line })
-    })
+    const out = (stream: 'stdout' | 'stderr') => (record: string): void => {
+      this.#lastWords.push(stream, record)
+      log.info(`[${this.info.id}] ${record}`, { ...fields, stream })
+      appLogs?.append({ time: Date.now(), revision: revision.key, instance: this.info.id, stream, line: record })
+    }
+    readRecords(child.stdout!, out('stdout'))
+    readRecords(child.stderr!, out('stderr'))
     child.on('error', (err: NodeJS.ErrnoException) => {
       if (child.pid === undefined) this.#spawnError = explainSpawnError(err, file, cwd)
       else log.warn('instance signal failed', { ...fields, error: err.message })
