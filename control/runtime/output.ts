@@ -54,10 +54,10 @@ export class LineSplitter {
 export const MAX_RECORD_LINES = 100
 /** Most characters in one record (continuation lines beyond it start the next record). */
 export const MAX_RECORD_CHARS = 16 * 1024
-/** How long a record waits for continuation lines before it is emitted. */
+/** How long a record waits for its next continuation line before it is emitted. */
 export const RECORD_FLUSH_MS = 25
 
-/** When to emit a pending record if no next line comes: `arm` at each new record; firing calls flush. */
+/** When to emit a pending record if no next line comes: `arm` at each line of a record (re-arms); firing calls flush. */
 export interface FlushTimer {
   arm(): void
   cancel(): void
@@ -96,7 +96,7 @@ type PreludeState = 0 | 1 | 2 | 3
 
 /**
  * Groups lines into records: a line that does not continue the pending record (see `continues`)
- * emits it and starts the next. A record also ends after `RECORD_FLUSH_MS` without a next line,
+ * emits it and starts the next. A record also ends `RECORD_FLUSH_MS` after its last line,
  * at MAX_RECORD_LINES / MAX_RECORD_CHARS, and at end of stream. Python's `Traceback …:` record
  * takes the unindented exception line that closes it.
  */
@@ -169,6 +169,7 @@ export class RecordGrouper {
     this.#lines.push(line)
     this.#chars += line.length + 1
     this.#prelude = prelude
+    this.#timer.arm()
   }
 
   #reset(): void {
@@ -179,17 +180,12 @@ export class RecordGrouper {
   }
 }
 
-export interface ReadRecordsOptions {
-  /** tests inject a timer they fire themselves */
-  flushTimer?: FlushTimerFactory
-}
-
 /**
  * Feeds `stream` into a LineSplitter and a RecordGrouper: `onRecord` gets single lines and
  * multi-line records (lines joined with \n). `end` and `close` both flush, whichever comes first.
  */
-export function readRecords(stream: Readable, onRecord: (record: string) => void, opts: ReadRecordsOptions = {}): RecordGrouper {
-  const grouper = new RecordGrouper(onRecord, opts.flushTimer)
+export function readRecords(stream: Readable, onRecord: (record: string) => void): RecordGrouper {
+  const grouper = new RecordGrouper(onRecord)
   const splitter = new LineSplitter((line) => grouper.line(line))
   const end = (): void => { splitter.end(); grouper.end() }
   stream.on('data', (chunk: Buffer) => splitter.push(chunk))
