@@ -8,6 +8,7 @@ import path from 'node:path'
 import { servedUrls, urlWithPort } from '../../control/served-urls.ts'
 import { BIN, request, serviceYaml, startSluice } from '../fixtures/sluice.ts'
 import { waitFor } from '../fixtures/wait.ts'
+import { appServiceYaml, configMapYaml } from '../activator/fixtures/helpers.ts'
 
 t.test('urlWithPort adds the listener port unless it is the default one or already there', async (t) => {
   t.equal(urlWithPort('http://hello.default.localhost', 8080), 'http://hello.default.localhost:8080')
@@ -116,4 +117,20 @@ t.test('SLUICE_LOG_FORMAT with an unknown value is refused at start', async (t) 
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
   t.equal(code, 2)
   t.match(err, /^sluice: SLUICE_LOG_FORMAT must be logfmt or json, got "yaml"/)
+})
+
+t.test('autoscaler decisions reach the log of a real sluice: to zero when idle, back to one on a request', async (t) => {
+  const s = await startSluice({
+    'autoscaler.yaml': configMapYaml('config-autoscaler', { 'scale-to-zero-grace-period': '1s' }),
+    'nap.yaml': appServiceYaml(`logging-${process.pid}`, { name: 'nap', annotations: { 'autoscaling.knative.dev/window': '6s' } }),
+  })
+  t.teardown(() => s.stop())
+  const scaling = (): string[] => s.logs().split('\n').filter((l) => / INFO  scaling nap-00001 /.test(l))
+  await waitFor(() => scaling().length >= 1, { what: 'the scale to zero', timeoutMs: 90_000 })
+  t.match(scaling()[0], /scaling nap-00001 from 1 to 0 revision=default\/nap-00001 from=1 to=0 reason=stable concurrency=0 target=70 desired=0/)
+  const res = await request(s.port, 'nap.default.localhost', '/', { timeoutMs: 60_000 })
+  t.equal(res.status, 200)
+  await waitFor(() => scaling().length >= 2, { what: 'the scale from zero', timeoutMs: 30_000 })
+  t.match(scaling()[1], /scaling nap-00001 from 0 to 1 .*trigger=request/)
+  t.equal(scaling().length, 2, 'no line for the ticks in between')
 })
