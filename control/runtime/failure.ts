@@ -3,6 +3,7 @@
 import { constants } from 'node:os'
 import type { ExitInfo } from './instance.ts'
 import type { RuntimeFailure } from './types.ts'
+import { ERROR_LINE } from './output.ts'
 
 /** Kubernetes reports death by signal N as exit code 128+N. */
 export function exitCode(exit: ExitInfo): number | undefined {
@@ -23,11 +24,6 @@ function lastWords(exit: ExitInfo): string {
 
 /** Lines of an app's output kept per stream to find its last words in. */
 const TAIL_LINES = 64
-/**
- * The first line of an error report: `Error: …`, `TypeError [ERR_X]: …`, `Uncaught …Error: …`,
- * Python's last `ValueError: …`, Java's `Exception in thread "main" …`, Go's `panic: …`.
- */
-const ERROR_LINE = /^(?:Uncaught )?(?:(?:[A-Za-z_$][\w$.]*)?(?:Error|Exception)\b.*:|Exception in thread |panic: |fatal error: )/
 /** lines that say nothing about the failure: Node's version banner, its --trace-uncaught hint, stack frames */
 const NOISE = /^(?:Node\.js v\d|\(Use `node --trace-|\s+at |\s*$)/
 

@@ -57,7 +57,7 @@ export const MAX_RECORD_CHARS = 16 * 1024
 /** How long a record waits for its next continuation line before it is emitted. */
 export const RECORD_FLUSH_MS = 25
 
-/** When to emit a pending record if no next line comes: `arm` at each line of a record (re-arms); firing calls flush. */
+/** When to emit a pending record that may go on in the next write: `arm` (re-arms); firing calls flush. */
 export interface FlushTimer {
   arm(): void
   cancel(): void
@@ -78,8 +78,13 @@ export function flushAfter(ms: number): FlushTimerFactory {
   }
 }
 
-/** `/app/server.js:12` or `node:internal/modules/cjs/loader:1228`: the first line of Node's error prelude */
-const LOCATION = /^\S.*:\d+$/
+/**
+ * The first line of an error report: `Error: …`, `TypeError [ERR_X]: …`, `Uncaught …Error: …`,
+ * Python's `ValueError: …`, Java's `Exception in thread "main" …`, Go's `panic: …`.
+ */
+export const ERROR_LINE = /^(?:Uncaught )?(?:(?:[A-Za-z_$][\w$.]*)?(?:Error|Exception)\b.*:|Exception in thread |panic: |fatal error: )/
+/** `/app/server.js:12`, `file:///app/a.mjs:3`, `node:internal/modules/cjs/loader:1228`, `[eval]:1`: the first line of Node's error prelude */
+const LOCATION = /^(?:\/|file:\/\/|node:|[A-Za-z]:[\\/]|\[(?:eval|stdin)\]).*:\d+$/
 const CARET = /^\s*\^+\s*$/
 
 /** a line that belongs to the record before it */
@@ -96,9 +101,11 @@ type PreludeState = 0 | 1 | 2 | 3
 
 /**
  * Groups lines into records: a line that does not continue the pending record (see `continues`)
- * emits it and starts the next. A record also ends `RECORD_FLUSH_MS` after its last line,
- * at MAX_RECORD_LINES / MAX_RECORD_CHARS, and at end of stream. Python's `Traceback …:` record
- * takes the unindented exception line that closes it.
+ * emits it and starts the next. When a write of the app ends (`chunkEnd`), an ordinary record is
+ * complete and goes out at once, so plain output is neither delayed nor reordered; one that may go
+ * on in the next write (an error line, Node's prelude, a traceback, or frames already) waits up to
+ * `RECORD_FLUSH_MS` for it. A record also ends at MAX_RECORD_LINES / MAX_RECORD_CHARS and at end of
+ * stream. Python's `Traceback …:` record takes the unindented exception line that closes it.
  */
 export class RecordGrouper {
   readonly #emit: (record: string) => void
@@ -139,6 +146,14 @@ export class RecordGrouper {
     this.#start(line)
   }
 
+  /** The app's write ended: emit the pending record, or wait a little if it may go on. */
+  chunkEnd(): void {
+    const lines = this.#lines
+    if (lines.length === 0) return
+    if (this.#prelude !== 0 || this.#traceback || lines.length > 1 || ERROR_LINE.test(lines[0]!)) this.#timer.arm()
+    else this.flush()
+  }
+
   /** Emits the pending record (an unconfirmed prelude goes out line by line). */
   flush(): void {
     const lines = this.#lines
@@ -162,14 +177,12 @@ export class RecordGrouper {
     this.#chars = line.length
     this.#prelude = LOCATION.test(line) ? 1 : 0
     this.#traceback = line === 'Traceback (most recent call last):'
-    this.#timer.arm()
   }
 
   #add(line: string, prelude: PreludeState): void {
     this.#lines.push(line)
     this.#chars += line.length + 1
     this.#prelude = prelude
-    this.#timer.arm()
   }
 
   #reset(): void {
@@ -188,7 +201,7 @@ export function readRecords(stream: Readable, onRecord: (record: string) => void
   const grouper = new RecordGrouper(onRecord)
   const splitter = new LineSplitter((line) => grouper.line(line))
   const end = (): void => { splitter.end(); grouper.end() }
-  stream.on('data', (chunk: Buffer) => splitter.push(chunk))
+  stream.on('data', (chunk: Buffer) => { splitter.push(chunk); grouper.chunkEnd() })
   stream.once('end', end)
   stream.once('close', end)
   stream.on('error', end)

@@ -27,19 +27,29 @@ t.test('a Node stack trace is one record; the next plain line starts another', a
   t.same(records.at(-1), 'next request', 'end flushes the pending record')
 })
 
-t.test('the timer emits a pending record; each line re-arms it', async (t) => {
+t.test('at the end of a write a plain record goes out at once; one that may go on waits for the timer', async (t) => {
   const { g, records, fire, armed } = grouper()
+  g.line('starting')
+  g.chunkEnd()
+  t.same(records, ['starting'], 'plain output is not delayed')
+  t.equal(armed(), 0)
   g.line('Error: x')
   g.line('    at f (a.js:1:1)')
-  t.same(records, [], 'waiting for more frames')
-  t.equal(armed(), 2)
-  fire()
-  t.same(records, ['Error: x\n    at f (a.js:1:1)'])
-  fire()
-  t.equal(records.length, 1, 'a timer with nothing pending does nothing')
+  g.chunkEnd()
+  t.same(records, ['starting'], 'a trace waits for the rest of it')
+  t.equal(armed(), 1)
   g.line('    at g (b.js:1:1)')
+  g.chunkEnd()
+  t.equal(armed(), 2, 're-armed by the next write')
   fire()
-  t.same(records.at(-1), '    at g (b.js:1:1)', 'a late frame is a record of its own, not lost')
+  t.same(records.at(-1), 'Error: x\n    at f (a.js:1:1)\n    at g (b.js:1:1)', 'frames from two writes in one record')
+  fire()
+  t.equal(records.length, 2, 'a timer with nothing pending does nothing')
+  g.line('Error: lonely')
+  g.chunkEnd()
+  t.equal(records.length, 2, 'an error line alone may be followed by its frames')
+  fire()
+  t.same(records.at(-1), 'Error: lonely')
 })
 
 t.test('records are bounded in lines', async (t) => {
@@ -68,16 +78,19 @@ t.test("Node's prelude, properties block and require stack stay with the error",
   }
 })
 
-t.test('a line ending in :digits that opens no prelude stays a line of its own', async (t) => {
+t.test('a path:line that opens no prelude stays a line of its own', async (t) => {
   const { g, records, fire } = grouper()
-  g.line('listening on 127.0.0.1:8080')
-  g.line('GET /')
-  g.line('GET /favicon.ico')
-  t.same(records, ['listening on 127.0.0.1:8080', 'GET /'])
-  g.line('ready on :9090')
+  g.line('/srv/app/data.csv:3')
+  g.line('row one')
+  g.line('row two')
+  t.same(records, ['/srv/app/data.csv:3', 'row one'])
+  g.line('/srv/app/data.csv:4')
   g.line('tick')
   fire()
-  t.same(records, ['listening on 127.0.0.1:8080', 'GET /', 'GET /favicon.ico', 'ready on :9090', 'tick'], 'the timer flushes an unconfirmed prelude line by line')
+  t.same(records, ['/srv/app/data.csv:3', 'row one', 'row two', '/srv/app/data.csv:4', 'tick'], 'the timer flushes an unconfirmed prelude line by line')
+  g.line('listening on http://127.0.0.1:8080')
+  g.chunkEnd()
+  t.same(records.at(-1), 'listening on http://127.0.0.1:8080', 'an address is no prelude: out at once')
 })
 
 t.test("Python's traceback ends with its exception line", async (t) => {
