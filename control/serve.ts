@@ -11,6 +11,7 @@ import { ScalingLoop } from './scaling/scaling-loop.ts'
 import { guardProcess } from './process-guard.ts'
 import { startKubernetes, type KubernetesOptions } from './kubernetes-mode.ts'
 import { EventSources } from './eventing-sources/event-sources.ts'
+import { servedUrls } from './served-urls.ts'
 
 export interface ServeOptions {
   /** YAML files to serve; optional with `kubernetes` */
@@ -101,6 +102,9 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     ...(opts.configDir !== undefined ? { config: opts.configDir } : {}),
     ...(opts.kubernetes !== undefined ? { kubernetes: opts.kubernetes.ingressClass } : {}),
   })
+  for (const u of servedUrls(loop.last?.objects ?? [], { port, internalPort, tlsPort: opts.tlsPort }, loop.settings?.clusterDomain ?? 'cluster.local')) {
+    log.info(`serving ${u.name}${u.tag === '' ? '' : ` tag ${u.tag}`} at ${u.url}`, { namespace: u.namespace })
+  }
   cluster?.listening({ port, internalPort })
   // Event deliveries to Sluice-served subscribers go through the internal listener, now that its port is known.
   loop.internalOrigin = internalOrigin(internalHost, internalPort)
