@@ -2,7 +2,7 @@
 // routing model for the gateway, and the next revision history. Pure: no I/O, no clock.
 import type { Configuration, IngressSplit, KIngress, KObject, KService, ResourceSet, Revision, Route } from '../resources/types.ts'
 import type { Settings } from '../settings/types.ts'
-import type { BackendSpec, RoutingIngress, RoutingModel } from '../model.ts'
+import type { BackendSpec, RoutingIngress, RoutingModel, UnavailableHost } from '../model.ts'
 import type { ConfigurationState, RevisionState } from '../state.ts'
 import { BackendIndex, type RevisionEntry } from './backends.ts'
 import { reconcileConfiguration } from './configuration.ts'
@@ -17,6 +17,7 @@ import { getCondition, rfc3339 } from './status.ts'
 import { servedHash } from '../sources/declared-hash.ts'
 import { reconcileEventing, type EventingResolution } from './eventing.ts'
 import { sameRefs, type ReconcileCache } from './cache.ts'
+import { routeUnavailable } from './unavailable.ts'
 
 export interface ReconcileInput {
   readonly resources: ResourceSet
@@ -157,13 +158,16 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
     if (ownedBy(r) === undefined && !revsOut.has(keyOf(r))) revsOut.set(keyOf(r), withRevisionStatus(r, readinessOf(r)))
   }
 
-  // 3. Routes: traffic, hosts, and the generated KIngress.
+  // 3. Routes: traffic, hosts, and the generated KIngress (or, without ready traffic, the hosts
+  // that answer 503 with the reason rather than 404).
+  const unavailable: UnavailableHost[] = []
   for (const e of routeEntries) {
     const ns = e.route.metadata.namespace
-    const built = buildTraffic(e.route, {
-      configuration: (n) => configsOut.get(nsName(ns, n)),
-      revision: (n) => revsOut.get(nsName(ns, n)),
-    })
+    const lookup = {
+      configuration: (n: string) => configsOut.get(nsName(ns, n)),
+      revision: (n: string) => revsOut.get(nsName(ns, n)),
+    }
+    const built = buildTraffic(e.route, lookup)
     e.traffic = built.traffic
     e.trafficError = built.error
     try {
@@ -174,8 +178,9 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
       e.hostError = (err as Error).message
     }
     const usable = e.traffic !== undefined && (e.traffic.targets.get('')?.length ?? 0) > 0
-    if (usable && e.hosts !== undefined && !declaredIngresses.has(keyOf(e.route))) {
-      e.ingress = makeIngress(e.route, e.traffic!, e.hosts, s)
+    if (e.hosts !== undefined && !declaredIngresses.has(keyOf(e.route))) {
+      if (usable) e.ingress = makeIngress(e.route, e.traffic!, e.hosts, s)
+      else unavailable.push(...routeUnavailable({ route: e.route, hosts: e.hosts, error: e.trafficError, lookup, settings: s }))
     }
   }
 
@@ -303,6 +308,7 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
     model: {
       ingresses: routing,
       backends: new Map([...backends.keys()].sort().map((k) => [k, backends.get(k)!])),
+      unavailable,
     },
     state,
     summary: { services: services.length, routes: routesOut.length, ingresses: ingressesOut.length, hosts },
