@@ -17,6 +17,7 @@ import { localRunWarnings } from './sources/local-run-warnings.ts'
 import { envErrors } from './sources/env-refs.ts'
 import { envObjects, withLiteralEnv } from './resources/env.ts'
 import { readSettings } from './settings/read-settings.ts'
+import { keepObjectTransitionTimes } from './reconcile/status.ts'
 import { reconcile, type ReconcileOutput } from './reconcile/index.ts'
 import { CompileCache, compile } from './compile/compile.ts'
 import { ReconcileCache } from './reconcile/cache.ts'
@@ -220,6 +221,7 @@ export class ControlLoop {
           resources: result.resources, settings, state: this.#state, now: new Date(), runtime: scaling ? (k) => scaling.view(k) : undefined,
           internalOrigin: this.internalOrigin,
           cache: this.#reconcileCache,
+          previous: this.last?.objects,
           // In a cluster a KIngress moves to backends that may not be ready yet: keep serving its last good spec meanwhile.
           ...(this.#opts.kubernetes !== undefined && this.last !== null ? { lastServed: this.last.served } : {}),
         })
@@ -246,7 +248,11 @@ export class ControlLoop {
         const said = new Set(certs!.warnings.map((w) => w.message))
         if (!refresh) for (const w of localCerts!.warnings) if (!said.has(w.message)) log.warn('certificate warning', { at: formatError(w) })
         // event sources: statuses into `out`; bound revisions get K_SINK/K_CE_OVERRIDES for the runtime only
-        if (this.#opts.eventSources !== undefined) out = this.#opts.eventSources.apply(out, result.resources)
+        if (this.#opts.eventSources !== undefined) {
+          out = this.#opts.eventSources.apply(out, result.resources)
+          const objects = keepObjectTransitionTimes(out.objects, this.last?.objects)
+          out = { ...out, objects }
+        }
         const runtimeOut = withRuntimeEnv(out, result.resources)
         scaling?.sync(this.#opts.eventSources?.bind(runtimeOut) ?? runtimeOut, autoscaler)
         this.#warnLocalRun(result.resources)

@@ -13,7 +13,7 @@ import { CONFIGURATION_LABEL, nsName } from './names.ts'
 import { defaultRevisionSpec, revisionReadiness, withRevisionStatus, type Readiness, type ReadinessContext } from './revision.ts'
 import { buildTraffic, routeWithStatus, type TargetError, type TrafficConfig } from './route.ts'
 import { makeConfiguration, makeRoute, serviceWithStatus } from './service.ts'
-import { getCondition, rfc3339 } from './status.ts'
+import { getCondition, keepObjectTransitionTimes, rfc3339 } from './status.ts'
 import { servedHash } from '../sources/declared-hash.ts'
 import { reconcileEventing, type EventingResolution } from './eventing.ts'
 import { sameRefs, type ReconcileCache } from './cache.ts'
@@ -40,6 +40,11 @@ export interface ReconcileInput {
    * hosts). Without it every pass builds everything; with it the result is the same.
    */
   readonly cache?: ReconcileCache
+  /**
+   * The last pass's objects (ReconcileOutput.objects): a condition whose status is unchanged keeps
+   * the lastTransitionTime it had there (status.ts keepTransitionTimes). Without it every time is `now`.
+   */
+  readonly previous?: readonly KObject[]
 }
 
 export interface ReconcileOutput {
@@ -297,13 +302,16 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
   cache?.end()
   return {
     objects: [
-      ...sortedByKey(servicesOut),
-      ...sortedByKey([...configsOut.values()]),
-      ...sortedByKey([...revsOut.values()]),
-      ...sortedByKey(routesOut),
-      ...sortedByKey(ingressesOut),
+      ...keepObjectTransitionTimes([
+        ...sortedByKey(servicesOut),
+        ...sortedByKey([...configsOut.values()]),
+        ...sortedByKey([...revsOut.values()]),
+        ...sortedByKey(routesOut),
+        ...sortedByKey(ingressesOut),
+      ], input.previous),
       ...rs.coreServices, ...rs.endpoints, ...rs.endpointSlices, ...rs.configMaps, ...rs.secrets,
-      ...eventing.brokers, ...eventing.triggers, ...rs.pingSources, ...rs.containerSources, ...rs.sinkBindings, ...rs.others,
+      ...keepObjectTransitionTimes([...eventing.brokers, ...eventing.triggers], input.previous),
+      ...rs.pingSources, ...rs.containerSources, ...rs.sinkBindings, ...rs.others,
     ],
     model: {
       ingresses: routing,
