@@ -18,6 +18,7 @@ import { envErrors } from './sources/env-refs.ts'
 import { envObjects, withLiteralEnv } from './resources/env.ts'
 import { readSettings } from './settings/read-settings.ts'
 import { keepObjectTransitionTimes } from './reconcile/status.ts'
+import { withServedUrls, type PublicPorts } from '../lib/served-url.ts'
 import { reconcile, type ReconcileOutput } from './reconcile/index.ts'
 import { CompileCache, compile } from './compile/compile.ts'
 import { ReconcileCache } from './reconcile/cache.ts'
@@ -87,6 +88,11 @@ export class ControlLoop {
   /** the last good reconcile, or null before the first good load */
   last: ReconcileOutput | null = null
   settings: Settings | null = null
+  /**
+   * The public listeners' ports, shown in Service and Route URLs (serve.ts sets them once listening,
+   * in file mode only: in Kubernetes the URLs stay portless, as Knative writes them).
+   */
+  publicPorts: PublicPorts | null = null
   /** where event deliveries reach Sluice-served subscribers (serve.ts sets it once the internal listener is up) */
   internalOrigin = 'http://127.0.0.1:8081'
   /** errors of the latest load (a refresh keeps them); empty when it was good */
@@ -346,9 +352,11 @@ export class ControlLoop {
     }
   }
 
-  /** Every object with its computed status, for /debug/resources. */
+  /** Every object with its computed status, for /debug/resources: Service and Route URLs as served (lib/served-url.ts). */
   resources(): object[] {
-    return (this.last?.objects ?? []).map(stripSource)
+    const ports = this.publicPorts
+    const clusterDomain = this.settings?.clusterDomain ?? 'cluster.local'
+    return (this.last?.objects ?? []).map((o) => withServedUrls(stripSource(o), ports, clusterDomain))
   }
 }
 
@@ -371,7 +379,7 @@ function connectionLimits(s: Settings): ConnectionLimits {
   return { headerTimeoutMs: Math.round(clientHeaderTimeoutSeconds * 1000), idleTimeoutMs: Math.round(clientIdleTimeoutSeconds * 1000), maxConnections }
 }
 
-function stripSource(o: KObject): object {
+function stripSource(o: KObject): Omit<KObject, 'source'> {
   const { source: _source, ...rest } = o
   return rest
 }
