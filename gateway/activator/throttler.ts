@@ -105,7 +105,14 @@ export class RevisionThrottler {
    * failing managed revision is still asked for, so the runtime keeps trying while requests come.
    */
   noInstanceAnswer(): string {
-    if (this.managed) this.hooks.demand(this)
+    if (this.managed) {
+      // In flight for the length of the poke only (nothing added to the average): a revision at
+      // zero is asked for an instance, as a buffered request would ask.
+      const now = performance.now()
+      this.#meter(now, 1)
+      this.hooks.demand(this)
+      this.#meter(now, -1)
+    }
     return this.failure ?? this.#noInstance
   }
 

@@ -2,7 +2,7 @@
 // why (starting, failed, an image without a command, a ready revision whose instances stopped
 // coming up); hosts nobody declared stay 404. Through a real `sluice serve`.
 import t, { type Test } from 'tap'
-import { writeFileSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { eventually, request, startSluice, tempDir, type HttpResult } from '../fixtures/sluice.ts'
@@ -38,7 +38,7 @@ const s = await startSluice({
   'phoenix.yaml': service('phoenix', { env: { APP_FAIL_IF: mark, APP_MARK: mark } }),
   'lazy.yaml': service('lazy', { env: { APP_FAIL_IF: broken }, annotations: { 'autoscaling.knative.dev/initial-scale': '0' } }),
 })
-t.teardown(() => s.stop())
+t.teardown(async () => { await s.stop(); rmSync(dir, { recursive: true, force: true }) })
 
 const get = (host: string, p = '/', port = s.port): Promise<HttpResult> => request(port, host, p, { timeoutMs: 30_000 })
 
@@ -89,6 +89,9 @@ t.test('a ready revision whose instances stop coming up answers why, not a timeo
   // Its replacements now fail at start (the mark exists): after the crash loop, 503 with the reason.
   const r = await until503('phoenix.default.localhost', /failed/)
   unavailable(t, r, /^revision phoenix-00001 failed: ExitCode1: .*Cannot find module/)
+  // Fixed: the runtime's next attempt starts, and the host serves again by itself.
+  rmSync(mark)
+  t.ok(await eventually(async () => (await get('phoenix.default.localhost')).status === 200, 60_000, 200), 'recovers without a config change')
 })
 
 t.test('a revision scaled from zero that fails to start answers why', async (t) => {
