@@ -106,6 +106,8 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     log.info(`serving ${u.name}${u.tag === '' ? '' : ` tag ${u.tag}`} at ${u.url}`, { namespace: u.namespace })
   }
   cluster?.listening({ port, internalPort })
+  // Shown URLs name the public port on one machine; in a cluster they stay as Knative writes them.
+  if (opts.kubernetes === undefined) loop.publicPorts = { http: port, https: opts.tlsPort ?? 8443 }
   // Event deliveries to Sluice-served subscribers go through the internal listener, now that its port is known.
   loop.internalOrigin = internalOrigin(internalHost, internalPort)
   eventSources.setInternalOrigin(loop.internalOrigin)

@@ -15,7 +15,7 @@ import { condition, rfc3339, withReady } from '../reconcile/status.ts'
 import { isFromCluster, type RawObject, type RejectedObject } from '../sources/kubernetes/cluster-objects.ts'
 import { EVENTING_KINDS, type EventingKind } from '../sources/kubernetes/eventing-ownership.ts'
 import type { EventingBucket } from '../sources/kubernetes/eventing-ownership.ts'
-import { keepTransitionTimes } from './ingress-status.ts'
+import { keepStatusTimes } from './ingress-status.ts'
 
 export interface EventingStatusOptions {
   readonly kubeConfig: KubeConfig
@@ -111,7 +111,7 @@ export class EventingStatusWriter {
     if (raw === undefined || (raw.metadata?.generation ?? 1) !== d.generation) return
     const current = (raw['status'] ?? {}) as Record<string, unknown>
     if (sameStatus(current, d.status)) return
-    const status = keepTransitionTimes(d.status, current)
+    const status = keepStatusTimes(d.status, current)
     this.#writing.add(key)
     const { group, version, plural, kind } = d.kind
     const body = { apiVersion: `${group}/${version}`, kind, metadata: { name: d.name, namespace: d.namespace, resourceVersion: raw.metadata?.resourceVersion }, status }

@@ -9,7 +9,7 @@ import type { Logger } from '../../gateway/log.ts'
 import type { Condition, ConfigError, KIngress } from '../resources/types.ts'
 import type { ReconcileOutput } from '../reconcile/index.ts'
 import type { LoadResult } from '../sources/load.ts'
-import { condition, withReady } from '../reconcile/status.ts'
+import { condition, keepTransitionTimes, withReady } from '../reconcile/status.ts'
 import { rfc3339 } from '../reconcile/status.ts'
 import { isFromCluster, type RawObject, type RejectedObject } from '../sources/kubernetes/cluster-objects.ts'
 import { servedHash } from '../sources/declared-hash.ts'
@@ -226,7 +226,7 @@ export class IngressStatusWriter {
     if (raw === undefined || (raw.metadata?.generation ?? 1) !== d.generation) return
     const current = (raw['status'] ?? {}) as Record<string, unknown>
     if (sameStatus(current, d.status)) return
-    const status = keepTransitionTimes(d.status, current)
+    const status = keepStatusTimes(d.status, current)
     this.#writing.add(key)
     const body = { apiVersion: `${GROUP}/${VERSION}`, kind: 'Ingress', metadata: { name: d.name, namespace: d.namespace, resourceVersion: raw.metadata?.resourceVersion }, status }
     this.#api.replaceNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace: d.namespace, plural: 'ingresses', name: d.name, body })
@@ -311,12 +311,7 @@ function sameStatus(a: Record<string, unknown>, b: Record<string, unknown>): boo
   return true
 }
 
-/** A condition whose status did not change keeps the time it last changed. */
-export function keepTransitionTimes(next: Record<string, unknown>, current: Record<string, unknown>): Record<string, unknown> {
-  const before = new Map(((current.conditions ?? []) as Condition[]).map((c) => [c.type, c]))
-  const conditions = ((next.conditions ?? []) as Condition[]).map((c) => {
-    const old = before.get(c.type)
-    return old !== undefined && old.status === c.status && old.lastTransitionTime !== undefined ? { ...c, lastTransitionTime: old.lastTransitionTime } : c
-  })
-  return { ...next, conditions }
+/** A condition whose status did not change keeps the time it last changed (the one rule, reconcile/status.ts). */
+export function keepStatusTimes(next: Record<string, unknown>, current: Record<string, unknown>): Record<string, unknown> {
+  return { ...next, conditions: keepTransitionTimes((next.conditions ?? []) as Condition[], (current.conditions ?? []) as Condition[]) }
 }

@@ -36,7 +36,7 @@ export class Activator implements ThrottlerHooks {
         const known = this.#pushed.get(b.key)
         if (known !== undefined) t.setInstances(known)
       }
-      t.configure(b.containerConcurrency, this.queueDepth, b.managed)
+      t.configure(b.containerConcurrency, this.queueDepth, b.managed, b.unavailable ?? null)
       if (!b.managed) t.setInstances(b.origins.map((origin) => ({ id: origin, origin, protocol: b.protocol, tls: b.tls ?? null })))
       b.throttler = t
     }

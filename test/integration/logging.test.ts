@@ -5,19 +5,10 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { servedUrls, urlWithPort } from '../../control/served-urls.ts'
+import { servedUrls } from '../../control/served-urls.ts'
 import { BIN, request, serviceYaml, startSluice } from '../fixtures/sluice.ts'
 import { waitFor } from '../fixtures/wait.ts'
 import { appServiceYaml, configMapYaml } from '../activator/fixtures/helpers.ts'
-
-t.test('urlWithPort adds the listener port unless it is the default one or already there', async (t) => {
-  t.equal(urlWithPort('http://hello.default.localhost', 8080), 'http://hello.default.localhost:8080')
-  t.equal(urlWithPort('http://hello.default.localhost', 80), 'http://hello.default.localhost')
-  t.equal(urlWithPort('https://hello.example.com', 443), 'https://hello.example.com')
-  t.equal(urlWithPort('https://hello.example.com', 8443), 'https://hello.example.com:8443')
-  t.equal(urlWithPort('http://hello.default.localhost:9000', 8080), 'http://hello.default.localhost:9000', 'a URL that names its port keeps it')
-  t.equal(urlWithPort('http://hello.default.localhost', undefined), 'http://hello.default.localhost')
-})
 
 t.test('servedUrls: route URLs and tag URLs on the listener that serves them', async (t) => {
   const route = (name: string, status: object) => ({ apiVersion: 'serving.knative.dev/v1', kind: 'Route', metadata: { name, namespace: 'ns', labels: {}, annotations: {} }, spec: {}, status: status as Record<string, unknown> })
