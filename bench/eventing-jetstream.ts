@@ -16,7 +16,7 @@
 // tune it; GATEWAY_PROF=DIR writes a --cpu-prof of the gateway child there. Exit status 1 when setup 1's median misses the target; 0 with a "skipped" line when
 // nats-server is not installed.
 import { fork, type ChildProcess } from 'node:child_process'
-import { accessSync, constants } from 'node:fs'
+import { accessSync, constants, rmSync } from 'node:fs'
 import http from 'node:http'
 import os from 'node:os'
 import type { AddressInfo } from 'node:net'
@@ -131,7 +131,15 @@ async function main(): Promise<void> {
 
   const nats = await startNatsServer()
   let child: ChildProcess | null = null
-  process.on('exit', () => child?.kill('SIGKILL'))
+  // however it ends (bench/lib.ts exits on SIGINT/SIGTERM/SIGHUP, e.g. run.sh's timeout; a closed
+  // stdout), nats-server, its store and the gateway child go with it
+  process.on('exit', () => {
+    child?.kill('SIGKILL')
+    const pid = nats.pid()
+    if (pid !== null) try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
+    rmSync(nats.storeDir, { recursive: true, force: true })
+  })
+  process.stdout.on('error', () => process.exit(1))
   let status = 0
   try {
     const natsPid = nats.pid()!
