@@ -6,10 +6,12 @@
 // publish resolves 'accepted' only on a PubAck naming a stream (stored, or recognised as a
 // duplicate of one stored); anything else, including no answer within the timeout, is 'failed'.
 //
-// Publishes queued within one turn of the event loop go out together on the next setImmediate, so
-// the NATS client writes them to its socket in one syscall instead of one per ingress request.
+// Publishes queued within one turn of the event loop go out together at the start of the next
+// (jetstream-turn.ts), so the NATS client writes them, and the triggers' acks, in one syscall
+// instead of one per ingress request.
 import { createInbox, headers } from '@nats-io/transport-node'
 import type { Msg, MsgHdrs, NatsConnection, PublishOptions, Subscription } from '@nats-io/transport-node'
+import { flushNextTurn } from './jetstream-turn.ts'
 import type { AcceptResult } from './types.ts'
 
 /** Told the fate of each publish (a broker's counters); called before the publish resolves. */
@@ -91,7 +93,7 @@ export class PubAckPipeline {
       this.#queue.push(new Pending(subject, data, msgId, sink, resolve))
       if (!this.#flushScheduled) {
         this.#flushScheduled = true
-        setImmediate(this.#flush)
+        flushNextTurn(this.#flush)
       }
     })
   }

@@ -6,7 +6,7 @@
 // deliveries and delayed naks alike), so nothing here queues without limit.
 //
 // Settlements (ack, nak with delay, term) made within one turn of the event loop are sent together
-// on the next setImmediate: one socket write for all the deliveries that finished in that turn
+// at the start of the next (jetstream-turn.ts, with the publisher's publishes): one socket write for all the deliveries that finished in that turn
 // instead of one each (a write to nats-server was the largest single cost per durable event).
 // They stay fire-and-forget (no ackAck round trip), as in eventing-natss; a settlement lost to a
 // crash or a disconnect means a redelivery after the ack wait, which at-least-once allows.
@@ -14,6 +14,7 @@ import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-i
 import type { Logger } from '../log.ts'
 import { retryDelayMs } from './backoff.ts'
 import { decodeEvent } from './jetstream-names.ts'
+import { flushNextTurn } from './jetstream-turn.ts'
 import type { AttemptOutcome, CloudEventRecord, CompiledTrigger, Deliverer } from './types.ts'
 
 export interface TriggerRunnerOptions {
@@ -161,7 +162,7 @@ export class TriggerRunner {
     this.#settleHow.push(how)
     if (!this.#settleScheduled) {
       this.#settleScheduled = true
-      setImmediate(this.#flushSettlements)
+      flushNextTurn(this.#flushSettlements)
     }
   }
 
