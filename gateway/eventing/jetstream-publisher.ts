@@ -22,21 +22,30 @@ export interface PubAckSink {
 
 const MSG_ID = 'Nats-Msg-Id'
 
-/** One publish from accept() to its PubAck. */
+/** One publish from accept() to its PubAck: what to write, whom to tell, and the promise to settle. */
 class Pending {
   readonly subject: string
   readonly data: Uint8Array
   readonly msgId: string
   readonly sink: PubAckSink
-  readonly resolve: (r: AcceptResult) => void
+  readonly result: PromiseWithResolvers<AcceptResult> = Promise.withResolvers<AcceptResult>()
   deadline = 0
 
-  constructor(subject: string, data: Uint8Array, msgId: string, sink: PubAckSink, resolve: (r: AcceptResult) => void) {
+  constructor(subject: string, data: Uint8Array, msgId: string, sink: PubAckSink) {
     this.subject = subject
     this.data = data
     this.msgId = msgId
     this.sink = sink
-    this.resolve = resolve
+  }
+
+  accepted(duplicate: boolean): void {
+    this.sink.stored(duplicate)
+    this.result.resolve('accepted')
+  }
+
+  failed(reason: string): void {
+    this.sink.failed(reason)
+    this.result.resolve('failed')
   }
 }
 
@@ -84,18 +93,17 @@ export class PubAckPipeline {
   }
 
   publish(subject: string, data: Uint8Array, msgId: string, sink: PubAckSink): Promise<AcceptResult> {
-    return new Promise<AcceptResult>((resolve) => {
-      if (this.#closed) {
-        sink.failed('the NATS connection is closing')
-        resolve('failed')
-        return
-      }
-      this.#queue.push(new Pending(subject, data, msgId, sink, resolve))
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true
-        flushNextTurn(this.#flush)
-      }
-    })
+    const p = new Pending(subject, data, msgId, sink)
+    if (this.#closed) {
+      p.failed('the NATS connection is closing')
+      return p.result.promise
+    }
+    this.#queue.push(p)
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true
+      flushNextTurn(this.#flush)
+    }
+    return p.result.promise
   }
 
   #write(): void {
@@ -106,8 +114,7 @@ export class PubAckPipeline {
     const opts = this.#opts
     for (const p of queue) {
       if (this.#closed) {
-        p.sink.failed('the NATS connection is closing')
-        p.resolve('failed')
+        p.failed('the NATS connection is closing')
         continue
       }
       const token = this.#next++
@@ -118,8 +125,7 @@ export class PubAckPipeline {
       try {
         this.#nc.publish(p.subject, p.data, opts)
       } catch (err) {
-        p.sink.failed(`publish to ${p.subject}: ${(err as Error).message}`)
-        p.resolve('failed')
+        p.failed(`publish to ${p.subject}: ${(err as Error).message}`)
         continue
       }
       p.deadline = deadline
@@ -138,8 +144,7 @@ export class PubAckPipeline {
     if (data.length === 0) {
       // a status message: 503 is "no responders", no stream listens on the subject
       const code = m.headers?.code ?? 0
-      p.sink.failed(code === 503 ? `no JetStream stream stores ${p.subject}` : `publish to ${p.subject}: status ${code} ${m.headers?.description ?? ''}`)
-      p.resolve('failed')
+      p.failed(code === 503 ? `no JetStream stream stores ${p.subject}` : `publish to ${p.subject}: status ${code} ${m.headers?.description ?? ''}`)
       return
     }
     let ack: { stream?: unknown; duplicate?: unknown; error?: { description?: unknown; err_code?: unknown } }
@@ -149,14 +154,11 @@ export class PubAckPipeline {
       ack = {}
     }
     if (ack.error !== undefined) {
-      p.sink.failed(`publish to ${p.subject}: ${String(ack.error.description ?? 'JetStream error')} (err_code ${String(ack.error.err_code)})`)
-      p.resolve('failed')
+      p.failed(`publish to ${p.subject}: ${String(ack.error.description ?? 'JetStream error')} (err_code ${String(ack.error.err_code)})`)
     } else if (typeof ack.stream !== 'string' || ack.stream === '') {
-      p.sink.failed(`publish to ${p.subject}: not a PubAck: ${Buffer.from(data).toString('utf8', 0, 200)}`)
-      p.resolve('failed')
+      p.failed(`publish to ${p.subject}: not a PubAck: ${Buffer.from(data).toString('utf8', 0, 200)}`)
     } else {
-      p.sink.stored(ack.duplicate === true)
-      p.resolve('accepted')
+      p.accepted(ack.duplicate === true)
     }
   }
 
@@ -166,8 +168,7 @@ export class PubAckPipeline {
     for (const [token, p] of this.#waiting) {
       if (p.deadline > now) break
       this.#waiting.delete(token)
-      p.sink.failed(`publish to ${p.subject}: no PubAck within ${this.#timeoutMs} ms`)
-      p.resolve('failed')
+      p.failed(`publish to ${p.subject}: no PubAck within ${this.#timeoutMs} ms`)
     }
     this.#checkIdle()
   }
@@ -177,9 +178,9 @@ export class PubAckPipeline {
     if (this.#closed) return
     this.#closed = true
     clearInterval(this.#timer)
-    for (const p of this.#queue) { p.sink.failed('the NATS connection is closing'); p.resolve('failed') }
+    for (const p of this.#queue) p.failed('the NATS connection is closing')
     this.#queue = []
-    for (const p of this.#waiting.values()) { p.sink.failed('the NATS connection closed before the PubAck'); p.resolve('failed') }
+    for (const p of this.#waiting.values()) p.failed('the NATS connection closed before the PubAck')
     this.#waiting.clear()
     this.#checkIdle()
     try { this.#sub.unsubscribe() } catch { /* the connection is closed already */ }
