@@ -119,7 +119,7 @@ export class PubAckPipeline {
       }
       const token = this.#next++
       const h = headers()
-      h.set(MSG_ID, p.msgId)
+      h.append(MSG_ID, p.msgId) // a fresh object: append skips set's search for an old value
       opts.reply = this.#prefix + token
       opts.headers = h
       try {
