@@ -2,7 +2,8 @@
 // one wildcard reply subscription, one pending table keyed by a counter, one timer for timeouts.
 // `js.publish()` of @nats-io/jetstream is a request per event — a mux entry, a timer, a deferred,
 // a "cancelled" RequestError (with its stack) made after every success, a promise chain of four
-// hops — and was about half the gateway's CPU per durable event. The guarantee is unchanged: a
+// hops; with it and an ack write per delivery the gateway spent twice the CPU per durable event it
+// spends now (bench/eventing-jetstream.ts, docs/eventing-jetstream.md). The guarantee is unchanged: a
 // publish resolves 'accepted' only on a PubAck naming a stream (stored, or recognised as a
 // duplicate of one stored); anything else, including no answer within the timeout, is 'failed'.
 //

@@ -6,10 +6,11 @@
 // deliveries and delayed naks alike), so nothing here queues without limit.
 //
 // Settlements (ack, nak with delay, term) made within one turn of the event loop are sent together
-// at the start of the next (jetstream-turn.ts, with the publisher's publishes): one socket write for all the deliveries that finished in that turn
-// instead of one each (a write to nats-server was the largest single cost per durable event).
-// They stay fire-and-forget (no ackAck round trip), as in eventing-natss; a settlement lost to a
-// crash or a disconnect means a redelivery after the ack wait, which at-least-once allows.
+// at the start of the next (jetstream-turn.ts, with the publisher's publishes): one socket write
+// for every delivery that finished in that turn instead of one each (a write to nats-server per
+// ack was the largest single cost per durable event). They stay fire-and-forget (no ackAck round
+// trip), as in eventing-natss; a settlement lost to a crash or a disconnect means a redelivery
+// after the ack wait, which at-least-once allows.
 import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream'
 import type { Logger } from '../log.ts'
 import { retryDelayMs } from './backoff.ts'
@@ -75,7 +76,7 @@ export class TriggerRunner {
   #restartDelayMs = 250
   #idle: (() => void) | null = null
   readonly #onMessage = (m: JsMsg): void => this.#handle(m)
-  /** settlements waiting for the next setImmediate: the message and ACK, TERM or a nak delay in ms */
+  /** settlements waiting for the next turn: the message, and ACK, TERM or a nak delay in ms */
   #settleMsgs: JsMsg[] = []
   #settleHow: number[] = []
   #settleScheduled = false
