@@ -13,6 +13,7 @@ import type { ConfigError } from './resources/types.ts'
 import { loadKubeConfig } from './sources/kubernetes/kube-config.ts'
 import { KubernetesSource, type ClusterLoad } from './sources/kubernetes/kubernetes-source.ts'
 import { IngressStatusWriter, logRejected } from './status/ingress-status.ts'
+import { PluginStatusWriter } from './status/plugin-status.ts'
 import { StatusProber, type ProbeTarget } from './status/prober.ts'
 import { LeaderElector } from './status/leader-election.ts'
 
@@ -33,6 +34,8 @@ export interface KubernetesOptions {
 export interface KubernetesMode {
   readonly source: KubernetesSource
   applied(out: ReconcileOutput, load: LoadResult, problems: readonly ConfigError[]): void
+  /** a load the control loop refused: the Plugins its errors point at are reported on their status */
+  refused(load: LoadResult, errors: readonly ConfigError[]): void
   /** the gateway listens: this replica can be probed at its internal port (when no sluice-internal endpoints are known) */
   listening(ports: { port: number; internalPort: number }): void
   stop(): Promise<void>
@@ -64,6 +67,7 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
   const source = new KubernetesSource({ kubeConfig, log, ingressClass: opts.ingressClass, knativeNamespace: opts.knativeNamespace })
   let self: { port: number; internalPort: number } | null = null
   let writer: IngressStatusWriter | null = null
+  let plugins: PluginStatusWriter | null = null
   // Kept-alive connections and 32 probes at once (Knative: 15, each on a fresh connection): the
   // probes go to Sluice's own replicas, and at start-up every ingress is probed at once.
   const newProber = () => new StatusProber({ log, onReady: (key) => writer?.evaluate(key), concurrency: 32, keepAlive: { idleMs: 5_000 } })
@@ -89,7 +93,7 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
     releaseOnCancel: true,
     onError: (err) => log.debug('leader election call failed', { error: (err as Error).message }),
     ...(opts.lease !== undefined ? { leaseDurationMs: opts.lease.durationMs, renewDeadlineMs: opts.lease.renewDeadlineMs, retryPeriodMs: opts.lease.retryPeriodMs } : {}),
-    onStartedLeading: () => { log.info('leading: this replica writes ingress status', { identity }); writer?.evaluate() },
+    onStartedLeading: () => { log.info('leading: this replica writes ingress status', { identity }); writer?.evaluate(); plugins?.evaluate() },
     onStoppedLeading: () => { log.info('no longer leading; status writes stop', { identity }); stopProbing() },
     onNewLeader: (leader: string) => { if (leader !== identity) log.info('following', { leader }) },
   })
@@ -114,16 +118,22 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
       return { public: `${PUBLIC_SERVICE}.${suffix}`, private: `${INTERNAL_SERVICE}.${suffix}` }
     },
   })
+  plugins = new PluginStatusWriter({ kubeConfig, log, current: (ns, name) => source.plugin(ns, name), isLeader: () => elector.isLeader() })
   // A status-only update (ours, or someone overwriting it) re-checks that one ingress, not the table.
   source.onStatusChange = (ns, name) => writer?.evaluate(`${ns}/${name}`)
   const rejectedSeen = new Map<string, string>()
-  registerMetrics(ctx.registry, source, () => elector.isLeader(), () => writer!.writes, () => rejectedSeen.size)
+  registerMetrics(ctx.registry, source, () => elector.isLeader(), () => writer!.writes, () => [...rejectedSeen.keys()].filter((k) => k.startsWith('Ingress/')).length)
   elector.start()
   return {
     source,
     applied(out, load, problems) {
       logRejected(log, (load as ClusterLoad).rejected ?? [], rejectedSeen)
       writer!.applied(out, load, problems)
+      plugins!.applied(load as ClusterLoad)
+    },
+    refused(load, errors) {
+      logRejected(log, (load as ClusterLoad).rejected ?? [], rejectedSeen)
+      plugins!.refused(load as ClusterLoad, errors)
     },
     listening(ports) {
       self = ports
@@ -131,6 +141,7 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
     },
     async stop() {
       writer!.stop()
+      plugins!.stop()
       prober.stop()
       await elector.stop()
     },

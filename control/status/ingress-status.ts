@@ -297,7 +297,7 @@ function sameBalancer(a: unknown, b: unknown): boolean {
 }
 
 /** Equal for what Sluice writes: generation, load balancers, and each condition but its time. */
-function sameStatus(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+export function sameStatus(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
   if (a.observedGeneration !== b.observedGeneration) return false
   if (!sameBalancer(a.privateLoadBalancer, b.privateLoadBalancer) || !sameBalancer(a.publicLoadBalancer, b.publicLoadBalancer)) return false
   const ca = (a.conditions ?? []) as Condition[]
@@ -312,7 +312,7 @@ function sameStatus(a: Record<string, unknown>, b: Record<string, unknown>): boo
 }
 
 /** A condition whose status did not change keeps the time it last changed. */
-function keepTransitionTimes(next: Record<string, unknown>, current: Record<string, unknown>): Record<string, unknown> {
+export function keepTransitionTimes(next: Record<string, unknown>, current: Record<string, unknown>): Record<string, unknown> {
   const before = new Map(((current.conditions ?? []) as Condition[]).map((c) => [c.type, c]))
   const conditions = ((next.conditions ?? []) as Condition[]).map((c) => {
     const old = before.get(c.type)

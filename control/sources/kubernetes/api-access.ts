@@ -38,6 +38,8 @@ export const API_ACCESS: readonly ApiAccess[] = Object.freeze([
     why: 'ready addresses of backend Services, and of sluice-internal (the replicas the leader probes)' },
   { group: 'sluice.dev', resource: 'plugins', verbs: ['list', 'watch'], scope: 'cluster',
     why: 'Plugin objects attached to routes with sluice.dev/plugins or config-sluice plugins' },
+  { group: 'sluice.dev', resource: 'plugins/status', verbs: ['update'], scope: 'cluster',
+    why: 'the leader writes each Plugin status (Ready, or why Sluice cannot use it, with the field path)' },
   { group: '', resource: 'configmaps', verbs: ['list', 'watch'], scope: 'knative-namespace',
     why: 'config-network, config-domain, config-features, config-defaults and config-sluice' },
   { group: 'coordination.k8s.io', resource: 'leases', verbs: ['create', 'get', 'update'], scope: 'own-namespace',

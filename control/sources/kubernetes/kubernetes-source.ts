@@ -55,7 +55,7 @@ interface Watched {
 
 const keyOf = (o: KubernetesObject): string => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`
 
-/** Everything checked() reads from a KIngress except resourceVersion (status is not read at all). */
+/** Everything checked() reads from a KIngress or Plugin except resourceVersion (status is not read at all). */
 function ingressInput(raw: RawObject): string {
   const m = raw.metadata ?? {}
   const created = m.creationTimestamp instanceof Date ? m.creationTimestamp.toISOString() : m.creationTimestamp
@@ -106,6 +106,11 @@ export class KubernetesSource {
     const w = this.#watched[0]!
     const raw = w.informer.get(name, namespace) as RawObject | undefined
     return raw !== undefined && this.#ours(raw) ? raw : undefined
+  }
+
+  /** A Plugin as the cluster holds it now (status and resourceVersion included). */
+  plugin(namespace: string, name: string): RawObject | undefined {
+    return this.#watched.find((w) => w.bucket === 'plugins')!.informer.get(name, namespace) as RawObject | undefined
   }
 
   /** Ready addresses of a Service's EndpointSlices, with their ports by name (the prober's targets). */
@@ -175,7 +180,7 @@ export class KubernetesSource {
     /** of each KIngress: what its mapped object is made of, to tell a status-only update */
     const inputs = new Map<string, string>()
     const put = (o: KubernetesObject) => {
-      if (bucket === 'ingresses') {
+      if (bucket === 'ingresses' || bucket === 'plugins') {
         // The leader's own status writes come back as updates of every ingress: rebuilding and
         // reconciling the whole snapshot for each made an event at 2,000 ingresses wait behind
         // several full passes. The mapped object holds only metadata (but resourceVersion) and spec.
@@ -183,7 +188,7 @@ export class KubernetesSource {
         const input = ingressInput(o as RawObject)
         if (objects.has(k) && inputs.get(k) === input) {
           const m = o.metadata
-          if (this.#ours(o as RawObject)) this.onStatusChange?.(m?.namespace ?? '', m?.name ?? '')
+          if (bucket === 'ingresses' && this.#ours(o as RawObject)) this.onStatusChange?.(m?.namespace ?? '', m?.name ?? '')
           return
         }
         inputs.set(k, input)
