@@ -164,6 +164,8 @@ async function main(): Promise<number> {
     await waitFor(() => readyCount(api) === N, 120_000, () => `${readyCount(api)}/${N} KIngresses Ready; log:\n${s.log()}`, 20)
     const allReadyMs = now() - s.spawnedAt
     const allReadyCpuMs = cpuMs(s.pid)
+    const startWrites = api.statusWrites.filter((w) => w.kind === 'Ingress').length
+    const startConflicts = await metric(s.admin, 'sluice_kingress_status_writes_total', 'result="conflict"')
     // Served, too (the last one applied).
     await waitFor(async () => (await probe(s.port, host(N - 1))).status === 200, 10_000, () => `${host(N - 1)} not served`, 5)
     const rssN = await settledRss(s.pid)
@@ -226,6 +228,7 @@ async function main(): Promise<number> {
       ['Sluice CPU per event', `${fmt(cpuPerEventMs, 1)} ms`, '', ''],
     ]))
     console.log(`Sluice CPU time: ${fmt(readyCpuMs, 0)} ms at /readyz, ${fmt(allReadyCpuMs, 0)} ms when all were Ready (module loading included); load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}.`)
+    console.log(`KIngress status writes until all were Ready: ${startWrites} (${fmt(startWrites / N, 2)} per ingress), ${startConflicts} conflicts; Sluice CPU from /readyz to all Ready: ${fmt(allReadyCpuMs - readyCpuMs, 0)} ms.`)
     console.log(`RSS: ${fmt(rss0 / 1024, 1)} MB with 0 ingresses, ${fmt(rssN / 1024, 1)} MB with ${N} (after a full GC); V8 heap used ${fmt(heap0 / 2 ** 20, 1)} → ${fmt(heapN / 2 ** 20, 1)} MB, ${fmt((heapN - heap0) / 1024 / N, 1)} KB per ingress. Events: ${kinds.created} new KIngress/host, ${kinds.changed} changed appendHeader.`)
     console.log('reference (not measured; /work/shared/reference/kingress.md §4): Kourier readies a new ksvc in < 10 s up to 2,000 ksvc (net-kourier#941),')
     console.log('  ~6 s at > 1k ksvc (serving#13247); Istio gateway ~0.5–1 MB per ksvc (istio#25145); Contour 1–2 min at ~1,000 ksvc.')

@@ -120,7 +120,7 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
   })
   plugins = new PluginStatusWriter({ kubeConfig, log, current: (ns, name) => source.plugin(ns, name), isLeader: () => elector.isLeader() })
   // A status-only update (ours, or someone overwriting it) re-checks that one ingress, not the table.
-  source.onStatusChange = (ns, name) => writer?.evaluate(`${ns}/${name}`)
+  source.onStatusChange = (ns, name) => writer?.statusChanged(ns, name)
   const rejectedSeen = new Map<string, string>()
   registerMetrics(ctx.registry, source, () => elector.isLeader(), () => writer!.writes, () => [...rejectedSeen.keys()].filter((k) => k.startsWith('Ingress/')).length)
   elector.start()
