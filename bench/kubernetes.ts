@@ -12,7 +12,7 @@
 //   KBENCH_INGRESSES=500 KBENCH_EVENTS=50    smaller run
 //   KBENCH_PROFILE=/tmp/prof                 also run the Sluice child under --cpu-prof (profile written there on exit)
 //   KBENCH_HEAPSNAPSHOT=/tmp/heap            and write a heap snapshot of it there once all are Ready
-//   KBENCH_NODE_ARGS='--max-semi-space-size=1'  V8 flags for the Sluice children (default: the Deployment's NODE_OPTIONS)
+//   KBENCH_NODE_ARGS='--max-semi-space-size=4'  extra V8 flags for the Sluice children (memory experiments)
 //
 // Needs nothing outside this repository; everything listens on 127.0.0.1 and is killed on exit.
 import http from 'node:http'
@@ -31,15 +31,10 @@ const NS = 'bench'
 const PROFILE = process.env.KBENCH_PROFILE
 const HEAP = process.env.KBENCH_HEAPSNAPSHOT
 /**
- * V8 flags for the Sluice children: by default the Deployment's NODE_OPTIONS (config/kubernetes/30-deployment.yaml),
- * so the bench starts Sluice as the cluster does; KBENCH_NODE_ARGS='--max-semi-space-size=1' (or '') to compare.
+ * Extra V8 flags for the Sluice children, e.g. KBENCH_NODE_ARGS='--max-semi-space-size=4': docs/kubernetes-benchmark.md
+ * compares young-generation sizes (the Deployment sets none: a small one cost more CPU per event than it saved RSS).
  */
-const EXTRA_NODE_ARGS = (process.env.KBENCH_NODE_ARGS ?? deploymentNodeOptions()).split(' ').filter((a) => a !== '')
-
-function deploymentNodeOptions(): string {
-  const yaml = readFileSync(path.join(ROOT, 'config/kubernetes/30-deployment.yaml'), 'utf8')
-  return /- name: NODE_OPTIONS\n\s+value: (.+)\n/.exec(yaml)?.[1]?.trim() ?? ''
-}
+const EXTRA_NODE_ARGS = (process.env.KBENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
 const TARGET = { eventP99Ms: 100, readyMs: 5_000, rssKb: 20 }
 const INGRESS_API = 'networking.internal.knative.dev/v1alpha1'
 

@@ -165,7 +165,6 @@ t.test('Deployment: command line and environment', async (t) => {
   t.equal(env.get('POD_NAME')?.valueFrom.fieldRef.fieldPath, 'metadata.name')
   t.equal(env.get('POD_NAMESPACE')?.valueFrom.fieldRef.fieldPath, 'metadata.namespace')
   t.equal(env.get('POD_IP')?.valueFrom.fieldRef.fieldPath, 'status.podIP')
-  t.match(env.get('NODE_OPTIONS')?.value, /^--max-semi-space-size=\d+$/, 'a fixed young generation (docs/kubernetes-benchmark.md)')
   const token = env.get('SLUICE_ADMIN_TOKEN')?.valueFrom?.secretKeyRef
   t.ok(token?.name && token?.key, 'the admin token comes from a Secret, not a literal')
   t.equal(token?.optional, false, 'and is required: without it /debug would be open to the pod network')
