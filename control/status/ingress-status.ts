@@ -6,7 +6,7 @@
 // conflict means the object moved, and the next evaluation starts from the new one.
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node'
 import type { Logger } from '../../gateway/log.ts'
-import type { Condition, ConfigError, KIngress } from '../resources/types.ts'
+import type { Condition, ConfigError, KIngress, KObject } from '../resources/types.ts'
 import type { ReconcileOutput } from '../reconcile/index.ts'
 import type { LoadResult } from '../sources/load.ts'
 import { condition, withReady } from '../reconcile/status.ts'
@@ -205,12 +205,12 @@ export class IngressStatusWriter {
       problemsOf.set(key, [...(problemsOf.get(key) ?? []), `${p.path}: ${p.message}`])
     }
     const declared = new Map<string, KIngress>()
-    for (const ing of load.resources.ingresses) if (isFromCluster(ing)) declared.set(`${ing.metadata.namespace}/${ing.metadata.name}`, ing)
+    for (const ing of load.resources.ingresses) if (isFromCluster(ing)) declared.set(keyOf(ing), ing)
     const served = new Map<string, { ing: KIngress; conds: Condition[] }>()
     const keys: string[] = []
     for (const o of out.objects) {
       if (o.kind !== 'Ingress') continue
-      const key = `${o.metadata.namespace}/${o.metadata.name}`
+      const key = keyOf(o)
       const ing = declared.get(key)
       if (ing === undefined || served.has(key)) continue
       served.set(key, { ing, conds: (o.status?.conditions ?? []) as Condition[] })
@@ -363,6 +363,21 @@ export class IngressStatusWriter {
       for (const k of keys) this.evaluate(k)
     }, this.#o.retryMs ?? 1000)
   }
+}
+
+/**
+ * namespace/name of an object, the same string for the same object from load to load: the index
+ * of a load is rebuilt each time, and new key strings for 2,000 unchanged ingresses were most of
+ * its cost (built, then hashed again by every Map).
+ */
+const keys = new WeakMap<KObject, string>()
+function keyOf(o: KObject): string {
+  let k = keys.get(o)
+  if (k === undefined) {
+    k = `${o.metadata.namespace}/${o.metadata.name}`
+    keys.set(o, k)
+  }
+  return k
 }
 
 /** The same objects (the source and reconcile keep those of unchanged ingresses) and the same problems. */
