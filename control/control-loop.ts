@@ -47,6 +47,8 @@ export interface ControlLoopOptions {
   kubernetes?: KubernetesSource
   /** after every applied load or refresh, with what was applied (status writing in Kubernetes) */
   onApplied?: (out: ReconcileOutput, load: LoadResult, problems: readonly ConfigError[]) => void
+  /** after a load that was refused (the last good table keeps serving), with its errors (Plugin status in Kubernetes) */
+  onRefused?: (load: LoadResult, errors: readonly ConfigError[]) => void
   stateDir: string
   gateway: Gateway
   log: Logger
@@ -285,6 +287,11 @@ export class ControlLoop {
     if (out === null) {
       this.#reloads.inc({ result: 'error' })
       for (const e of errors) log.error('configuration error; keeping the last good configuration', { at: formatError(e) })
+      try {
+        this.#opts.onRefused?.(result, errors)
+      } catch (err) {
+        log.error('after-refusal hook failed', { err })
+      }
     } else {
       if (!refresh) {
         this.#reloads.inc({ result: 'success' })

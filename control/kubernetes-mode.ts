@@ -14,6 +14,7 @@ import { loadKubeConfig } from './sources/kubernetes/kube-config.ts'
 import { KubernetesSource, type ClusterLoad } from './sources/kubernetes/kubernetes-source.ts'
 import { IngressStatusWriter, logRejected } from './status/ingress-status.ts'
 import { EventingStatusWriter } from './status/eventing-status.ts'
+import { PluginStatusWriter } from './status/plugin-status.ts'
 import { StatusProber, type ProbeTarget } from './status/prober.ts'
 import { LeaderElector } from './status/leader-election.ts'
 
@@ -34,6 +35,8 @@ export interface KubernetesOptions {
 export interface KubernetesMode {
   readonly source: KubernetesSource
   applied(out: ReconcileOutput, load: LoadResult, problems: readonly ConfigError[]): void
+  /** a load the control loop refused: the Plugins its errors point at are reported on their status */
+  refused(load: LoadResult, errors: readonly ConfigError[]): void
   /** the gateway listens: this replica can be probed at its internal port (when no sluice-internal endpoints are known) */
   listening(ports: { port: number; internalPort: number }): void
   stop(): Promise<void>
@@ -69,6 +72,7 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
   const source = new KubernetesSource({ kubeConfig, log, ingressClass: opts.ingressClass, knativeNamespace: opts.knativeNamespace })
   let self: { port: number; internalPort: number } | null = null
   let writer: IngressStatusWriter | null = null
+  let plugins: PluginStatusWriter | null = null
   // Kept-alive connections and 32 probes at once (Knative: 15, each on a fresh connection): the
   // probes go to Sluice's own replicas, and at start-up every ingress is probed at once.
   const newProber = () => new StatusProber({ log, onReady: (key) => writer?.evaluate(key), concurrency: 32, keepAlive: { idleMs: 5_000 } })
@@ -99,6 +103,7 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
       source.setLeading(true)
       writer?.evaluate()
       eventing.evaluate()
+      plugins?.evaluate()
     },
     onStoppedLeading: () => { log.info('no longer leading; status writes stop', { identity }); source.setLeading(false); stopProbing() },
     onNewLeader: (leader: string) => { if (leader !== identity) log.info('following', { leader }) },
@@ -128,11 +133,12 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
     kubeConfig, log, isLeader: () => elector.isLeader(),
     current: (bucket, ns, name) => source.eventingObject(bucket, ns, name),
   })
+  plugins = new PluginStatusWriter({ kubeConfig, log, current: (ns, name) => source.plugin(ns, name), isLeader: () => elector.isLeader() })
   // A status-only update (ours, or someone overwriting it) re-checks that one ingress, not the table.
-  source.onStatusChange = (ns, name) => writer?.evaluate(`${ns}/${name}`)
+  source.onStatusChange = (ns, name) => writer?.statusChanged(ns, name)
   source.onEventingStatusChange = (kind, ns, name) => eventing.statusChanged(kind, ns, name)
   const rejectedSeen = new Map<string, string>()
-  registerMetrics(ctx.registry, source, () => elector.isLeader(), () => writer!.writes, () => rejectedSeen.size, () => eventing.writes)
+  registerMetrics(ctx.registry, source, () => elector.isLeader(), () => writer!.writes, () => [...rejectedSeen.keys()].filter((k) => k.startsWith('Ingress/')).length, () => eventing.writes)
   elector.start()
   return {
     source,
@@ -140,6 +146,11 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
       logRejected(log, (load as ClusterLoad).rejected ?? [], rejectedSeen)
       writer!.applied(out, load, problems)
       eventing.applied(out, load as ClusterLoad)
+      plugins!.applied(load as ClusterLoad)
+    },
+    refused(load, errors) {
+      logRejected(log, (load as ClusterLoad).rejected ?? [], rejectedSeen)
+      plugins!.refused(load as ClusterLoad, errors)
     },
     listening(ports) {
       self = ports
@@ -148,6 +159,7 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
     async stop() {
       writer!.stop()
       eventing.stop()
+      plugins!.stop()
       prober.stop()
       await elector.stop()
     },

@@ -78,7 +78,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   const eventSources = new EventSources({ log, appLogs: scaling.runtime.appLogs, onChange: () => loop!.refresh() })
   loop = new ControlLoop({
     ...(opts.configDir !== undefined ? { configDir: opts.configDir } : {}),
-    ...(cluster !== undefined ? { kubernetes: cluster.source, onApplied: (out, load, problems) => cluster.applied(out, load, problems) } : {}),
+    ...(cluster !== undefined ? { kubernetes: cluster.source, onApplied: (out, load, problems) => cluster.applied(out, load, problems), onRefused: (load, errors) => cluster.refused(load, errors) } : {}),
     stateDir: opts.stateDir, gateway, log, registry, scaling, eventSources,
   })
   const admin = new AdminServer({

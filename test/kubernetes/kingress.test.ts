@@ -26,10 +26,13 @@ t.test('a KIngress of our class is served, probed and marked Ready; others are u
     if (annotations === undefined) delete o.metadata!.annotations
     api.apply(o)
   }
+  // A Plugin nothing uses: still given a status (so the plugins/status grant is exercised below).
+  api.apply({ apiVersion: 'sluice.dev/v1alpha1', kind: 'Plugin', metadata: { name: 'unused', namespace: NS }, spec: { plugin: 'headers', config: {} } })
   const sluice = await startClusterSluice(api)
   t.teardown(() => sluice.stop())
 
   const ready = await waitIngressReady(api, NS, 'hello')
+  await waitFor(() => conditionOf(api.get('sluice.dev/v1alpha1', 'Plugin', NS, 'unused'), 'Ready')?.status === 'True', { what: 'the Plugin Ready', timeoutMs: 30_000 })
   t.match(ready['status'], {
     observedGeneration: 1,
     publicLoadBalancer: { ingress: [{ domainInternal: 'sluice.sluice-system.svc.cluster.local' }] },

@@ -50,6 +50,8 @@ export const API_ACCESS: readonly ApiAccess[] = Object.freeze([
     why: 'PingSources whose sink is a Sluice-class Broker: the leader fires them' },
   { group: 'sources.knative.dev', resource: 'pingsources/status', verbs: ['update'], scope: 'cluster',
     why: 'the leader writes those PingSources\' status (SinkProvided, Deployed, sinkUri)' },
+  { group: 'sluice.dev', resource: 'plugins/status', verbs: ['update'], scope: 'cluster',
+    why: 'the leader writes each Plugin status (Ready, or why Sluice cannot use it, with the field path)' },
   { group: '', resource: 'configmaps', verbs: ['list', 'watch'], scope: 'knative-namespace',
     why: 'config-network, config-domain, config-features, config-defaults and config-sluice' },
   { group: 'coordination.k8s.io', resource: 'leases', verbs: ['create', 'get', 'update'], scope: 'own-namespace',

@@ -67,7 +67,7 @@ interface Watched {
 
 const keyOf = (o: KubernetesObject): string => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`
 
-/** Everything checked() reads from a KIngress, Broker, Trigger or PingSource except resourceVersion (status is not read at all). */
+/** Everything checked() reads from a KIngress, Plugin, Broker, Trigger or PingSource except resourceVersion (status is not read at all). */
 function ingressInput(raw: RawObject): string {
   const m = raw.metadata ?? {}
   const created = m.creationTimestamp instanceof Date ? m.creationTimestamp.toISOString() : m.creationTimestamp
@@ -135,6 +135,11 @@ export class KubernetesSource {
     const w = this.#watched[0]!
     const raw = w.informer.get(name, namespace) as RawObject | undefined
     return raw !== undefined && this.#ours(raw) ? raw : undefined
+  }
+
+  /** A Plugin as the cluster holds it now (status and resourceVersion included). */
+  plugin(namespace: string, name: string): RawObject | undefined {
+    return this.#watched.find((w) => w.bucket === 'plugins')!.informer.get(name, namespace) as RawObject | undefined
   }
 
   /** Ready addresses of a Service's EndpointSlices, with their ports by name (the prober's targets). */
@@ -226,7 +231,7 @@ export class KubernetesSource {
         if (owner !== undefined) owners.set(k, owner)
         else owners.delete(k)
       }
-      if (bucket === 'ingresses') {
+      if (bucket === 'ingresses' || bucket === 'plugins') {
         // The leader's own status writes come back as updates of every ingress: rebuilding and
         // reconciling the whole snapshot for each made an event at 2,000 ingresses wait behind
         // several full passes. The mapped object holds only metadata (but resourceVersion) and spec.
@@ -234,7 +239,7 @@ export class KubernetesSource {
         const input = ingressInput(o as RawObject)
         if (objects.has(k) && inputs.get(k) === input) {
           const m = o.metadata
-          if (this.#ours(o as RawObject)) this.onStatusChange?.(m?.namespace ?? '', m?.name ?? '')
+          if (bucket === 'ingresses' && this.#ours(o as RawObject)) this.onStatusChange?.(m?.namespace ?? '', m?.name ?? '')
           return
         }
         inputs.set(k, input)
