@@ -39,10 +39,11 @@ const port = await waitFor(() => {
 t.test('the example answers on its hosts', async (t) => {
   t.ok(port > 0, `listening on ${port}`)
   // The route is published once its revisions are Ready (their first instances pass readiness):
-  // 404 until then, as in Knative.
+  // until then its hosts answer 503 with the reason (`revision hello-v1 is starting`).
   const stable = await waitFor(async () => {
     const r = await request(port, 'stable-hello.default.localhost', '/', { timeoutMs: 60_000 })
-    return r.status !== 404 && r
+    if (r.status === 503) t.match(r.body, /^revision hello-v[12] is starting\n$|^route default\/hello is not ready/, `503 says why: ${r.body.trim()}`)
+    return r.status !== 503 && r
   }, { what: () => `the example's route to be published; output:\n${log.slice(-2000)}`, timeoutMs: 60_000, everyMs: 100 })
   t.equal(stable.status, 200)
   t.equal(stable.body, 'Hello v1 from hello-v1 (GET /)\n', 'the stable tag reaches hello-v1')
