@@ -13,6 +13,7 @@ import { ERR } from './metrics/route-slots.ts'
 import type { RouteTable, Split } from './route-table.ts'
 import type { RevisionThrottler, Waiter } from './activator/throttler.ts'
 import type { UpstreamInstance } from './activator/upstream-instance.ts'
+import { LOCAL_FAILURE } from './activator/outlier-detector.ts'
 import type { Logger } from './log.ts'
 import type { PluginChain } from './plugins/chain.ts'
 import type { PluginRequest } from './plugins/plugin-request.ts'
@@ -145,11 +146,11 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   }
 
   /** Refuse a request that never reached an instance (queue full, waited too long, revision gone). */
-  reject(status: 503 | 504, body: string): void {
+  reject(status: 503 | 504, body: string, retryAfter?: string): void {
     if (this.done) return
     this.#status = status
     if (status === 504) this.#split.slot.errors[ERR.response_start_timeout]++
-    localReply(this.#res, status, body, this.#hooks.draining)
+    localReply(this.#res, status, body, this.#hooks.draining, retryAfter === undefined ? undefined : ['retry-after', retryAfter])
     this.finish()
   }
 
@@ -176,6 +177,8 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
       if (statusCode < 100) this.#badUpstream(controller, `status ${statusCode}`)
       return
     }
+    // outlier detection: what the instance answered (only 5xx streaks can eject it)
+    this.#throttler.outcome(this.#instance!, statusCode)
     const out: string[] = []
     const connection = headers.connection
     const named = connection === undefined ? null : (typeof connection === 'string' ? connection : connection.join(',')).toLowerCase()
@@ -212,6 +215,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   /** The upstream's answer is not HTTP we can forward: 502, counted as a protocol error. */
   #badUpstream(controller: Controller, what: string): void {
     if (this.done) return
+    if (this.#status === 0 && this.#instance !== null) this.#throttler.outcome(this.#instance, LOCAL_FAILURE)
     this.#split.slot.errors[ERR.protocol]++
     this.#status = 502
     localReply(this.#res, 502, `upstream failed: ${what}\n`, this.#hooks.draining)
@@ -385,15 +389,20 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     const replay = kind === ERR.reset && this.#replays < MAX_REPLAYS && !hasBody(req) && REPLAYABLE.has(req.method ?? 'GET')
     if ((kind === ERR.connect || replay) && inst !== null && this.#throttler.managed && this.#status === 0 && !req.readableDidRead) {
       // The instance is gone (crashed or stopping) and nothing was sent: wait for another one.
-      if (kind === ERR.connect) inst.unroutable = true
-      else this.#replays++
-      inst.done()
+      // A reset on a reused connection is the usual keep-alive race, not the instance's failure.
+      if (kind === ERR.connect) {
+        inst.unroutable = true
+        this.#throttler.outcome(inst, LOCAL_FAILURE)
+      } else this.#replays++
+      this.#throttler.putBack(inst)
       this.#instance = null
       this.#controller = null
       this.#throttler.requeue(this)
       return
     }
     this.#split.slot.errors[kind]++
+    // No response from the instance at all: a gateway error for outlier detection.
+    if (this.#status === 0 && inst !== null) this.#throttler.outcome(inst, LOCAL_FAILURE)
     if (!res.headersSent) {
       if (kind === ERR.response_start_timeout || kind === ERR.idle_timeout) {
         this.#status = 504
