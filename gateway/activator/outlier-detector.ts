@@ -80,12 +80,12 @@ export function countOutcome(s: OutlierState, p: OutlierPolicy, status: number):
 }
 
 /**
- * Whether one more of `total` instances may be ejected when `ejected` are out already and
- * `available` (neither ejected nor being stopped) take traffic: never the last available one,
- * and never above the percentage.
+ * Whether one more of `total` instances may be ejected when `ejected` are out already and `others`
+ * (not the candidate, neither ejected nor being stopped) take traffic: never the last available
+ * one, and never above the percentage.
  */
-export function mayEject(p: OutlierPolicy, ejected: number, available: number, total: number): boolean {
-  return available > 1 && (ejected + 1) * 100 <= p.maxEjectionPercent * total
+export function mayEject(p: OutlierPolicy, ejected: number, others: number, total: number): boolean {
+  return others >= 1 && (ejected + 1) * 100 <= p.maxEjectionPercent * total
 }
 
 /** Eject the instance at `now`; returns the ejection's length in ms. */
