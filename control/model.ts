@@ -1,6 +1,7 @@
 // The routing model: what reconcile hands to compile. Every host, path and split is resolved
 // here (Routes flattened to KIngress shape, Services resolved to endpoints), so compile only has
 // to turn it into fast lookup structures.
+import type { ResilienceOverrides } from './settings/outlier-keys.ts'
 import type { Visibility } from './resources/types.ts'
 
 /** Timeouts in milliseconds; 0 means none. Knative semantics: see gateway/timeouts.ts. */
@@ -33,6 +34,8 @@ export interface BackendSpec {
   readonly upstreamTls?: boolean
   /** run by the local runtime (the revision has a command): instances come and go, from zero */
   readonly managed: boolean
+  /** the revision's sluice.dev/outlier-* and sluice.dev/breaker-* annotations (valid values); absent: config-sluice's */
+  readonly resilience?: ResilienceOverrides
 }
 
 export interface RoutingSplit {

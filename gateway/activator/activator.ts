@@ -91,6 +91,17 @@ export class Activator implements ThrottlerHooks {
     return this.#throttlers.values()
   }
 
+  /** /debug/instances for backends the runtime does not run (fixed upstreams, endpoints): balancing and ejection state. */
+  describeFixed(): Record<string, object[]> {
+    const now = this.clock()
+    const out: Record<string, object[]> = {}
+    for (const [key, t] of this.#throttlers) {
+      if (t.managed) continue
+      out[key] = [...t.instances()].map((inst) => ({ id: inst.id, ...t.describeInstance(inst, now) }))
+    }
+    return out
+  }
+
   /** Knative's 1 s stats: average concurrency (buffered requests included) and request count. */
   sample(now: number): ThrottlerStats[] {
     const out: ThrottlerStats[] = []

@@ -173,6 +173,18 @@ export class RevisionThrottler {
     return this.#byId.values()
   }
 
+  /** An instance's balancing state for /debug/instances: in flight and outlier ejection (`now`: the outlier clock). */
+  describeInstance(inst: UpstreamInstance, now: number): object {
+    return {
+      inflight: inst.inflight,
+      ejected: inst.ejectedUntil !== 0,
+      ...(inst.ejectedUntil !== 0 ? { ejectedForMs: Math.max(0, Math.round(inst.ejectedUntil - now)) } : {}),
+      ejections: inst.ejectionsTotal,
+      consecutiveGatewayErrors: inst.consecutiveGateway,
+      consecutive5xx: inst.consecutive5xx,
+    }
+  }
+
   /** A request arrives: send it now, buffer it, or refuse it when the queue is full. */
   admit(w: Waiter, now: number): void {
     this.#meter(now, 1)
