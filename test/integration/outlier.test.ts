@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net'
 import { metric, request, startSluice, tempDir, validateErrors } from '../fixtures/sluice.ts'
 import { readSettings } from '../../control/settings/read-settings.ts'
 import { waitFor } from '../fixtures/wait.ts'
+import { configMap } from '../control/fixtures.ts'
 
 async function upstream(status: number) {
   const srv = http.createServer((req, res) => { req.resume(); res.writeHead(status).end(`status ${status}`) })
@@ -59,7 +60,7 @@ t.test('a 502-answering instance is ejected after the annotation\'s streak; the 
 })
 
 t.test('bad values are reported where they are written', async (t) => {
-  const bad = readSettings([{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'config-sluice', namespace: 'knative-serving', labels: {}, annotations: {} }, data: { 'outlier-base-ejection': 'soon', 'outlier-max-ejection-percent': '150', 'breaker-max-pending': '10' } }])
+  const bad = readSettings([configMap('config-sluice', { 'outlier-base-ejection': 'soon', 'outlier-max-ejection-percent': '150', 'breaker-max-pending': '10' })])
   t.same(bad.errors.map((e) => e.path), ['data.outlier-base-ejection', 'data.outlier-max-ejection-percent'])
   t.match(bad.errors[0]!.message, /config-sluice: outlier-base-ejection must be a duration from 1ms to 5m such as "30s"/)
   t.equal(bad.settings.sluice.resilience.outlier.baseEjectionMs, 30_000, 'a bad value keeps the default')
