@@ -341,7 +341,7 @@ export class RevisionThrottler {
 
   #routableCount(): number {
     let n = 0
-    for (const inst of this.routable) if (!inst.unroutable) n++
+    for (const inst of this.routable) if (!inst.unroutable && inst.ejectedUntil === 0) n++
     return n
   }
 
