@@ -14,6 +14,7 @@ import type { RouteTable, Split } from './route-table.ts'
 import type { RevisionThrottler, Waiter } from './activator/throttler.ts'
 import type { UpstreamInstance } from './activator/upstream-instance.ts'
 import { LOCAL_FAILURE } from './activator/outlier-detector.ts'
+import { DEFAULT_RETRY_POLICY, mayResend } from './activator/retry-budget.ts'
 import type { Logger } from './log.ts'
 import type { PluginChain } from './plugins/chain.ts'
 import type { PluginRequest } from './plugins/plugin-request.ts'
@@ -22,8 +23,6 @@ import { asFailure, runComplete, runPhase, runResponseData, type PhaseOutcome, t
 import { localReply } from './local-reply.ts'
 
 const EMPTY = Buffer.alloc(0)
-/** Resets a replayable request may meet before it fails with 502 (see onResponseError). */
-const MAX_REPLAYS = 3
 
 type Controller = Dispatcher.DispatchController
 
@@ -90,8 +89,12 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   #status = 0
   done = false
   #wroteBody = false
-  /** times sent again after a reset (at most MAX_REPLAYS) */
+  /** times sent again after a connect failure or reset (at most the route's retry attempts) */
   #replays = 0
+  /** counted in the revision's retrying requests (retry budget) */
+  #retrying = false
+  /** the instance a retry should avoid (read by the throttler) */
+  avoid: UpstreamInstance | null = null
   /** a plugin answered instead of the upstream */
   #replaced = false
   /** set on routes with plugins */
@@ -382,27 +385,37 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     const kind = classify(err)
     const inst = this.#instance
     const req = this.#req
-    // A reset before any response byte on a replayable request (idempotent method, no body) is
-    // what a kept-alive connection to an instance that just died looks like: the request never
-    // ran. Go's transport (Knative's activator) sends such a request again on another connection;
-    // so do we, a bounded number of times, as the pool may hold more than one dead connection.
-    const replay = kind === ERR.reset && this.#replays < MAX_REPLAYS && !hasBody(req) && REPLAYABLE.has(req.method ?? 'GET')
-    if ((kind === ERR.connect || replay) && inst !== null && this.#throttler.managed && this.#status === 0 && !req.readableDidRead) {
-      // The instance is gone (crashed or stopping) and nothing was sent: wait for another one.
-      // A reset on a reused connection is the usual keep-alive race, not the instance's failure.
+    let counted = false
+    if (inst !== null && this.#status === 0 && (kind === ERR.connect || kind === ERR.reset)
+      && mayResend(kind === ERR.connect, req.method ?? 'GET', hasBody(req), req.readableDidRead)) {
+      const t = this.#throttler
       if (kind === ERR.connect) {
-        inst.unroutable = true
-        this.#throttler.outcome(inst, LOCAL_FAILURE)
-      } else this.#replays++
-      this.#throttler.putBack(inst)
-      this.#instance = null
-      this.#controller = null
-      this.#throttler.requeue(this)
-      return
+        t.outcome(inst, LOCAL_FAILURE)
+        counted = true
+        if (t.managed) {
+          // An instance Sluice runs is gone (crashed or stopping) and nothing was sent: the request
+          // waits for another one in the activator's queue. Not a retry: no instance saw it.
+          inst.unroutable = true
+          this.#sendAgain(inst, null)
+          return
+        }
+      }
+      // A reset before any response byte on an idempotent request without a body is what a
+      // kept-alive connection to an instance that just died looks like; a refused connection sent
+      // nothing. Either goes to another instance (a revision Sluice runs: maybe a new connection to
+      // the same one), a bounded number of times, within the revision's retry budget.
+      const policy = this.#split.retry ?? DEFAULT_RETRY_POLICY
+      if (this.#replays < policy.attempts && (t.managed || t.hasAlternative(inst)) && (this.#retrying || t.startRetry(policy))) {
+        this.#retrying = true
+        this.#replays++
+        t.retries++
+        this.#sendAgain(inst, t.managed ? null : inst)
+        return
+      }
     }
     this.#split.slot.errors[kind]++
     // No response from the instance at all: a gateway error for outlier detection.
-    if (this.#status === 0 && inst !== null) this.#throttler.outcome(inst, LOCAL_FAILURE)
+    if (this.#status === 0 && inst !== null && !counted) this.#throttler.outcome(inst, LOCAL_FAILURE)
     if (!res.headersSent) {
       if (kind === ERR.response_start_timeout || kind === ERR.idle_timeout) {
         this.#status = 504
@@ -418,6 +431,15 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     this.finish()
   }
 
+  /** Give the instance back and wait in the queue again, for another instance than `avoid` if there is one. */
+  #sendAgain(inst: UpstreamInstance, avoid: UpstreamInstance | null): void {
+    this.#throttler.putBack(inst)
+    this.#instance = null
+    this.#controller = null
+    this.avoid = avoid
+    this.#throttler.requeue(this)
+  }
+
   /** The client went away before the exchange finished. */
   clientClosed(): void {
     if (this.done) return
@@ -430,6 +452,10 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     if (this.done) return
     this.done = true
     const now = performance.now()
+    if (this.#retrying) {
+      this.#retrying = false
+      this.#throttler.retryOver()
+    }
     this.#split.slot.record(this.#status, (now - this.arrived) / 1000)
     this.#throttler.leave(now, this.#instance)
     const plugins = this.#plugins
@@ -448,8 +474,6 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
 /** undici reads `servername` from dispatch options (lib/core/request.js) but its types omit it. */
 type TlsDispatchOptions = Dispatcher.DispatchOptions & { servername?: string | undefined }
 
-/** Methods Go's transport retries after a connection reset (Request.isReplayable). */
-const REPLAYABLE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
 
 // HTTP/1.1 requests carry no body unless content-length/transfer-encoding says so. HTTP/2 frames
 // the body itself (DATA frames up to END_STREAM) and content-length is optional (gRPC and

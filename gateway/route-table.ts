@@ -3,6 +3,7 @@
 // Map lookup plus a short scan, and no per-request work depends on configuration parsing.
 import type { BreakerLimits, RevisionThrottler } from './activator/throttler.ts'
 import type { OutlierPolicy } from './activator/outlier-detector.ts'
+import type { RetryPolicy } from './activator/retry-budget.ts'
 import type { RouteSlot } from './metrics/route-slots.ts'
 import type { PluginChain } from './plugins/chain.ts'
 import type { TrustedProxies } from './trusted-proxies.ts'
@@ -46,6 +47,8 @@ export interface Split extends UpstreamEdits {
   /** cumulative upper bound of this split's share in [0, 100) */
   readonly upTo: number
   readonly slot: RouteSlot
+  /** the route's retry policy (sluice.dev/retry-attempts); absent: DEFAULT_RETRY_POLICY */
+  readonly retry?: RetryPolicy
 }
 
 export interface PathRoute {

@@ -7,6 +7,7 @@
 // for revisions without containerConcurrency Envoy's circuit breakers (breaker limits below).
 import { Queue } from './queue.ts'
 import { DEFAULT_OUTLIER_POLICY, countOutcome, eject, mayEject, unEject, type OutlierPolicy } from './outlier-detector.ts'
+import { withinBudget, type RetryPolicy } from './retry-budget.ts'
 import { UpstreamInstance, type InstanceRef } from './upstream-instance.ts'
 import { UpstreamPools } from './upstream-pools.ts'
 
@@ -16,6 +17,8 @@ export interface Waiter {
   /** performance.now() by which a response must have started; Infinity for none */
   readonly deadline: number
   readonly arrived: number
+  /** a retry goes to another instance than this one when there is one */
+  readonly avoid?: UpstreamInstance | null
   send(instance: UpstreamInstance, now: number): void
   /** `retryAfter`: seconds for a Retry-After header (breaker trips) */
   reject(status: 503 | 504, body: string, retryAfter?: string): void
@@ -115,6 +118,10 @@ export class RevisionThrottler {
   ejectionsPrevented = 0
   /** breaker trips by reason (TRIP) */
   readonly trips = new Float64Array(TRIP_REASONS.length)
+  /** requests retrying now (retry-budget.ts); sends after the first; retries the budget refused */
+  retrying = 0
+  retries = 0
+  retriesRefused = 0
 
   constructor(key: string, namespace: string, revision: string, hooks: ThrottlerHooks, pools: UpstreamPools = new UpstreamPools()) {
     this.key = key
@@ -236,6 +243,27 @@ export class RevisionThrottler {
     }
   }
 
+  /** May one more request start retrying (the retry budget)? Counts it as retrying when so. */
+  startRetry(p: RetryPolicy): boolean {
+    if (!withinBudget(p, this.retrying, this.current)) {
+      this.retriesRefused++
+      return false
+    }
+    this.retrying++
+    return true
+  }
+
+  /** A request that retried is over. */
+  retryOver(): void {
+    this.retrying--
+  }
+
+  /** Whether some instance other than `inst` could take a request (routable, not ejected). */
+  hasAlternative(inst: UpstreamInstance): boolean {
+    for (const i of this.routable) if (i !== inst && !i.unroutable && i.ejectedUntil === 0) return true
+    return false
+  }
+
   /** A request gives its instance back without leaving (it never reached it: see requeue). */
   putBack(inst: UpstreamInstance): void {
     inst.done()
@@ -291,7 +319,7 @@ export class RevisionThrottler {
         this.queue.shift()
         continue
       }
-      const inst = this.#pick()
+      const inst = this.#pick(w.avoid ?? null)
       if (inst === null) return
       this.queue.shift()
       this.#recordWait(now - w.arrived)
@@ -345,7 +373,7 @@ export class RevisionThrottler {
     return n
   }
 
-  #pick(): UpstreamInstance | null {
+  #pick(avoid: UpstreamInstance | null = null): UpstreamInstance | null {
     const list = this.routable
     const n = list.length
     if (n === 0 || (this.#connectionCap > 0 && this.#sent >= this.#connectionCap)) return null
@@ -377,11 +405,21 @@ export class RevisionThrottler {
         }
       }
     }
+    if (chosen !== null && chosen === avoid) chosen = this.#alternative(avoid) ?? chosen
     if (chosen !== null) {
       chosen.take()
       this.#sent++
     }
     return chosen
+  }
+
+  /** An instance other than `avoid` with a free slot, for a retry. */
+  #alternative(avoid: UpstreamInstance): UpstreamInstance | null {
+    const cc = this.containerConcurrency
+    for (const inst of this.routable) {
+      if (inst !== avoid && !inst.unroutable && inst.ejectedUntil === 0 && (cc === 0 || inst.inflight < cc)) return inst
+    }
+    return null
   }
 
   #firstRoutable(): UpstreamInstance | null {
