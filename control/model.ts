@@ -72,6 +72,8 @@ export interface RoutingIngress {
   readonly httpOption: 'Enabled' | 'Redirected'
   /** annotation `sluice.dev/allow-trace: "true"`: TRACE reaches the backends (else 405) */
   readonly allowTrace: boolean
+  /** annotation `sluice.dev/retry-attempts`: the route's retries (absent: the default policy) */
+  readonly retryAttempts?: number
   /** Knative's readiness hash of the spec served (K-Network-Hash), '' when not computed */
   readonly hash: string
 }

@@ -9,6 +9,7 @@ import { trustedProxies } from '../../gateway/trusted-proxies.ts'
 import { upstreamTls, upstreamTrust, type UpstreamTls } from '../../gateway/upstream-tls.ts'
 import type { AccessLog } from '../../gateway/access-log.ts'
 import { DEFAULT_RESILIENCE, merge, sameResilience, type Resilience } from '../settings/outlier-keys.ts'
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../../gateway/activator/retry-budget.ts'
 
 export interface SlotProvider {
   /** `target` is the split's Backend (its revision, Service and Configuration label the metrics), null for the route's own answers */
@@ -203,6 +204,7 @@ function orderPaths(paths: readonly RoutingPath[]): RoutingPath[] {
 
 function compilePath(p: RoutingPath, ing: RoutingIngress, backends: ReadonlyMap<string, Backend>, slots: SlotProvider): PathRoute {
   const splits: Split[] = []
+  const retry: RetryPolicy | undefined = ing.retryAttempts === undefined ? undefined : Object.freeze({ ...DEFAULT_RETRY_POLICY, attempts: ing.retryAttempts })
   let upTo = 0
   for (const s of p.splits) {
     if (s.percent <= 0) continue // 0% targets are left out, as Knative's ingress builder does
@@ -220,6 +222,7 @@ function compilePath(p: RoutingPath, ing: RoutingIngress, backends: ReadonlyMap<
       rewriteHost: p.rewriteHost === '' ? null : p.rewriteHost,
       probeHash: ing.hash,
       slot: slots.slot(ing.namespace, ing.name, backend),
+      ...(retry !== undefined ? { retry } : {}),
     }))
   }
   const names = Object.keys(p.headers)

@@ -12,6 +12,8 @@
 //   breaker-max-pending                    sluice.dev/breaker-max-pending                 0 (no limit)
 //   breaker-max-requests                   sluice.dev/breaker-max-requests                0 (no limit)
 //   breaker-max-connections                sluice.dev/breaker-max-connections             0 (no limit)
+//
+// and on a Service, Route or KIngress (a route's own): sluice.dev/retry-attempts (default 3, 0 = off).
 import type { ConfigError, ResourceSet, SourceRef } from '../resources/types.ts'
 import type { ConfigMapReader } from './config-map-reader.ts'
 import { DEFAULT_OUTLIER_POLICY, MAX_EJECTION_MS, type OutlierPolicy } from '../../gateway/activator/outlier-detector.ts'
@@ -119,6 +121,18 @@ export function sameResilience(a: Resilience, b: Resilience): boolean {
   return true
 }
 
+/** sluice.dev/retry-attempts on a Service, Route or KIngress: sends after the first for the route's requests. */
+export const RETRY_ATTEMPTS_ANNOTATION = 'sluice.dev/retry-attempts'
+const parseAttempts = count(0, 10, '0 turns retries off')
+
+/** The route's retry attempts, or undefined (absent or bad: the default; bad ones are reported by outlierAnnotationErrors). */
+export function retryAttempts(annotations: Readonly<Record<string, string>> | undefined): number | undefined {
+  const v = annotations?.[RETRY_ATTEMPTS_ANNOTATION]
+  if (v === undefined) return undefined
+  const n = parseAttempts(String(v).trim())
+  return typeof n === 'number' ? n : undefined
+}
+
 /**
  * The annotations where they are written (Service and Configuration templates, declared
  * Revisions), so errors carry file:line:column like any other; as autoscaling's (validate-scaling.ts).
@@ -134,5 +148,14 @@ export function outlierAnnotationErrors(rs: ResourceSet): ConfigError[] {
   }
   for (const o of [...rs.services, ...rs.configurations]) check(o.spec.template?.metadata?.annotations, o.source, ['spec', 'template', 'metadata', 'annotations'])
   for (const r of rs.revisions) check(r.metadata.annotations, r.source, ['metadata', 'annotations'])
+  for (const o of [...rs.services, ...rs.routes, ...rs.ingresses]) {
+    const v = o.metadata.annotations?.[RETRY_ATTEMPTS_ANNOTATION]
+    if (v === undefined) continue
+    const n = parseAttempts(String(v).trim())
+    if (typeof n === 'number') continue
+    const prefix = ['metadata', 'annotations']
+    const pos = o.source?.locate([...prefix, RETRY_ATTEMPTS_ANNOTATION]) ?? { line: 0, column: 0 }
+    errors.push({ file: o.source?.file ?? '', line: pos.line, column: pos.column, path: `metadata.annotations[${JSON.stringify(RETRY_ATTEMPTS_ANNOTATION)}]`, message: `${RETRY_ATTEMPTS_ANNOTATION} ${n}` })
+  }
   return errors
 }

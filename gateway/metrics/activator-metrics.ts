@@ -25,6 +25,8 @@ export function activatorCollectors(throttlers: () => Iterable<RevisionThrottler
       for (const inst of t.instances()) if (inst.ejectedUntil !== 0) n++
       return n
     })),
+    collector('sluice_retries_total', 'Requests sent again after a connect failure or reset before any response (retry-budget.ts).', 'counter', per((t) => t.retries)),
+    collector('sluice_retries_budget_exhausted_total', 'Retries refused because 20% of the revision\'s active requests (at least 3) were retrying already.', 'counter', per((t) => t.retriesRefused)),
     collector('sluice_breaker_trips_total', 'Requests a circuit breaker refused (max_pending, max_requests: 503) or held back (max_connections: waited).', 'counter', () => {
       const values: MetricValue[] = []
       for (const t of throttlers()) {

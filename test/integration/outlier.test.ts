@@ -74,8 +74,14 @@ t.test('bad values are reported where they are written', async (t) => {
     'sluice.dev/outlier-base-ejection': '30',
     'sluice.dev/outlier-max-ejction-percent': '10',
   }))
-  const lines = await validateErrors(dir)
-  t.equal(lines.length, 2, lines.join('\n'))
+  writeFileSync(path.join(dir, 'route.yaml'), [
+    'apiVersion: serving.knative.dev/v1', 'kind: Route', 'metadata:', '  name: r', '  annotations:', '    sluice.dev/retry-attempts: "many"',
+    'spec:', '  traffic:', '    - configurationName: svc', '      percent: 100',
+  ].join('\n') + '\n')
+  const lines = (await validateErrors(dir)).sort()
+  t.equal(lines.length, 3, lines.join('\n'))
+  t.match(lines[0], /route\.yaml:6:\d+ metadata\.annotations\["sluice\.dev\/retry-attempts"\]: sluice\.dev\/retry-attempts must be a whole number from 0 to 10/)
+  lines.shift()
   t.match(lines[0], /svc\.yaml:10:\d+ spec\.template\.metadata\.annotations\["sluice\.dev\/outlier-consecutive-5xx"\]: sluice\.dev\/outlier-consecutive-5xx must be a whole number from 0 to 1000000 \(0 turns it off\), got "five"/)
   t.match(lines[1], /svc\.yaml:12:\d+ .*unknown annotation sluice\.dev\/outlier-max-ejction-percent; the outlier and breaker annotations are/)
 })

@@ -13,10 +13,10 @@ import { RouteSlots } from '../../../gateway/metrics/route-slots.ts'
 import { DEFAULT_OUTLIER_POLICY } from '../../../gateway/activator/outlier-detector.ts'
 import { resilienceOverrides } from '../../../control/settings/outlier-keys.ts'
 
-const svc = (name: string, annotations: string) => `---
+const svc = (name: string, annotations: string, meta = '') => `---
 apiVersion: serving.knative.dev/v1
 kind: Service
-metadata: {name: ${name}}
+metadata: {name: ${name}${meta}}
 spec:
   template:
     metadata:
@@ -74,4 +74,11 @@ t.test('annotation values: only valid ones become overrides; errors are reported
   t.match(errors[0], /must be a whole number from 0 to 100/)
   t.match(errors[1], /unknown annotation sluice\.dev\/breaker-max-conns/)
   t.equal(resilienceOverrides({ 'other/x': '1' }), undefined, 'no outlier annotations: no overrides')
+})
+
+t.test('sluice.dev/retry-attempts on a Service reaches its route\'s splits', async (t) => {
+  const table = build(svc('a', '', ', annotations: {sluice.dev/retry-attempts: "0"}') + svc('b', ''))
+  const splitOf = (host: string) => table.external.exact.get(host)!.paths[0]!.splits[0]!
+  t.equal(splitOf('a.default.localhost').retry?.attempts, 0)
+  t.equal(splitOf('b.default.localhost').retry, undefined, 'no annotation: the default policy')
 })
