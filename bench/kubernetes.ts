@@ -12,6 +12,7 @@
 //   KBENCH_INGRESSES=500 KBENCH_EVENTS=50    smaller run
 //   KBENCH_PROFILE=/tmp/prof                 also run the Sluice child under --cpu-prof (profile written there on exit)
 //   KBENCH_HEAPSNAPSHOT=/tmp/heap            and write a heap snapshot of it there once all are Ready
+//   KBENCH_NODE_ARGS='--max-semi-space-size=4'  extra V8 flags for the Sluice children (memory experiments)
 //
 // Needs nothing outside this repository; everything listens on 127.0.0.1 and is killed on exit.
 import http from 'node:http'
@@ -29,6 +30,11 @@ const BACKENDS = 4
 const NS = 'bench'
 const PROFILE = process.env.KBENCH_PROFILE
 const HEAP = process.env.KBENCH_HEAPSNAPSHOT
+/**
+ * Extra V8 flags for the Sluice children, e.g. KBENCH_NODE_ARGS='--max-semi-space-size=4': docs/kubernetes-benchmark.md
+ * compares young-generation sizes (the Deployment sets none: a small one cost more CPU per event than it saved RSS).
+ */
+const EXTRA_NODE_ARGS = (process.env.KBENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
 const TARGET = { eventP99Ms: 100, readyMs: 5_000, rssKb: 20 }
 const INGRESS_API = 'networking.internal.knative.dev/v1alpha1'
 
@@ -99,7 +105,7 @@ async function startSluice(api: FakeApiServer, label: string, profile: boolean):
   const [port, internal, admin] = [await freePort(), await freePort(), await freePort()]
   const logFile = path.join(dir, 'sluice.log')
   writeFileSync(logFile, '')
-  const nodeArgs = ['--expose-gc', '--import', path.join(ROOT, 'bench/gc-preload.ts')]
+  const nodeArgs = ['--expose-gc', '--import', path.join(ROOT, 'bench/gc-preload.ts'), ...EXTRA_NODE_ARGS]
   if (profile && PROFILE !== undefined) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${PROFILE}`)
   if (profile && HEAP !== undefined) nodeArgs.push('--heapsnapshot-signal=SIGUSR1', `--diagnostic-dir=${HEAP}`)
   const args = [...nodeArgs, path.join(ROOT, 'bin/sluice.ts'), 'serve', '--kubernetes', '--kubeconfig', api.kubeconfig(undefined, { user: 'sluice' }),
@@ -107,7 +113,8 @@ async function startSluice(api: FakeApiServer, label: string, profile: boolean):
     '--admin-port', String(admin), '--host', '127.0.0.1']
   const env = {
     ...process.env, NODE_OPTIONS: '', SLUICE_LOG_LEVEL: process.env.KBENCH_LOG_LEVEL ?? 'warn', POD_NAMESPACE: 'sluice-system', POD_NAME: 'sluice-0',
-    SLUICE_LEASE_DURATION: '3s', SLUICE_LEASE_RENEW_DEADLINE: '2s', SLUICE_LEASE_RETRY_PERIOD: '500ms',
+    // The Deployment's leader election timings (client-go's 15 s / 10 s / 2 s): with 3 s / 2 s a
+    // busy start on a loaded machine missed renewals, lost the lease and started probing over.
   }
   const spawnedAt = now()
   const child = startGroup(NODE, args, { out: logFile, env })
@@ -164,10 +171,14 @@ async function main(): Promise<number> {
     await waitFor(() => readyCount(api) === N, 120_000, () => `${readyCount(api)}/${N} KIngresses Ready; log:\n${s.log()}`, 20)
     const allReadyMs = now() - s.spawnedAt
     const allReadyCpuMs = cpuMs(s.pid)
+    const startWrites = api.statusWrites.filter((w) => w.kind === 'Ingress').length
+    const startConflicts = await metric(s.admin, 'sluice_kingress_status_writes_total', 'result="conflict"')
     // Served, too (the last one applied).
     await waitFor(async () => (await probe(s.port, host(N - 1))).status === 200, 10_000, () => `${host(N - 1)} not served`, 5)
     const rssN = await settledRss(s.pid)
     const heapN = await metric(s.admin, 'sluice_nodejs_heap_size_used_bytes')
+    const heapTotalN = await metric(s.admin, 'sluice_nodejs_heap_size_total_bytes')
+    const externalN = await metric(s.admin, 'sluice_nodejs_external_memory_bytes')
     if (HEAP !== undefined) {
       process.kill(s.pid, 'SIGUSR1')
       await waitFor(() => readdirSync(HEAP).some((f) => f.endsWith('.heapsnapshot')) && readyz(s.admin), 120_000, () => 'no heap snapshot', 500)
@@ -226,7 +237,8 @@ async function main(): Promise<number> {
       ['Sluice CPU per event', `${fmt(cpuPerEventMs, 1)} ms`, '', ''],
     ]))
     console.log(`Sluice CPU time: ${fmt(readyCpuMs, 0)} ms at /readyz, ${fmt(allReadyCpuMs, 0)} ms when all were Ready (module loading included); load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}.`)
-    console.log(`RSS: ${fmt(rss0 / 1024, 1)} MB with 0 ingresses, ${fmt(rssN / 1024, 1)} MB with ${N} (after a full GC); V8 heap used ${fmt(heap0 / 2 ** 20, 1)} → ${fmt(heapN / 2 ** 20, 1)} MB, ${fmt((heapN - heap0) / 1024 / N, 1)} KB per ingress. Events: ${kinds.created} new KIngress/host, ${kinds.changed} changed appendHeader.`)
+    console.log(`KIngress status writes until all were Ready: ${startWrites} (${fmt(startWrites / N, 2)} per ingress), ${startConflicts} conflicts; Sluice CPU from /readyz to all Ready: ${fmt(allReadyCpuMs - readyCpuMs, 0)} ms.`)
+    console.log(`RSS: ${fmt(rss0 / 1024, 1)} MB with 0 ingresses, ${fmt(rssN / 1024, 1)} MB with ${N} (after a full GC); V8 heap used ${fmt(heap0 / 2 ** 20, 1)} → ${fmt(heapN / 2 ** 20, 1)} MB, ${fmt((heapN - heap0) / 1024 / N, 1)} KB per ingress; V8 heap committed ${fmt(heapTotalN / 2 ** 20, 1)} MB, external ${fmt(externalN / 2 ** 20, 1)} MB${EXTRA_NODE_ARGS.length > 0 ? ` (node ${EXTRA_NODE_ARGS.join(' ')})` : ''}. Events: ${kinds.created} new KIngress/host, ${kinds.changed} changed appendHeader.`)
     console.log('reference (not measured; /work/shared/reference/kingress.md §4): Kourier readies a new ksvc in < 10 s up to 2,000 ksvc (net-kourier#941),')
     console.log('  ~6 s at > 1k ksvc (serving#13247); Istio gateway ~0.5–1 MB per ksvc (istio#25145); Contour 1–2 min at ~1,000 ksvc.')
     if (PROFILE !== undefined) console.log(`CPU profile of the ${N}-ingress Sluice child: ${PROFILE}/*.cpuprofile`)

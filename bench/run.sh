@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# npm run bench — five parts, chosen with BENCH=peers|activator|plugins|protocols|kubernetes|eventing|all (default all):
+# npm run bench — the parts below, chosen with BENCH=peers|activator|plugins|protocols|kubernetes|eventing|eventing-jetstream|all
+# (default all; BENCH=eventing runs both eventing parts):
 #
 # peers      Sluice (metrics on, default settings) side by side with nginx, HAProxy, a bare undici
 #            proxy and @fastify/http-proxy, through ../shared/bench/peers.sh. Prints CPU µs per
@@ -19,13 +20,18 @@
 # eventing   bench/eventing.ts: broker ingress events per gateway CPU-second (target ≥ 20,000),
 #            end-to-end in-memory delivery throughput and p99 latency, memory per queued event
 #            (DURATION, CONNS tune it).
+# eventing-jetstream  bench/eventing-jetstream.ts: durable brokers on a real nats-server (Debian's
+#            nats-server; a "skipped" line when it is not installed): events/s delivered end to end
+#            against the target (≥ 5,000/s), p50/p99 latency and CPU per event, with the backing in
+#            process and through a Gateway child, next to bare js.publish (about 1–2 minutes;
+#            EVENTS, ROUNDS, WINDOW, SETUPS tune it, see the top of the file).
 #
 # Everything listens on 127.0.0.1 only, stops by itself and kills what it started. Exit status is
 # non-zero if a part failed or missed a target.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=${BENCH:-all}
-case "$BENCH" in peers|activator|plugins|protocols|kubernetes|eventing|all) ;; *) echo "bench: BENCH must be peers, activator, plugins, protocols, kubernetes, eventing or all (got $BENCH)" >&2; exit 2 ;; esac
+case "$BENCH" in peers|activator|plugins|protocols|kubernetes|eventing|eventing-jetstream|all) ;; *) echo "bench: BENCH must be peers, activator, plugins, protocols, kubernetes, eventing, eventing-jetstream or all (got $BENCH)" >&2; exit 2 ;; esac
 NODE="$ROOT/node_modules/.bin/node"
 status=0
 
@@ -67,5 +73,15 @@ fi
 if [ "$BENCH" = eventing ] || [ "$BENCH" = all ]; then
   echo; echo "# eventing (bench/eventing.ts)"
   timeout 300 "$NODE" "$ROOT/bench/eventing.ts" || status=$?
+fi
+
+if [ "$BENCH" = eventing-jetstream ] || [ "$BENCH" = eventing ] || [ "$BENCH" = all ]; then
+  [ "$BENCH" = eventing-jetstream ] || echo
+  echo "# eventing, durable (bench/eventing-jetstream.ts)"
+  # the test fixture looks in /usr/sbin (Debian); a nats-server elsewhere on PATH is used too
+  if [ -z "${NATS_SERVER:-}" ] && [ ! -x /usr/sbin/nats-server ] && command -v nats-server >/dev/null; then
+    NATS_SERVER=$(command -v nats-server); export NATS_SERVER
+  fi
+  timeout 600 "$NODE" "$ROOT/bench/eventing-jetstream.ts" || status=$?
 fi
 exit $status

@@ -8,6 +8,7 @@ import { validate } from '../control/validate-command.ts'
 import { parseGoDuration } from '../lib/duration.ts'
 import { KN_COMMANDS, KN_HELP, KN_HELP_DETAIL, UsageError, runKnCommand } from './cli/kn-commands.ts'
 import { SLUICE_INGRESS_CLASS } from '../control/sources/kubernetes/kubernetes-source.ts'
+import { createLogger, logFormat, parseLogFormat, type Logger } from '../gateway/log.ts'
 
 const HELP = `sluice — a Knative-style serverless ingress
 
@@ -22,7 +23,8 @@ ${KN_HELP}  sluice --help | --version
 
 serve      Route traffic for the Knative resources in DIR, reloading on every change.
            --kubernetes: be the cluster's Knative ingress (KIngress of --ingress-class, default
-           sluice.ingress.networking.knative.dev), with or without --config. The cluster is the
+           sluice.ingress.networking.knative.dev) and the broker for Brokers of class sluice.dev/memory
+           or sluice.dev/jetstream, with or without --config. The cluster is the
            pod's service account, else $KUBECONFIG or ~/.kube/config, or --kubeconfig FILE.
            POD_NAMESPACE (default sluice-system) holds the sluice Services and the leader Lease.
            --state keeps generated revisions and their history (default: .sluice-state).
@@ -36,6 +38,8 @@ serve      Route traffic for the Knative resources in DIR, reloading on every ch
            separate names with commas); others get 421 (DNS rebinding).
            With SLUICE_ADMIN_TOKEN set, admin requests need "Authorization: Bearer <token>",
            except /healthz and /readyz, and /metrics with --admin-metrics-public.
+           The log goes to stderr: SLUICE_LOG_LEVEL debug|info|warn|error (default info),
+           SLUICE_LOG_FORMAT logfmt|json (default logfmt; json: one pino-style record a line).
 validate   Check DIR: prints every error as file:line:column field.path: message and exits 1,
            or a summary of services, routes and hosts and exits 0.
 ${KN_HELP_DETAIL}`
@@ -92,8 +96,26 @@ function leaseTimings(): { lease?: { durationMs: number; renewDeadlineMs: number
 }
 
 function usage(msg: string): never {
-  process.stderr.write(`sluice: ${msg}\n\n${HELP}`)
+  // SLUICE_LOG_FORMAT=json: stderr is read by a machine, which wants the error, not the help.
+  if (logFormat() === 'json') createLogger().error(`sluice: ${msg}`)
+  else process.stderr.write(`sluice: ${msg}\n\n${HELP}`)
   process.exit(2)
+}
+
+/** SLUICE_LOG_FORMAT: logfmt (default) or json; anything else is refused rather than guessed. */
+function checkLogFormat(): void {
+  const v = process.env.SLUICE_LOG_FORMAT
+  if (parseLogFormat(v) === undefined) usage(`SLUICE_LOG_FORMAT must be logfmt or json, got ${JSON.stringify(v)}`)
+}
+
+/**
+ * With SLUICE_LOG_FORMAT=json, Node's own warnings (deprecations, MaxListeners…) become log records
+ * too instead of free text on stderr.
+ */
+function warningsToLog(log: Logger): void {
+  if (logFormat() !== 'json') return
+  process.removeAllListeners('warning')
+  process.on('warning', (w: Error & { code?: string }) => log.warn(w.message, { type: w.name, code: w.code }))
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -141,6 +163,9 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = positionals
   switch (command) {
     case 'serve': {
+      checkLogFormat()
+      const log = createLogger()
+      warningsToLog(log)
       const configDir = values.config ?? rest[0]
       if (configDir === undefined && !values.kubernetes) usage('serve needs --config DIR, --kubernetes, or both')
       for (const flag of ['kubeconfig', 'ingress-class', 'knative-namespace'] as const) {
@@ -170,6 +195,7 @@ async function main(argv: string[]): Promise<void> {
         adminMetricsPublic: values['admin-metrics-public'] ?? false,
         host: values.host,
         internalHost: values['internal-host'] ?? '127.0.0.1',
+        log,
       })
       const stop = (): void => {
         running.shutdown().then(() => process.exit(0), () => process.exit(1))
@@ -196,6 +222,7 @@ async function main(argv: string[]): Promise<void> {
 process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0) })
 
 main(process.argv.slice(2)).catch((err) => {
-  process.stderr.write(`sluice: ${(err as Error).message}\n`)
+  if (logFormat() === 'json') createLogger().error(`sluice: ${(err as Error).message}`)
+  else process.stderr.write(`sluice: ${(err as Error).message}\n`)
   process.exit(1)
 })

@@ -17,6 +17,8 @@ import { localRunWarnings } from './sources/local-run-warnings.ts'
 import { envErrors } from './sources/env-refs.ts'
 import { envObjects, withLiteralEnv } from './resources/env.ts'
 import { readSettings } from './settings/read-settings.ts'
+import { keepObjectTransitionTimes } from './reconcile/status.ts'
+import { withServedUrls, type PublicPorts } from '../lib/served-url.ts'
 import { reconcile, type ReconcileOutput } from './reconcile/index.ts'
 import { CompileCache, compile } from './compile/compile.ts'
 import { ReconcileCache } from './reconcile/cache.ts'
@@ -46,6 +48,8 @@ export interface ControlLoopOptions {
   kubernetes?: KubernetesSource
   /** after every applied load or refresh, with what was applied (status writing in Kubernetes) */
   onApplied?: (out: ReconcileOutput, load: LoadResult, problems: readonly ConfigError[]) => void
+  /** after a load that was refused (the last good table keeps serving), with its errors (Plugin status in Kubernetes) */
+  onRefused?: (load: LoadResult, errors: readonly ConfigError[]) => void
   stateDir: string
   gateway: Gateway
   log: Logger
@@ -87,6 +91,11 @@ export class ControlLoop {
   /** the last good reconcile, or null before the first good load */
   last: ReconcileOutput | null = null
   settings: Settings | null = null
+  /**
+   * The public listeners' ports, shown in Service and Route URLs (serve.ts sets them once listening,
+   * in file mode only: in Kubernetes the URLs stay portless, as Knative writes them).
+   */
+  publicPorts: PublicPorts | null = null
   /** where event deliveries reach Sluice-served subscribers (serve.ts sets it once the internal listener is up) */
   internalOrigin = 'http://127.0.0.1:8081'
   /** errors of the latest load (a refresh keeps them); empty when it was good */
@@ -221,6 +230,7 @@ export class ControlLoop {
           resources: result.resources, settings, state: this.#state, now: new Date(), runtime: scaling ? (k) => scaling.view(k) : undefined,
           internalOrigin: this.internalOrigin,
           cache: this.#reconcileCache,
+          previous: this.last?.objects,
           // In a cluster a KIngress moves to backends that may not be ready yet: keep serving its last good spec meanwhile.
           ...(this.#opts.kubernetes !== undefined && this.last !== null ? { lastServed: this.last.served } : {}),
         })
@@ -247,7 +257,11 @@ export class ControlLoop {
         const said = new Set(certs!.warnings.map((w) => w.message))
         if (!refresh) for (const w of localCerts!.warnings) if (!said.has(w.message)) log.warn('certificate warning', { at: formatError(w) })
         // event sources: statuses into `out`; bound revisions get K_SINK/K_CE_OVERRIDES for the runtime only
-        if (this.#opts.eventSources !== undefined) out = this.#opts.eventSources.apply(out, result.resources)
+        if (this.#opts.eventSources !== undefined) {
+          out = this.#opts.eventSources.apply(out, result.resources)
+          const objects = keepObjectTransitionTimes(out.objects, this.last?.objects)
+          out = { ...out, objects }
+        }
         const runtimeOut = withRuntimeEnv(out, result.resources)
         scaling?.sync(this.#opts.eventSources?.bind(runtimeOut) ?? runtimeOut, autoscaler)
         this.#warnLocalRun(result.resources)
@@ -274,6 +288,11 @@ export class ControlLoop {
     if (out === null) {
       this.#reloads.inc({ result: 'error' })
       for (const e of errors) log.error('configuration error; keeping the last good configuration', { at: formatError(e) })
+      try {
+        this.#opts.onRefused?.(result, errors)
+      } catch (err) {
+        log.error('after-refusal hook failed', { err })
+      }
     } else {
       if (!refresh) {
         this.#reloads.inc({ result: 'success' })
@@ -341,9 +360,11 @@ export class ControlLoop {
     }
   }
 
-  /** Every object with its computed status, for /debug/resources. */
+  /** Every object with its computed status, for /debug/resources: Service and Route URLs as served (lib/served-url.ts). */
   resources(): object[] {
-    return (this.last?.objects ?? []).map(stripSource)
+    const ports = this.publicPorts
+    const clusterDomain = this.settings?.clusterDomain ?? 'cluster.local'
+    return (this.last?.objects ?? []).map((o) => withServedUrls(stripSource(o), ports, clusterDomain))
   }
 }
 
@@ -366,7 +387,7 @@ function connectionLimits(s: Settings): ConnectionLimits {
   return { headerTimeoutMs: Math.round(clientHeaderTimeoutSeconds * 1000), idleTimeoutMs: Math.round(clientIdleTimeoutSeconds * 1000), maxConnections }
 }
 
-function stripSource(o: KObject): object {
+function stripSource(o: KObject): Omit<KObject, 'source'> {
   const { source: _source, ...rest } = o
   return rest
 }

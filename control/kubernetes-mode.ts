@@ -1,5 +1,5 @@
-// `sluice serve --kubernetes`: the cluster source, the leader Lease, the status prober and the
-// KIngress status writer, wired together. Every replica serves; only the leader probes and
+// `sluice serve --kubernetes`: the cluster source, the leader Lease, the status prober, the
+// KIngress status writer and the eventing status writer, wired together. Every replica serves; only the leader probes and
 // writes status, and it stops writing the moment it loses the lease.
 import { hostname } from 'node:os'
 import { CoordinationV1Api } from '@kubernetes/client-node'
@@ -13,6 +13,8 @@ import type { ConfigError } from './resources/types.ts'
 import { loadKubeConfig } from './sources/kubernetes/kube-config.ts'
 import { KubernetesSource, type ClusterLoad } from './sources/kubernetes/kubernetes-source.ts'
 import { IngressStatusWriter, logRejected } from './status/ingress-status.ts'
+import { EventingStatusWriter } from './status/eventing-status.ts'
+import { PluginStatusWriter } from './status/plugin-status.ts'
 import { StatusProber, type ProbeTarget } from './status/prober.ts'
 import { LeaderElector } from './status/leader-election.ts'
 
@@ -33,12 +35,14 @@ export interface KubernetesOptions {
 export interface KubernetesMode {
   readonly source: KubernetesSource
   applied(out: ReconcileOutput, load: LoadResult, problems: readonly ConfigError[]): void
+  /** a load the control loop refused: the Plugins its errors point at are reported on their status */
+  refused(load: LoadResult, errors: readonly ConfigError[]): void
   /** the gateway listens: this replica can be probed at its internal port (when no sluice-internal endpoints are known) */
   listening(ports: { port: number; internalPort: number }): void
   stop(): Promise<void>
 }
 
-function registerMetrics(registry: Registry, source: KubernetesSource, leading: () => boolean, writes: () => IngressStatusWriter['writes'], rejected: () => number): void {
+function registerMetrics(registry: Registry, source: KubernetesSource, leading: () => boolean, writes: () => IngressStatusWriter['writes'], rejected: () => number, eventingWrites: () => EventingStatusWriter['writes']): void {
   const add = (m: object) => registry.registerMetric(m as Parameters<Registry['registerMetric']>[0])
   add(collector('sluice_kubernetes_synced', 'Whether the watch of a resource has listed at least once (1) or not yet (0).', 'gauge',
     () => source.stats().map((s) => ({ labels: { resource: s.resource }, value: s.synced ? 1 : 0 }))))
@@ -50,6 +54,10 @@ function registerMetrics(registry: Registry, source: KubernetesSource, leading: 
     () => [{ labels: {}, value: leading() ? 1 : 0 }]))
   add(collector('sluice_kingress_status_writes_total', 'KIngress status writes by result: ok, conflict (the object moved; retried), failed.', 'counter',
     () => Object.entries(writes()).map(([result, value]) => ({ labels: { result }, value }))))
+  add(collector('sluice_eventing_status_writes_total', 'Broker, Trigger and PingSource status writes by result: ok, conflict (the object moved; retried), failed.', 'counter',
+    () => Object.entries(eventingWrites()).map(([result, value]) => ({ labels: { result }, value }))))
+  add(collector('sluice_kubernetes_installed', 'Whether the API server serves a watched resource (0: its CRD is not installed, e.g. Knative Eventing absent; treated as empty).', 'gauge',
+    () => source.stats().map((s) => ({ labels: { resource: s.resource }, value: s.installed ? 1 : 0 }))))
   add(collector('sluice_kingress_rejected', 'KIngresses of our class that cannot be served (invalid spec), reported on their status.', 'gauge',
     () => [{ labels: {}, value: rejected() }]))
 }
@@ -64,6 +72,7 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
   const source = new KubernetesSource({ kubeConfig, log, ingressClass: opts.ingressClass, knativeNamespace: opts.knativeNamespace })
   let self: { port: number; internalPort: number } | null = null
   let writer: IngressStatusWriter | null = null
+  let plugins: PluginStatusWriter | null = null
   // Kept-alive connections and 32 probes at once (Knative: 15, each on a fresh connection): the
   // probes go to Sluice's own replicas, and at start-up every ingress is probed at once.
   const newProber = () => new StatusProber({ log, onReady: (key) => writer?.evaluate(key), concurrency: 32, keepAlive: { idleMs: 5_000 } })
@@ -89,8 +98,14 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
     releaseOnCancel: true,
     onError: (err) => log.debug('leader election call failed', { error: (err as Error).message }),
     ...(opts.lease !== undefined ? { leaseDurationMs: opts.lease.durationMs, renewDeadlineMs: opts.lease.renewDeadlineMs, retryPeriodMs: opts.lease.retryPeriodMs } : {}),
-    onStartedLeading: () => { log.info('leading: this replica writes ingress status', { identity }); writer?.evaluate() },
-    onStoppedLeading: () => { log.info('no longer leading; status writes stop', { identity }); stopProbing() },
+    onStartedLeading: () => {
+      log.info('leading: this replica writes ingress and eventing status and fires PingSources', { identity })
+      source.setLeading(true)
+      writer?.evaluate()
+      eventing.evaluate()
+      plugins?.evaluate()
+    },
+    onStoppedLeading: () => { log.info('no longer leading; status writes stop', { identity }); source.setLeading(false); stopProbing() },
     onNewLeader: (leader: string) => { if (leader !== identity) log.info('following', { leader }) },
   })
   writer = new IngressStatusWriter({
@@ -114,16 +129,28 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
       return { public: `${PUBLIC_SERVICE}.${suffix}`, private: `${INTERNAL_SERVICE}.${suffix}` }
     },
   })
+  const eventing = new EventingStatusWriter({
+    kubeConfig, log, isLeader: () => elector.isLeader(),
+    current: (bucket, ns, name) => source.eventingObject(bucket, ns, name),
+  })
+  plugins = new PluginStatusWriter({ kubeConfig, log, current: (ns, name) => source.plugin(ns, name), isLeader: () => elector.isLeader() })
   // A status-only update (ours, or someone overwriting it) re-checks that one ingress, not the table.
-  source.onStatusChange = (ns, name) => writer?.evaluate(`${ns}/${name}`)
+  source.onStatusChange = (ns, name) => writer?.statusChanged(ns, name)
+  source.onEventingStatusChange = (kind, ns, name) => eventing.statusChanged(kind, ns, name)
   const rejectedSeen = new Map<string, string>()
-  registerMetrics(ctx.registry, source, () => elector.isLeader(), () => writer!.writes, () => rejectedSeen.size)
+  registerMetrics(ctx.registry, source, () => elector.isLeader(), () => writer!.writes, () => [...rejectedSeen.keys()].filter((k) => k.startsWith('Ingress/')).length, () => eventing.writes)
   elector.start()
   return {
     source,
     applied(out, load, problems) {
       logRejected(log, (load as ClusterLoad).rejected ?? [], rejectedSeen)
       writer!.applied(out, load, problems)
+      eventing.applied(out, load as ClusterLoad)
+      plugins!.applied(load as ClusterLoad)
+    },
+    refused(load, errors) {
+      logRejected(log, (load as ClusterLoad).rejected ?? [], rejectedSeen)
+      plugins!.refused(load as ClusterLoad, errors)
     },
     listening(ports) {
       self = ports
@@ -131,6 +158,8 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
     },
     async stop() {
       writer!.stop()
+      eventing.stop()
+      plugins!.stop()
       prober.stop()
       await elector.stop()
     },

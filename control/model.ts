@@ -36,6 +36,11 @@ export interface BackendSpec {
   readonly managed: boolean
   /** the revision's sluice.dev/outlier-* and sluice.dev/breaker-* annotations (valid values); absent: config-sluice's */
   readonly resilience?: ResilienceOverrides
+  /**
+   * The runtime reports the revision failing (crash loop, progress deadline): the one-line answer
+   * (control/reconcile/unavailable.ts) given at once, with 503, while it has no ready instance.
+   */
+  readonly unavailable?: string
 }
 
 export interface RoutingSplit {
@@ -78,7 +83,25 @@ export interface RoutingIngress {
   readonly hash: string
 }
 
+/**
+ * A host of a Route that exists but cannot be served yet (its revision is starting, failed, has
+ * nothing to run): answered 503 with Retry-After and `message` instead of 404. Hosts that some
+ * ingress serves never get here.
+ */
+export interface UnavailableHost {
+  readonly host: string
+  readonly visibility: Visibility
+  /** `namespace/name` of the Route */
+  readonly route: string
+  /** Knative's Route reason (AllTrafficAssigned): RevisionMissing, ConfigurationMissing, NoTraffic */
+  readonly reason: string
+  /** one line, without the newline */
+  readonly message: string
+}
+
 export interface RoutingModel {
   readonly ingresses: readonly RoutingIngress[]
   readonly backends: ReadonlyMap<string, BackendSpec>
+  /** absent: none */
+  readonly unavailable?: readonly UnavailableHost[]
 }

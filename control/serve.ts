@@ -11,6 +11,7 @@ import { ScalingLoop } from './scaling/scaling-loop.ts'
 import { guardProcess } from './process-guard.ts'
 import { startKubernetes, type KubernetesOptions } from './kubernetes-mode.ts'
 import { EventSources } from './eventing-sources/event-sources.ts'
+import { servedUrls } from './served-urls.ts'
 
 export interface ServeOptions {
   /** YAML files to serve; optional with `kubernetes` */
@@ -77,7 +78,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   const eventSources = new EventSources({ log, appLogs: scaling.runtime.appLogs, onChange: () => loop!.refresh() })
   loop = new ControlLoop({
     ...(opts.configDir !== undefined ? { configDir: opts.configDir } : {}),
-    ...(cluster !== undefined ? { kubernetes: cluster.source, onApplied: (out, load, problems) => cluster.applied(out, load, problems) } : {}),
+    ...(cluster !== undefined ? { kubernetes: cluster.source, onApplied: (out, load, problems) => cluster.applied(out, load, problems), onRefused: (load, errors) => cluster.refused(load, errors) } : {}),
     stateDir: opts.stateDir, gateway, log, registry, scaling, eventSources,
   })
   const admin = new AdminServer({
@@ -101,7 +102,12 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     ...(opts.configDir !== undefined ? { config: opts.configDir } : {}),
     ...(opts.kubernetes !== undefined ? { kubernetes: opts.kubernetes.ingressClass } : {}),
   })
+  for (const u of servedUrls(loop.last?.objects ?? [], { port, internalPort, tlsPort: opts.tlsPort }, loop.settings?.clusterDomain ?? 'cluster.local')) {
+    log.info(`serving ${u.name}${u.tag === '' ? '' : ` tag ${u.tag}`} at ${u.url}`, { namespace: u.namespace })
+  }
   cluster?.listening({ port, internalPort })
+  // Shown URLs name the public port on one machine; in a cluster they stay as Knative writes them.
+  if (opts.kubernetes === undefined) loop.publicPorts = { http: port, https: opts.tlsPort ?? 8443 }
   // Event deliveries to Sluice-served subscribers go through the internal listener, now that its port is known.
   loop.internalOrigin = internalOrigin(internalHost, internalPort)
   eventSources.setInternalOrigin(loop.internalOrigin)

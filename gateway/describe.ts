@@ -34,6 +34,9 @@ function describeHosts(t: HostTable): object[] {
   for (const [h, vh] of [...t.exact].sort((a, b) => a[0].localeCompare(b[0]))) out.push(describeHost(h, vh))
   for (const [s, vh] of t.suffixes) out.push(describeHost('*' + s, vh))
   if (t.any !== null) out.push(describeHost('*', t.any))
+  for (const [host, u] of [...(t.unavailable ?? [])].sort((a, b) => a[0].localeCompare(b[0]))) {
+    out.push({ host, owner: u.route, unavailable: { status: 503, reason: u.reason, message: u.body.trimEnd() } })
+  }
   return out
 }
 

@@ -316,7 +316,7 @@ export class Gateway implements PluginHost {
     if (d.miss) this.metrics.unmatched[entry.internal ? 1 : 0]++
     // A request we could not read right (bad target, version, Host) leaves no connection state
     // worth keeping.
-    const close = this.#draining || (d.status !== 301 && d.status !== 404 && d.status !== 405)
+    const close = this.#draining || (d.status !== 301 && d.status !== 404 && d.status !== 405 && d.unavailable === null)
     localReply(res, d.status, d.body, close, d.status === 301 ? ['location', d.location] : undefined)
   }
 
@@ -324,7 +324,7 @@ export class Gateway implements PluginHost {
   #noEndpoints(res: DownstreamResponse, split: Split, start: number): void {
     split.slot.errors[ERR.no_endpoints]++
     split.slot.record(503, (performance.now() - start) / 1000)
-    localReply(res, 503, `no ready instance for ${split.backend.revision}\n`, this.#draining)
+    localReply(res, 503, split.backend.throttler!.noInstanceAnswer(), this.#draining)
   }
 
   #closeTls(): void {
@@ -384,7 +384,7 @@ export class Gateway implements PluginHost {
     if (noReadyInstance(throttler)) {
       split.slot.errors[ERR.no_endpoints]++
       split.slot.record(503, (performance.now() - start) / 1000)
-      rejectUpgrade(socket, 503, `no ready instance for ${split.backend.revision}\n`)
+      rejectUpgrade(socket, 503, throttler.noInstanceAnswer())
       done?.(503)
       return
     }

@@ -26,6 +26,11 @@ export interface Backend {
   readonly totalMs: number
   readonly responseStartMs: number
   readonly idleMs: number
+  /**
+   * The runtime reports this revision failing: the one-line answer (with its newline) given at
+   * once with 503 while no instance is ready, instead of a wait that ends in 504. Absent: none.
+   */
+  readonly unavailable?: string | null
   /** undici headersTimeout: the first of total, responseStart and idle (0 = none) */
   readonly firstByteMs: number
   /** 0 = unlimited requests per instance */
@@ -76,11 +81,26 @@ export interface VirtualHost {
   readonly allowTrace: boolean
 }
 
+/**
+ * A declared host that cannot be served yet (its Route has no ready traffic): answered 503 with
+ * Retry-After and `body` instead of 404. Consulted only when no VirtualHost matches.
+ */
+export interface UnavailableHost {
+  /** `namespace/name` of the Route */
+  readonly route: string
+  /** Knative's Route reason: RevisionMissing, ConfigurationMissing, NoTraffic */
+  readonly reason: string
+  /** one line and its newline */
+  readonly body: string
+}
+
 export interface HostTable {
   readonly exact: ReadonlyMap<string, VirtualHost>
   /** `*.suffix` entries as [".suffix", host], longest suffix first */
   readonly suffixes: readonly (readonly [string, VirtualHost])[]
   readonly any: VirtualHost | null
+  /** exact lower-case hosts without a port → why they answer 503 (absent: none) */
+  readonly unavailable?: ReadonlyMap<string, UnavailableHost>
 }
 
 export interface RouteTable {

@@ -5,7 +5,7 @@
 // Before this file there were four copies, and they drifted: upgrades skipped the duplicate-Host
 // check and absolute-form targets went upstream raw.
 import type { IncomingHttpHeaders } from 'node:http'
-import type { HostTable, PathRoute, VirtualHost } from './route-table.ts'
+import type { HostTable, PathRoute, UnavailableHost, VirtualHost } from './route-table.ts'
 import { findHost, findPath } from './match.ts'
 
 /** What routing reads of a request: IncomingMessage, Http2ServerRequest and a parked head all have it. */
@@ -34,6 +34,8 @@ export class RoutingDecision {
   location = ''
   /** the refusal is a routing miss (counted as unmatched) rather than a bad request */
   miss = false
+  /** the 503 of a declared host that cannot be served yet (its reason is `body`); keeps the connection */
+  unavailable: UnavailableHost | null = null
   vh: VirtualHost | null = null
   path: PathRoute | null = null
   /** origin-form path and query */
@@ -48,6 +50,7 @@ export class RoutingDecision {
  */
 export function decide(d: RoutingDecision, hosts: HostTable, req: RoutableRequest, internal: boolean, scheme: 'http' | 'https'): number {
   d.miss = false
+  d.unavailable = null
   d.vh = null
   d.path = null
   const headers = req.headers
@@ -82,7 +85,15 @@ export function decide(d: RoutingDecision, hosts: HostTable, req: RoutableReques
   d.url = url
   d.host = host
   const vh = findHost(hosts, host)
-  if (vh === null) return miss(d, 404, `no route for host ${JSON.stringify(host)}\n`)
+  if (vh === null) {
+    // Declared but not ready (starting, failed, nothing to run): 503 with why, not 404.
+    const down = hosts.unavailable === undefined ? undefined : findUnavailable(hosts.unavailable, host)
+    if (down !== undefined) {
+      d.unavailable = down
+      return refuse(d, 503, down.body)
+    }
+    return miss(d, 404, `no route for host ${JSON.stringify(host)}\n`)
+  }
   if (!internal && vh.redirectHttps && scheme === 'http') {
     d.location = `https://${host.replace(/:\d+$/, '')}${url}`
     return miss(d, 301, '')
@@ -109,6 +120,16 @@ function miss(d: RoutingDecision, status: number, body: string): number {
   refuse(d, status, body)
   d.miss = true
   return REFUSE
+}
+
+/** `host` or `host:port` (any port, as findHost falls back) in the table's unavailable hosts. */
+function findUnavailable(table: ReadonlyMap<string, UnavailableHost>, rawHost: string): UnavailableHost | undefined {
+  if (table.size === 0) return undefined
+  const host = rawHost.toLowerCase()
+  const found = table.get(host)
+  if (found !== undefined) return found
+  const colon = host.lastIndexOf(':')
+  return colon > 0 && host.indexOf(']') < colon ? table.get(host.slice(0, colon)) : undefined
 }
 
 function duplicateHost(raw: readonly string[]): boolean {

@@ -153,6 +153,8 @@ function describeService(svc: ViewObject, revisions: readonly ViewObject[], inst
     const label = t.latestRevision ? `@latest (${name})` : name
     const tag = t.tag ? ` #${t.tag}` : ''
     lines.push(`  ${`${t.percent ?? 0}%`.padStart(4)}  ${label}${tag}${rev ? ` [${rev.metadata.labels?.['serving.knative.dev/configurationGeneration'] ?? '?'}] (${age(createdAt(rev))})` : ''}`)
+    // a tag's own URL (as served: /debug/resources gives it with the public port), as kn prints it
+    if (t.tag && t.url) lines.push(`        URL:          ${t.url}`)
     if (rev !== undefined) lines.push(...revisionDetail(rev, instances, autoscaler))
   }
   for (const rev of revisions) {

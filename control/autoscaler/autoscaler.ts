@@ -154,6 +154,11 @@ export class Autoscaler {
     return out
   }
 
+  /** The scaling config a revision runs with (for logs and views). */
+  config(revisionKey: string): RevisionScalingConfig | undefined {
+    return this.#revisions.get(revisionKey)?.config
+  }
+
   /** The latest result for a revision; before its first step, what it starts with (initial-scale). */
   result(revisionKey: string): RevisionScale | undefined {
     const entry = this.#revisions.get(revisionKey)

@@ -3,7 +3,7 @@
 import type { RoutingModel, RoutingPath, BackendSpec, RoutingIngress } from '../model.ts'
 import type { PluginEntry } from '../../gateway/plugins/chain.ts'
 import { buildChain } from '../../gateway/plugins/chain.ts'
-import type { Backend, HostTable, PathRoute, RouteTable, Split, VirtualHost } from '../../gateway/route-table.ts'
+import type { Backend, HostTable, PathRoute, RouteTable, Split, UnavailableHost, VirtualHost } from '../../gateway/route-table.ts'
 import type { RouteSlot, SlotTarget } from '../../gateway/metrics/route-slots.ts'
 import { trustedProxies } from '../../gateway/trusted-proxies.ts'
 import { upstreamTls, upstreamTrust, type UpstreamTls } from '../../gateway/upstream-tls.ts'
@@ -40,6 +40,7 @@ function compileBackend(spec: BackendSpec, tls: UpstreamTls | null, streamIdleMs
     firstByteMs: firsts.length === 0 ? 0 : Math.min(...firsts),
     containerConcurrency: spec.containerConcurrency,
     managed: spec.managed,
+    unavailable: spec.unavailable === undefined ? null : `${spec.unavailable}\n`,
     tls,
     outlier: r.outlier,
     breaker: r.breaker,
@@ -139,12 +140,21 @@ export function compile(model: RoutingModel, slots: SlotProvider, version: numbe
       }
     })
   }
+  // Hosts of Routes without ready traffic: 503 with the reason, where no ingress serves them.
+  const externalDown = new Map<string, UnavailableHost>()
+  const internalDown = new Map<string, UnavailableHost>()
+  for (const u of model.unavailable ?? []) {
+    const h = u.host.toLowerCase()
+    const entry: UnavailableHost = Object.freeze({ route: u.route, reason: u.reason, body: `${u.message}\n` })
+    if (!internal.has(h) && !internalDown.has(h)) internalDown.set(h, entry)
+    if (u.visibility === 'ExternalIP' && !external.has(h) && !externalDown.has(h)) externalDown.set(h, entry)
+  }
   let routeCount = 0
   for (const vh of internal.values()) routeCount += vh.paths.length
   return Object.freeze({
     version,
-    external: hostTable(external),
-    internal: hostTable(internal),
+    external: hostTable(external, externalDown),
+    internal: hostTable(internal, internalDown),
     backends,
     routeCount,
     trustedProxies: trustedProxies(edge.trustedProxies ?? [], edge.trustedHops ?? 0),
@@ -235,7 +245,7 @@ function compilePath(p: RoutingPath, ing: RoutingIngress, backends: ReadonlyMap<
   })
 }
 
-function hostTable(hosts: Map<string, VirtualHost>): HostTable {
+function hostTable(hosts: Map<string, VirtualHost>, unavailable: ReadonlyMap<string, UnavailableHost>): HostTable {
   const exact = new Map<string, VirtualHost>()
   const suffixes: [string, VirtualHost][] = []
   let any: VirtualHost | null = null
@@ -245,5 +255,5 @@ function hostTable(hosts: Map<string, VirtualHost>): HostTable {
     else exact.set(h, vh)
   }
   suffixes.sort((a, b) => b[0].length - a[0].length)
-  return Object.freeze({ exact, suffixes: Object.freeze(suffixes), any })
+  return Object.freeze({ exact, suffixes: Object.freeze(suffixes), any, unavailable })
 }

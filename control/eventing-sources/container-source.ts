@@ -11,7 +11,7 @@ import type { AppLogs } from '../runtime/app-logs.ts'
 import { Backoff } from '../runtime/backoff.ts'
 import { track } from '../runtime/children.ts'
 import { commandLine, workingDir } from '../runtime/contract.ts'
-import { readLines } from '../runtime/output.ts'
+import { readRecords } from '../runtime/output.ts'
 
 /** a process that ran this long before exiting restarts with the shortest backoff again */
 const BACKOFF_RESET_AFTER_MS = 10_000
@@ -129,8 +129,8 @@ export class ContainerSources {
       log.info(`[${instance}] ${line}`, { source: key, stream })
       appLogs?.append({ time: Date.now(), revision: key, instance, stream, line })
     }
-    readLines(child.stdout!, out('stdout'))
-    readLines(child.stderr!, out('stderr'))
+    readRecords(child.stdout!, out('stdout'))
+    readRecords(child.stderr!, out('stderr'))
     let spawnError: string | undefined
     child.on('error', (err) => { spawnError = err.message })
     child.once('close', (code, signal) => {

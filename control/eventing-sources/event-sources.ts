@@ -8,7 +8,7 @@ import type { Destination } from '../../gateway/eventing/types.ts'
 import type { KObject, ResourceSet } from '../resources/types.ts'
 import type { ContainerSource, PingSource, SinkBinding } from '../resources/eventing.ts'
 import type { ReconcileOutput } from '../reconcile/index.ts'
-import { resolveDestination, type ResolveContext, type Resolved } from '../reconcile/destinations.ts'
+import { knativeServiceKeys, resolveDestination, type ResolveContext, type Resolved } from '../reconcile/destinations.ts'
 import { containerSourceWithStatus, pingSourceWithStatus, sinkBindingWithStatus } from '../reconcile/event-sources.ts'
 import { rfc3339 } from '../reconcile/status.ts'
 import { envObjects, resolveEnv } from '../resources/env.ts'
@@ -87,7 +87,7 @@ export class EventSources {
     const ts = rfc3339(now)
     const ctx: ResolveContext = {
       internalOrigin: this.#internalOrigin,
-      services: new Set(rs.services.map(key)),
+      services: knativeServiceKeys(rs.services, rs.coreServices),
       brokers: new Set(rs.brokers.map(key)),
     }
     const resolve = (o: PingSource | ContainerSource | SinkBinding): Resolved => resolveDestination(o.spec.sink, o.metadata.namespace, ctx)

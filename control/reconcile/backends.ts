@@ -7,6 +7,7 @@ import { CONFIGURATION_LABEL, SERVICE_LABEL, nsName } from './names.ts'
 import { revisionProtocol, type Readiness } from './revision.ts'
 import { sameRefs, type ReconcileCache } from './cache.ts'
 import { resilienceOverrides } from '../settings/outlier-keys.ts'
+import { revisionFailedLine } from './unavailable.ts'
 
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name'
 /** on the Kubernetes Services Knative makes for a revision, next to its service and configuration labels */
@@ -39,6 +40,7 @@ export function revisionBackend({ rev, readiness }: RevisionEntry): BackendSpec 
     protocol: revisionProtocol(rev),
     containerConcurrency: rev.spec.containerConcurrency ?? 0,
     managed: readiness.managed === true,
+    ...failing(name, readiness),
     timeouts: {
       totalMs: secs(rev.spec.timeoutSeconds),
       responseStartMs: secs(rev.spec.responseStartTimeoutSeconds),
@@ -46,6 +48,17 @@ export function revisionBackend({ rev, readiness }: RevisionEntry): BackendSpec 
     },
     ...(resilience !== undefined ? { resilience } : {}),
   }
+}
+
+/**
+ * A revision the runtime runs that is failing (Ready, or routed as the configuration's latest
+ * ready, while new instances crash or miss their deadline): requests get why at once.
+ */
+function failing(name: string, r: Readiness): { unavailable?: string } {
+  if (r.managed !== true) return {}
+  if (r.failure !== undefined) return { unavailable: revisionFailedLine(name, r.failure.reason, r.failure.message) }
+  if (r.status === 'False') return { unavailable: revisionFailedLine(name, r.reason, r.message) }
+  return {}
 }
 
 export interface BackendOptions {

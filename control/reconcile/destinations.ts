@@ -4,6 +4,7 @@
 // a relative `uri` with a `ref` is resolved against the ref's URL (Go's url.ResolveReference, so
 // `/x` replaces the path and `x` replaces its last segment). Pure: no I/O.
 import type { DestinationSpec } from '../resources/eventing.ts'
+import type { CoreService, KObject } from '../resources/types.ts'
 import type { Destination } from '../../gateway/eventing/types.ts'
 
 export interface ResolveContext {
@@ -25,6 +26,21 @@ export interface ResolveContext {
 export type Resolved = { readonly ok: true; readonly destination: Destination } | { readonly ok: false; readonly path: string; readonly message: string }
 
 export const BROKER_INGRESS_HOST = 'broker-ingress.knative-eventing.svc.cluster.local'
+
+/**
+ * The Knative Services a ref may name (`namespace/name`): those declared (files), and those Knative
+ * Serving runs in a cluster, known by the placeholder core Service its Route reconciler creates for
+ * each (named after the Route, labelled `serving.knative.dev/service`; knative/serving
+ * pkg/reconciler/route/resources/service.go), which Sluice watches anyway.
+ */
+export function knativeServiceKeys(declared: readonly KObject[], coreServices: readonly CoreService[]): Set<string> {
+  const keys = new Set(declared.map((s) => `${s.metadata.namespace}/${s.metadata.name}`))
+  for (const c of coreServices) {
+    const ksvc = c.metadata.labels['serving.knative.dev/service']
+    if (ksvc !== undefined && ksvc === c.metadata.name) keys.add(`${c.metadata.namespace}/${ksvc}`)
+  }
+  return keys
+}
 
 const fail = (path: string, message: string): Resolved => ({ ok: false, path, message })
 

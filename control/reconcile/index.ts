@@ -2,7 +2,7 @@
 // routing model for the gateway, and the next revision history. Pure: no I/O, no clock.
 import type { Configuration, IngressSplit, KIngress, KObject, KService, ResourceSet, Revision, Route } from '../resources/types.ts'
 import type { Settings } from '../settings/types.ts'
-import type { BackendSpec, RoutingIngress, RoutingModel } from '../model.ts'
+import type { BackendSpec, RoutingIngress, RoutingModel, UnavailableHost } from '../model.ts'
 import type { ConfigurationState, RevisionState } from '../state.ts'
 import { BackendIndex, type RevisionEntry } from './backends.ts'
 import { reconcileConfiguration } from './configuration.ts'
@@ -13,10 +13,12 @@ import { CONFIGURATION_LABEL, nsName } from './names.ts'
 import { defaultRevisionSpec, revisionReadiness, withRevisionStatus, type Readiness, type ReadinessContext } from './revision.ts'
 import { buildTraffic, routeWithStatus, type TargetError, type TrafficConfig } from './route.ts'
 import { makeConfiguration, makeRoute, serviceWithStatus } from './service.ts'
-import { getCondition, rfc3339 } from './status.ts'
+import { getCondition, keepObjectTransitionTimes, rfc3339 } from './status.ts'
 import { servedHash } from '../sources/declared-hash.ts'
 import { reconcileEventing, type EventingResolution } from './eventing.ts'
+import { knativeServiceKeys } from './destinations.ts'
 import { sameRefs, type ReconcileCache } from './cache.ts'
+import { routeUnavailable } from './unavailable.ts'
 
 export interface ReconcileInput {
   readonly resources: ResourceSet
@@ -39,6 +41,11 @@ export interface ReconcileInput {
    * hosts). Without it every pass builds everything; with it the result is the same.
    */
   readonly cache?: ReconcileCache
+  /**
+   * The last pass's objects (ReconcileOutput.objects): a condition whose status is unchanged keeps
+   * the lastTransitionTime it had there (status.ts keepTransitionTimes). Without it every time is `now`.
+   */
+  readonly previous?: readonly KObject[]
 }
 
 export interface ReconcileOutput {
@@ -157,13 +164,16 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
     if (ownedBy(r) === undefined && !revsOut.has(keyOf(r))) revsOut.set(keyOf(r), withRevisionStatus(r, readinessOf(r)))
   }
 
-  // 3. Routes: traffic, hosts, and the generated KIngress.
+  // 3. Routes: traffic, hosts, and the generated KIngress (or, without ready traffic, the hosts
+  // that answer 503 with the reason rather than 404).
+  const unavailable: UnavailableHost[] = []
   for (const e of routeEntries) {
     const ns = e.route.metadata.namespace
-    const built = buildTraffic(e.route, {
-      configuration: (n) => configsOut.get(nsName(ns, n)),
-      revision: (n) => revsOut.get(nsName(ns, n)),
-    })
+    const lookup = {
+      configuration: (n: string) => configsOut.get(nsName(ns, n)),
+      revision: (n: string) => revsOut.get(nsName(ns, n)),
+    }
+    const built = buildTraffic(e.route, lookup)
     e.traffic = built.traffic
     e.trafficError = built.error
     try {
@@ -174,8 +184,9 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
       e.hostError = (err as Error).message
     }
     const usable = e.traffic !== undefined && (e.traffic.targets.get('')?.length ?? 0) > 0
-    if (usable && e.hosts !== undefined && !declaredIngresses.has(keyOf(e.route))) {
-      e.ingress = makeIngress(e.route, e.traffic!, e.hosts, s)
+    if (e.hosts !== undefined && !declaredIngresses.has(keyOf(e.route))) {
+      if (usable) e.ingress = makeIngress(e.route, e.traffic!, e.hosts, s)
+      else unavailable.push(...routeUnavailable({ route: e.route, hosts: e.hosts, error: e.trafficError, lookup, settings: s }))
     }
   }
 
@@ -285,24 +296,28 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
     settings: s, now,
     resolve: {
       internalOrigin: input.internalOrigin ?? 'http://127.0.0.1:8081', clusterDomain: s.clusterDomain,
-      services: new Set(services.map(keyOf)), brokers: new Set(rs.brokers.map(keyOf)), coreServices: new Set(rs.coreServices.map(keyOf)),
+      services: knativeServiceKeys(services, rs.coreServices), brokers: new Set(rs.brokers.map(keyOf)), coreServices: new Set(rs.coreServices.map(keyOf)),
     },
   })
 
   cache?.end()
   return {
     objects: [
-      ...sortedByKey(servicesOut),
-      ...sortedByKey([...configsOut.values()]),
-      ...sortedByKey([...revsOut.values()]),
-      ...sortedByKey(routesOut),
-      ...sortedByKey(ingressesOut),
+      ...keepObjectTransitionTimes([
+        ...sortedByKey(servicesOut),
+        ...sortedByKey([...configsOut.values()]),
+        ...sortedByKey([...revsOut.values()]),
+        ...sortedByKey(routesOut),
+        ...sortedByKey(ingressesOut),
+      ], input.previous),
       ...rs.coreServices, ...rs.endpoints, ...rs.endpointSlices, ...rs.configMaps, ...rs.secrets,
-      ...eventing.brokers, ...eventing.triggers, ...rs.pingSources, ...rs.containerSources, ...rs.sinkBindings, ...rs.others,
+      ...keepObjectTransitionTimes([...eventing.brokers, ...eventing.triggers], input.previous),
+      ...rs.pingSources, ...rs.containerSources, ...rs.sinkBindings, ...rs.others,
     ],
     model: {
       ingresses: routing,
       backends: new Map([...backends.keys()].sort().map((k) => [k, backends.get(k)!])),
+      unavailable,
     },
     state,
     summary: { services: services.length, routes: routesOut.length, ingresses: ingressesOut.length, hosts },

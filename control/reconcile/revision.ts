@@ -16,6 +16,8 @@ export interface Readiness {
   /** run by the local runtime: instances are pushed to the gateway as they become ready */
   readonly managed?: boolean
   readonly replicas?: { readonly desired: number; readonly actual: number }
+  /** a Ready revision whose new instances the runtime reports failing (crash loop, progress deadline) */
+  readonly failure?: { readonly reason: string; readonly message: string }
 }
 
 /** What the local process runtime and the autoscaler know about a revision with a command. */
@@ -114,16 +116,19 @@ export function revisionReadiness(rev: Revision, ctx: ReadinessContext = {}): Re
         now,
         [condition('Active', active.status, now, active.reason, active.message)],
       ).map((c) => (now === '' ? stripTime(c) : c))
-      return { status: 'True', conditions, origins: [], managed: true, replicas }
+      return { status: 'True', conditions, origins: [], managed: true, replicas, ...(view.failure !== undefined ? { failure: view.failure } : {}) }
     }
     if (view?.failure !== undefined) {
       return { ...make('False', view.failure.reason, view.failure.message), managed: true, replicas }
     }
     return { ...make('Unknown', 'Deploying', 'waiting for the first instance to pass its readiness probe'), managed: true, replicas }
   }
-  return make('False', 'NoUpstream',
-    `revision ${rev.metadata.name} has nothing to send requests to: add the annotation ${UPSTREAM_ANNOTATION}: http://host:port ` +
-    'to spec.template.metadata.annotations, or give the container a command so Sluice runs it as a local process')
+  const image = servingContainer(rev.spec)?.image
+  return make('False', 'NoUpstream', image !== undefined && image !== ''
+    ? `revision ${rev.metadata.name} has an image but no command: Sluice pulls no images; give the container the command ` +
+      `the image would run, or add the annotation ${UPSTREAM_ANNOTATION}: http://host:port to spec.template.metadata.annotations`
+    : `revision ${rev.metadata.name} has nothing to send requests to: add the annotation ${UPSTREAM_ANNOTATION}: http://host:port ` +
+      'to spec.template.metadata.annotations, or give the container a command so Sluice runs it as a local process')
 }
 
 function stripTime(c: Condition): Condition {

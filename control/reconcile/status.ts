@@ -36,6 +36,60 @@ export function getCondition(obj: KObject, type: string): Condition | undefined 
   return conds?.find((c) => c.type === type)
 }
 
+/**
+ * `next` with every condition whose status (True/False/Unknown) is the same as in `previous`
+ * keeping the previous lastTransitionTime, as knative.dev/pkg's ConditionSet.SetCondition does:
+ * the time says when the status last changed, not when it was last computed (`sluice get`'s AGE
+ * reads it). A new reason or message alone keeps the time too. Returns `previous` itself when
+ * the result equals it and `next` itself when nothing was carried, so unchanged objects stay the
+ * same objects (caches compare by reference).
+ */
+export function keepTransitionTimes(next: readonly Condition[], previous: readonly Condition[] | undefined): readonly Condition[] {
+  if (previous === undefined || previous.length === 0 || next === previous) return next
+  let out: Condition[] | null = null
+  for (let i = 0; i < next.length; i++) {
+    const c = next[i]!
+    const old = previous.find((p) => p.type === c.type)
+    if (old === undefined || old.status !== c.status || old.lastTransitionTime === undefined || c.lastTransitionTime === undefined || old.lastTransitionTime === c.lastTransitionTime) continue
+    out ??= [...next]
+    out[i] = { ...c, lastTransitionTime: old.lastTransitionTime }
+  }
+  const result = out ?? next
+  return sameConditions(result, previous) ? previous : result
+}
+
+function sameConditions(a: readonly Condition[], b: readonly Condition[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!
+    const y = b[i]!
+    if (x.type !== y.type || x.status !== y.status || x.reason !== y.reason || x.message !== y.message || x.lastTransitionTime !== y.lastTransitionTime) return false
+  }
+  return true
+}
+
+const objectKey = (o: KObject): string => `${o.kind}\0${o.metadata.namespace}\0${o.metadata.name}`
+
+/**
+ * Every object of `objects` whose status.conditions carry their times over from the same object
+ * (kind, namespace, name) in `previous`, the last pass's output; objects without a change are
+ * returned as they are.
+ */
+export function keepObjectTransitionTimes<T extends KObject>(objects: readonly T[], previous: readonly KObject[] | undefined): T[] {
+  if (previous === undefined || previous.length === 0) return [...objects]
+  const before = new Map<string, readonly Condition[]>()
+  for (const o of previous) {
+    const conds = o.status?.conditions as Condition[] | undefined
+    if (conds !== undefined && conds.length > 0) before.set(objectKey(o), conds)
+  }
+  return objects.map((o) => {
+    const conds = o.status?.conditions as Condition[] | undefined
+    if (conds === undefined) return o
+    const kept = keepTransitionTimes(conds, before.get(objectKey(o)))
+    return kept === conds ? o : { ...o, status: { ...o.status, conditions: kept } }
+  })
+}
+
 /** A copy of `c` under another type: how a parent mirrors a child's Ready (Service ← Route, Route ← Ingress). */
 export function mirror(type: string, c: Condition | undefined, now: string, whenMissing: Condition): Condition {
   if (c === undefined) return whenMissing

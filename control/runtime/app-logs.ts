@@ -8,6 +8,7 @@ export interface AppLogLine {
   readonly revision: string
   readonly instance: string
   readonly stream: 'stdout' | 'stderr'
+  /** one line, or a record of several joined with \n (a stack trace; see output.ts RecordGrouper) */
   readonly line: string
 }
 

@@ -3,6 +3,7 @@
 import { constants } from 'node:os'
 import type { ExitInfo } from './instance.ts'
 import type { RuntimeFailure } from './types.ts'
+import { ERROR_LINE } from './output.ts'
 
 /** Kubernetes reports death by signal N as exit code 128+N. */
 export function exitCode(exit: ExitInfo): number | undefined {
@@ -18,8 +19,52 @@ export function describeExit(exit: ExitInfo): string {
 }
 
 function lastWords(exit: ExitInfo): string {
-  const line = exit.lastStderr ?? exit.lastStdout
-  return line === undefined ? '' : `; last output: ${line}`
+  return exit.lastOutput === undefined ? '' : `; last output: ${exit.lastOutput}`
+}
+
+/** Lines of an app's output kept per stream to find its last words in. */
+const TAIL_LINES = 64
+/** lines that say nothing about the failure: Node's version banner, its --trace-uncaught hint, stack frames */
+const NOISE = /^(?:Node\.js v\d|\(Use `node --trace-|\s+at |\s*$)/
+
+/**
+ * The last words of one instance, for crash summaries: the first line of the last error report in
+ * its output (`Error: Cannot find module './index.js'`, not the `Node.js v24.x` banner Node prints
+ * after it), else its last line that is not noise. stderr speaks first; stdout when stderr said nothing.
+ */
+export class LastWords {
+  readonly #tails = { stdout: new Tail(), stderr: new Tail() }
+
+  /** one line, or a record of several joined with \n */
+  push(stream: 'stdout' | 'stderr', text: string): void {
+    const tail = this.#tails[stream]
+    if (text.indexOf('\n') === -1) tail.push(text)
+    else for (const line of text.split('\n')) tail.push(line)
+  }
+
+  quote(): string | undefined {
+    return quoteTail(this.#tails.stderr.lines()) ?? quoteTail(this.#tails.stdout.lines())
+  }
+}
+
+class Tail {
+  readonly #lines: string[] = []
+  #next = 0
+  push(line: string): void {
+    if (this.#lines.length < TAIL_LINES) this.#lines.push(line)
+    else this.#lines[this.#next] = line
+    this.#next = (this.#next + 1) % TAIL_LINES
+  }
+  /** oldest first */
+  lines(): string[] {
+    return this.#lines.length < TAIL_LINES ? this.#lines : [...this.#lines.slice(this.#next), ...this.#lines.slice(0, this.#next)]
+  }
+}
+
+export function quoteTail(lines: readonly string[]): string | undefined {
+  for (let i = lines.length - 1; i >= 0; i--) if (ERROR_LINE.test(lines[i]!)) return lines[i]
+  for (let i = lines.length - 1; i >= 0; i--) if (!NOISE.test(lines[i]!)) return lines[i]
+  return undefined
 }
 
 /** The process could not be spawned at all: no point waiting for three crashes. */

@@ -6,7 +6,8 @@ import type { Logger } from '../../gateway/log.ts'
 import { track } from './children.ts'
 import { commandLine, containerPort, instanceEnv, protocolOf, workingDir } from './contract.ts'
 import type { LaunchSpec, Launched } from './launcher.ts'
-import { readLines } from './output.ts'
+import { readRecords } from './output.ts'
+import { LastWords } from './failure.ts'
 import type { AppLogs } from './app-logs.ts'
 import { planProbe, type ProbePlan, type ProbeTarget } from './probe.ts'
 import type { InstanceInfo, InstanceState, RuntimeRevision } from './types.ts'
@@ -21,8 +22,8 @@ export interface ExitInfo {
   error?: NodeJS.ErrnoException
   /** the process was never spawned because it was stopped first */
   notStarted?: boolean
-  lastStderr?: string
-  lastStdout?: string
+  /** the instance's last words: the first line of its last error report, else its last line (failure.ts LastWords) */
+  lastOutput?: string
 }
 
 export interface InstanceHooks {
@@ -65,8 +66,7 @@ export class Instance {
   #terminateRequested = false
   #exit: ExitInfo | undefined
   #spawnError: NodeJS.ErrnoException | undefined
-  #lastStderr: string | undefined
-  #lastStdout: string | undefined
+  readonly #lastWords = new LastWords()
   #finished = false
   #graceMs = 10_000
 
@@ -92,7 +92,7 @@ export class Instance {
   get state(): InstanceState { return this.info.state }
   get everReady(): boolean { return this.info.readyAt !== undefined }
   get probeDescription(): string { return this.#plan.description }
-  get lastOutput(): string | undefined { return this.#lastStderr ?? this.#lastStdout }
+  get lastOutput(): string | undefined { return this.#lastWords.quote() }
 
   /** Allocates a port and spawns the process; never throws (failures arrive through hooks.exited). */
   async start(): Promise<void> {
@@ -135,16 +135,13 @@ export class Instance {
     track(child)
     const fields = { revision: revision.key, instance: this.info.id }
     const appLogs = this.#cfg.appLogs
-    readLines(child.stdout!, (line) => {
-      this.#lastStdout = line
-      log.info(`[${this.info.id}] ${line}`, { ...fields, stream: 'stdout' })
-      appLogs?.append({ time: Date.now(), revision: revision.key, instance: this.info.id, stream: 'stdout', line })
-    })
-    readLines(child.stderr!, (line) => {
-      this.#lastStderr = line
-      log.info(`[${this.info.id}] ${line}`, { ...fields, stream: 'stderr' })
-      appLogs?.append({ time: Date.now(), revision: revision.key, instance: this.info.id, stream: 'stderr', line })
-    })
+    const out = (stream: 'stdout' | 'stderr') => (record: string): void => {
+      this.#lastWords.push(stream, record)
+      log.info(`[${this.info.id}] ${record}`, { ...fields, stream })
+      appLogs?.append({ time: Date.now(), revision: revision.key, instance: this.info.id, stream, line: record })
+    }
+    readRecords(child.stdout!, out('stdout'))
+    readRecords(child.stderr!, out('stderr'))
     child.on('error', (err: NodeJS.ErrnoException) => {
       if (child.pid === undefined) this.#spawnError = explainSpawnError(err, file, cwd)
       else log.warn('instance signal failed', { ...fields, error: err.message })
@@ -259,8 +256,8 @@ export class Instance {
     const previous = this.info.state
     this.info.state = 'exited'
     const full: ExitInfo = { ...exit }
-    if (this.#lastStderr !== undefined) full.lastStderr = this.#lastStderr
-    if (this.#lastStdout !== undefined) full.lastStdout = this.#lastStdout
+    const lastOutput = this.#lastWords.quote()
+    if (lastOutput !== undefined) full.lastOutput = lastOutput
     this.#resolveExited(full)
     this.#cfg.hooks.exited(this, full, previous)
   }

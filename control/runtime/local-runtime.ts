@@ -359,7 +359,7 @@ export class LocalRuntime {
   #exited(entry: RevisionEntry, inst: Instance, exit: ExitInfo, previous: InstanceState): void {
     entry.instances.delete(inst.info.id)
     const fields = { revision: entry.spec.key, instance: inst.info.id, code: exit.code ?? undefined, signal: exit.signal ?? undefined }
-    const lastOutput = exit.lastStderr ?? exit.lastStdout
+    const lastOutput = exit.lastOutput
     if (lastOutput !== undefined) entry.lastOutput = lastOutput
     if (!isLive(previous) || this.#stopping !== undefined) {
       if (exit.notStarted !== true) this.#log.info('instance stopped', fields)

@@ -15,6 +15,7 @@ import { Autoscaler, type RevisionScale } from '../autoscaler/autoscaler.ts'
 import { revisionScaling } from '../settings/autoscaler.ts'
 import type { AutoscalerSettings } from '../autoscaler/config.ts'
 import { RESTART_AFTER_EJECTIONS } from '../../gateway/activator/outlier-detector.ts'
+import { ScaleDecisions } from './scale-decisions.ts'
 
 const SAMPLE_INTERVAL_MS = 1_000
 const TICK_EVERY_SAMPLES = 2 // Knative's 2 s tick
@@ -56,10 +57,12 @@ export class ScalingLoop {
   /** instances restarted because outlier detection ejected them repeatedly */
   #restarts = 0
   readonly #coldStart: Histogram<'namespace' | 'revision'>
+  readonly #decisions: ScaleDecisions
 
   constructor(opts: ScalingLoopOptions) {
     this.#opts = opts
     this.#clock = opts.clock ?? Date.now
+    this.#decisions = new ScaleDecisions(opts.log)
     const { gateway } = opts
     this.runtime = new LocalRuntime({
       log: opts.log,
@@ -129,13 +132,20 @@ export class ScalingLoop {
       const { config } = revisionScaling(rev.metadata.annotations ?? {}, rev.spec.containerConcurrency ?? 0, settings, undefined, { reachable: routed.has(key) })
       this.autoscaler.configure(key, config, { nowMs: this.#clock(), ready: this.runtime.status(key).ready })
     }
-    for (const key of this.#revisions.keys()) if (!next.has(key)) this.autoscaler.remove(key)
+    for (const key of this.#revisions.keys()) {
+      if (next.has(key)) continue
+      this.autoscaler.remove(key)
+      this.#decisions.removed(key)
+    }
     const added = new Set([...next.keys()].filter((k) => !this.#revisions.has(k)))
     this.#revisions = next
     this.runtime.setRevisions([...next.values()])
     // New revisions start at their initial scale right away (Knative creates the Deployment at once).
     for (const key of next.keys()) {
-      if (added.has(key)) this.runtime.scale(key, this.autoscaler.result(key)?.scale ?? 1)
+      if (!added.has(key)) continue
+      const initial = this.autoscaler.result(key)?.scale ?? 1
+      this.runtime.scale(key, initial)
+      this.#decisions.started(key, initial)
     }
   }
 
@@ -152,7 +162,7 @@ export class ScalingLoop {
       this.#firstStat.set(key, current)
     }
     const r = this.autoscaler.poke(key, now, { ready: this.runtime.status(key).ready, concurrency: current })
-    if (r !== undefined) this.#apply(key, r)
+    if (r !== undefined) this.#apply(key, r, 'request')
   }
 
   /** A local instance ejected again and again is restarted (a fixed upstream can only be ejected). */
@@ -176,10 +186,11 @@ export class ScalingLoop {
     }
     if (++this.#samples % TICK_EVERY_SAMPLES !== 0) return
     const results = this.autoscaler.tick(now, (k) => this.runtime.status(k).ready)
-    for (const [key, r] of results) this.#apply(key, r)
+    for (const [key, r] of results) this.#apply(key, r, 'tick')
   }
 
-  #apply(key: string, r: RevisionScale): void {
+  #apply(key: string, r: RevisionScale, trigger: 'tick' | 'request'): void {
+    this.#decisions.applied(key, r, this.autoscaler.config(key), trigger)
     this.runtime.scale(key, r.scale)
     this.#statusMaybeChanged(key)
   }

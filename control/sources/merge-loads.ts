@@ -5,6 +5,11 @@ import { emptyResourceSet, type ConfigError, type KObject, type ResourceSet } fr
 import type { LoadResult } from './load.ts'
 import type { ClusterLoad } from './kubernetes/kubernetes-source.ts'
 
+/** the API group of each kind the cluster source may reject (it validates these as files are) */
+const REJECTED_GROUP: Readonly<Record<string, string>> = {
+  Ingress: 'networking.internal.knative.dev', Plugin: 'sluice.dev',
+  Broker: 'eventing.knative.dev', Trigger: 'eventing.knative.dev', PingSource: 'sources.knative.dev',
+}
 const identity = (o: KObject): string => `${o.apiVersion.replace(/\/[^/]*$/, '')}/${o.kind}/${o.metadata.namespace}/${o.metadata.name}`
 
 export function mergeLoads(files: LoadResult, cluster: ClusterLoad): ClusterLoad {
@@ -12,7 +17,7 @@ export function mergeLoads(files: LoadResult, cluster: ClusterLoad): ClusterLoad
   const errors: ConfigError[] = [...files.errors, ...cluster.errors]
   const inCluster = new Set<string>()
   for (const list of Object.values(cluster.resources) as KObject[][]) for (const o of list) inCluster.add(identity(o))
-  for (const r of cluster.rejected) inCluster.add(`${r.kind === 'Ingress' ? 'networking.internal.knative.dev' : 'sluice.dev'}/${r.kind}/${r.namespace}/${r.name}`)
+  for (const r of cluster.rejected) inCluster.add(`${REJECTED_GROUP[r.kind] ?? 'sluice.dev'}/${r.kind}/${r.namespace}/${r.name}`)
   for (const key of Object.keys(resources) as (keyof ResourceSet)[]) {
     const fromFiles = files.resources[key] as KObject[]
     for (const o of fromFiles) {

@@ -14,6 +14,8 @@ export const BROKER_CLASS_ANNOTATION = 'eventing.knative.dev/broker.class'
 /** Knative's default class; Sluice serves it from memory */
 export const MT_BROKER_CLASS = 'MTChannelBasedBroker'
 export const JETSTREAM_BROKER_CLASS = 'sluice.dev/jetstream'
+/** Sluice's in-memory class by name: in a cluster an unset class (or MTChannelBasedBroker) is Knative's */
+export const MEMORY_BROKER_CLASS = 'sluice.dev/memory'
 
 /** CloudEvents attribute names as Knative's webhook accepts them in filters */
 const ATTRIBUTE_NAME = /^[a-z][a-z0-9]*$/
@@ -23,9 +25,18 @@ const DIALECTS = ['exact', 'prefix', 'suffix', 'all', 'any', 'not', 'cesql'] as 
 /** The broker class annotation → backing; undefined for a class Sluice does not serve. */
 export function brokerBacking(annotations: Readonly<Record<string, string>> | undefined): 'memory' | 'jetstream' | undefined {
   const cls = annotations?.[BROKER_CLASS_ANNOTATION]
-  if (cls === undefined || cls === '' || cls === MT_BROKER_CLASS) return 'memory'
+  if (cls === undefined || cls === '' || cls === MT_BROKER_CLASS || cls === MEMORY_BROKER_CLASS) return 'memory'
   if (cls === JETSTREAM_BROKER_CLASS) return 'jetstream'
   return undefined
+}
+
+/**
+ * In a cluster, a Broker is Sluice's only when its class names Sluice: an unset class or
+ * MTChannelBasedBroker belongs to Knative's own broker controller, which may be installed too.
+ */
+export function isSluiceBrokerClass(annotations: Readonly<Record<string, string>> | undefined): boolean {
+  const cls = annotations?.[BROKER_CLASS_ANNOTATION]
+  return cls === MEMORY_BROKER_CLASS || cls === JETSTREAM_BROKER_CLASS
 }
 
 export function buildBroker(is: Issues, raw: Obj): Broker['spec'] {
@@ -34,7 +45,7 @@ export function buildBroker(is: Issues, raw: Obj): Broker['spec'] {
   const cls = annotations[BROKER_CLASS_ANNOTATION]
   if (typeof cls === 'string' && brokerBacking({ [BROKER_CLASS_ANNOTATION]: cls }) === undefined) {
     is.add(['metadata', 'annotations', BROKER_CLASS_ANNOTATION],
-      `unsupported broker class ${JSON.stringify(cls)}; use ${MT_BROKER_CLASS} (or leave it unset) for an in-memory broker, or ${JETSTREAM_BROKER_CLASS} for one backed by NATS JetStream`)
+      `unsupported broker class ${JSON.stringify(cls)}; use ${MEMORY_BROKER_CLASS} or ${MT_BROKER_CLASS} (or leave it unset) for an in-memory broker, or ${JETSTREAM_BROKER_CLASS} for one backed by NATS JetStream`)
   }
   const spec = readMap(is, raw['spec'], ['spec'])
   if (spec === undefined) return {}

@@ -6,10 +6,10 @@
 // conflict means the object moved, and the next evaluation starts from the new one.
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node'
 import type { Logger } from '../../gateway/log.ts'
-import type { Condition, ConfigError, KIngress } from '../resources/types.ts'
+import type { Condition, ConfigError, KIngress, KObject } from '../resources/types.ts'
 import type { ReconcileOutput } from '../reconcile/index.ts'
 import type { LoadResult } from '../sources/load.ts'
-import { condition, withReady } from '../reconcile/status.ts'
+import { condition, keepTransitionTimes, withReady } from '../reconcile/status.ts'
 import { rfc3339 } from '../reconcile/status.ts'
 import { isFromCluster, type RawObject, type RejectedObject } from '../sources/kubernetes/cluster-objects.ts'
 import { servedHash } from '../sources/declared-hash.ts'
@@ -39,6 +39,14 @@ export interface IngressStatusOptions {
   readonly retryMs?: number
   /** status writes in flight at once; the others wait their turn (default 32) */
   readonly maxInFlight?: number
+  /**
+   * How long the `LoadBalancerReady: Unknown` status of a generation being probed waits before it
+   * is written (default 2 s). A probe round usually ends first: then only the final status is
+   * written, one write and one watch echo per ingress instead of two (half the API traffic at a
+   * start with thousands of ingresses). Until then the object still shows its older
+   * observedGeneration, which Knative already reads as not ready.
+   */
+  readonly probingGraceMs?: number
   readonly now?: () => Date
 }
 
@@ -47,6 +55,8 @@ interface Desired {
   readonly name: string
   readonly generation: number
   readonly status: Record<string, unknown>
+  /** LoadBalancerReady is Unknown only because a probe round for this generation runs */
+  readonly probing: boolean
 }
 
 /** One load's ingresses by key: served ones with their reconciled conditions, rejected ones, in load order. */
@@ -69,7 +79,21 @@ export class IngressStatusWriter {
   /** what the last evaluation of every ingress saw: the next load evaluates only what differs */
   #evaluated: { index: Index; lbs: string } | null = null
   #pending: NodeJS.Immediate | undefined
+  /** when probing of each ingress's current hash began (ms, performance.now()), for the grace */
+  readonly #probingSince = new Map<string, { readonly hash: string; readonly at: number }>()
+  /** ingresses whose probing status waits for its grace to end: key → when, in that order */
+  readonly #held = new Map<string, number>()
+  #heldTimer: NodeJS.Timeout | undefined
   #retry: NodeJS.Timeout | undefined
+  /** ingresses whose write failed, evaluated again by #retry */
+  readonly #retryKeys = new Set<string>()
+  /**
+   * Each ingress's last status write until the informer cache shows it: the resourceVersion it was
+   * based on, the one the write returned, and the status. A re-evaluation in between (a probe round
+   * ending during the write) then neither conflicts on the old resourceVersion nor writes again, and
+   * the write's own watch echo is recognised by its resourceVersion and skipped.
+   */
+  readonly #written = new Map<string, { readonly from: string; readonly rv: string; readonly status: Record<string, unknown> }>()
   #stopped = false
   /** status writes done, by result: for tests and metrics */
   readonly writes = { ok: 0, conflict: 0, failed: 0 }
@@ -102,7 +126,13 @@ export class IngressStatusWriter {
     const lbs = this.#o.loadBalancers()
     if (prev === null || prev.lbs !== `${lbs.public} ${lbs.private}`) { this.evaluate(); return }
     const p = prev.index
-    for (const key of p.keys) if (!index.served.has(key) && !index.rejected.has(key)) this.#o.prober.cancel(key)
+    for (const key of p.keys) {
+      if (index.served.has(key) || index.rejected.has(key)) continue
+      this.#o.prober.cancel(key)
+      this.#probingSince.delete(key)
+      this.#held.delete(key)
+      this.#written.delete(key)
+    }
     const now = rfc3339((this.#o.now ?? (() => new Date()))())
     for (const key of index.keys) {
       if (unchanged(p, index, key)) continue
@@ -116,6 +146,12 @@ export class IngressStatusWriter {
     this.#stopped = true
     if (this.#pending !== undefined) clearImmediate(this.#pending)
     if (this.#retry !== undefined) clearTimeout(this.#retry)
+    this.#retryKeys.clear()
+    this.#written.clear()
+    if (this.#heldTimer !== undefined) clearTimeout(this.#heldTimer)
+    this.#heldTimer = undefined
+    this.#held.clear()
+    this.#probingSince.clear()
     this.#queued.clear()
     this.#o.prober.cancelAll()
   }
@@ -142,6 +178,21 @@ export class IngressStatusWriter {
     this.#evaluated = { index, lbs: `${lbs.public} ${lbs.private}` }
   }
 
+  /**
+   * The informer saw a status-only change of `namespace/name`. The echo of our own last write
+   * (its resourceVersion) changes nothing and is skipped; anything else (someone overwrote the
+   * status) is evaluated.
+   */
+  statusChanged(namespace: string, name: string): void {
+    const key = `${namespace}/${name}`
+    const w = this.#written.get(key)
+    if (w !== undefined && this.#o.current(namespace, name)?.metadata?.resourceVersion === w.rv) {
+      this.#written.delete(key)
+      return
+    }
+    this.evaluate(key)
+  }
+
   /** The last load, indexed by ingress key once per load (not once per evaluation). */
   #indexed(): Index {
     if (this.#index !== null) return this.#index
@@ -154,12 +205,12 @@ export class IngressStatusWriter {
       problemsOf.set(key, [...(problemsOf.get(key) ?? []), `${p.path}: ${p.message}`])
     }
     const declared = new Map<string, KIngress>()
-    for (const ing of load.resources.ingresses) if (isFromCluster(ing)) declared.set(`${ing.metadata.namespace}/${ing.metadata.name}`, ing)
+    for (const ing of load.resources.ingresses) if (isFromCluster(ing)) declared.set(keyOf(ing), ing)
     const served = new Map<string, { ing: KIngress; conds: Condition[] }>()
     const keys: string[] = []
     for (const o of out.objects) {
       if (o.kind !== 'Ingress') continue
-      const key = `${o.metadata.namespace}/${o.metadata.name}`
+      const key = keyOf(o)
       const ing = declared.get(key)
       if (ing === undefined || served.has(key)) continue
       served.set(key, { ing, conds: (o.status?.conditions ?? []) as Condition[] })
@@ -187,29 +238,35 @@ export class IngressStatusWriter {
         : conds.find((c) => c.type === 'NetworkConfigured') ?? condition('NetworkConfigured', 'True', now)
       let lb = conds.find((c) => c.type === 'LoadBalancerReady') ?? condition('LoadBalancerReady', 'Unknown', now)
       const status: Record<string, unknown> = { observedGeneration: ing.metadata.generation ?? 1 }
+      let probing = false
       if (lb.status === 'True' && failed === undefined) {
         const hash = servedHash(ing)
         if (this.#o.prober.isReady(key, hash)) {
+          this.#probingSince.delete(key)
           status.privateLoadBalancer = { ingress: [{ domainInternal: lbs.private }] }
           status.publicLoadBalancer = { ingress: [{ domainInternal: lbs.public }] }
         } else {
           const hosts = ing.spec.rules.flatMap((r) => r.hosts ?? []).filter((h) => !h.includes('*'))
           this.#o.prober.probe(key, hash, [...new Set(hosts)])
+          if (this.#probingSince.get(key)?.hash !== hash) this.#probingSince.set(key, { hash, at: performance.now() })
+          probing = true
           lb = condition('LoadBalancerReady', 'Unknown', now, 'Uninitialized', 'Waiting for load balancer to be ready')
         }
       } else {
+        this.#probingSince.delete(key)
         this.#o.prober.cancel(key)
       }
       status.conditions = withReady([network, lb], now)
-      return { namespace: ing.metadata.namespace, name: ing.metadata.name, generation: ing.metadata.generation ?? 1, status }
+      return { namespace: ing.metadata.namespace, name: ing.metadata.name, generation: ing.metadata.generation ?? 1, status, probing }
     }
     const r = index.rejected.get(key)
     if (r === undefined) return undefined
     const message = r.errors.map((e) => `${e.path}: ${e.message}`).join('; ')
     const network = condition('NetworkConfigured', 'False', now, 'ReconcileIngressFailed', message)
     const lb = condition('LoadBalancerReady', 'Unknown', now, 'Uninitialized', 'Waiting for the ingress to be valid')
+    this.#probingSince.delete(key)
     this.#o.prober.cancel(key)
-    return { namespace: r.namespace, name: r.name, generation: r.generation, status: { observedGeneration: r.generation, conditions: withReady([network, lb], now) } }
+    return { namespace: r.namespace, name: r.name, generation: r.generation, status: { observedGeneration: r.generation, conditions: withReady([network, lb], now) }, probing: false }
   }
 
   #reconcile(d: Desired): void {
@@ -224,13 +281,25 @@ export class IngressStatusWriter {
     const raw = this.#o.current(d.namespace, d.name)
     // Gone, or already a newer generation than the snapshot computed from: the next snapshot decides.
     if (raw === undefined || (raw.metadata?.generation ?? 1) !== d.generation) return
-    const current = (raw['status'] ?? {}) as Record<string, unknown>
+    let current = (raw['status'] ?? {}) as Record<string, unknown>
+    let resourceVersion = raw.metadata?.resourceVersion
+    const w = this.#written.get(key)
+    if (w !== undefined) {
+      // The cache is still at the version our last write replaced: that write is the truth.
+      if (resourceVersion === w.from) { current = w.status; resourceVersion = w.rv }
+      else this.#written.delete(key)
+    }
     if (sameStatus(current, d.status)) return
-    const status = keepTransitionTimes(d.status, current)
+    if (d.probing && this.#hold(key)) return
+    const status = keepStatusTimes(d.status, current)
     this.#writing.add(key)
-    const body = { apiVersion: `${GROUP}/${VERSION}`, kind: 'Ingress', metadata: { name: d.name, namespace: d.namespace, resourceVersion: raw.metadata?.resourceVersion }, status }
+    const body = { apiVersion: `${GROUP}/${VERSION}`, kind: 'Ingress', metadata: { name: d.name, namespace: d.namespace, resourceVersion }, status }
     this.#api.replaceNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace: d.namespace, plural: 'ingresses', name: d.name, body })
-      .then(() => {
+      .then((written: { metadata?: { resourceVersion?: string } } | undefined) => {
+        const rv = written?.metadata?.resourceVersion
+        if (resourceVersion !== undefined && rv !== undefined && this.#o.current(d.namespace, d.name)?.metadata?.resourceVersion === resourceVersion) {
+          this.#written.set(key, { from: resourceVersion, rv, status })
+        }
         this.writes.ok++
         this.#o.log.debug('ingress status written', { ingress: key, ready: readyOf(status) })
       }, (err: { code?: number; body?: unknown; message?: string }) => {
@@ -240,7 +309,7 @@ export class IngressStatusWriter {
           const cause = (err as { cause?: { code?: string; message?: string } }).cause
           this.#o.log.warn('cannot write ingress status; retrying', { ingress: key, code: err.code, error: err.message, ...(cause !== undefined ? { cause: cause.code ?? cause.message } : {}) })
         }
-        this.#retryLater()
+        this.#retryLater(key)
       })
       .finally(() => {
         this.#writing.delete(key)
@@ -253,10 +322,62 @@ export class IngressStatusWriter {
       })
   }
 
-  #retryLater(): void {
-    if (this.#retry !== undefined || this.#stopped) return
-    this.#retry = setTimeout(() => { this.#retry = undefined; this.evaluate() }, this.#o.retryMs ?? 1000)
+  /**
+   * Whether the probing status of `key` is still within its grace (then it is not written; the end
+   * of the probe round, or of the grace, evaluates the ingress again). One timer for all of them.
+   */
+  #hold(key: string): boolean {
+    const since = this.#probingSince.get(key)
+    const grace = this.#o.probingGraceMs ?? 2_000
+    if (since === undefined || grace <= 0) return false
+    const due = since.at + grace
+    if (performance.now() >= due) return false
+    if (!this.#held.has(key)) this.#held.set(key, due)
+    if (this.#heldTimer === undefined) this.#armHeld()
+    return true
   }
+
+  #armHeld(): void {
+    if (this.#held.size === 0 || this.#stopped) return
+    // Every 50 ms at most, whatever the number held: each firing scans them all.
+    this.#heldTimer = setTimeout(() => {
+      this.#heldTimer = undefined
+      const now = performance.now()
+      for (const [key, due] of this.#held) {
+        if (due > now) continue
+        this.#held.delete(key)
+        this.evaluate(key)
+      }
+      this.#armHeld()
+    }, Math.max(50, Math.min(...this.#held.values()) - performance.now() + 1))
+    this.#heldTimer.unref()
+  }
+
+  #retryLater(key: string): void {
+    if (this.#stopped) return
+    this.#retryKeys.add(key)
+    this.#retry ??= setTimeout(() => {
+      this.#retry = undefined
+      const keys = [...this.#retryKeys]
+      this.#retryKeys.clear()
+      for (const k of keys) this.evaluate(k)
+    }, this.#o.retryMs ?? 1000)
+  }
+}
+
+/**
+ * namespace/name of an object, the same string for the same object from load to load: the index
+ * of a load is rebuilt each time, and new key strings for 2,000 unchanged ingresses were most of
+ * its cost (built, then hashed again by every Map).
+ */
+const keys = new WeakMap<KObject, string>()
+function keyOf(o: KObject): string {
+  let k = keys.get(o)
+  if (k === undefined) {
+    k = `${o.metadata.namespace}/${o.metadata.name}`
+    keys.set(o, k)
+  }
+  return k
 }
 
 /** The same objects (the source and reconcile keep those of unchanged ingresses) and the same problems. */
@@ -297,7 +418,7 @@ function sameBalancer(a: unknown, b: unknown): boolean {
 }
 
 /** Equal for what Sluice writes: generation, load balancers, and each condition but its time. */
-function sameStatus(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+export function sameStatus(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
   if (a.observedGeneration !== b.observedGeneration) return false
   if (!sameBalancer(a.privateLoadBalancer, b.privateLoadBalancer) || !sameBalancer(a.publicLoadBalancer, b.publicLoadBalancer)) return false
   const ca = (a.conditions ?? []) as Condition[]
@@ -311,12 +432,7 @@ function sameStatus(a: Record<string, unknown>, b: Record<string, unknown>): boo
   return true
 }
 
-/** A condition whose status did not change keeps the time it last changed. */
-function keepTransitionTimes(next: Record<string, unknown>, current: Record<string, unknown>): Record<string, unknown> {
-  const before = new Map(((current.conditions ?? []) as Condition[]).map((c) => [c.type, c]))
-  const conditions = ((next.conditions ?? []) as Condition[]).map((c) => {
-    const old = before.get(c.type)
-    return old !== undefined && old.status === c.status && old.lastTransitionTime !== undefined ? { ...c, lastTransitionTime: old.lastTransitionTime } : c
-  })
-  return { ...next, conditions }
+/** A condition whose status did not change keeps the time it last changed (the one rule, reconcile/status.ts). */
+export function keepStatusTimes(next: Record<string, unknown>, current: Record<string, unknown>): Record<string, unknown> {
+  return { ...next, conditions: keepTransitionTimes((next.conditions ?? []) as Condition[], (current.conditions ?? []) as Condition[]) }
 }

@@ -21,6 +21,9 @@ export class Activator implements ThrottlerHooks {
   onDemand: ((key: string) => void) | null = null
   /** the latest instances pushed for each managed backend, also while no table routes to it */
   readonly #pushed = new Map<string, readonly InstanceRef[]>()
+  /** the Backend each throttler was last configured from, and with which queue depth */
+  readonly #adopted = new WeakMap<RevisionThrottler, object>()
+  #adoptedDepth = -1
   /** keep-alive pools by origin, shared by every throttler */
   readonly pools = new UpstreamPools()
   /**
@@ -35,24 +38,30 @@ export class Activator implements ThrottlerHooks {
   #returnTimer: NodeJS.Timeout | null = null
   #returnAt = 0
 
-  /** Bind every backend of a table to its throttler; throttlers no table names are retired. */
+  /**
+   * Bind every backend of a table to its throttler; throttlers no table names are retired. The
+   * compile cache hands over the same Backend object for an unchanged backend: its throttler is
+   * already configured for it, so a table that changed one ingress of thousands configures one.
+   */
   adopt(table: RouteTable): void {
-    const used = new Set<string>()
+    const all = this.queueDepth !== this.#adoptedDepth
+    this.#adoptedDepth = this.queueDepth
     for (const b of table.backends.values()) {
-      used.add(b.key)
       let t = this.#throttlers.get(b.key)
+      if (t !== undefined && !all && this.#adopted.get(t) === b) { b.throttler = t; continue }
       if (t === undefined) {
         t = new RevisionThrottler(b.key, b.namespace, b.revision, this, this.pools)
         this.#throttlers.set(b.key, t)
         const known = this.#pushed.get(b.key)
         if (known !== undefined) t.setInstances(known)
       }
-      t.configure(b.containerConcurrency, this.queueDepth, b.managed, { outlier: b.outlier, breaker: b.breaker, protocol: b.protocol })
+      t.configure(b.containerConcurrency, this.queueDepth, b.managed, b.unavailable ?? null, { outlier: b.outlier, breaker: b.breaker, protocol: b.protocol })
       if (!b.managed) t.setInstances(b.origins.map((origin) => ({ id: origin, origin, protocol: b.protocol, tls: b.tls ?? null })))
       b.throttler = t
+      this.#adopted.set(t, b)
     }
     for (const [key, t] of this.#throttlers) {
-      if (used.has(key)) continue
+      if (table.backends.has(key)) continue
       this.#throttlers.delete(key)
       this.#waiting.delete(t)
       this.#ejecting.delete(t)

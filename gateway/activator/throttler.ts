@@ -82,6 +82,9 @@ export class RevisionThrottler {
   queueDepth = 10_000
   /** instances come from a runtime that can scale this revision from zero */
   managed = false
+  /** the runtime reports the revision failing: the 503 answer while no instance is ready, else null */
+  failure: string | null = null
+  readonly #noInstance: string
   #policy = P2C
   #cursor = 0
   #outlier: OutlierPolicy = DEFAULT_OUTLIER_POLICY
@@ -129,18 +132,38 @@ export class RevisionThrottler {
     this.revision = revision
     this.hooks = hooks
     this.#pools = pools
+    this.#noInstance = `no ready instance for ${revision}\n`
     this.#lastChange = this.#windowStart = performance.now()
   }
 
-  configure(containerConcurrency: number, queueDepth: number, managed: boolean, opts: { outlier?: OutlierPolicy; breaker?: BreakerLimits; protocol?: 'http1' | 'h2c' } = {}): void {
+  configure(containerConcurrency: number, queueDepth: number, managed: boolean, failure: string | null = null, opts: { outlier?: OutlierPolicy; breaker?: BreakerLimits; protocol?: 'http1' | 'h2c' } = {}): void {
     this.containerConcurrency = containerConcurrency
     this.queueDepth = queueDepth
     this.managed = managed
+    this.failure = failure
     this.#outlier = opts.outlier ?? DEFAULT_OUTLIER_POLICY
     this.#breaker = containerConcurrency === 0 ? opts.breaker ?? NO_BREAKER : NO_BREAKER
     this.#connectionCap = opts.protocol === 'h2c' ? 0 : this.#breaker.maxConnections
     this.#policy = containerConcurrency === 0 ? P2C : containerConcurrency <= 3 ? FIRST : ROUND_ROBIN
     this.pump(performance.now())
+    // Requests waiting for an instance the runtime says is not coming get why, now, not a 504 later.
+    if (failure !== null && this.routable.length === 0) this.rejectAll(503, failure)
+  }
+
+  /**
+   * The answer to a request refused at once for want of an instance (see noReadyInstance). A
+   * failing managed revision is still asked for, so the runtime keeps trying while requests come.
+   */
+  noInstanceAnswer(): string {
+    if (this.managed) {
+      // In flight for the length of the poke only (nothing added to the average): a revision at
+      // zero is asked for an instance, as a buffered request would ask.
+      const now = performance.now()
+      this.#meter(now, 1)
+      this.hooks.demand(this)
+      this.#meter(now, -1)
+    }
+    return this.failure ?? this.#noInstance
   }
 
   /** Replace the instance set; instances that disappear finish their requests, then close. */
@@ -458,9 +481,10 @@ export class RevisionThrottler {
 }
 
 /**
- * Fixed upstreams or endpoints without one ready address: nothing will come to serve a request,
- * so it is answered 503 at once instead of waiting (managed revisions scale up instead).
+ * Fixed upstreams or endpoints without one ready address, or a managed revision the runtime
+ * reports failing: nothing will come to serve a request soon, so it is answered 503 at once
+ * instead of waiting (other managed revisions scale up instead).
  */
 export function noReadyInstance(t: RevisionThrottler): boolean {
-  return !t.managed && t.routable.length === 0
+  return t.routable.length === 0 && (!t.managed || t.failure !== null)
 }

@@ -17,9 +17,11 @@ import {
   AckPolicy, DeliverPolicy, DiscardPolicy, JetStreamApiCodes, JetStreamApiError, ReplayPolicy, RetentionPolicy, StorageType,
   jetstream, jetstreamManager,
 } from '@nats-io/jetstream'
-import type { ConsumerConfig, JetStreamClient, JetStreamManager, PubAck } from '@nats-io/jetstream'
+import type { ConsumerConfig, JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
 import type { Logger } from '../log.ts'
 import { consumerName, encodeEvent, messageId, streamName, streamSubject } from './jetstream-names.ts'
+import { PubAckPipeline } from './jetstream-publisher.ts'
+import type { PubAckSink } from './jetstream-publisher.ts'
 import { TriggerRunner, newDeliveryCounters } from './jetstream-trigger.ts'
 import type { DeliveryCounters } from './jetstream-trigger.ts'
 import type { AcceptResult, BrokerStats, CloudEventRecord, CompiledBroker, CompiledTrigger, Deliverer, EventBacking, EventingTable } from './types.ts'
@@ -67,7 +69,7 @@ export interface JetStreamBrokerStats extends BrokerStats {
 const NS = 1_000_000
 
 /** One jetstream broker as installed: its stream and the runners of its triggers. */
-class BrokerState {
+class BrokerState implements PubAckSink {
   broker: CompiledBroker
   readonly stream: string
   readonly subject: string
@@ -79,16 +81,15 @@ class BrokerState {
   lastPublishError: string | null = null
   /** whether the broker is in the current table (a broker that left keeps its stream; see install) */
   present = true
-  readonly onAck = (ack: PubAck): AcceptResult => {
-    if (ack.duplicate) this.duplicates++
+  /** PubAckSink: counts each publish's fate */
+  stored(duplicate: boolean): void {
+    if (duplicate) this.duplicates++
     else this.published++
-    return 'accepted'
   }
 
-  readonly onError = (err: unknown): AcceptResult => {
+  failed(reason: string): void {
     this.publishFailures++
-    this.lastPublishError = `publish to ${this.stream}: ${(err as Error).message}`
-    return 'failed'
+    this.lastPublishError = reason
   }
 
   constructor(broker: CompiledBroker) {
@@ -118,6 +119,7 @@ export class JetStreamBacking implements EventBacking {
   #nc: NatsConnection | null = null
   #js: JetStreamClient | null = null
   #jsm: JetStreamManager | null = null
+  #publisher: PubAckPipeline | null = null
   #connected = false
   #closed = false
   #connectionError: string | null = 'not connected to NATS yet'
@@ -173,6 +175,9 @@ export class JetStreamBacking implements EventBacking {
         reconnectJitter: 100,
         pingInterval: 10_000,
         maxPingOut: 3,
+        // no Error with a stack captured per request just to decorate a failure that may come (with
+        // js.publish per event those captures were a fifth of the gateway's CPU)
+        noAsyncTraces: true,
       })
     } catch (err) {
       // the first connection is retried here (the client retries only once it has been connected),
@@ -188,6 +193,7 @@ export class JetStreamBacking implements EventBacking {
     }
     this.#nc = nc
     this.#js = jetstream(nc, { timeout: this.#publishTimeoutMs })
+    this.#publisher = new PubAckPipeline(nc, this.#publishTimeoutMs)
     this.#jsm = await jetstreamManager(nc, { checkAPI: false, timeout: this.#publishTimeoutMs })
     this.#connected = true
     this.#connectionError = null
@@ -395,15 +401,14 @@ export class JetStreamBacking implements EventBacking {
 
   accept(broker: CompiledBroker, event: CloudEventRecord): AcceptResult | Promise<AcceptResult> {
     const st = this.#brokers.get(broker.key)
-    const js = this.#js
+    const publisher = this.#publisher
     if (st === undefined || !st.present) return 'failed'
-    if (js === null || !this.#connected) {
+    if (publisher === null || !this.#connected) {
       st.publishFailures++
       return 'failed'
     }
     const a = event.attributes
-    return js.publish(st.subject, encodeEvent(event), { msgID: messageId(a.source ?? '', a.id ?? ''), timeout: this.#publishTimeoutMs })
-      .then(st.onAck, st.onError)
+    return publisher.publish(st.subject, encodeEvent(event), messageId(a.source ?? '', a.id ?? ''), st)
   }
 
   // -- stats -----------------------------------------------------------------------------------
@@ -476,6 +481,14 @@ export class JetStreamBacking implements EventBacking {
     const stops: Promise<void>[] = []
     for (const st of this.#brokers.values()) for (const r of st.runners.values()) stops.push(r.stop(this.#closeGraceMs))
     await Promise.all(stops)
+    // publishes under way get their PubAck (so their producers their 202) before the connection goes
+    const publisher = this.#publisher
+    if (publisher !== null) {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await Promise.race([publisher.settled(), new Promise<void>((resolve) => { timer = setTimeout(resolve, this.#publishTimeoutMs) })])
+      clearTimeout(timer)
+      publisher.close()
+    }
     const nc = this.#nc
     this.#connected = false
     if (nc !== null && !nc.isClosed()) {

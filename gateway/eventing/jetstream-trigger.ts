@@ -4,10 +4,18 @@
 // Here every message is delivered as it arrives; the bound on in-flight work is the consumer's
 // `max_ack_pending` (the server stops handing out messages while that many are unsettled,
 // deliveries and delayed naks alike), so nothing here queues without limit.
+//
+// Settlements (ack, nak with delay, term) made within one turn of the event loop are sent together
+// at the start of the next (jetstream-turn.ts, with the publisher's publishes): one socket write
+// for every delivery that finished in that turn instead of one each (a write to nats-server per
+// ack was the largest single cost per durable event). They stay fire-and-forget (no ackAck round
+// trip), as in eventing-natss; a settlement lost to a crash or a disconnect means a redelivery
+// after the ack wait, which at-least-once allows.
 import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream'
 import type { Logger } from '../log.ts'
 import { retryDelayMs } from './backoff.ts'
 import { decodeEvent } from './jetstream-names.ts'
+import { flushNextTurn } from './jetstream-turn.ts'
 import type { AttemptOutcome, CloudEventRecord, CompiledTrigger, Deliverer } from './types.ts'
 
 export interface TriggerRunnerOptions {
@@ -41,6 +49,10 @@ export function newDeliveryCounters(): DeliveryCounters {
   return { delivered: 0, filteredOut: 0, retried: 0, deadLettered: 0, dropped: 0, redelivered: 0, undecodable: 0, lastError: null }
 }
 
+/** settlement codes in the queue; a nak carries its delay (≥ 0) instead */
+const ACK = -1
+const TERM = -2
+
 function failedOutcome(status: number, error: string): AttemptOutcome {
   return { status, retryable: true, retryAfterMs: null, body: null, reply: null, error }
 }
@@ -64,6 +76,11 @@ export class TriggerRunner {
   #restartDelayMs = 250
   #idle: (() => void) | null = null
   readonly #onMessage = (m: JsMsg): void => this.#handle(m)
+  /** settlements waiting for the next turn: the message, and ACK, TERM or a nak delay in ms */
+  #settleMsgs: JsMsg[] = []
+  #settleHow: number[] = []
+  #settleScheduled = false
+  readonly #flushSettlements = (): void => this.#sendSettlements()
 
   constructor(o: TriggerRunnerOptions) {
     this.#o = o
@@ -129,13 +146,44 @@ export class TriggerRunner {
     const messages = this.#messages
     this.#messages = null
     if (messages !== null) await messages.close().catch(() => undefined)
-    if (this.#inflight.size === 0) return
-    let timer: ReturnType<typeof setTimeout> | undefined
-    await Promise.race([
-      new Promise<void>((resolve) => { this.#idle = resolve }),
-      new Promise<void>((resolve) => { timer = setTimeout(resolve, graceMs) }),
-    ])
-    clearTimeout(timer)
+    if (this.#inflight.size > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await Promise.race([
+        new Promise<void>((resolve) => { this.#idle = resolve }),
+        new Promise<void>((resolve) => { timer = setTimeout(resolve, graceMs) }),
+      ])
+      clearTimeout(timer)
+    }
+    // before the caller drains the connection
+    this.#sendSettlements()
+  }
+
+  #settle(m: JsMsg, how: number): void {
+    this.#settleMsgs.push(m)
+    this.#settleHow.push(how)
+    if (!this.#settleScheduled) {
+      this.#settleScheduled = true
+      flushNextTurn(this.#flushSettlements)
+    }
+  }
+
+  #sendSettlements(): void {
+    this.#settleScheduled = false
+    const msgs = this.#settleMsgs
+    const how = this.#settleHow
+    if (msgs.length === 0) return
+    this.#settleMsgs = []
+    this.#settleHow = []
+    for (let i = 0; i < msgs.length; i++) {
+      const m = msgs[i]
+      const h = how[i]
+      // the client throws once the connection is closed: the message comes back after the ack wait
+      try {
+        if (h === ACK) m.ack()
+        else if (h === TERM) m.term()
+        else m.nak(h)
+      } catch { /* redelivered */ }
+    }
   }
 
   #keepAlive(every: number): void {
@@ -163,7 +211,7 @@ export class TriggerRunner {
     try { match = this.trigger.filter(event) } catch { match = false }
     if (!match) {
       c.filteredOut++
-      m.ack()
+      this.#settle(m, ACK)
       return
     }
     this.#inflight.set(m, performance.now())
@@ -189,7 +237,7 @@ export class TriggerRunner {
         // data-plane spec: a reply the broker fails to accept SHOULD cause redelivery of the original
         if (replied) {
           c.delivered++
-          m.ack()
+          this.#settle(m, ACK)
           return
         }
         outcome = failedOutcome(502, 'the reply was refused by the broker')
@@ -197,7 +245,7 @@ export class TriggerRunner {
       c.lastError = `trigger ${trigger.namespace}/${trigger.name}: ${outcome.error ?? `subscriber answered ${outcome.status}`}`
       if (outcome.retryable && n < spec.retry + 1) {
         c.retried++
-        m.nak(retryDelayMs(spec, n, outcome.retryAfterMs))
+        this.#settle(m, Math.max(0, retryDelayMs(spec, n, outcome.retryAfterMs)))
         return
       }
       const taken = await deliverer.deadLetter(trigger, event, outcome).catch(() => false)
@@ -209,8 +257,7 @@ export class TriggerRunner {
         })
       }
       // settled either way: ack after the last retryable failure, term a non-retryable one (as eventing-natss)
-      if (outcome.retryable) m.ack()
-      else m.term()
+      this.#settle(m, outcome.retryable ? ACK : TERM)
     } finally {
       this.#inflight.delete(m)
       if (this.#inflight.size === 0 && this.#idle !== null) {

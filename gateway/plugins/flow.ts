@@ -114,7 +114,7 @@ class Flow {
     }
     if (noReadyInstance(throttler)) {
       split.slot.errors[ERR.no_endpoints]++
-      return this.#local(answer(503, `no ready instance for ${split.backend.revision}\n`, ['retry-after', '1']), split.slot)
+      return this.#local(answer(503, throttler.noInstanceAnswer(), ['retry-after', '1']), split.slot)
     }
     const ctx = this.#ctx
     if (o.tunnel !== null) {

@@ -36,14 +36,15 @@ t.test('get, describe and logs read a running sluice like kn', async (t) => {
   t.equal(services.status, 0, services.stderr)
   const [head, row] = services.stdout.trim().split('\n')
   t.match(head, /^NAME\s+URL\s+LATEST\s+AGE\s+CONDITIONS\s+READY\s+REASON$/, 'kn service list columns')
-  t.match(row, /^greeter\s+http:\/\/greeter\.default\.localhost\s+greeter-one\s+\S+\s+3 OK \/ 3\s+True$/)
+  t.match(row, new RegExp(`^greeter\\s+http://greeter\\.default\\.localhost:${s.port}\\s+greeter-one`), 'the URL names the public port')
+  t.match(row, /^greeter\s+\S+\s+greeter-one\s+\S+\s+3 OK \/ 3\s+True$/)
 
   const revisions = cli(s.adminPort, 'get', 'revisions')
   t.match(revisions.stdout, /^NAME\s+SERVICE\s+TRAFFIC\s+TAGS\s+GENERATION\s+AGE\s+CONDITIONS\s+READY\s+REASON\n/)
   t.match(revisions.stdout, /\ngreeter-one\s+greeter\s+100%\s+current\s/, 'a revision shows its traffic and tag')
 
   const all = cli(s.adminPort, 'get', 'routes', '-A')
-  t.match(all.stdout, /^NAMESPACE\s+NAME\s+URL\s+READY\ndefault\s+greeter\s+http:\/\/greeter\.default\.localhost\s+True\n$/)
+  t.match(all.stdout, new RegExp(`^NAMESPACE\\s+NAME\\s+URL\\s+READY\\ndefault\\s+greeter\\s+http://greeter\\.default\\.localhost:${s.port}\\s+True\\n$`))
   t.match(cli(s.adminPort, 'get', 'king').stdout, /^NAME\s+READY\s+REASON\ngreeter\s+True\n$/)
   t.match(cli(s.adminPort, 'get', 'services', '-n', 'nowhere').stdout, 'No services found in namespace nowhere.')
 
@@ -55,7 +56,7 @@ t.test('get, describe and logs read a running sluice like kn', async (t) => {
 
   const described = cli(s.adminPort, 'describe', 'service', 'greeter')
   t.equal(described.status, 0, described.stderr)
-  t.match(described.stdout, /^Name:\s+greeter\nNamespace:\s+default\nAge:\s+\S+\nURL:\s+http:\/\/greeter\.default\.localhost\n/)
+  t.match(described.stdout, new RegExp(`^Name:\\s+greeter\\nNamespace:\\s+default\\nAge:\\s+\\S+\\nURL:\\s+http://greeter\\.default\\.localhost:${s.port}\\n`))
   t.match(described.stdout, /100%\s+greeter-one #current/)
   t.match(described.stdout, /Instances:\s+1\/1/)
   t.match(described.stdout, /\+\+ Ready/)

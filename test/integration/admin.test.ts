@@ -101,7 +101,7 @@ t.test('/debug/resources lists every object with its computed status', async (t)
 
   const svc = find('Service', 'hello')
   t.ok(svc, 'the Service')
-  t.equal(svc?.status?.url, 'http://hello.default.localhost')
+  t.equal(svc?.status?.url, `http://hello.default.localhost:${s.port}`, 'the URL names the public port (not 80)')
   t.equal(ready(svc), 'True', 'Service Ready=True')
   t.same(svc?.status?.traffic, [{ revisionName: 'hello-00001', latestRevision: true, percent: 100 }], 'traffic resolved to a revision name')
   t.equal(svc?.status?.latestReadyRevisionName, 'hello-00001')

@@ -1,6 +1,7 @@
 // The Kubernetes source: client-node informers over KIngress (our class only), Services,
-// EndpointSlices, Secrets, the Knative ConfigMaps and Plugins, turned into the same whole-snapshot
-// LoadResult the file source reports, so one reconcile → compile → swap path serves both.
+// EndpointSlices, Secrets, the Knative ConfigMaps, Plugins and the eventing kinds (Brokers of
+// Sluice's classes, their Triggers and PingSources: eventing-ownership.ts), turned into the same
+// whole-snapshot LoadResult the file source reports, so one reconcile → compile → swap path serves both.
 //
 // Watching is level-based like client-go's: each informer keeps a cache; any change schedules one
 // snapshot (coalesced). Nothing is reported before every informer has listed once, so the first
@@ -15,6 +16,7 @@ import { emptyResourceSet, type KObject, type ResourceSet } from '../../resource
 import type { LoadResult } from '../load.ts'
 import { INGRESS_CLASS_ANNOTATION } from '../validate-ingress.ts'
 import { checked, configMap, coreService, endpointSlice, secret, type Checked, type RawObject, type RejectedObject } from './cluster-objects.ts'
+import { EVENTING_KINDS, eventingOwner, isNotFound, mapEventing, type EventingBucket } from './eventing-ownership.ts'
 
 export type { RejectedObject }
 
@@ -31,6 +33,8 @@ export interface KubernetesSourceOptions {
   readonly settleMs?: number
   /** first and longest wait before restarting a failed informer */
   readonly backoffMs?: readonly [number, number]
+  /** how often a kind whose CRD is not installed (Knative Eventing absent: 404) is listed again */
+  readonly absentRetryMs?: number
 }
 
 /** A snapshot of the cluster: what loads, and what was rejected object by object. */
@@ -38,7 +42,7 @@ export interface ClusterLoad extends LoadResult {
   readonly rejected: readonly RejectedObject[]
 }
 
-type Bucket = 'ingresses' | 'coreServices' | 'endpointSlices' | 'secrets' | 'configMaps' | 'plugins'
+type Bucket = 'ingresses' | 'coreServices' | 'endpointSlices' | 'secrets' | 'configMaps' | 'plugins' | EventingBucket
 
 interface Watched {
   readonly bucket: Bucket
@@ -46,6 +50,14 @@ interface Watched {
   /** mapped objects by namespace/name (a KIngress of another class is absent) */
   readonly objects: Map<string, Checked>
   synced: boolean
+  /** a kind whose CRD may not be installed: a 404 on list means "none", not a failure */
+  readonly optional: boolean
+  /** the last list answered 404: the kind counts as empty and is listed again rarely */
+  absent: boolean
+  /** of Triggers and PingSources: the `namespace/name` of the Broker they belong to, if any */
+  readonly owners: Map<string, string>
+  /** of KIngresses and eventing objects: what the mapped object is made of, to tell a status-only update */
+  readonly inputs: Map<string, string>
   /** consecutive failures (the backoff); reset by a list that answers */
   failures: number
   /** every failure since start, for the metric */
@@ -55,7 +67,7 @@ interface Watched {
 
 const keyOf = (o: KubernetesObject): string => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`
 
-/** Everything checked() reads from a KIngress except resourceVersion (status is not read at all). */
+/** Everything checked() reads from a KIngress, Plugin, Broker, Trigger or PingSource except resourceVersion (status is not read at all). */
 function ingressInput(raw: RawObject): string {
   const m = raw.metadata ?? {}
   const created = m.creationTimestamp instanceof Date ? m.creationTimestamp.toISOString() : m.creationTimestamp
@@ -72,6 +84,10 @@ export class KubernetesSource {
    * managedFields): no new snapshot, only this. The status writer re-checks that one ingress.
    */
   onStatusChange: ((namespace: string, name: string) => void) | undefined
+  /** the same for the eventing kinds (Broker, Trigger, PingSource): the eventing status writer re-checks that one */
+  onEventingStatusChange: ((kind: string, namespace: string, name: string) => void) | undefined
+  /** PingSources fire from the leader only (every replica firing would send each tick N times) */
+  #leading = false
   #timer: NodeJS.Timeout | undefined
   #stopped = true
   /** bumped on every EndpointSlice change: endpoints() answers from its memo until then */
@@ -94,6 +110,19 @@ export class KubernetesSource {
     this.#add('secrets', '/api/v1/secrets', () => core.listSecretForAllNamespaces())
     this.#add('configMaps', `/api/v1/namespaces/${kns}/configmaps`, () => core.listNamespacedConfigMap({ namespace: kns }))
     this.#add('plugins', '/apis/sluice.dev/v1alpha1/plugins', crd('sluice.dev', 'v1alpha1', 'plugins'))
+    for (const k of EVENTING_KINDS) this.#add(k.bucket, `/apis/${k.group}/${k.version}/${k.plural}`, crd(k.group, k.version, k.plural), true)
+  }
+
+  /** This replica leads: its snapshots include the PingSources it must fire. */
+  setLeading(leading: boolean): void {
+    if (leading === this.#leading) return
+    this.#leading = leading
+    if (this.#watched.some((w) => w.bucket === 'pingSources' && w.objects.size > 0)) this.#changed()
+  }
+
+  /** A Broker, Trigger or PingSource as the cluster holds it now (status and resourceVersion included). */
+  eventingObject(bucket: EventingBucket, namespace: string, name: string): RawObject | undefined {
+    return this.#watched.find((w) => w.bucket === bucket)?.informer.get(name, namespace) as RawObject | undefined
   }
 
   /** every informer has listed at least once */
@@ -106,6 +135,11 @@ export class KubernetesSource {
     const w = this.#watched[0]!
     const raw = w.informer.get(name, namespace) as RawObject | undefined
     return raw !== undefined && this.#ours(raw) ? raw : undefined
+  }
+
+  /** A Plugin as the cluster holds it now (status and resourceVersion included). */
+  plugin(namespace: string, name: string): RawObject | undefined {
+    return this.#watched.find((w) => w.bucket === 'plugins')!.informer.get(name, namespace) as RawObject | undefined
   }
 
   /** Ready addresses of a Service's EndpointSlices, with their ports by name (the prober's targets). */
@@ -132,8 +166,8 @@ export class KubernetesSource {
   }
 
   /** per watched resource: listed at least once, and how many times its watch failed */
-  stats(): { resource: string; synced: boolean; failures: number; objects: number }[] {
-    return this.#watched.map((w) => ({ resource: w.bucket, synced: w.synced, failures: w.failuresTotal, objects: w.objects.size }))
+  stats(): { resource: string; synced: boolean; failures: number; objects: number; installed: boolean }[] {
+    return this.#watched.map((w) => ({ resource: w.bucket, synced: w.synced, failures: w.failuresTotal, objects: w.objects.size, installed: !w.absent }))
   }
 
   start(onLoad: (r: ClusterLoad) => void): void {
@@ -158,12 +192,21 @@ export class KubernetesSource {
     return raw.metadata?.annotations?.[INGRESS_CLASS_ANNOTATION] === this.#class
   }
 
-  #add(bucket: Bucket, path: string, list: () => Promise<{ items: KubernetesObject[]; metadata?: { resourceVersion?: string } }>): void {
+  #add(bucket: Bucket, path: string, list: () => Promise<{ items: KubernetesObject[]; metadata?: { resourceVersion?: string } }>, optional = false): void {
     const objects = new Map<string, Checked>()
+    const owners = new Map<string, string>()
     let w: Watched | undefined
     const listed = async () => {
-      const r = await list()
+      let r: Awaited<ReturnType<typeof list>>
+      try {
+        r = await list()
+      } catch (err) {
+        if (optional && isNotFound(err)) this.#absent(w!)
+        throw err
+      }
       // A list that answered is the informer's sync point (the watch starts from its version).
+      if (w!.absent) this.#opts.log.info('resource installed in the cluster; watching it', { resource: bucket })
+      w!.absent = false
       w!.synced = true
       w!.failures = 0
       // An empty cluster has no add events: the sync itself must produce the first load.
@@ -171,11 +214,24 @@ export class KubernetesSource {
       return r
     }
     const informer = makeInformer(this.#opts.kubeConfig, path, listed as Parameters<typeof makeInformer>[2])
-    w = { bucket, informer, objects, synced: false, failures: 0, failuresTotal: 0, restart: undefined }
-    /** of each KIngress: what its mapped object is made of, to tell a status-only update */
     const inputs = new Map<string, string>()
+    w = { bucket, informer, objects, synced: false, optional, absent: false, owners, inputs, failures: 0, failuresTotal: 0, restart: undefined }
+    const eventingKind = EVENTING_KINDS.find((k) => k.bucket === bucket)?.kind
     const put = (o: KubernetesObject) => {
-      if (bucket === 'ingresses') {
+      if (eventingKind !== undefined) {
+        // The leader's status writes come back as updates: they change nothing Sluice serves.
+        const k = keyOf(o)
+        const input = ingressInput(o as RawObject)
+        if (inputs.get(k) === input) {
+          this.onEventingStatusChange?.(eventingKind, o.metadata?.namespace ?? '', o.metadata?.name ?? '')
+          return
+        }
+        inputs.set(k, input)
+        const owner = eventingOwner(bucket as EventingBucket, o as RawObject)
+        if (owner !== undefined) owners.set(k, owner)
+        else owners.delete(k)
+      }
+      if (bucket === 'ingresses' || bucket === 'plugins') {
         // The leader's own status writes come back as updates of every ingress: rebuilding and
         // reconciling the whole snapshot for each made an event at 2,000 ingresses wait behind
         // several full passes. The mapped object holds only metadata (but resourceVersion) and spec.
@@ -183,7 +239,7 @@ export class KubernetesSource {
         const input = ingressInput(o as RawObject)
         if (objects.has(k) && inputs.get(k) === input) {
           const m = o.metadata
-          if (this.#ours(o as RawObject)) this.onStatusChange?.(m?.namespace ?? '', m?.name ?? '')
+          if (bucket === 'ingresses' && this.#ours(o as RawObject)) this.onStatusChange?.(m?.namespace ?? '', m?.name ?? '')
           return
         }
         inputs.set(k, input)
@@ -199,6 +255,7 @@ export class KubernetesSource {
     informer.on('update', put)
     informer.on('delete', (o) => {
       inputs.delete(keyOf(o))
+      owners.delete(keyOf(o))
       if (bucket === 'endpointSlices') this.#slicesVersion++
       if (objects.delete(keyOf(o))) this.#changed()
     })
@@ -214,7 +271,20 @@ export class KubernetesSource {
       case 'endpointSlices': return { object: endpointSlice(raw) }
       case 'secrets': return { object: secret(raw) }
       case 'configMaps': return { object: configMap(raw) }
+      case 'brokers': case 'triggers': case 'pingSources': return mapEventing(bucket, raw)
     }
+  }
+
+  /** The CRD of an optional kind is not installed (404): no objects of it, and not a failure. */
+  #absent(w: Watched): void {
+    if (!w.absent) this.#opts.log.info('resource not installed in the cluster (404); treated as empty and listed again later', { resource: w.bucket, retryInMs: this.#opts.absentRetryMs ?? 60_000 })
+    w.absent = true
+    w.synced = true
+    w.failures = 0
+    w.owners.clear()
+    w.inputs.clear()
+    w.objects.clear()
+    this.#changed()
   }
 
   #startInformer(w: Watched): void {
@@ -226,6 +296,12 @@ export class KubernetesSource {
   /** client-node stops an informer on any error but 410 and timeouts: start it again, backing off. */
   #failed(w: Watched, err: unknown): void {
     if (this.#stopped || w.restart !== undefined) return
+    // A watch that answers 404: the CRD went away while watched.
+    if (w.optional && isNotFound(err) && !w.absent) this.#absent(w)
+    if (w.absent) {
+      w.restart = setTimeout(() => this.#startInformer(w), this.#opts.absentRetryMs ?? 60_000)
+      return
+    }
     const [first, max] = this.#opts.backoffMs ?? [250, 30_000]
     const delay = Math.min(max, first * 2 ** Math.min(w.failures, 20))
     w.failures++
@@ -250,9 +326,14 @@ export class KubernetesSource {
   snapshot(): ClusterLoad {
     const resources: ResourceSet = emptyResourceSet()
     const rejected: RejectedObject[] = []
+    // Triggers and PingSources are ours only when their Broker is (see eventing-ownership.ts).
+    const brokers = new Set(this.#watched.find((w) => w.bucket === 'brokers')?.objects.keys())
     for (const w of this.#watched) {
+      if (w.bucket === 'pingSources' && !this.#leading) continue
       const into = (w.bucket === 'plugins' ? resources.others : resources[w.bucket]) as KObject[]
-      for (const c of w.objects.values()) {
+      const owned = w.bucket === 'triggers' || w.bucket === 'pingSources'
+      for (const [k, c] of w.objects) {
+        if (owned && !brokers.has(w.owners.get(k) ?? '')) continue
         if (c.object !== undefined) into.push(c.object)
         else rejected.push(c.rejected)
       }

@@ -123,7 +123,7 @@ t.test('DeliverySpec: every rule of duck/v1 DeliverySpec.Validate, plus backoffM
 
 t.test('Broker: class annotation, config reference, unknown fields', async (t) => {
   t.same(errors(yaml(...brk, '  annotations:', '    eventing.knative.dev/broker.class: Kafka', 'spec:', '  config: {kind: ConfigMap}', '  channel: x')), [
-    'hello.yaml:6:40 metadata.annotations[eventing.knative.dev/broker.class]: unsupported broker class "Kafka"; use MTChannelBasedBroker (or leave it unset) for an in-memory broker, or sluice.dev/jetstream for one backed by NATS JetStream',
+    'hello.yaml:6:40 metadata.annotations[eventing.knative.dev/broker.class]: unsupported broker class "Kafka"; use sluice.dev/memory or MTChannelBasedBroker (or leave it unset) for an in-memory broker, or sluice.dev/jetstream for one backed by NATS JetStream',
     'hello.yaml:8:3 spec.config.apiVersion: missing field; a reference needs apiVersion, kind and name, e.g. apiVersion: v1, kind: ConfigMap, name: config-br-default-channel',
     'hello.yaml:8:3 spec.config.name: missing field; a reference needs apiVersion, kind and name, e.g. apiVersion: v1, kind: ConfigMap, name: config-br-default-channel',
     'hello.yaml:9:3 spec.channel: unknown field "channel"; expected one of: config, delivery',

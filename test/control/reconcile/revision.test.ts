@@ -35,7 +35,7 @@ t.test('a container command: Deploying until the runtime has a ready instance, t
 t.test('nothing to run: NoUpstream with a hint', async (t) => {
   const r = revisionReadiness(revision('a', { upstream: null }))
   t.same([r.status, r.reason], ['False', 'NoUpstream'])
-  t.match(r.message, /sluice\.dev\/upstream.*command/)
+  t.match(r.message, /^revision a has an image but no command: .*command.*sluice\.dev\/upstream/)
   t.equal(r.conditions.find((c) => c.type === 'Ready')?.reason, 'NoUpstream')
   t.equal(r.conditions.find((c) => c.type === 'ResourcesAvailable')?.status, 'False')
 })

@@ -85,7 +85,7 @@ t.test('contract: command line, env precedence, protocol', async (t) => {
 t.test('failure wording', async (t) => {
   t.equal(exitCode({ code: 2, signal: null }), 2)
   t.equal(exitCode({ code: null, signal: 'SIGKILL' }), 137, 'signal N → 128+N like Kubernetes')
-  const loop = crashLoopFailure('a-1', { code: null, signal: 'SIGSEGV', lastStderr: 'boom' }, 3)
+  const loop = crashLoopFailure('a-1', { code: null, signal: 'SIGSEGV', lastOutput: 'boom' }, 3)
   t.equal(loop.reason, 'ExitCode139')
   t.equal(loop.message, 'instance a-1 was killed by SIGSEGV before becoming ready (3 exits in a row without readiness); last output: boom')
   const err: NodeJS.ErrnoException = new Error('spawn x EACCES')

@@ -153,6 +153,25 @@ t.test('JetStream backing', async (t) => {
     t.ok((await jsm.streams.info(streamName('default', 'retire'))).config, 'the stream is kept')
   })
 
+  t.test('close() sends the acks of deliveries that just finished: nothing is handed out again', async (t) => {
+    const sub = await startSubscriber()
+    t.teardown(() => sub.close())
+    const b = backing()
+    const br = broker('default', 'closing', [{ name: 'x', subscriber: sub.url }])
+    await waitFor(() => b.connected, { what: 'the backing to connect' })
+    await b.install(table(nats.url, [br]))
+    const ids = Array.from({ length: 200 }, (_, i) => `c${i}`)
+    t.same([...new Set(await Promise.all(ids.map((id) => b.accept(br, event(id)))))], ['accepted'])
+    await waitFor(() => sub.deliveredCounts().size === ids.length, { what: () => `200 deliveries, saw ${sub.deliveredCounts().size}` })
+    // acks batched for the next turn (or deliveries still finishing) must leave before the drain
+    await b.close()
+    const nc = await connect({ servers: nats.url })
+    t.teardown(() => nc.close())
+    const jsm = await jetstreamManager(nc)
+    const ci = await jsm.consumers.info(streamName('default', 'closing'), consumerName('uid-default-closing-x'))
+    t.match(ci, { num_ack_pending: 0, num_redelivered: 0, num_pending: 0, ack_floor: { stream_seq: ids.length } })
+  })
+
   t.test('while NATS is down accept answers failed promptly, and recovers', async (t) => {
     const sub = await startSubscriber()
     t.teardown(() => sub.close())

@@ -51,7 +51,8 @@ t.test('SIGKILL of the process holding the backing loses no accepted event', asy
   t.teardown(() => sub.close())
   const env = { NATS_URL: nats.url, SUB_URL: sub.url, ACK_WAIT_MS: '1500' }
 
-  const a = spawnChild({ ...env, PUBLISH: '3000', CONCURRENCY: '16' })
+  // more than it can publish before the kill below (the kill must land mid-stream however fast it is)
+  const a = spawnChild({ ...env, PUBLISH: '1000000', CONCURRENCY: '16' })
   t.teardown(() => kill(a, 'SIGKILL'))
   const accepted = () => a.lines.filter((l) => l.startsWith('accepted ')).map((l) => l.slice(9))
   // kill mid-stream: publishing under way, some delivered, some held

@@ -1,0 +1,38 @@
+// What `sluice serve` says at start: one line per URL it serves, with the port the listener really
+// has (`http://hello.default.localhost:8080`), so the first thing a user reads is what to curl.
+import type { KObject, TrafficTarget } from './resources/types.ts'
+import { servedStatusUrl, type PublicPorts } from '../lib/served-url.ts'
+
+export interface ServedUrl {
+  namespace: string
+  /** the Route's name (a Service's Route has the Service's name) */
+  name: string
+  /** '' for the route's own URL */
+  tag: string
+  url: string
+}
+
+export interface ListenerPorts {
+  /** public plain HTTP listener */
+  port: number
+  /** public TLS listener */
+  tlsPort?: number
+  /** cluster-local listener (`*.svc.<cluster domain>` hosts) */
+  internalPort: number
+}
+
+/** Every Route's status URL and tag URLs, with the ports of the listeners that serve them. */
+export function servedUrls(objects: readonly KObject[], ports: ListenerPorts, clusterDomain: string): ServedUrl[] {
+  const out: ServedUrl[] = []
+  const shown: PublicPorts = { http: ports.port, https: ports.tlsPort ?? 0, internal: ports.internalPort }
+  for (const o of objects) {
+    if (o.kind !== 'Route' || !o.apiVersion.startsWith('serving.knative.dev/')) continue
+    const { namespace, name } = o.metadata
+    const status = o.status as { url?: string; traffic?: TrafficTarget[] } | undefined
+    if (typeof status?.url === 'string') out.push({ namespace, name, tag: '', url: servedStatusUrl(status.url, shown, clusterDomain) })
+    for (const t of status?.traffic ?? []) {
+      if (t.tag !== undefined && typeof t.url === 'string') out.push({ namespace, name, tag: t.tag, url: servedStatusUrl(t.url, shown, clusterDomain) })
+    }
+  }
+  return out
+}

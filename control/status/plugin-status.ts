@@ -1,0 +1,161 @@
+// Writes the status of the cluster's Plugin objects (sluice.dev/v1alpha1), as Knative reconcilers
+// write theirs: Ready True at the generation Sluice serves, Ready False with reason InvalidSpec and
+// every error's field path when it cannot (a field the schema lacks, a config the plugin refuses,
+// a secretKeyRef to a missing Secret). `kubectl get plugins -o yaml` then says what is wrong where
+// the user looks, not only Sluice's log. Leader only, through the status subresource, with the
+// resourceVersion read from the informer cache: a conflict means the object moved, and the next
+// load (or the retry) decides again.
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node'
+import type { Logger } from '../../gateway/log.ts'
+import type { ConfigError } from '../resources/types.ts'
+import type { LoadResult } from '../sources/load.ts'
+import { condition, rfc3339 } from '../reconcile/status.ts'
+import { CLUSTER_FILE_PREFIX, isFromCluster, type RawObject, type RejectedObject } from '../sources/kubernetes/cluster-objects.ts'
+import { keepStatusTimes, sameStatus } from './ingress-status.ts'
+
+const GROUP = 'sluice.dev'
+const VERSION = 'v1alpha1'
+const FILE_PREFIX = `${CLUSTER_FILE_PREFIX}Plugin/`
+
+export const PLUGIN_INVALID_REASON = 'InvalidSpec'
+
+export interface PluginStatusOptions {
+  readonly kubeConfig: KubeConfig
+  readonly log: Logger
+  /** the cluster's copy of a Plugin (status and resourceVersion), from the informer cache */
+  readonly current: (namespace: string, name: string) => RawObject | undefined
+  readonly isLeader: () => boolean
+  /** wait before writing again after a failed write */
+  readonly retryMs?: number
+  readonly now?: () => Date
+}
+
+interface Verdict {
+  readonly namespace: string
+  readonly name: string
+  readonly generation: number
+  /** `spec.config.x: message`, empty when Sluice serves this generation */
+  readonly errors: readonly string[]
+}
+
+/** Plugin errors of one load by `namespace/name`, from the `kubernetes:Plugin/ns/name` they point at. */
+function errorsByPlugin(errors: readonly ConfigError[]): Map<string, string[]> {
+  const out = new Map<string, string[]>()
+  for (const e of errors) {
+    if (!e.file.startsWith(FILE_PREFIX)) continue
+    const key = e.file.slice(FILE_PREFIX.length)
+    const list = out.get(key) ?? []
+    list.push(e.path !== '' ? `${e.path}: ${e.message}` : e.message)
+    out.set(key, list)
+  }
+  return out
+}
+
+export class PluginStatusWriter {
+  readonly #o: PluginStatusOptions
+  readonly #api: CustomObjectsApi
+  /** what each cluster Plugin's status should say, by namespace/name */
+  #verdicts = new Map<string, Verdict>()
+  readonly #writing = new Set<string>()
+  readonly #again = new Set<string>()
+  #retry: NodeJS.Timeout | undefined
+  #stopped = false
+  /** status writes done, by result: for tests and metrics */
+  readonly writes = { ok: 0, conflict: 0, failed: 0 }
+
+  constructor(o: PluginStatusOptions) {
+    this.#o = o
+    this.#api = o.kubeConfig.makeApiClient(CustomObjectsApi)
+  }
+
+  /** A load that is served: its Plugins are Ready, the ones the source rejected are not. */
+  applied(load: LoadResult & { readonly rejected?: readonly RejectedObject[] }): void {
+    this.#verdicts = this.#judge(load, new Map())
+    this.evaluate()
+  }
+
+  /**
+   * A load that was refused (the last good table keeps serving): the Plugins its errors point at
+   * are not Ready; the others keep what the last served load said of them.
+   */
+  refused(load: LoadResult & { readonly rejected?: readonly RejectedObject[] }, errors: readonly ConfigError[]): void {
+    const byPlugin = errorsByPlugin(errors)
+    const next = this.#judge(load, byPlugin)
+    for (const [key, v] of next) {
+      const before = this.#verdicts.get(key)
+      // Nothing said against it, but not served either: keep the last verdict of this generation.
+      if (v.errors.length === 0 && !byPlugin.has(key)) {
+        if (before !== undefined && before.generation === v.generation) next.set(key, before)
+        else next.delete(key)
+      }
+    }
+    this.#verdicts = next
+    this.evaluate()
+  }
+
+  #judge(load: LoadResult & { readonly rejected?: readonly RejectedObject[] }, errors: ReadonlyMap<string, readonly string[]>): Map<string, Verdict> {
+    const out = new Map<string, Verdict>()
+    for (const o of load.resources.others) {
+      if (o.kind !== 'Plugin' || !isFromCluster(o)) continue
+      const key = `${o.metadata.namespace}/${o.metadata.name}`
+      out.set(key, { namespace: o.metadata.namespace, name: o.metadata.name, generation: o.metadata.generation ?? 1, errors: errors.get(key) ?? [] })
+    }
+    for (const r of load.rejected ?? []) {
+      if (r.kind !== 'Plugin') continue
+      out.set(`${r.namespace}/${r.name}`, { namespace: r.namespace, name: r.name, generation: r.generation, errors: r.errors.map((e) => `${e.path}: ${e.message}`) })
+    }
+    return out
+  }
+
+  /** Write every Plugin whose status differs from its verdict (leadership gained, a retry). */
+  evaluate(): void {
+    if (this.#stopped || !this.#o.isLeader()) return
+    for (const key of this.#verdicts.keys()) this.#reconcile(key)
+  }
+
+  stop(): void {
+    this.#stopped = true
+    if (this.#retry !== undefined) clearTimeout(this.#retry)
+    this.#retry = undefined
+  }
+
+  #reconcile(key: string): void {
+    const v = this.#verdicts.get(key)
+    if (v === undefined || this.#stopped || !this.#o.isLeader()) return
+    if (this.#writing.has(key)) { this.#again.add(key); return }
+    const raw = this.#o.current(v.namespace, v.name)
+    // Gone, or already a newer generation than the load judged: the next load decides.
+    if (raw === undefined || (raw.metadata?.generation ?? 1) !== v.generation) return
+    const now = rfc3339((this.#o.now ?? (() => new Date()))())
+    const ready = v.errors.length === 0
+      ? condition('Ready', 'True', now)
+      : condition('Ready', 'False', now, PLUGIN_INVALID_REASON, v.errors.join('; '))
+    const desired = { observedGeneration: v.generation, conditions: [ready] }
+    const current = (raw['status'] ?? {}) as Record<string, unknown>
+    if (sameStatus(current, desired)) return
+    const status = keepStatusTimes(desired, current)
+    this.#writing.add(key)
+    const body = { apiVersion: `${GROUP}/${VERSION}`, kind: 'Plugin', metadata: { name: v.name, namespace: v.namespace, resourceVersion: raw.metadata?.resourceVersion }, status }
+    this.#api.replaceNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace: v.namespace, plural: 'plugins', name: v.name, body })
+      .then(() => {
+        this.writes.ok++
+        this.#o.log.debug('plugin status written', { plugin: key, ready: ready.status })
+      }, (err: { code?: number; message?: string }) => {
+        if (err.code === 409) this.writes.conflict++
+        else {
+          this.writes.failed++
+          this.#o.log.warn('cannot write plugin status; retrying', { plugin: key, code: err.code, error: err.message })
+        }
+        this.#retryLater()
+      })
+      .finally(() => {
+        this.#writing.delete(key)
+        if (this.#again.delete(key)) this.#reconcile(key)
+      })
+  }
+
+  #retryLater(): void {
+    if (this.#retry !== undefined || this.#stopped) return
+    this.#retry = setTimeout(() => { this.#retry = undefined; this.evaluate() }, this.#o.retryMs ?? 1000)
+  }
+}
