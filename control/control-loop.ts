@@ -28,6 +28,7 @@ import { readAutoscalerSettings } from './settings/autoscaler.ts'
 import { edgeOptions, listenerSettings } from './settings/kourier-keys.ts'
 import type { AutoscalerSettings } from './autoscaler/config.ts'
 import { scalingErrors } from './scaling/validate-scaling.ts'
+import { outlierAnnotationErrors } from './settings/outlier-keys.ts'
 import type { ScalingLoop } from './scaling/scaling-loop.ts'
 import { PluginRegistry } from './plugins/registry.ts'
 import { PluginInstances } from './plugins/instances.ts'
@@ -203,7 +204,7 @@ export class ControlLoop {
         a = { settings: good.autoscaler, errors: [] }
         errors = []
       }
-      if (errors.length === 0) errors = [...scalingErrors(result.resources, a.settings), ...envErrors(result.resources)]
+      if (errors.length === 0) errors = [...scalingErrors(result.resources, a.settings), ...outlierAnnotationErrors(result.resources), ...envErrors(result.resources)]
       if (errors.length === 0) {
         resolution = resolvePlugins(result.resources, this.plugins, s.settings.sluice.extAuthz)
         errors = resolution.errors

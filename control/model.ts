@@ -1,6 +1,7 @@
 // The routing model: what reconcile hands to compile. Every host, path and split is resolved
 // here (Routes flattened to KIngress shape, Services resolved to endpoints), so compile only has
 // to turn it into fast lookup structures.
+import type { ResilienceOverrides } from './settings/outlier-keys.ts'
 import type { Visibility } from './resources/types.ts'
 
 /** Timeouts in milliseconds; 0 means none. Knative semantics: see gateway/timeouts.ts. */
@@ -33,6 +34,8 @@ export interface BackendSpec {
   readonly upstreamTls?: boolean
   /** run by the local runtime (the revision has a command): instances come and go, from zero */
   readonly managed: boolean
+  /** the revision's sluice.dev/outlier-* and sluice.dev/breaker-* annotations (valid values); absent: config-sluice's */
+  readonly resilience?: ResilienceOverrides
   /**
    * The runtime reports the revision failing (crash loop, progress deadline): the one-line answer
    * (control/reconcile/unavailable.ts) given at once, with 503, while it has no ready instance.
@@ -74,6 +77,8 @@ export interface RoutingIngress {
   readonly httpOption: 'Enabled' | 'Redirected'
   /** annotation `sluice.dev/allow-trace: "true"`: TRACE reaches the backends (else 405) */
   readonly allowTrace: boolean
+  /** annotation `sluice.dev/retry-attempts`: the route's retries (absent: the default policy) */
+  readonly retryAttempts?: number
   /** Knative's readiness hash of the spec served (K-Network-Hash), '' when not computed */
   readonly hash: string
 }

@@ -9,6 +9,7 @@ import { reconcile, type ReconcileOutput } from './reconcile/index.ts'
 import { loadState, emptyState } from './state.ts'
 import { readAutoscalerSettings } from './settings/autoscaler.ts'
 import { scalingErrors } from './scaling/validate-scaling.ts'
+import { outlierAnnotationErrors } from './settings/outlier-keys.ts'
 import { PluginRegistry } from './plugins/registry.ts'
 import { PluginCreateError, pluginModules, resolvePlugins } from './plugins/resolve.ts'
 import { PluginInstances } from './plugins/instances.ts'
@@ -34,7 +35,7 @@ export async function validate(dir: string, stateDir: string, stdout: Out, stder
   if (errors.length === 0) {
     const autoscaler = readAutoscalerSettings(loaded.resources.configMaps)
     errors.push(...readSettings(loaded.resources.configMaps).errors, ...autoscaler.errors)
-    if (errors.length === 0) errors.push(...scalingErrors(loaded.resources, autoscaler.settings), ...envErrors(loaded.resources))
+    if (errors.length === 0) errors.push(...scalingErrors(loaded.resources, autoscaler.settings), ...outlierAnnotationErrors(loaded.resources), ...envErrors(loaded.resources))
     let resolution: ReturnType<typeof resolvePlugins> | undefined
     if (errors.length === 0) {
       const registry = new PluginRegistry()

@@ -275,7 +275,7 @@ export class Gateway implements PluginHost {
     // Counted in flight and in the revision's meter since it was parked.
     const exchange = new ProxyRequest({ hooks: this, req, res, split, url: d.url, headers: null, arrived: p.arrived, scheme: entry.scheme })
     if (p.instance !== null) exchange.send(p.instance, performance.now())
-    else exchange.reject(p.status as 503 | 504, p.body)
+    else exchange.reject(p.status as 503 | 504, p.body, p.retryAfter)
     return true
   }
 

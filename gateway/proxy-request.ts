@@ -13,6 +13,8 @@ import { ERR } from './metrics/route-slots.ts'
 import type { RouteTable, Split } from './route-table.ts'
 import type { RevisionThrottler, Waiter } from './activator/throttler.ts'
 import type { UpstreamInstance } from './activator/upstream-instance.ts'
+import { LOCAL_FAILURE } from './activator/outlier-detector.ts'
+import { DEFAULT_RETRY_POLICY, mayResend } from './activator/retry-budget.ts'
 import type { Logger } from './log.ts'
 import type { PluginChain } from './plugins/chain.ts'
 import type { PluginRequest } from './plugins/plugin-request.ts'
@@ -21,8 +23,6 @@ import { asFailure, runComplete, runPhase, runResponseData, type PhaseOutcome, t
 import { localReply } from './local-reply.ts'
 
 const EMPTY = Buffer.alloc(0)
-/** Resets a replayable request may meet before it fails with 502 (see onResponseError). */
-const MAX_REPLAYS = 3
 
 type Controller = Dispatcher.DispatchController
 
@@ -89,8 +89,12 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   #status = 0
   done = false
   #wroteBody = false
-  /** times sent again after a reset (at most MAX_REPLAYS) */
+  /** times sent again after a connect failure or reset (at most the route's retry attempts) */
   #replays = 0
+  /** counted in the revision's retrying requests (retry budget) */
+  #retrying = false
+  /** the instance a retry should avoid (read by the throttler) */
+  avoid: UpstreamInstance | null = null
   /** a plugin answered instead of the upstream */
   #replaced = false
   /** set on routes with plugins */
@@ -145,11 +149,11 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   }
 
   /** Refuse a request that never reached an instance (queue full, waited too long, revision gone). */
-  reject(status: 503 | 504, body: string): void {
+  reject(status: 503 | 504, body: string, retryAfter?: string): void {
     if (this.done) return
     this.#status = status
     if (status === 504) this.#split.slot.errors[ERR.response_start_timeout]++
-    localReply(this.#res, status, body, this.#hooks.draining)
+    localReply(this.#res, status, body, this.#hooks.draining, retryAfter === undefined ? undefined : ['retry-after', retryAfter])
     this.finish()
   }
 
@@ -176,6 +180,8 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
       if (statusCode < 100) this.#badUpstream(controller, `status ${statusCode}`)
       return
     }
+    // outlier detection: what the instance answered (only 5xx streaks can eject it)
+    this.#throttler.outcome(this.#instance!, statusCode)
     const out: string[] = []
     const connection = headers.connection
     const named = connection === undefined ? null : (typeof connection === 'string' ? connection : connection.join(',')).toLowerCase()
@@ -212,6 +218,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   /** The upstream's answer is not HTTP we can forward: 502, counted as a protocol error. */
   #badUpstream(controller: Controller, what: string): void {
     if (this.done) return
+    if (this.#status === 0 && this.#instance !== null) this.#throttler.outcome(this.#instance, LOCAL_FAILURE)
     this.#split.slot.errors[ERR.protocol]++
     this.#status = 502
     localReply(this.#res, 502, `upstream failed: ${what}\n`, this.#hooks.draining)
@@ -378,22 +385,37 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     const kind = classify(err)
     const inst = this.#instance
     const req = this.#req
-    // A reset before any response byte on a replayable request (idempotent method, no body) is
-    // what a kept-alive connection to an instance that just died looks like: the request never
-    // ran. Go's transport (Knative's activator) sends such a request again on another connection;
-    // so do we, a bounded number of times, as the pool may hold more than one dead connection.
-    const replay = kind === ERR.reset && this.#replays < MAX_REPLAYS && !hasBody(req) && REPLAYABLE.has(req.method ?? 'GET')
-    if ((kind === ERR.connect || replay) && inst !== null && this.#throttler.managed && this.#status === 0 && !req.readableDidRead) {
-      // The instance is gone (crashed or stopping) and nothing was sent: wait for another one.
-      if (kind === ERR.connect) inst.unroutable = true
-      else this.#replays++
-      inst.done()
-      this.#instance = null
-      this.#controller = null
-      this.#throttler.requeue(this)
-      return
+    let counted = false
+    if (inst !== null && this.#status === 0 && (kind === ERR.connect || kind === ERR.reset)
+      && mayResend(kind === ERR.connect, req.method ?? 'GET', hasBody(req), req.readableDidRead)) {
+      const t = this.#throttler
+      if (kind === ERR.connect) {
+        t.outcome(inst, LOCAL_FAILURE)
+        counted = true
+        if (t.managed) {
+          // An instance Sluice runs is gone (crashed or stopping) and nothing was sent: the request
+          // waits for another one in the activator's queue. Not a retry: no instance saw it.
+          inst.unroutable = true
+          this.#sendAgain(inst, null)
+          return
+        }
+      }
+      // A reset before any response byte on an idempotent request without a body is what a
+      // kept-alive connection to an instance that just died looks like; a refused connection sent
+      // nothing. Either goes to another instance (a revision Sluice runs: maybe a new connection to
+      // the same one), a bounded number of times, within the revision's retry budget.
+      const policy = this.#split.retry ?? DEFAULT_RETRY_POLICY
+      if (this.#replays < policy.attempts && (t.managed || t.hasAlternative(inst)) && (this.#retrying || t.startRetry(policy))) {
+        this.#retrying = true
+        this.#replays++
+        t.retries++
+        this.#sendAgain(inst, t.managed ? null : inst)
+        return
+      }
     }
     this.#split.slot.errors[kind]++
+    // No response from the instance at all: a gateway error for outlier detection.
+    if (this.#status === 0 && inst !== null && !counted) this.#throttler.outcome(inst, LOCAL_FAILURE)
     if (!res.headersSent) {
       if (kind === ERR.response_start_timeout || kind === ERR.idle_timeout) {
         this.#status = 504
@@ -409,6 +431,15 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     this.finish()
   }
 
+  /** Give the instance back and wait in the queue again, for another instance than `avoid` if there is one. */
+  #sendAgain(inst: UpstreamInstance, avoid: UpstreamInstance | null): void {
+    this.#throttler.putBack(inst)
+    this.#instance = null
+    this.#controller = null
+    this.avoid = avoid
+    this.#throttler.requeue(this)
+  }
+
   /** The client went away before the exchange finished. */
   clientClosed(): void {
     if (this.done) return
@@ -421,6 +452,10 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     if (this.done) return
     this.done = true
     const now = performance.now()
+    if (this.#retrying) {
+      this.#retrying = false
+      this.#throttler.retryOver()
+    }
     this.#split.slot.record(this.#status, (now - this.arrived) / 1000)
     this.#throttler.leave(now, this.#instance)
     const plugins = this.#plugins
@@ -439,8 +474,6 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
 /** undici reads `servername` from dispatch options (lib/core/request.js) but its types omit it. */
 type TlsDispatchOptions = Dispatcher.DispatchOptions & { servername?: string | undefined }
 
-/** Methods Go's transport retries after a connection reset (Request.isReplayable). */
-const REPLAYABLE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
 
 // HTTP/1.1 requests carry no body unless content-length/transfer-encoding says so. HTTP/2 frames
 // the body itself (DATA frames up to END_STREAM) and content-length is optional (gRPC and

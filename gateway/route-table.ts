@@ -1,7 +1,9 @@
 // The compiled, frozen route table the gateway serves from. control/compile builds it; the
 // gateway only reads it. Everything a request needs is precomputed here so that matching is a
 // Map lookup plus a short scan, and no per-request work depends on configuration parsing.
-import type { RevisionThrottler } from './activator/throttler.ts'
+import type { BreakerLimits, RevisionThrottler } from './activator/throttler.ts'
+import type { OutlierPolicy } from './activator/outlier-detector.ts'
+import type { RetryPolicy } from './activator/retry-budget.ts'
 import type { RouteSlot } from './metrics/route-slots.ts'
 import type { PluginChain } from './plugins/chain.ts'
 import type { TrustedProxies } from './trusted-proxies.ts'
@@ -37,6 +39,10 @@ export interface Backend {
   readonly managed: boolean
   /** config-network system-internal-tls: how connections to `origins` are secured, else null */
   readonly tls?: UpstreamTls | null
+  /** outlier detection (config-sluice outlier-* and sluice.dev/outlier-* annotations); absent: the defaults */
+  readonly outlier?: OutlierPolicy
+  /** circuit-breaker limits (config-sluice breaker-*, sluice.dev/breaker-*); absent: none */
+  readonly breaker?: BreakerLimits
   /** set by the gateway when the table is installed: the revision's throttler, shared across tables */
   throttler: RevisionThrottler | null
 }
@@ -46,6 +52,8 @@ export interface Split extends UpstreamEdits {
   /** cumulative upper bound of this split's share in [0, 100) */
   readonly upTo: number
   readonly slot: RouteSlot
+  /** the route's retry policy (sluice.dev/retry-attempts); absent: DEFAULT_RETRY_POLICY */
+  readonly retry?: RetryPolicy
 }
 
 export interface PathRoute {

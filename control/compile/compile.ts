@@ -8,6 +8,8 @@ import type { RouteSlot, SlotTarget } from '../../gateway/metrics/route-slots.ts
 import { trustedProxies } from '../../gateway/trusted-proxies.ts'
 import { upstreamTls, upstreamTrust, type UpstreamTls } from '../../gateway/upstream-tls.ts'
 import type { AccessLog } from '../../gateway/access-log.ts'
+import { DEFAULT_RESILIENCE, merge, sameResilience, type Resilience } from '../settings/outlier-keys.ts'
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../../gateway/activator/retry-budget.ts'
 
 export interface SlotProvider {
   /** `target` is the split's Backend (its revision, Service and Configuration label the metrics), null for the route's own answers */
@@ -17,8 +19,10 @@ export interface SlotProvider {
 /** The plugin entries of an ingress's routes, in priority order (instances made once per route). */
 export type PluginProvider = (ing: RoutingIngress) => readonly PluginEntry[]
 
-function compileBackend(spec: BackendSpec, tls: UpstreamTls | null, streamIdleMs: number): Backend {
+function compileBackend(spec: BackendSpec, tls: UpstreamTls | null, streamIdleMs: number, resilience: Resilience): Backend {
   const t = spec.timeouts
+  // config-sluice outlier-*/breaker-* with the revision's annotations on top, once per table
+  const r = merge(resilience, spec.resilience)
   // config-sluice stream-idle-timeout bounds every revision's idle timeout: the shorter one wins.
   const idleMs = t.idleMs > 0 && streamIdleMs > 0 ? Math.min(t.idleMs, streamIdleMs) : Math.max(t.idleMs, streamIdleMs)
   const firsts = [t.totalMs, t.responseStartMs, idleMs].filter((v) => v > 0)
@@ -38,6 +42,8 @@ function compileBackend(spec: BackendSpec, tls: UpstreamTls | null, streamIdleMs
     managed: spec.managed,
     unavailable: spec.unavailable === undefined ? null : `${spec.unavailable}\n`,
     tls,
+    outlier: r.outlier,
+    breaker: r.breaker,
     throttler: null,
   }
 }
@@ -63,6 +69,8 @@ export interface EdgeOptions {
   readonly serverHeader?: string | null
   /** the global access log, or null */
   readonly accessLog?: AccessLog | null
+  /** config-sluice outlier-* and breaker-*: what revisions without annotations get */
+  readonly resilience?: Resilience
 }
 
 /**
@@ -72,7 +80,7 @@ export interface EdgeOptions {
  * and slots). The table itself is new and frozen each time. Bounded: backends not in the last table
  * are dropped; ingress entries are weak.
  */
-interface BackendEntry { readonly spec: BackendSpec; readonly tls: UpstreamTls | null; readonly streamIdleMs: number; readonly backend: Backend }
+interface BackendEntry { readonly spec: BackendSpec; readonly tls: UpstreamTls | null; readonly streamIdleMs: number; readonly resilience: Resilience; readonly backend: Backend }
 
 export class CompileCache {
   #backends = new Map<string, BackendEntry>()
@@ -80,10 +88,10 @@ export class CompileCache {
   /** ingresses whose hosts were reused / built by the last compile (tests, debugging) */
   stats = { hits: 0, misses: 0 }
 
-  backend(spec: BackendSpec, tls: UpstreamTls | null, streamIdleMs: number, next: Map<string, BackendEntry>): Backend {
+  backend(spec: BackendSpec, tls: UpstreamTls | null, streamIdleMs: number, resilience: Resilience, next: Map<string, BackendEntry>): Backend {
     const m = this.#backends.get(spec.key)
-    const e = m !== undefined && m.spec === spec && m.tls === tls && m.streamIdleMs === streamIdleMs
-      ? m : { spec, tls, streamIdleMs, backend: compileBackend(spec, tls, streamIdleMs) }
+    const e = m !== undefined && m.spec === spec && m.tls === tls && m.streamIdleMs === streamIdleMs && sameResilience(m.resilience, resilience)
+      ? m : { spec, tls, streamIdleMs, resilience, backend: compileBackend(spec, tls, streamIdleMs, resilience) }
     next.set(spec.key, e)
     return e.backend
   }
@@ -107,10 +115,11 @@ export function compile(model: RoutingModel, slots: SlotProvider, version: numbe
     return tls
   }
   const streamIdleMs = edge.streamIdleMs ?? 0
+  const resilience = edge.resilience ?? DEFAULT_RESILIENCE
   const nextBackends = new Map<string, BackendEntry>()
   for (const spec of model.backends.values()) {
     const tls = tlsFor(spec)
-    backends.set(spec.key, cache === undefined ? compileBackend(spec, tls, streamIdleMs) : cache.backend(spec, tls, streamIdleMs, nextBackends))
+    backends.set(spec.key, cache === undefined ? compileBackend(spec, tls, streamIdleMs, resilience) : cache.backend(spec, tls, streamIdleMs, resilience, nextBackends))
   }
   cache?.commitBackends(nextBackends)
   if (cache !== undefined) cache.stats = { hits: 0, misses: 0 }
@@ -205,6 +214,7 @@ function orderPaths(paths: readonly RoutingPath[]): RoutingPath[] {
 
 function compilePath(p: RoutingPath, ing: RoutingIngress, backends: ReadonlyMap<string, Backend>, slots: SlotProvider): PathRoute {
   const splits: Split[] = []
+  const retry: RetryPolicy | undefined = ing.retryAttempts === undefined ? undefined : Object.freeze({ ...DEFAULT_RETRY_POLICY, attempts: ing.retryAttempts })
   let upTo = 0
   for (const s of p.splits) {
     if (s.percent <= 0) continue // 0% targets are left out, as Knative's ingress builder does
@@ -222,6 +232,7 @@ function compilePath(p: RoutingPath, ing: RoutingIngress, backends: ReadonlyMap<
       rewriteHost: p.rewriteHost === '' ? null : p.rewriteHost,
       probeHash: ing.hash,
       slot: slots.slot(ing.namespace, ing.name, backend),
+      ...(retry !== undefined ? { retry } : {}),
     }))
   }
   const names = Object.keys(p.headers)

@@ -6,6 +6,7 @@ import type { BackendSpec, UpstreamProtocol } from '../model.ts'
 import { CONFIGURATION_LABEL, SERVICE_LABEL, nsName } from './names.ts'
 import { revisionProtocol, type Readiness } from './revision.ts'
 import { sameRefs, type ReconcileCache } from './cache.ts'
+import { resilienceOverrides } from '../settings/outlier-keys.ts'
 import { revisionFailedLine } from './unavailable.ts'
 
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name'
@@ -27,6 +28,7 @@ export interface RevisionEntry {
 export function revisionBackend({ rev, readiness }: RevisionEntry): BackendSpec {
   const { name, namespace, labels } = rev.metadata
   const secs = (v: number | undefined) => (v ?? 0) * 1000
+  const resilience = resilienceOverrides(rev.metadata.annotations)
   return {
     key: `revision/${namespace}/${name}`,
     namespace,
@@ -44,6 +46,7 @@ export function revisionBackend({ rev, readiness }: RevisionEntry): BackendSpec 
       responseStartMs: secs(rev.spec.responseStartTimeoutSeconds),
       idleMs: secs(rev.spec.idleTimeoutSeconds),
     },
+    ...(resilience !== undefined ? { resilience } : {}),
   }
 }
 

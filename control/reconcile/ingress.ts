@@ -1,5 +1,6 @@
 // KIngress: the one Serving generates for a Route (pkg/reconciler/route/resources/ingress.go),
 // its status, and the conversion of any KIngress into the routing model.
+import { retryAttempts } from '../settings/outlier-keys.ts'
 import type { Condition, IngressPath, IngressRule, IngressSplit, KIngress, Route } from '../resources/types.ts'
 import type { Settings } from '../settings/types.ts'
 import type { RoutingIngress, RoutingPath } from '../model.ts'
@@ -113,6 +114,10 @@ export function ingressWithStatus(ing: KIngress, o: IngressOutcome, now: string)
 /** TRACE echoes requests, credentials included (cross-site tracing): a route opts in with this. */
 export const ALLOW_TRACE_ANNOTATION = 'sluice.dev/allow-trace'
 
+function withRetry(attempts: number | undefined): { retryAttempts?: number } {
+  return attempts === undefined ? {} : { retryAttempts: attempts }
+}
+
 /** Lower-case host list of a rule; no hosts means any host. */
 export function ruleHosts(rule: IngressRule): string[] {
   const hosts = (rule.hosts ?? []).map((h) => h.toLowerCase())
@@ -131,6 +136,7 @@ export function toRoutingIngress(ing: KIngress, ownerKind: 'Route' | 'Ingress', 
     ownerKind,
     httpOption: ing.spec.httpOption === 'Redirected' ? 'Redirected' : 'Enabled',
     allowTrace: ing.metadata.annotations?.[ALLOW_TRACE_ANNOTATION] === 'true',
+    ...withRetry(retryAttempts(ing.metadata.annotations)),
     rules: ing.spec.rules.map((rule) => ({
       hosts: ruleHosts(rule),
       visibility: rule.visibility ?? 'ExternalIP',

@@ -122,6 +122,20 @@ export class LocalRuntime {
     this.#converge(entry)
   }
 
+  /**
+   * Replace a ready instance with a new one (outlier detection ejected it repeatedly): the new one
+   * starts now, the old one drains and stops. False when there is no such ready instance.
+   */
+  replace(revisionKey: string, id: string): boolean {
+    const entry = this.#revisions.get(revisionKey)
+    const inst = entry?.instances.get(id)
+    if (entry === undefined || inst === undefined || inst.state !== 'ready' || this.#stopping !== undefined) return false
+    this.#log.warn('restarting an instance outlier detection ejected repeatedly', { revision: revisionKey, instance: id })
+    void this.#retire(entry, inst)
+    this.#converge(entry)
+    return true
+  }
+
   /** Ready instances only, in stable order (by id). */
   ready(revisionKey: string): InstanceInfo[] {
     const entry = this.#revisions.get(revisionKey)

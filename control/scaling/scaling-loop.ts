@@ -14,6 +14,7 @@ import { LocalRuntime, type RuntimeRevision } from '../runtime/local-runtime.ts'
 import { Autoscaler, type RevisionScale } from '../autoscaler/autoscaler.ts'
 import { revisionScaling } from '../settings/autoscaler.ts'
 import type { AutoscalerSettings } from '../autoscaler/config.ts'
+import { RESTART_AFTER_EJECTIONS } from '../../gateway/activator/outlier-detector.ts'
 import { ScaleDecisions } from './scale-decisions.ts'
 
 const SAMPLE_INTERVAL_MS = 1_000
@@ -53,6 +54,8 @@ export class ScalingLoop {
   /** what status last showed, to reconcile again only when it changes */
   readonly #shown = new Map<string, string>()
   #revisions = new Map<string, RuntimeRevision>()
+  /** instances restarted because outlier detection ejected them repeatedly */
+  #restarts = 0
   readonly #coldStart: Histogram<'namespace' | 'revision'>
   readonly #decisions: ScaleDecisions
 
@@ -68,6 +71,7 @@ export class ScalingLoop {
       drain: (inst, timeoutMs) => gateway.activator.drainInstance(backendKey(inst.revision), inst.id, timeoutMs),
     })
     gateway.activator.onDemand = (key) => this.#demand(runtimeKey(key))
+    gateway.activator.onEjected = (key, id, ejections) => this.#ejected(key, id, ejections)
     this.#coldStart = new Histogram({
       name: 'sluice_cold_start_duration_seconds',
       help: 'Time from a request reaching a revision with no ready instance to its first ready instance.',
@@ -161,6 +165,13 @@ export class ScalingLoop {
     if (r !== undefined) this.#apply(key, r, 'request')
   }
 
+  /** A local instance ejected again and again is restarted (a fixed upstream can only be ejected). */
+  #ejected(key: string, id: string, ejections: number): void {
+    if (ejections < RESTART_AFTER_EJECTIONS || !key.startsWith('revision/')) return
+    const k = runtimeKey(key)
+    if (this.#revisions.has(k) && this.runtime.replace(k, id)) this.#restarts++
+  }
+
   #sample(): void {
     const now = this.#clock()
     for (const s of this.#opts.gateway.activator.sample(performance.now())) {
@@ -207,11 +218,16 @@ export class ScalingLoop {
   describeInstances(): object {
     const activator = this.#opts.gateway.activator
     const d = this.runtime.describe() as { revisions?: Record<string, { instances?: { id: string; inflight?: number }[] }> }
+    const now = activator.clock()
     for (const [key, rev] of Object.entries(d.revisions ?? {})) {
       const t = activator.throttler(backendKey(key))
-      for (const inst of rev.instances ?? []) inst.inflight = t?.instance(inst.id)?.inflight ?? 0
+      for (const inst of rev.instances ?? []) {
+        const live = t?.instance(inst.id)
+        if (t === undefined || live === undefined) inst.inflight = 0
+        else Object.assign(inst, t.describeInstance(live, now))
+      }
     }
-    return d
+    return { ...d, upstreams: activator.describeFixed(), outlierRestarts: this.#restarts }
   }
 
   describeAutoscaler(): object {

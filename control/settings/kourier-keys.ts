@@ -112,6 +112,7 @@ export function edgeOptions(s: Settings): EdgeOptions {
     streamIdleMs: Math.round(k.streamIdleTimeoutSeconds * 1000),
     serverHeader: k.disableServerHeader ? null : 'sluice',
     accessLog: k.enableServiceAccessLogging ? new AccessLog(k.serviceAccessLogTemplate) : null,
+    resilience: k.resilience,
   }
 }
 

@@ -12,6 +12,7 @@ import { parseGoDuration } from '../../lib/duration.ts'
 import { readKourierKeys } from './kourier-keys.ts'
 import { EVENTING_DEFAULTS, readEventingKeys } from './eventing-keys.ts'
 import { readExtAuthzKeys } from './extauthz-keys.ts'
+import { DEFAULT_RESILIENCE, readOutlierKeys } from './outlier-keys.ts'
 
 export const DEFAULT_DOMAIN_TEMPLATE = '{{.Name}}.{{.Namespace}}.{{.Domain}}'
 export const DEFAULT_TAG_TEMPLATE = '{{.Tag}}-{{.Name}}'
@@ -36,7 +37,7 @@ export const defaultSettings: Settings = Object.freeze({
     clientHeaderTimeoutSeconds: 30, clientIdleTimeoutSeconds: 300, maxConnections: 20_000,
     enableProxyProtocol: false, trustedHopsCount: 0, useRemoteAddress: true, disableServerHeader: false,
     streamIdleTimeoutSeconds: 0, listenIpAddresses: null, cipherSuites: null,
-    enableServiceAccessLogging: false, serviceAccessLogTemplate: '', extAuthz: null,
+    enableServiceAccessLogging: false, serviceAccessLogTemplate: '', extAuthz: null, resilience: DEFAULT_RESILIENCE,
     ...EVENTING_DEFAULTS,
   }),
 })
@@ -231,6 +232,7 @@ function readSluice(r: Reader, s: Mutable<Settings>): void {
   readEventingKeys(r, sluice)
   const authz = readExtAuthzKeys(r)
   if (authz !== undefined) sluice.extAuthz = authz
+  sluice.resilience = readOutlierKeys(r, sluice.resilience)
   s.sluice = sluice
 }
 

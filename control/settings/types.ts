@@ -1,6 +1,7 @@
 // Settings read from the ConfigMaps in the config directory. Keys and defaults are Knative's
 // (config-domain, config-network, config-features, config-defaults) plus Sluice's own config-sluice.
 import type { ExtAuthzKeys } from './extauthz-keys.ts'
+import type { Resilience } from './outlier-keys.ts'
 
 export interface DomainRule {
   readonly domain: string
@@ -80,5 +81,7 @@ export interface Settings {
     readonly brokerMaxTtl: number
     /** extauthz-* (config-kourier's keys): the ext-authz plugin on every route; null = off (extauthz-host unset) */
     readonly extAuthz: ExtAuthzKeys | null
+    /** outlier-* and breaker-* (outlier-keys.ts): outlier detection and circuit breakers every revision starts from */
+    readonly resilience: Resilience
   }
 }

@@ -3,7 +3,7 @@
 // control pushes instances (setInstances), asks for drains, reads meters, and hears of demand.
 import type { RouteTable } from '../route-table.ts'
 import { RevisionThrottler, type ThrottlerHooks, type ThrottlerStats } from './throttler.ts'
-import type { InstanceRef } from './upstream-instance.ts'
+import type { InstanceRef, UpstreamInstance } from './upstream-instance.ts'
 import { UpstreamPools } from './upstream-pools.ts'
 
 /** How often waiting requests are checked against their deadline. */
@@ -26,6 +26,17 @@ export class Activator implements ThrottlerHooks {
   #adoptedDepth = -1
   /** keep-alive pools by origin, shared by every throttler */
   readonly pools = new UpstreamPools()
+  /**
+   * Called when an instance is ejected by outlier detection (`ejections`: its multiplier, the
+   * ejections in a row). The control side subscribes: it restarts local instances ejected repeatedly.
+   */
+  onEjected: ((key: string, id: string, ejections: number) => void) | null = null
+  /** the outlier clock; tests inject one and call returnEjected() */
+  clock: () => number = performance.now.bind(performance)
+  /** throttlers with ejected instances, and the timer that returns them */
+  readonly #ejecting = new Set<RevisionThrottler>()
+  #returnTimer: NodeJS.Timeout | null = null
+  #returnAt = 0
 
   /**
    * Bind every backend of a table to its throttler; throttlers no table names are retired. The
@@ -44,7 +55,7 @@ export class Activator implements ThrottlerHooks {
         const known = this.#pushed.get(b.key)
         if (known !== undefined) t.setInstances(known)
       }
-      t.configure(b.containerConcurrency, this.queueDepth, b.managed, b.unavailable ?? null)
+      t.configure(b.containerConcurrency, this.queueDepth, b.managed, b.unavailable ?? null, { outlier: b.outlier, breaker: b.breaker, protocol: b.protocol })
       if (!b.managed) t.setInstances(b.origins.map((origin) => ({ id: origin, origin, protocol: b.protocol, tls: b.tls ?? null })))
       b.throttler = t
       this.#adopted.set(t, b)
@@ -53,6 +64,7 @@ export class Activator implements ThrottlerHooks {
       if (table.backends.has(key)) continue
       this.#throttlers.delete(key)
       this.#waiting.delete(t)
+      this.#ejecting.delete(t)
       t.rejectAll(503, `revision ${t.revision} is no longer routed\n`)
       t.close()
       this.#retired.add(t)
@@ -88,6 +100,17 @@ export class Activator implements ThrottlerHooks {
     return this.#throttlers.values()
   }
 
+  /** /debug/instances for backends the runtime does not run (fixed upstreams, endpoints): balancing and ejection state. */
+  describeFixed(): Record<string, object[]> {
+    const now = this.clock()
+    const out: Record<string, object[]> = {}
+    for (const [key, t] of this.#throttlers) {
+      if (t.managed) continue
+      out[key] = [...t.instances()].map((inst) => ({ id: inst.id, ...t.describeInstance(inst, now) }))
+    }
+    return out
+  }
+
   /** Knative's 1 s stats: average concurrency (buffered requests included) and request count. */
   sample(now: number): ThrottlerStats[] {
     const out: ThrottlerStats[] = []
@@ -102,6 +125,39 @@ export class Activator implements ThrottlerHooks {
 
   demand(t: RevisionThrottler): void {
     this.onDemand?.(t.key)
+  }
+
+  now(): number {
+    return this.clock()
+  }
+
+  ejected(t: RevisionThrottler, inst: UpstreamInstance): void {
+    this.#ejecting.add(t)
+    this.#scheduleReturn(inst.ejectedUntil)
+    this.onEjected?.(t.key, inst.id, inst.ejections)
+  }
+
+  /** Return every instance whose ejection is over (run by a timer at the earliest end; public for tests). */
+  returnEjected(): void {
+    const now = this.clock()
+    let next = 0
+    for (const t of this.#ejecting) {
+      const until = t.returnEjected(now)
+      if (until === 0) this.#ejecting.delete(t)
+      else if (next === 0 || until < next) next = until
+    }
+    if (this.#returnTimer !== null) clearTimeout(this.#returnTimer)
+    this.#returnTimer = null
+    this.#returnAt = 0
+    if (next !== 0) this.#scheduleReturn(next)
+  }
+
+  #scheduleReturn(at: number): void {
+    if (this.#returnTimer !== null && this.#returnAt <= at) return
+    if (this.#returnTimer !== null) clearTimeout(this.#returnTimer)
+    this.#returnAt = at
+    this.#returnTimer = setTimeout(() => this.returnEjected(), Math.max(1, Math.ceil(at - this.clock())))
+    this.#returnTimer.unref()
   }
 
   waiting(t: RevisionThrottler): void {
@@ -124,6 +180,9 @@ export class Activator implements ThrottlerHooks {
   close(): void {
     if (this.#expiry !== null) clearInterval(this.#expiry)
     this.#expiry = null
+    if (this.#returnTimer !== null) clearTimeout(this.#returnTimer)
+    this.#returnTimer = null
+    this.#ejecting.clear()
     for (const t of this.#throttlers.values()) {
       t.rejectAll(503, 'the gateway is shutting down\n')
       t.close()

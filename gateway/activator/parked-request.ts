@@ -47,6 +47,8 @@ export class ParkedRequest implements Waiter {
   /** once refused: the status and body the request is to be answered with */
   status = 0
   body = ''
+  /** once refused by a circuit breaker: the Retry-After to answer with */
+  retryAfter: string | undefined = undefined
 
   constructor(socket: Socket, bytes: Buffer, split: Split, arrived: number, lot: ParkingLot, hooks: ParkHooks) {
     this.socket = socket
@@ -71,9 +73,10 @@ export class ParkedRequest implements Waiter {
     this.#release()
   }
 
-  reject(status: 503 | 504, body: string): void {
+  reject(status: 503 | 504, body: string, retryAfter?: string): void {
     this.status = status
     this.body = body
+    this.retryAfter = retryAfter
     this.#release()
   }
 

@@ -2,8 +2,12 @@
 // capacity = containerConcurrency × routable instances (unlimited when cc is 0); a request that
 // finds no free slot waits in a bounded FIFO and is released the moment a slot frees or an
 // instance becomes ready. It also meters concurrency the way Knative's stats reporter does:
-// in-flight requests, buffered ones included, integrated over time.
+// in-flight requests, buffered ones included, integrated over time. Per instance it keeps Envoy's
+// outlier detection (outlier-detector.ts decides; ejected instances are skipped by the pick), and
+// for revisions without containerConcurrency Envoy's circuit breakers (breaker limits below).
 import { Queue } from './queue.ts'
+import { DEFAULT_OUTLIER_POLICY, countOutcome, eject, mayEject, unEject, type OutlierPolicy } from './outlier-detector.ts'
+import { withinBudget, type RetryPolicy } from './retry-budget.ts'
 import { UpstreamInstance, type InstanceRef } from './upstream-instance.ts'
 import { UpstreamPools } from './upstream-pools.ts'
 
@@ -13,8 +17,11 @@ export interface Waiter {
   /** performance.now() by which a response must have started; Infinity for none */
   readonly deadline: number
   readonly arrived: number
+  /** a retry goes to another instance than this one when there is one */
+  readonly avoid?: UpstreamInstance | null
   send(instance: UpstreamInstance, now: number): void
-  reject(status: 503 | 504, body: string): void
+  /** `retryAfter`: seconds for a Retry-After header (breaker trips) */
+  reject(status: 503 | 504, body: string, retryAfter?: string): void
 }
 
 export interface ThrottlerHooks {
@@ -22,7 +29,32 @@ export interface ThrottlerHooks {
   demand(t: RevisionThrottler): void
   /** the throttler has requests waiting: expire them at their deadline */
   waiting(t: RevisionThrottler): void
+  /** the outlier clock (performance.now() unless a test injects one) */
+  now?(): number
+  /** an instance was ejected: schedule its return (and let control restart repeat offenders) */
+  ejected?(t: RevisionThrottler, inst: UpstreamInstance): void
 }
+
+/**
+ * Envoy's circuit-breaker thresholds for one revision, for upstreams without containerConcurrency
+ * (with it, the slots already bound what an instance gets). 0 = no limit.
+ */
+export interface BreakerLimits {
+  /** requests waiting for an instance (Envoy max_pending_requests); more get 503 */
+  readonly maxPending: number
+  /** requests sent and not yet answered (Envoy max_requests); more get 503 */
+  readonly maxRequests: number
+  /** HTTP/1 connections in use, one per request sent (Envoy max_connections); more wait as pending */
+  readonly maxConnections: number
+}
+
+export const NO_BREAKER: BreakerLimits = Object.freeze({ maxPending: 0, maxRequests: 0, maxConnections: 0 })
+
+/** Breaker trip reasons, indexes of RevisionThrottler.trips (and metric label values). */
+export const TRIP = { max_pending: 0, max_requests: 1, max_connections: 2 } as const
+export const TRIP_REASONS = Object.keys(TRIP) as (keyof typeof TRIP)[]
+/** Seconds a client refused by a breaker is asked to wait. */
+const RETRY_AFTER = '1'
 
 export interface ThrottlerStats {
   key: string
@@ -55,6 +87,12 @@ export class RevisionThrottler {
   readonly #noInstance: string
   #policy = P2C
   #cursor = 0
+  #outlier: OutlierPolicy = DEFAULT_OUTLIER_POLICY
+  #breaker: BreakerLimits = NO_BREAKER
+  /** requests holding an instance (sent, not yet over): what the breakers count */
+  #sent = 0
+  /** max-connections applies: HTTP/1 (h2c multiplexes requests over a few connections) */
+  #connectionCap = 0
   /** routable instances in a stable order */
   routable: UpstreamInstance[] = []
   readonly #byId = new Map<string, UpstreamInstance>()
@@ -78,6 +116,15 @@ export class RevisionThrottler {
   waitSum = 0
   /** queue wait histogram (WAIT_BUCKETS + Inf), made on the first wait */
   waitBuckets: Float64Array = NO_WAITS
+  /** outlier ejections of this revision's instances, and those the max-ejection cap prevented */
+  ejections = 0
+  ejectionsPrevented = 0
+  /** breaker trips by reason (TRIP) */
+  readonly trips = new Float64Array(TRIP_REASONS.length)
+  /** requests retrying now (retry-budget.ts); sends after the first; retries the budget refused */
+  retrying = 0
+  retries = 0
+  retriesRefused = 0
 
   constructor(key: string, namespace: string, revision: string, hooks: ThrottlerHooks, pools: UpstreamPools = new UpstreamPools()) {
     this.key = key
@@ -89,11 +136,14 @@ export class RevisionThrottler {
     this.#lastChange = this.#windowStart = performance.now()
   }
 
-  configure(containerConcurrency: number, queueDepth: number, managed: boolean, failure: string | null = null): void {
+  configure(containerConcurrency: number, queueDepth: number, managed: boolean, failure: string | null = null, opts: { outlier?: OutlierPolicy; breaker?: BreakerLimits; protocol?: 'http1' | 'h2c' } = {}): void {
     this.containerConcurrency = containerConcurrency
     this.queueDepth = queueDepth
     this.managed = managed
     this.failure = failure
+    this.#outlier = opts.outlier ?? DEFAULT_OUTLIER_POLICY
+    this.#breaker = containerConcurrency === 0 ? opts.breaker ?? NO_BREAKER : NO_BREAKER
+    this.#connectionCap = opts.protocol === 'h2c' ? 0 : this.#breaker.maxConnections
     this.#policy = containerConcurrency === 0 ? P2C : containerConcurrency <= 3 ? FIRST : ROUND_ROBIN
     this.pump(performance.now())
     // Requests waiting for an instance the runtime says is not coming get why, now, not a 504 later.
@@ -153,16 +203,40 @@ export class RevisionThrottler {
     return this.#byId.values()
   }
 
+  /** An instance's balancing state for /debug/instances: in flight and outlier ejection (`now`: the outlier clock). */
+  describeInstance(inst: UpstreamInstance, now: number): object {
+    return {
+      inflight: inst.inflight,
+      ejected: inst.ejectedUntil !== 0,
+      ...(inst.ejectedUntil !== 0 ? { ejectedForMs: Math.max(0, Math.round(inst.ejectedUntil - now)) } : {}),
+      ejections: inst.ejectionsTotal,
+      consecutiveGatewayErrors: inst.consecutiveGateway,
+      consecutive5xx: inst.consecutive5xx,
+    }
+  }
+
   /** A request arrives: send it now, buffer it, or refuse it when the queue is full. */
   admit(w: Waiter, now: number): void {
     this.#meter(now, 1)
     this.#arrivals++
+    const limits = this.#breaker
+    if (limits.maxRequests > 0 && this.#sent >= limits.maxRequests) {
+      this.trips[TRIP.max_requests]++
+      w.reject(503, `too many requests in flight for ${this.revision} (circuit breaker)\n`, RETRY_AFTER)
+      return
+    }
     if (this.queue.size === 0) {
       const inst = this.#pick()
       if (inst !== null) {
         w.send(inst, now)
         return
       }
+      if (this.#connectionCap > 0 && this.#sent >= this.#connectionCap) this.trips[TRIP.max_connections]++
+    }
+    if (limits.maxPending > 0 && this.queue.size >= limits.maxPending) {
+      this.trips[TRIP.max_pending]++
+      w.reject(503, `too many requests waiting for ${this.revision} (circuit breaker)\n`, RETRY_AFTER)
+      return
     }
     if (this.queue.size >= this.queueDepth) {
       this.overflows++
@@ -187,8 +261,77 @@ export class RevisionThrottler {
     this.#meter(now, -1)
     if (inst !== null) {
       inst.done()
+      this.#sent--
       if (this.queue.size > 0) this.pump(now)
     }
+  }
+
+  /** May one more request start retrying (the retry budget)? Counts it as retrying when so. */
+  startRetry(p: RetryPolicy): boolean {
+    if (!withinBudget(p, this.retrying, this.current)) {
+      this.retriesRefused++
+      return false
+    }
+    this.retrying++
+    return true
+  }
+
+  /** A request that retried is over. */
+  retryOver(): void {
+    this.retrying--
+  }
+
+  /** Whether some instance other than `inst` could take a request (routable, not ejected). */
+  hasAlternative(inst: UpstreamInstance): boolean {
+    for (const i of this.routable) if (i !== inst && !i.unroutable && i.ejectedUntil === 0) return true
+    return false
+  }
+
+  /** A request gives its instance back without leaving (it never reached it: see requeue). */
+  putBack(inst: UpstreamInstance): void {
+    inst.done()
+    this.#sent--
+  }
+
+  /**
+   * What an instance answered: a status, or LOCAL_FAILURE (outlier-detector.ts). One compare on
+   * the way of a success; an instance whose streak reached its threshold is ejected unless the
+   * max-ejection cap forbids it.
+   */
+  outcome(inst: UpstreamInstance, status: number): void {
+    if (!countOutcome(inst, this.#outlier, status) || inst.ejectedUntil !== 0 || inst.removed) return
+    let ejected = 0
+    let others = 0
+    for (const i of this.routable) {
+      if (i.ejectedUntil !== 0) ejected++
+      else if (!i.unroutable && i !== inst) others++
+    }
+    if (!mayEject(this.#outlier, ejected, others, this.routable.length)) {
+      this.ejectionsPrevented++
+      return
+    }
+    eject(inst, this.#outlier, this.hooks.now?.() ?? performance.now())
+    this.ejections++
+    this.hooks.ejected?.(this, inst)
+  }
+
+  /**
+   * Return instances whose ejection is over at `now`; the earliest ejection still running ends
+   * at the returned time (0: none is ejected).
+   */
+  returnEjected(now: number): number {
+    let next = 0
+    let returned = false
+    for (const inst of this.#byId.values()) {
+      const until = inst.ejectedUntil
+      if (until === 0) continue
+      if (until <= now) {
+        unEject(inst, now)
+        returned = true
+      } else if (next === 0 || until < next) next = until
+    }
+    if (returned && this.queue.size > 0) this.pump(performance.now())
+    return next
   }
 
   /** Hand free slots to waiting requests, oldest first. */
@@ -199,7 +342,7 @@ export class RevisionThrottler {
         this.queue.shift()
         continue
       }
-      const inst = this.#pick()
+      const inst = this.#pick(w.avoid ?? null)
       if (inst === null) return
       this.queue.shift()
       this.#recordWait(now - w.arrived)
@@ -249,48 +392,61 @@ export class RevisionThrottler {
 
   #routableCount(): number {
     let n = 0
-    for (const inst of this.routable) if (!inst.unroutable) n++
+    for (const inst of this.routable) if (!inst.unroutable && inst.ejectedUntil === 0) n++
     return n
   }
 
-  #pick(): UpstreamInstance | null {
+  #pick(avoid: UpstreamInstance | null = null): UpstreamInstance | null {
     const list = this.routable
     const n = list.length
-    if (n === 0) return null
+    if (n === 0 || (this.#connectionCap > 0 && this.#sent >= this.#connectionCap)) return null
     const cc = this.containerConcurrency
     let chosen: UpstreamInstance | null = null
     if (this.#policy === P2C) {
-      if (n === 1) chosen = list[0].unroutable ? null : list[0]
+      if (n === 1) chosen = list[0].unroutable || list[0].ejectedUntil !== 0 ? null : list[0]
       else {
         const i = (Math.random() * n) | 0
         let j = (Math.random() * (n - 1)) | 0
         if (j >= i) j++
         const a = list[i], b = list[j]
-        if (a.unroutable) chosen = b.unroutable ? this.#firstRoutable() : b
-        else if (b.unroutable) chosen = a
+        if (a.unroutable || a.ejectedUntil !== 0) chosen = b.unroutable || b.ejectedUntil !== 0 ? this.#firstRoutable() : b
+        else if (b.unroutable || b.ejectedUntil !== 0) chosen = a
         else chosen = a.inflight < b.inflight || (a.inflight === b.inflight && Math.random() < 0.5) ? a : b
       }
     } else if (this.#policy === FIRST) {
       for (let i = 0; i < n; i++) {
         const inst = list[i]
-        if (!inst.unroutable && inst.inflight < cc) { chosen = inst; break }
+        if (!inst.unroutable && inst.ejectedUntil === 0 && inst.inflight < cc) { chosen = inst; break }
       }
     } else {
       for (let k = 0; k < n; k++) {
         const inst = list[(this.#cursor + k) % n]
-        if (!inst.unroutable && inst.inflight < cc) {
+        if (!inst.unroutable && inst.ejectedUntil === 0 && inst.inflight < cc) {
           chosen = inst
           this.#cursor = (this.#cursor + k + 1) % n
           break
         }
       }
     }
-    if (chosen !== null) chosen.take()
+    if (chosen !== null && chosen === avoid) chosen = this.#alternative(avoid) ?? chosen
+    if (chosen !== null) {
+      chosen.take()
+      this.#sent++
+    }
     return chosen
   }
 
+  /** An instance other than `avoid` with a free slot, for a retry. */
+  #alternative(avoid: UpstreamInstance): UpstreamInstance | null {
+    const cc = this.containerConcurrency
+    for (const inst of this.routable) {
+      if (inst !== avoid && !inst.unroutable && inst.ejectedUntil === 0 && (cc === 0 || inst.inflight < cc)) return inst
+    }
+    return null
+  }
+
   #firstRoutable(): UpstreamInstance | null {
-    for (const inst of this.routable) if (!inst.unroutable) return inst
+    for (const inst of this.routable) if (!inst.unroutable && inst.ejectedUntil === 0) return inst
     return null
   }
 

@@ -4,6 +4,7 @@
 import type { Dispatcher } from 'undici'
 import type { UpstreamTls } from '../upstream-tls.ts'
 import type { SharedPool, UpstreamPools } from './upstream-pools.ts'
+import type { OutlierState } from './outlier-detector.ts'
 
 export interface InstanceRef {
   /** stable id, e.g. `hello-00001-3`, or the origin for fixed upstreams */
@@ -15,7 +16,7 @@ export interface InstanceRef {
   readonly tls?: UpstreamTls | null
 }
 
-export class UpstreamInstance {
+export class UpstreamInstance implements OutlierState {
   readonly id: string
   readonly origin: string
   readonly protocol: 'http1' | 'h2c'
@@ -26,6 +27,13 @@ export class UpstreamInstance {
   unroutable = false
   /** dropped from its revision; its pool reference goes once the last request is done */
   removed = false
+  // outlier detection (outlier-detector.ts); ejectedUntil > 0 keeps the instance out of balancing
+  consecutive5xx = 0
+  consecutiveGateway = 0
+  ejectedUntil = 0
+  ejections = 0
+  returnedAt = 0
+  ejectionsTotal = 0
   readonly #pools: UpstreamPools
   #pool: SharedPool | null
   #drained: (() => void) | null = null
