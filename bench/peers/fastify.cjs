@@ -1,0 +1,6 @@
+// Peer: @fastify/http-proxy with its defaults, the most used Node gateway building block.
+// node bench/peers/fastify.cjs PORT UPSTREAM_PORT
+const [port, upstream] = process.argv.slice(2).map(Number)
+const app = require('fastify')({ logger: false })
+app.register(require('@fastify/http-proxy'), { upstream: `http://127.0.0.1:${upstream}` })
+app.listen({ port, host: '127.0.0.1' })
