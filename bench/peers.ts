@@ -6,13 +6,15 @@
 //
 // Method: each proxy runs alone, pinned to CPU 1 (taskset); the upstream (nginx answering
 // "hello world", or bench/peers/node-floor.mjs when nginx is absent) and the load generator
-// (wrk -t1, CONNS connections) share CPU 0. After a WARMUP-second run that is not counted, wrk runs
-// DURATION seconds and the proxy's CPU time (utime+stime of its whole process group, from
-// /proc/<pid>/stat) is divided by the requests wrk completed: CPU µs per request, the figure that
-// stays comparable on a loaded machine. Ratios are taken between rows of the same run.
+// (wrk -t1, CONNS connections) share CPU 0. Every peer is started and warmed up (WARMUP seconds of
+// load, not counted); then the peers take turns, ROUNDS times, each round DURATION/ROUNDS seconds
+// of wrk, so load from other processes that drifts over the run hits all of them alike. A peer's
+// CPU time (utime+stime of its whole process group, from /proc/<pid>/stat) summed over its rounds,
+// divided by the requests wrk completed: CPU µs per request, the figure that stays comparable on a
+// loaded machine. Ratios are taken between rows of the same run.
 // Sluice runs with bench/config (metrics on, its full header contract on, no plugins).
 //
-// Env: DURATION (s, 10), WARMUP (s, 2), CONNS (50), PEERS (default
+// Env: DURATION (measured s per peer, 10), ROUNDS (5), WARMUP (s, 2), CONNS (50), PEERS (default
 //      "sluice nginx haproxy undici fastify nodefloor"), BENCH_PROFILE=DIR (Sluice runs with
 //      --cpu-prof, its profile is written to DIR; read it with bench/profile-top.ts).
 // A peer whose tool is missing is skipped with a line saying how to install it. Targets (issue 14:
@@ -24,12 +26,13 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {
-  ROOT, NODE, TCK, fmt, freePort, get, groupTicks, have, parseWrk, startGroup, startSluice, stopGroup, table, tmpDir, waitFor, wrk,
-  type WrkRun,
+  ROOT, NODE, TCK, fmt, freePort, get, groupTicks, have, parseWrk, percentile, startGroup, startSluice, stopGroup, table, tmpDir, waitFor, wrk,
 } from './lib.ts'
 
 const env = (k: string, d: number): number => (process.env[k] !== undefined && process.env[k] !== '' ? Number(process.env[k]) : d)
 const DURATION = env('DURATION', 10)
+const ROUNDS = Math.max(1, env('ROUNDS', 5))
+const ROUND_S = Math.max(1, Math.round(DURATION / ROUNDS))
 const WARMUP = env('WARMUP', 2)
 const CONNS = env('CONNS', 50)
 const ALL = ['sluice', 'nginx', 'haproxy', 'undici', 'fastify', 'nodefloor']
@@ -55,7 +58,10 @@ const LOAD_CPU = PIN ? 0 : null
 const pinned = (cpu: number | null, cmd: string, args: string[]): [string, string[]] =>
   cpu === null ? [cmd, args] : ['taskset', ['-c', String(cpu), cmd, ...args]]
 
-interface Row { name: string; what: string; run: WrkRun; us: number }
+interface Peer {
+  name: string; what: string; host: string; pid: number; port: number; stop: () => Promise<void>
+  ticks: number; requests: number; rps: number[]; p50: number[]; p99: number[]; roundUs: number[]; non2xx: number; errors: string[]
+}
 
 const nginxConf = (dir: string, name: string, body: string): string => `worker_processes 1; daemon off; pid ${dir}/${name}.pid; error_log ${dir}/${name}.err warn;
 events { worker_connections 4096; }
@@ -92,7 +98,7 @@ async function main(): Promise<number> {
     return 0
   }
   const dir = tmpDir('sluice-peers-')
-  console.log(`# peers: each proxy ${PIN ? 'on CPU 1, upstream and wrk on CPU 0' : 'unpinned (taskset missing or one CPU)'}; wrk -t1 -c${CONNS}, ${WARMUP} s warm-up + ${DURATION} s measured; ${os.cpus()[0]?.model ?? ''}, Node ${process.versions.node}`)
+  console.log(`# peers: each proxy ${PIN ? 'on CPU 1, upstream and wrk on CPU 0' : 'unpinned (taskset missing or one CPU)'}; wrk -t1 -c${CONNS}, ${WARMUP} s warm-up, then ${ROUNDS} rounds of ${ROUND_S} s, the peers taking turns; ${os.cpus()[0]?.model ?? ''}, Node ${process.versions.node}`)
 
   // The upstream: nginx answering by itself; node-floor.mjs when nginx is not installed.
   const up = await freePort()
@@ -106,9 +112,11 @@ async function main(): Promise<number> {
   }
   await waitFor(async () => (await get(up, 'x').catch(() => ({ status: 0 }))).status === 200, 10_000,
     () => `the upstream did not answer on 127.0.0.1:${up}: ${readFileSync(path.join(dir, 'upstream.log'), 'utf8')}`, 100)
-  const direct = parseWrk(await wrk(up, 'x', DURATION, CONNS, LOAD_CPU))
+  const direct = parseWrk(await wrk(up, 'x', ROUND_S, CONNS, LOAD_CPU))
 
-  const rows: Row[] = []
+  // Start every peer (idle ones cost nothing), then measure them in turns, ROUNDS times: load from
+  // other processes on this machine that drifts over the run then hits every peer alike.
+  const peers: Peer[] = []
   let sluiceFailed = false
   for (const name of PEERS) {
     const port = await freePort()
@@ -163,45 +171,68 @@ async function main(): Promise<number> {
         start = group(NODE, [path.join(ROOT, 'bench/peers/node-floor.mjs'), String(port)])
         break
     }
-    let p: Awaited<ReturnType<NonNullable<typeof start>>> | null = null
     try {
-      p = await start!()
-      const pp = p.port
-      await waitFor(async () => (await get(pp, host).catch(() => ({ status: 0 }))).status === 200, 20_000,
-        () => `${name} did not answer 200 on 127.0.0.1:${pp}: ${readFileSync(path.join(dir, `${name}.log`), { encoding: 'utf8', flag: 'a+' }).slice(-2000)}`, 100)
+      const p = await start!()
+      peers.push({ name, what, host, ...p, ticks: 0, requests: 0, rps: [], p50: [], p99: [], roundUs: [], non2xx: 0, errors: [] })
+      await waitFor(async () => (await get(p.port, host).catch(() => ({ status: 0 }))).status === 200, 20_000,
+        () => `${name} did not answer 200 on 127.0.0.1:${p.port}: ${readFileSync(path.join(dir, `${name}.log`), { encoding: 'utf8', flag: 'a+' }).slice(-2000)}`, 100)
       await wrk(p.port, host, WARMUP, CONNS, LOAD_CPU)
-      const c0 = groupTicks(p.pid)
-      const run = parseWrk(await wrk(p.port, host, DURATION, CONNS, LOAD_CPU))
-      const c1 = groupTicks(p.pid)
-      rows.push({ name, what, run, us: run.requests > 0 ? ((c1 - c0) * 1e6) / TCK / run.requests : NaN })
     } catch (err) {
       console.log(`failed ${name}: ${(err as Error).message}`)
       if (name === 'sluice') sluiceFailed = true
-    } finally {
+      const p = peers.pop()
       await p?.stop()
     }
   }
-  await stopGroup(upstream)
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const p of peers) {
+        const c0 = groupTicks(p.pid)
+        const run = parseWrk(await wrk(p.port, p.host, ROUND_S, CONNS, LOAD_CPU))
+        const c1 = groupTicks(p.pid)
+        p.ticks += c1 - c0
+        p.requests += run.requests
+        p.roundUs.push(run.requests > 0 ? ((c1 - c0) * 1e6) / TCK / run.requests : NaN)
+        p.rps.push(run.rps)
+        p.p50.push(run.p50)
+        p.p99.push(run.p99)
+        p.non2xx += run.non2xx
+        if (run.errors) p.errors.push(run.errors)
+      }
+    }
+  } finally {
+    for (const p of peers) await p.stop()
+    await stopGroup(upstream)
+  }
 
+  const us = (p: Peer): number => (p.requests > 0 ? (p.ticks * 1e6) / TCK / p.requests : NaN)
   const ms = (v: number): string => (Number.isFinite(v) ? (v < 1 ? `${fmt(v * 1000, 0)} µs` : `${fmt(v, 2)} ms`) : 'n/a')
-  const sluice = rows.find((r) => r.name === 'sluice')
+  const med = (v: number[]): number => percentile(v, 50)
+  const sluice = peers.find((r) => r.name === 'sluice')
+  console.log(`\nreq/s, p50, p99: median of the ${ROUNDS} rounds; cpu µs/req: all rounds' CPU ÷ all rounds' requests`)
   console.log(table(['proxy', 'req/s', 'p50', 'p99', 'cpu µs/req', 'sluice ÷ row', 'non-2xx', 'what'], [
-    ['direct', fmt(direct.rps, 0), ms(direct.p50), ms(direct.p99), '-', '-', String(direct.non2xx), 'wrk straight to the upstream'],
-    ...rows.map((r) => [r.name, fmt(r.run.rps, 0), ms(r.run.p50), ms(r.run.p99), fmt(r.us), sluice && r !== sluice ? `${fmt(sluice.us / r.us, 2)}×` : '-',
-      `${r.run.non2xx}${r.run.errors ? ` (${r.run.errors})` : ''}`, r.what]),
+    ['direct', fmt(direct.rps, 0), ms(direct.p50), ms(direct.p99), '-', '-', String(direct.non2xx), 'wrk straight to the upstream (one round)'],
+    ...peers.map((r) => [r.name, fmt(med(r.rps), 0), ms(med(r.p50)), ms(med(r.p99)), fmt(us(r)), sluice && r !== sluice ? `${fmt(us(sluice) / us(r), 2)}×` : '-',
+      `${r.non2xx}${r.errors.length > 0 ? ` (${r.errors[0]})` : ''}`, r.what]),
   ]))
   if (sluice !== undefined) {
-    for (const r of rows) {
+    // Per-round ratios show the noise: each compares two measurements seconds apart.
+    const spread = (r: Peer): string => {
+      const v = sluice.roundUs.map((s, i) => s / r.roundUs[i]!).filter(Number.isFinite).sort((a, b) => a - b)
+      return v.length > 1 ? ` (rounds ${fmt(v[0]!, 2)}–${fmt(v[v.length - 1]!, 2)})` : ''
+    }
+    console.log()
+    for (const r of peers) {
       if (r === sluice) continue
-      console.log(`sluice cpu/req vs ${r.name}: ${fmt(sluice.us / r.us, 2)}× (below 1 means Sluice is cheaper)`)
+      console.log(`sluice cpu/req vs ${r.name}: ${fmt(us(sluice) / us(r), 2)}×${spread(r)} (below 1 means Sluice is cheaper)`)
     }
     for (const t of TARGETS) {
-      const r = rows.find((x) => x.name === t.peer)
+      const r = peers.find((x) => x.name === t.peer)
       if (r === undefined) { console.log(`target ${t.what}: not measured (${t.peer} skipped)`); continue }
-      const ratio = sluice.us / r.us
+      const ratio = us(sluice) / us(r)
       console.log(`target ${t.what}: ${fmt(ratio, 2)}× ${ratio <= t.max ? 'met' : 'missed'}`)
     }
-    const bad = rows.filter((r) => r.run.non2xx > 0 || r.run.requests === 0)
+    const bad = peers.filter((r) => r.non2xx > 0 || r.requests === 0)
     if (bad.length > 0) console.log(`note: non-2xx or no responses from ${bad.map((r) => r.name).join(', ')}: their figures do not compare`)
   }
   return sluiceFailed ? 1 : 0
