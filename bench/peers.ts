@@ -228,7 +228,7 @@ async function main(): Promise<number> {
     }
     for (const t of TARGETS) {
       const r = peers.find((x) => x.name === t.peer)
-      if (r === undefined) { console.log(`target ${t.what}: not measured (${t.peer} skipped)`); continue }
+      if (r === undefined) { console.log(`target ${t.what}: not measured (no ${t.peer} row in this run)`); continue }
       const ratio = us(sluice) / us(r)
       console.log(`target ${t.what}: ${fmt(ratio, 2)}× ${ratio <= t.max ? 'met' : 'missed'}`)
     }
