@@ -15,8 +15,8 @@
 // Sluice runs with bench/config (metrics on, its full header contract on, no plugins).
 //
 // Env: DURATION (measured s per peer, 10), ROUNDS (5), WARMUP (s, 2), CONNS (50), PEERS (default
-//      "sluice nginx haproxy undici fastify nodefloor"), BENCH_PROFILE=DIR (Sluice runs with
-//      --cpu-prof, its profile is written to DIR; read it with bench/profile-top.ts).
+//      "sluice nginx haproxy undici fastify nodefloor"), BENCH_PROFILE=DIR (Sluice and the Node
+//      peers run with --cpu-prof and write DIR/<name>.cpuprofile; read one with bench/profile-top.ts).
 // A peer whose tool is missing is skipped with a line saying how to install it. Targets (issue 14:
 // Sluice ≤ 2.0× nginx, ≤ 0.65× the bare undici peer) are printed as met/missed and do not fail the
 // run; the exit status is non-zero only when Sluice itself could not be measured.
@@ -57,6 +57,11 @@ const PROXY_CPU = PIN ? 1 : null
 const LOAD_CPU = PIN ? 0 : null
 const pinned = (cpu: number | null, cmd: string, args: string[]): [string, string[]] =>
   cpu === null ? [cmd, args] : ['taskset', ['-c', String(cpu), cmd, ...args]]
+
+// BENCH_PROFILE=DIR: every Node process (Sluice and the Node peers) runs with --cpu-prof and writes
+// DIR/<name>.cpuprofile when it is stopped.
+const PROFILE = process.env.BENCH_PROFILE ?? ''
+const profileArgs = (name: string): string[] => ['--cpu-prof', `--cpu-prof-dir=${path.resolve(PROFILE)}`, `--cpu-prof-name=${name}.cpuprofile`]
 
 interface Peer {
   name: string; what: string; host: string; pid: number; port: number; stop: () => Promise<void>
@@ -124,6 +129,7 @@ async function main(): Promise<number> {
     let host = 'localhost'
     let what = ''
     const group = (cmd: string, args: string[]) => async () => {
+      if (cmd === NODE && PROFILE !== '') args = [...profileArgs(name), ...args]
       const child = startGroup(...pinned(PROXY_CPU, cmd, args), { out: path.join(dir, `${name}.log`), env: { ...process.env, NODE_OPTIONS: '' } })
       return { pid: child.pid!, port, stop: () => stopGroup(child) }
     }
@@ -134,9 +140,8 @@ async function main(): Promise<number> {
         writeFileSync(path.join(config, 'bench.yaml'), readFileSync(path.join(ROOT, 'bench/config/bench.yaml'), 'utf8').replaceAll('127.0.0.1:9001', `127.0.0.1:${up}`))
         host = 'hello.default.localhost'
         what = 'metrics and header contract on, no plugins'
-        const profile = process.env.BENCH_PROFILE
         start = async () => {
-          const s = await startSluice(config, { cpu: PROXY_CPU ?? undefined, nodeArgs: profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profile)}`] : [] })
+          const s = await startSluice(config, { cpu: PROXY_CPU ?? undefined, nodeArgs: PROFILE !== '' ? profileArgs(name) : [] })
           return { pid: s.pid, port: s.port, stop: s.stop }
         }
         break

@@ -1,9 +1,9 @@
 // Where the time goes in a V8 CPU profile (.cpuprofile, from node --cpu-prof): the top frames by
 // self time and the self time summed by area (Node's HTTP server and net, undici, Sluice's gateway,
-// GC, idle…). Used on a profile of Sluice under the peer bench:
+// GC, idle…), and Sluice's own functions by total time. On profiles taken under the peer bench:
 //
 //   BENCH_PROFILE=/tmp/prof PEERS=sluice node bench/peers.ts
-//   node bench/profile-top.ts /tmp/prof/CPU.*.cpuprofile [TOP=25]
+//   node bench/profile-top.ts /tmp/prof/sluice.cpuprofile [TOP (25)]
 //
 // Shares are of the busy time (idle and start-up module loading left out); paths are shown
 // relative to the project (or to node_modules).

@@ -8,3 +8,5 @@ http.createServer((req, res) => {
   res.writeHead(200, { 'content-length': body.length })
   res.end(body)
 }).listen(Number(process.argv[2]), '127.0.0.1')
+// A clean exit on SIGTERM, so that --cpu-prof (BENCH_PROFILE) writes its profile.
+process.on('SIGTERM', () => process.exit(0))

@@ -22,3 +22,5 @@ http.createServer((req, res) => {
     },
   )
 }).listen(port, '127.0.0.1')
+// A clean exit on SIGTERM, so that --cpu-prof (BENCH_PROFILE) writes its profile.
+process.on('SIGTERM', () => process.exit(0))
