@@ -46,6 +46,7 @@ function area(f: Frame): string {
   if (u === '') return 'native (writev, llhttp, string/buffer builtins)'
   if (u.startsWith('file:') || u.includes('/')) {
     const top = u.split('/')[0]!
+    if (top === 'bench') return 'the peer\'s own code (bench/)'
     return ['gateway', 'control', 'lib', 'plugins', 'bin'].includes(top) ? `sluice ${top}/` : 'other'
   }
   return 'other'
@@ -103,8 +104,10 @@ console.log()
 console.log(table(['function', 'where', 'area', 'self', 'share'], [...frames.values()].sort((a, b) => b.us - a.us).slice(0, top).map((e) => [
   e.frame.functionName || '(anonymous)', e.frame.url ? `${short(e.frame.url)}:${e.frame.lineNumber + 1}` : '', area(e.frame), `${(e.us / 1e3).toFixed(0)} ms`, pct(e.us),
 ])))
-console.log()
-console.log('Sluice functions by total time (their callees included):')
-console.log(table(['function', 'where', 'total', 'share'], [...inclusive.values()].sort((a, b) => b.us - a.us).slice(0, 15).map((e) => [
-  e.frame.functionName || '(anonymous)', `${short(e.frame.url)}:${e.frame.lineNumber + 1}`, `${(e.us / 1e3).toFixed(0)} ms`, pct(e.us),
-])))
+if (inclusive.size > 0) {
+  console.log()
+  console.log('Sluice functions by total time (their callees included):')
+  console.log(table(['function', 'where', 'total', 'share'], [...inclusive.values()].sort((a, b) => b.us - a.us).slice(0, 15).map((e) => [
+    e.frame.functionName || '(anonymous)', `${short(e.frame.url)}:${e.frame.lineNumber + 1}`, `${(e.us / 1e3).toFixed(0)} ms`, pct(e.us),
+  ])))
+}
