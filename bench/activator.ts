@@ -401,7 +401,7 @@ async function warm(): Promise<boolean> {
       peer = startGroup('taskset', ['-c', '1', NODE, peerSrc, String(peerPort), String(up)], { out: path.join(w.dir, 'peer.log') })
       const pp = peerPort
       await waitFor(async () => (await get(pp, 'x').catch(() => ({ status: 0 }))).status === 200, 10_000, () => 'undici peer did not start', 100)
-      variants.push({ name: 'undici peer', host: 'x', port: peerPort, pid: peer.pid!, target: false, baseline: '', what: 'peer-undici.mjs (bare undici Pool.stream proxy), same nginx, no throttler' })
+      variants.push({ name: 'undici peer', host: 'x', port: peerPort, pid: peer.pid!, target: false, baseline: '', what: 'bench/peers/undici.mjs (bare undici Pool.stream proxy), same nginx, no throttler' })
     }
     const acc = new Map<string, { ticks: number; requests: number; roundUs: number[]; rps: number[]; p50: number[]; p99: number[]; bad: number; errors: string[] }>()
     for (let round = 1; round <= ROUNDS; round++) {
