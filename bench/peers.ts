@@ -191,7 +191,8 @@ async function main(): Promise<number> {
   }
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      for (const p of peers) {
+      // Each round starts with the next peer, so no peer is always measured first.
+      for (const p of [...peers.slice(round % peers.length), ...peers.slice(0, round % peers.length)]) {
         const c0 = groupTicks(p.pid)
         const run = parseWrk(await wrk(p.port, p.host, ROUND_S, CONNS, LOAD_CPU))
         const c1 = groupTicks(p.pid)
