@@ -17,11 +17,14 @@ export const TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()
 // ---------- processes ----------
 
 const groups = new Set<number>()
+const loads = new Set<ChildProcess>() // running load generators (wrk), killed with the groups
 let cleaning = false
 
 /** Kill every process group this benchmark started (SIGKILL; used on exit and on signals). */
 export function killAll(): void {
   cleaning = true
+  for (const c of loads) c.kill('SIGKILL')
+  loads.clear()
   for (const g of groups) {
     try { process.kill(-g, 'SIGKILL') } catch { /* gone */ }
   }
@@ -231,7 +234,12 @@ export function wrk(port: number, host: string, seconds: number, conns: number, 
   const args = ['-t1', `-c${conns}`, `-d${seconds}s`, '--latency', '-H', `Host: ${host}`, `http://127.0.0.1:${port}/`]
   const [cmd, argv] = cpu === null ? ['wrk', args] : ['taskset', ['-c', String(cpu), 'wrk', ...args]]
   return new Promise((resolve, reject) => {
-    execFile(cmd as string, argv as string[], { timeout: (seconds + 15) * 1000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)))
+    const child = execFile(cmd as string, argv as string[], { timeout: (seconds + 15) * 1000 }, (err, stdout) => {
+      loads.delete(child)
+      if (err) reject(err)
+      else resolve(stdout)
+    })
+    loads.add(child)
   })
 }
 
