@@ -12,20 +12,20 @@
 //        V8 heap used, from admin /metrics) must stay ≤ 4 KB per buffered request. For scale, the same
 //        client then runs against a bare node:http server that only holds its requests (for scale).
 // warm   Warm path through the throttler, gateway on CPU 1, upstream (nginx) and wrk on CPU 0 like
-//        ../shared/bench/peers.sh: gateway CPU µs per request (utime+stime of the gateway process
+//        bench/peers.ts: gateway CPU µs per request (utime+stime of the gateway process
 //        alone) for containerConcurrency 0 and 10 against the plain path (a fixed
 //        sluice.dev/upstream to the same nginx; for cc=10, whose 8 instances are 8 nginx processes,
 //        the plain path to 8 such origins). Target: ≤ 10% more CPU per request than plain, judged
 //        on the median of the per-round ratios (one noisy round cannot decide it).
 //        DURATION (3 s), CONNS (50), ROUNDS (5; the paths take turns, so drifting noise hits all).
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, symlinkSync } from 'node:fs'
-import { execFile, spawn } from 'node:child_process'
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs'
+import { spawn } from 'node:child_process'
 import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import {
   ROOT, NODE, TCK, cpuTicks, fmt, freePort, get, getJson, hardNofile, have, metric, percentile, sleep, startGroup,
-  startSluice, stopGroup, table, tmpDir, verdict, waitFor, killAll, type Sluice,
+  startSluice, stopGroup, table, tmpDir, verdict, waitFor, killAll, parseWrk, wrk, type Sluice,
 } from './lib.ts'
 
 const env = (k: string, d: number): number => (process.env[k] !== undefined && process.env[k] !== '' ? Number(process.env[k]) : d)
@@ -342,34 +342,6 @@ async function burst(): Promise<boolean> {
 
 // ---------- 3. warm path ----------
 
-function wrk(port: number, host: string, seconds: number, conns: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile('taskset', ['-c', '0', 'wrk', '-t1', `-c${conns}`, `-d${seconds}s`, '--latency', '-H', `Host: ${host}`, `http://127.0.0.1:${port}/`],
-      { timeout: (seconds + 15) * 1000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)))
-  })
-}
-
-interface WrkRun { requests: number; rps: number; p50: number; p99: number; non2xx: number; errors: string }
-
-/** wrk's `1.23ms` / `456.00us` / `1.01s` → ms */
-function wrkMs(v: string): number {
-  const m = /^([\d.]+)(us|ms|s)$/.exec(v)
-  if (m === null) return NaN
-  return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1)
-}
-
-function parseWrk(out: string): WrkRun {
-  const m = (re: RegExp): string => re.exec(out)?.[1] ?? ''
-  return {
-    requests: Number(m(/^\s*(\d+) requests in/m)),
-    rps: Number(m(/Requests\/sec:\s*([\d.]+)/)),
-    p50: wrkMs(m(/^\s*50%\s+(\S+)/m)),
-    p99: wrkMs(m(/^\s*99%\s+(\S+)/m)),
-    non2xx: Number(m(/Non-2xx or 3xx responses:\s*(\d+)/) || 0),
-    errors: m(/(Socket errors:.*)$/m),
-  }
-}
-
 const NGINX_CONF = (dir: string, port: string): string => `worker_processes 1; daemon off; pid ${dir}/nginx-${port}.pid; error_log ${dir}/nginx-${port}.err warn;
 events { worker_connections 4096; }
 http { access_log off; keepalive_requests 1000000;
@@ -422,18 +394,14 @@ async function warm(): Promise<boolean> {
     for (const v of variants) {
       await waitFor(async () => (await get(v.port, v.host).catch(() => ({ status: 0 }))).status === 200, 30_000, () => `${v.host} never answered 200`, 100)
     }
-    // The core undici peer of ../shared/bench/peers.sh, pointed at the same nginx.
-    const peerSrc = process.env.PEER_UNDICI ?? path.join(ROOT, '../shared/bench/peer-undici.mjs')
+    // The bare undici peer of bench/peers.ts, pointed at the same nginx.
+    const peerSrc = process.env.PEER_UNDICI ?? path.join(ROOT, 'bench/peers/undici.mjs')
     if (existsSync(peerSrc)) {
-      const pdir = path.join(w.dir, 'peer')
-      mkdirSync(pdir)
-      symlinkSync(path.join(ROOT, 'node_modules'), path.join(pdir, 'node_modules'))
-      writeFileSync(path.join(pdir, 'peer-undici.mjs'), readFileSync(peerSrc, 'utf8').replaceAll('127.0.0.1:9001', `127.0.0.1:${up}`))
       peerPort = await freePort()
-      peer = startGroup('taskset', ['-c', '1', NODE, path.join(pdir, 'peer-undici.mjs'), String(peerPort)], { out: path.join(w.dir, 'peer.log') })
+      peer = startGroup('taskset', ['-c', '1', NODE, peerSrc, String(peerPort), String(up)], { out: path.join(w.dir, 'peer.log') })
       const pp = peerPort
       await waitFor(async () => (await get(pp, 'x').catch(() => ({ status: 0 }))).status === 200, 10_000, () => 'undici peer did not start', 100)
-      variants.push({ name: 'undici peer', host: 'x', port: peerPort, pid: peer.pid!, target: false, baseline: '', what: 'peer-undici.mjs (bare undici Pool.stream proxy), same nginx, no throttler' })
+      variants.push({ name: 'undici peer', host: 'x', port: peerPort, pid: peer.pid!, target: false, baseline: '', what: 'bench/peers/undici.mjs (bare undici Pool.stream proxy), same nginx, no throttler' })
     }
     const acc = new Map<string, { ticks: number; requests: number; roundUs: number[]; rps: number[]; p50: number[]; p99: number[]; bad: number; errors: string[] }>()
     for (let round = 1; round <= ROUNDS; round++) {

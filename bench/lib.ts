@@ -1,8 +1,8 @@
-// Shared pieces of the activator benchmarks: starting `sluice serve` (optionally pinned to a CPU)
+// Shared pieces of the benchmarks (activator, peers): starting `sluice serve` (optionally pinned to a CPU)
 // with its log in a file, reading its admin metrics and its CPU time, percentiles, and a process
 // registry so every process a benchmark starts is killed (by process group) however it ends.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs'
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmSync, existsSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import os from 'node:os'
@@ -17,11 +17,14 @@ export const TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()
 // ---------- processes ----------
 
 const groups = new Set<number>()
+const loads = new Set<ChildProcess>() // running load generators (wrk), killed with the groups
 let cleaning = false
 
 /** Kill every process group this benchmark started (SIGKILL; used on exit and on signals). */
 export function killAll(): void {
   cleaning = true
+  for (const c of loads) c.kill('SIGKILL')
+  loads.clear()
   for (const g of groups) {
     try { process.kill(-g, 'SIGKILL') } catch { /* gone */ }
   }
@@ -223,3 +226,54 @@ export function verdict(ok: boolean): string {
 }
 
 export { existsSync }
+
+// ---------- load (wrk) ----------
+
+/** wrk -t1 against 127.0.0.1:port with a Host header, pinned to `cpu` when given (taskset). */
+export function wrk(port: number, host: string, seconds: number, conns: number, cpu: number | null = 0): Promise<string> {
+  const args = ['-t1', `-c${conns}`, `-d${seconds}s`, '--latency', '-H', `Host: ${host}`, `http://127.0.0.1:${port}/`]
+  const [cmd, argv] = cpu === null ? ['wrk', args] : ['taskset', ['-c', String(cpu), 'wrk', ...args]]
+  return new Promise((resolve, reject) => {
+    const child = execFile(cmd as string, argv as string[], { timeout: (seconds + 15) * 1000 }, (err, stdout) => {
+      loads.delete(child)
+      if (err) reject(err)
+      else resolve(stdout)
+    })
+    loads.add(child)
+  })
+}
+
+export interface WrkRun { requests: number; rps: number; p50: number; p99: number; non2xx: number; errors: string }
+
+/** wrk's `1.23ms` / `456.00us` / `1.01s` → ms */
+function wrkMs(v: string): number {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(v)
+  if (m === null) return NaN
+  return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1)
+}
+
+export function parseWrk(out: string): WrkRun {
+  const m = (re: RegExp): string => re.exec(out)?.[1] ?? ''
+  return {
+    requests: Number(m(/^\s*(\d+) requests in/m)),
+    rps: Number(m(/Requests\/sec:\s*([\d.]+)/)),
+    p50: wrkMs(m(/^\s*50%\s+(\S+)/m)),
+    p99: wrkMs(m(/^\s*99%\s+(\S+)/m)),
+    non2xx: Number(m(/Non-2xx or 3xx responses:\s*(\d+)/) || 0),
+    errors: m(/(Socket errors:.*)$/m),
+  }
+}
+
+/** user+system CPU ticks of every live process in process group `pgid` (a proxy and its workers). */
+export function groupTicks(pgid: number): number {
+  let sum = 0
+  for (const name of readdirSync('/proc')) {
+    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue
+    let stat: string
+    try { stat = readFileSync(`/proc/${name}/stat`, 'utf8') } catch { continue }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    // after "pid (comm) ": state, ppid, pgrp (index 2) … utime (11), stime (12)
+    if (Number(f[2]) === pgid) sum += Number(f[11]) + Number(f[12])
+  }
+  return sum
+}
