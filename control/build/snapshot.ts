@@ -1,0 +1,88 @@
+// Content-addressed snapshots of a source folder: the folder is copied (without what a build
+// makes or a VCS keeps), the copy is hashed, and lives at `<state>/snapshots/<digest>`. Hashing
+// the copy rather than the source means the digest names exactly what runs, even if the source
+// was being edited while it was copied.
+import { createHash } from 'node:crypto'
+import { lstat, mkdir, readdir, readFile, readlink, rename, rm, cp } from 'node:fs/promises'
+import { join, relative, sep } from 'node:path'
+import { BuildError } from './plan.ts'
+
+/** never copied: installed dependencies, VCS data, caches (buildpacks exclude the same) */
+export const EXCLUDED = new Set(['node_modules', '.git', '.hg', '.svn', '.venv', 'venv', '__pycache__', '.sluice-state', '.DS_Store'])
+/** a source bigger than this is refused rather than copied again for every revision */
+const MAX_FILES = 20_000
+const MAX_BYTES = 512 * 1024 * 1024
+/** the file a finished build leaves in its snapshot; a snapshot without it is an interrupted build */
+export const META_FILE = '.sluice-build.json'
+
+export function snapshotsDir(stateDir: string): string {
+  return join(stateDir, 'snapshots')
+}
+
+/**
+ * Copies `source` to a fresh directory under `<state>/snapshots` and hashes the copy; the caller
+ * moves it to its digest with placeSnapshot (or drops it when that snapshot exists already).
+ * `skip` names absolute paths never copied (the state directory when it lies inside the source).
+ */
+export async function copySource(source: string, stateDir: string, skip: readonly string[] = []): Promise<{ digest: string; tmp: string; files: number; bytes: number }> {
+  const root = snapshotsDir(stateDir)
+  await mkdir(root, { recursive: true })
+  const tmp = join(root, `.tmp-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`)
+  try {
+    const skipped = new Set(skip)
+    let files = 0
+    let bytes = 0
+    await cp(source, tmp, {
+      recursive: true, verbatimSymlinks: true, errorOnExist: true, force: false,
+      filter: async (src) => {
+        const name = src.slice(src.lastIndexOf(sep) + 1)
+        if (src !== source && (EXCLUDED.has(name) || skipped.has(src))) return false
+        const st = await lstat(src)
+        if (st.isFile()) {
+          files++
+          bytes += st.size
+          if (files > MAX_FILES || bytes > MAX_BYTES) {
+            throw new BuildError(`the source folder ${source} is too big to snapshot (over ${MAX_FILES} files or ${MAX_BYTES / 1024 / 1024} MiB); point sluice.dev/source at the app's own folder`)
+          }
+        }
+        return true
+      },
+    })
+    return { digest: await hashTree(tmp), tmp, files, bytes }
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true })
+    throw err
+  }
+}
+
+/** Moves a copied source to `<state>/snapshots/<digest>`, replacing an interrupted build of the same content. */
+export async function placeSnapshot(tmp: string, stateDir: string, digest: string): Promise<string> {
+  const dir = join(snapshotsDir(stateDir), digest)
+  await rm(dir, { recursive: true, force: true })
+  await rename(tmp, dir)
+  return dir
+}
+
+/** sha256 over every entry's relative path, kind, executable bit and content (or link target), in sorted order. */
+export async function hashTree(dir: string): Promise<string> {
+  const h = createHash('sha256')
+  const walk = async (d: string): Promise<void> => {
+    const entries = (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    for (const e of entries) {
+      const p = join(d, e.name)
+      const rel = relative(dir, p)
+      if (e.isDirectory()) {
+        h.update(`d\0${rel}\0`)
+        await walk(p)
+      } else if (e.isSymbolicLink()) {
+        h.update(`l\0${rel}\0${await readlink(p)}\0`)
+      } else if (e.isFile()) {
+        const st = await lstat(p)
+        const data = await readFile(p)
+        h.update(`f\0${rel}\0${st.mode & 0o111 ? 'x' : '-'}\0${data.length}\0`).update(data)
+      }
+    }
+  }
+  await walk(dir)
+  return h.digest('hex').slice(0, 32)
+}
