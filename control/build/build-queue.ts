@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { cp, mkdir, rename, rm, writeFile } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import type { Logger } from '../../gateway/log.ts'
 import type { AppLogs } from '../runtime/app-logs.ts'
 import { track } from '../runtime/children.ts'
@@ -146,7 +146,7 @@ export class Builds {
       this.#changed(key, entry)
       line('stdout', `building ${entry.source}`)
       const { stateDir } = this.#opts
-      const copied = await copySource(entry.source, stateDir, [stateDir])
+      const copied = await copySource(entry.source, stateDir, [resolve(stateDir)])
       line('stdout', `copied ${copied.files} files (${Math.round(copied.bytes / 1024)} KiB); snapshot ${copied.digest}`)
       let snap: Snapshot
       const existing = readMeta(join(snapshotsDir(stateDir), copied.digest))

@@ -3,8 +3,8 @@
 // the copy rather than the source means the digest names exactly what runs, even if the source
 // was being edited while it was copied.
 import { createHash } from 'node:crypto'
-import { lstat, mkdir, readdir, readFile, readlink, rename, rm, cp } from 'node:fs/promises'
-import { join, relative, sep } from 'node:path'
+import { chmod, copyFile, lstat, mkdir, readdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises'
+import { join, relative } from 'node:path'
 import { BuildError } from './plan.ts'
 
 /** never copied: installed dependencies, VCS data, caches (buildpacks exclude the same) */
@@ -32,22 +32,28 @@ export async function copySource(source: string, stateDir: string, skip: readonl
     const skipped = new Set(skip)
     let files = 0
     let bytes = 0
-    await cp(source, tmp, {
-      recursive: true, verbatimSymlinks: true, errorOnExist: true, force: false,
-      filter: async (src) => {
-        const name = src.slice(src.lastIndexOf(sep) + 1)
-        if (src !== source && (EXCLUDED.has(name) || skipped.has(src))) return false
-        const st = await lstat(src)
-        if (st.isFile()) {
+    // a walk of our own rather than fs.cp: the state directory may lie inside the source (`source: .`)
+    const copy = async (from: string, to: string): Promise<void> => {
+      await mkdir(to, { recursive: true })
+      for (const e of await readdir(from, { withFileTypes: true })) {
+        const src = join(from, e.name)
+        if (EXCLUDED.has(e.name) || skipped.has(src)) continue
+        const dest = join(to, e.name)
+        if (e.isDirectory()) await copy(src, dest)
+        else if (e.isSymbolicLink()) await symlink(await readlink(src), dest)
+        else if (e.isFile()) {
+          const st = await lstat(src)
           files++
           bytes += st.size
           if (files > MAX_FILES || bytes > MAX_BYTES) {
             throw new BuildError(`the source folder ${source} is too big to snapshot (over ${MAX_FILES} files or ${MAX_BYTES / 1024 / 1024} MiB); point sluice.dev/source at the app's own folder`)
           }
+          await copyFile(src, dest)
+          await chmod(dest, st.mode & 0o777)
         }
-        return true
-      },
-    })
+      }
+    }
+    await copy(source, tmp)
     return { digest: await hashTree(tmp), tmp, files, bytes }
   } catch (err) {
     await rm(tmp, { recursive: true, force: true })

@@ -5,7 +5,7 @@ import type { Condition, Configuration, Revision } from '../resources/types.ts'
 import type { Settings } from '../settings/types.ts'
 import type { ConfigurationState, StoredRevision } from '../state.ts'
 import { dirname, resolve } from 'node:path'
-import { CONFIGURATION_GENERATION_LABEL, SERVICE_LABEL, SOURCE_ANNOTATION, hashOf, revisionNameFor } from './names.ts'
+import { CONFIGURATION_GENERATION_LABEL, SERVICE_LABEL, SOURCE_ANNOTATION, UPSTREAM_ANNOTATION, hashOf, revisionNameFor } from './names.ts'
 import { makeRevision, withRevisionStatus, type Readiness } from './revision.ts'
 import { condition } from './status.ts'
 
@@ -69,7 +69,7 @@ export function reconcileConfiguration(cfg: Configuration, prev: ConfigurationSt
       const created: StoredRevision = { name: wanted, generation, templateHash: hash, template: structuredClone(template), createdAt: ctx.now }
       // The folder is fixed when the revision is created; its snapshot is recorded once built (control/build).
       const source = template.metadata?.annotations?.[SOURCE_ANNOTATION]
-      if (source !== undefined && ctx.declaredIn !== undefined) created.source = { dir: resolve(dirname(ctx.declaredIn), source) }
+      if (source !== undefined && ctx.declaredIn !== undefined && template.metadata?.annotations?.[UPSTREAM_ANNOTATION] === undefined) created.source = { dir: resolve(dirname(ctx.declaredIn), source) }
       stored.push(created)
       current = wanted
     }

@@ -89,10 +89,11 @@ export function revisionReadiness(rev: Revision, ctx: ReadinessContext = {}): Re
   const now = ctx.now ?? ''
   const key = `${rev.metadata.namespace}/${rev.metadata.name}`
   // sluice.dev/source: the build comes first; until it succeeded nothing runs (Knative Build's BuildSucceeded)
-  const source = rev.metadata.annotations?.[SOURCE_ANNOTATION]
-  const build = source === undefined || rev.metadata.annotations?.[UPSTREAM_ANNOTATION] !== undefined ? undefined : ctx.build?.(key)
+  // (a fixed upstream wins over a source: nothing is built for it)
+  const source = rev.metadata.annotations?.[UPSTREAM_ANNOTATION] === undefined ? rev.metadata.annotations?.[SOURCE_ANNOTATION] : undefined
+  const build = source !== undefined ? ctx.build?.(key) : undefined
   const built = build?.status === 'True'
-  const buildCond = source === undefined || rev.metadata.annotations?.[UPSTREAM_ANNOTATION] !== undefined ? []
+  const buildCond = source === undefined ? []
     : [condition('BuildSucceeded', build?.status ?? 'Unknown', now, build?.reason ?? 'Building', build?.message ?? `waiting for the build of ${source}`)]
   const make = (status: Condition['status'], reason?: string, message?: string, origins: string[] = []): Readiness => {
     const healthy = status === 'True' ? condition('ContainerHealthy', 'True', now) : condition('ContainerHealthy', 'Unknown', now, reason, message)
