@@ -348,6 +348,11 @@ export class ControlLoop {
     }
   }
 
+  /** Builds of revisions with sluice.dev/source: state, snapshot and start command, for /debug/builds. */
+  describeBuilds(): object {
+    return { revisions: this.#opts.builds?.describe() ?? {} }
+  }
+
   /** Every object with its computed status, for /debug/resources. */
   resources(): object[] {
     return (this.last?.objects ?? []).map(stripSource)

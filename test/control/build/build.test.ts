@@ -70,6 +70,12 @@ t.test('a Node source with a dependency and a lockfile is built and served from 
   t.match(log, /dependency cache miss/)
   const [digest] = snapshots(s)
   t.ok(existsSync(path.join(s.stateDir, 'snapshots', digest!, 'node_modules', 'ms', 'package.json')), 'node_modules lives in the snapshot')
+  const builds = JSON.parse((await s.admin('/debug/builds')).body) as { revisions: Record<string, { status: string; source: string; snapshot: { digest: string; dir: string; start: string[] } }> }
+  const b = builds.revisions['default/web-00001']
+  t.equal(b?.status, 'True')
+  t.equal(b?.source, path.join(s.configDir, 'app'))
+  t.equal(b?.snapshot.digest, digest)
+  t.same(b?.snapshot.start, [process.execPath, path.join(s.stateDir, 'snapshots', digest!, 'server.js')], 'scripts.start `node server.js` runs node on the snapshot')
 })
 
 t.test('editing the source changes nothing that runs, even after scale to zero and a restart', async (t) => {
