@@ -19,15 +19,16 @@ t.test('a folder that does not exist is an error at the annotation', async (t) =
   t.match(errors[0], /web\.yaml:9:\d+ spec\.template\.metadata\.annotations\[sluice\.dev\/source\]: folder "\.\/nope" \(.*\/nope\) does not exist; create it or fix the path \(it is relative to .*web\.yaml\)/)
 })
 
-t.test('an existing folder needs no containers and no command', async (t) => {
+t.test('an existing folder needs no containers and no command; an image beside it is not warned about', async (t) => {
   const dir = tempDir()
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   mkdirSync(path.join(dir, 'app'))
   writeFileSync(path.join(dir, 'app', 'main.py'), '')
   writeFileSync(path.join(dir, 'web.yaml'), yaml('./app'))
-  writeFileSync(path.join(dir, 'web2.yaml'), yaml('app', '    spec:\n      containers:\n        - name: user-container').replace('name: web', 'name: web2'))
+  writeFileSync(path.join(dir, 'web2.yaml'), yaml('app', '    spec:\n      containers:\n        - image: ghcr.io/me/web').replace('name: web', 'name: web2'))
   const state = tempDir()
   t.teardown(() => rmSync(state, { recursive: true, force: true }))
   const r = await runSluice(['validate', dir, '--state', state])
   t.equal(r.code, 0, r.stderr)
+  t.notMatch(r.stdout, 'warning:', 'the image is for a cluster, the source for here')
 })
