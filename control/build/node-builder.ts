@@ -3,7 +3,7 @@
 // started with its start script, its `main`, or server/index.{js,mjs,ts}. Node 24 runs .ts itself.
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { BuildError, type BuildPlan, type BuildStep } from './plan.ts'
 
 const NPM_FLAGS = ['--no-audit', '--no-fund', '--no-update-notifier']
@@ -35,7 +35,10 @@ export function nodePlan(dir: string, procfileCommand: string | undefined): Buil
   }
   const start = startCommand(dir, pkg, scripts, procfileCommand)
   const typescript = existsSync(join(dir, 'tsconfig.json')) || start.some((a) => /\.m?ts$/.test(a))
-  const plan: BuildPlan = { builder: typescript ? 'typescript' : 'node', steps, start, env: {} }
+  // `npm start` and a Procfile line find `node` on PATH: make it this Node (24, which runs .ts)
+  const viaPath = start[0] !== process.execPath
+  const env: Record<string, string> = viaPath ? { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? '/usr/bin:/bin'}` } : {}
+  const plan: BuildPlan = { builder: typescript ? 'typescript' : 'node', steps, start, env }
   if (lockfile === undefined || hasBuild) return plan
   // keyed by the lockfile and the Node major: node_modules built by one major may not load in another
   const key = createHash('sha256').update(readFileSync(join(dir, lockfile))).update(`\0node${process.versions.node.split('.')[0]}\0omit=dev`).digest('hex').slice(0, 32)

@@ -33,7 +33,9 @@ t.test('Node: npm ci with a lockfile, npm install without; start script, main, s
   t.match(unlocked.start[1], /lib\/main\.js$/)
 
   t.match(detect(folder(t, { 'package.json': '{}', 'server.js': '' })).start[1], /server\.js$/)
-  t.same(detect(folder(t, { 'package.json': '{"scripts":{"start":"node a.js && node b.js"}}' })).start, ['npm', 'start', '--silent'], 'anything else goes through npm start')
+  const npmStart = detect(folder(t, { 'package.json': '{"scripts":{"start":"node a.js && node b.js"}}' }))
+  t.same(npmStart.start, ['npm', 'start', '--silent'], 'anything else goes through npm start')
+  t.ok(npmStart.env.PATH?.startsWith(`${path.dirname(process.execPath)}:`), 'with this Node first on PATH')
 })
 
 t.test('TypeScript: Node runs .ts; a build script builds with dev dependencies, then prunes', async (t) => {
