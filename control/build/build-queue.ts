@@ -3,7 +3,7 @@
 // a revision whose snapshot digest is already recorded is never built again — that is what makes a
 // revision immutable (Knative gets the same from an image digest). Build output goes to the
 // revisions' log rings (`sluice logs`), the last lines of a failure to the BuildSucceeded condition.
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { cp, mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
@@ -61,7 +61,7 @@ export class Builds {
   readonly #building = new Map<string, Promise<Snapshot>>()
   #running = 0
   readonly #waiting: (() => void)[] = []
-  readonly #children = new Set<import('node:child_process').ChildProcess>()
+  readonly #children = new Set<ChildProcess>()
   #referenced = ''
   #stopped = false
 
@@ -310,7 +310,7 @@ async function storeCache(dir: string, sub: string, cached: string, line: (s: 's
   }
 }
 
-function killGroup(child: import('node:child_process').ChildProcess): void {
+function killGroup(child: ChildProcess): void {
   if (child.pid === undefined) return
   try { process.kill(-child.pid, 'SIGKILL') } catch { try { child.kill('SIGKILL') } catch { /* gone */ } }
 }

@@ -7,13 +7,13 @@ import { chmod, copyFile, lstat, mkdir, readdir, readFile, readlink, rename, rm,
 import { join, relative } from 'node:path'
 import { BuildError } from './plan.ts'
 
-/** never copied: installed dependencies, VCS data, caches (buildpacks exclude the same) */
-export const EXCLUDED = new Set(['node_modules', '.git', '.hg', '.svn', '.venv', 'venv', '__pycache__', '.sluice-state', '.DS_Store'])
+/** the file a finished build leaves in its snapshot; a snapshot without it is an interrupted build */
+export const META_FILE = '.sluice-build.json'
+/** never copied (a source's own META_FILE too: only a build writes it): installed dependencies, VCS data, caches (buildpacks exclude the same) */
+export const EXCLUDED = new Set(['node_modules', '.git', '.hg', '.svn', '.venv', 'venv', '__pycache__', '.sluice-state', '.DS_Store', META_FILE])
 /** a source bigger than this is refused rather than copied again for every revision */
 const MAX_FILES = 20_000
 const MAX_BYTES = 512 * 1024 * 1024
-/** the file a finished build leaves in its snapshot; a snapshot without it is an interrupted build */
-export const META_FILE = '.sluice-build.json'
 
 export function snapshotsDir(stateDir: string): string {
   return join(stateDir, 'snapshots')
@@ -54,7 +54,7 @@ export async function copySource(source: string, stateDir: string, skip: readonl
       }
     }
     await copy(source, tmp)
-    return { digest: await hashTree(tmp), tmp, files, bytes }
+    return { digest: await snapshotDigest(tmp), tmp, files, bytes }
   } catch (err) {
     await rm(tmp, { recursive: true, force: true })
     throw err
@@ -69,9 +69,17 @@ export async function placeSnapshot(tmp: string, stateDir: string, digest: strin
   return dir
 }
 
-/** sha256 over every entry's relative path, kind, executable bit and content (or link target), in sorted order. */
-export async function hashTree(dir: string): Promise<string> {
-  const h = createHash('sha256')
+/**
+ * The snapshot's name: its content, the builders' version and the Node major (node_modules built
+ * by one Node major may not load in another, so the same source under another Node is another snapshot).
+ */
+export function snapshotDigest(dir: string): Promise<string> {
+  return hashTree(dir, `sluice-build/1 node${process.versions.node.split('.')[0]}`)
+}
+
+/** sha256 over `salt`, then every entry's relative path, kind, executable bit and content (or link target), in sorted order. */
+export async function hashTree(dir: string, salt = ''): Promise<string> {
+  const h = createHash('sha256').update(`${salt}\0`)
   const walk = async (d: string): Promise<void> => {
     const entries = (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     for (const e of entries) {

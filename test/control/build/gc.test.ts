@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { collectGarbage } from '../../../control/build/gc.ts'
-import { copySource, hashTree, placeSnapshot, snapshotsDir } from '../../../control/build/snapshot.ts'
+import { copySource, placeSnapshot, snapshotDigest, snapshotsDir } from '../../../control/build/snapshot.ts'
 
 const temp = (t: { teardown(fn: () => void): void }): string => {
   const dir = mkdtempSync(path.join(tmpdir(), 'sluice-gc-'))
@@ -34,7 +34,7 @@ t.test('the digest names the copied content; node_modules, .git and the state di
   t.notOk(existsSync(path.join(dir, 'node_modules')))
   t.notOk(existsSync(path.join(dir, '.git')))
   t.notOk(existsSync(path.join(dir, '.state')))
-  t.equal(await hashTree(dir), a.digest)
+  t.equal(await snapshotDigest(dir), a.digest)
   writeFileSync(path.join(src, 'node_modules', 'x', 'index.js'), 'changed')
   const b = await copySource(src, state, [state])
   t.equal(b.digest, a.digest, 'excluded files do not change the digest')
