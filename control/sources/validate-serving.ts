@@ -64,6 +64,10 @@ export function buildRoute(is: Issues, raw: Obj): Route['spec'] {
 /** a Revision declared directly (bring-your-own); it may or may not belong to a Configuration */
 export function buildRevision(is: Issues, raw: Obj, parent: Parent): Revision['spec'] {
   const upstream = checkUpstream(is, parent.meta.annotations, ['metadata', 'annotations', UPSTREAM_ANNOTATION])
+  if (parent.meta.annotations[SOURCE_ANNOTATION] !== undefined) {
+    // a build belongs to the creation of a revision from a template (control/build)
+    is.add(['metadata', 'annotations', SOURCE_ANNOTATION], 'is read on a Service or Configuration template only (a revision is built when it is created from one); move it to spec.template.metadata.annotations there')
+  }
   return readRevisionSpec(is, raw['spec'], ['spec'], upstream) ?? { containers: [] }
 }
 

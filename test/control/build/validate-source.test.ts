@@ -32,3 +32,16 @@ t.test('an existing folder needs no containers and no command; an image beside i
   t.equal(r.code, 0, r.stderr)
   t.notMatch(r.stdout, 'warning:', 'the image is for a cluster, the source for here')
 })
+
+t.test('a declared Revision cannot name a source (only templates are built)', async (t) => {
+  const dir = tempDir()
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  mkdirSync(path.join(dir, 'app'))
+  writeFileSync(path.join(dir, 'rev.yaml'), [
+    'apiVersion: serving.knative.dev/v1', 'kind: Revision', 'metadata:', '  name: web-1', '  annotations:', '    sluice.dev/source: ./app',
+    'spec:', '  containers:', '    - command: [node, server.js]',
+  ].join('\n') + '\n')
+  const errors = await validateErrors(dir)
+  t.equal(errors.length, 1, errors.join('\n'))
+  t.match(errors[0], /rev\.yaml:6:\d+ metadata\.annotations\[sluice\.dev\/source\]: is read on a Service or Configuration template only/)
+})
