@@ -138,8 +138,8 @@ export class Builds {
   async #build(key: string, entry: Entry): Promise<void> {
     await this.#slot()
     const startedAt = performance.now()
-    const line = (stream: 'stdout' | 'stderr', text: string): void => this.#line(key, stream, text, tail)
     const tail: string[] = []
+    const line = (stream: 'stdout' | 'stderr', text: string): void => this.#line(key, stream, text, tail)
     try {
       if (this.#stopped) throw new BuildError('sluice is stopping')
       entry.view = { status: 'Unknown', reason: 'Building', message: `building ${entry.source}` }
