@@ -40,6 +40,8 @@ import { readInternalTrust, type InternalTrust } from './tls/internal-trust.ts'
 import { buildInternalCertTable } from './tls/internal-certificates.ts'
 import { compileEventing } from './compile/eventing.ts'
 import type { EventSources } from './eventing-sources/event-sources.ts'
+import type { Builds } from './build/build-queue.ts'
+import { withSnapshots } from './build/runtime-spec.ts'
 
 export interface ControlLoopOptions {
   /** YAML files; with `kubernetes` too, both land in one load */
@@ -59,6 +61,8 @@ export interface ControlLoopOptions {
   scaling?: ScalingLoop
   /** PingSources, ContainerSources and SinkBindings run locally (statuses, schedules, processes, binding env) */
   eventSources?: EventSources
+  /** builds revisions with sluice.dev/source into snapshots (control/build) */
+  builds?: Builds
 }
 
 export class ControlLoop {
@@ -178,7 +182,7 @@ export class ControlLoop {
   }
 
   apply(result: LoadResult, refresh = false): void {
-    const { log, gateway, scaling } = this.#opts
+    const { log, gateway, scaling, builds } = this.#opts
     const startedAt = performance.now()
     const cpuAt = process.cpuUsage()
     let errors: ConfigError[] = [...result.errors]
@@ -228,12 +232,15 @@ export class ControlLoop {
       try {
         out = reconcile({
           resources: result.resources, settings, state: this.#state, now: new Date(), runtime: scaling ? (k) => scaling.view(k) : undefined,
+          build: builds !== undefined ? (k) => builds.view(k) : undefined,
           internalOrigin: this.internalOrigin,
           cache: this.#reconcileCache,
           previous: this.last?.objects,
           // In a cluster a KIngress moves to backends that may not be ready yet: keep serving its last good spec meanwhile.
           ...(this.#opts.kubernetes !== undefined && this.last !== null ? { lastServed: this.last.served } : {}),
         })
+        // new revisions with a source start building; finished builds are recorded in the history
+        if (builds !== undefined) out = { ...out, state: builds.sync(out.state) }
         gateway.activator.queueDepth = settings.sluice.activatorQueueDepth
         gateway.setConnectionLimits(connectionLimits(settings))
         const instances = this.#instances
@@ -262,7 +269,8 @@ export class ControlLoop {
           const objects = keepObjectTransitionTimes(out.objects, this.last?.objects)
           out = { ...out, objects }
         }
-        const runtimeOut = withRuntimeEnv(out, result.resources)
+        let runtimeOut = withRuntimeEnv(out, result.resources)
+        if (builds !== undefined) runtimeOut = { ...runtimeOut, objects: withSnapshots(runtimeOut.objects, (k) => builds.view(k)) }
         scaling?.sync(this.#opts.eventSources?.bind(runtimeOut) ?? runtimeOut, autoscaler)
         this.#warnLocalRun(result.resources)
       } catch (err) {
@@ -358,6 +366,11 @@ export class ControlLoop {
       this.#warned.add(key)
       this.#opts.log.warn('will not run as on Knative', { revision: w.revision, at: key })
     }
+  }
+
+  /** Builds of revisions with sluice.dev/source: state, snapshot and start command, for /debug/builds. */
+  describeBuilds(): object {
+    return { revisions: this.#opts.builds?.describe() ?? {} }
   }
 
   /** Every object with its computed status, for /debug/resources: Service and Route URLs as served (lib/served-url.ts). */

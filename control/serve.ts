@@ -12,6 +12,7 @@ import { guardProcess } from './process-guard.ts'
 import { startKubernetes, type KubernetesOptions } from './kubernetes-mode.ts'
 import { EventSources } from './eventing-sources/event-sources.ts'
 import { servedUrls } from './served-urls.ts'
+import { Builds } from './build/build-queue.ts'
 
 export interface ServeOptions {
   /** YAML files to serve; optional with `kubernetes` */
@@ -76,10 +77,11 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   const scaling = new ScalingLoop({ gateway, log, registry, onStatusChange: () => loop!.refresh() })
   const cluster = opts.kubernetes !== undefined ? startKubernetes(opts.kubernetes, { log, registry, clusterDomain: () => loop?.settings?.clusterDomain ?? 'cluster.local' }) : undefined
   const eventSources = new EventSources({ log, appLogs: scaling.runtime.appLogs, onChange: () => loop!.refresh() })
+  const builds = new Builds({ stateDir: opts.stateDir, log, appLogs: scaling.runtime.appLogs, onChange: () => loop!.refresh() })
   loop = new ControlLoop({
     ...(opts.configDir !== undefined ? { configDir: opts.configDir } : {}),
     ...(cluster !== undefined ? { kubernetes: cluster.source, onApplied: (out, load, problems) => cluster.applied(out, load, problems), onRefused: (load, errors) => cluster.refused(load, errors) } : {}),
-    stateDir: opts.stateDir, gateway, log, registry, scaling, eventSources,
+    stateDir: opts.stateDir, gateway, log, registry, scaling, eventSources, builds,
   })
   const admin = new AdminServer({
     port: opts.adminPort, host: opts.adminHost, gateway, loop, registry, scaling, redaction,
@@ -122,6 +124,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
         const timeoutMs = (loop.settings?.sluice.drainTimeoutSeconds ?? 30) * 1000
         log.info('draining', { inflight: gateway.inflight, timeoutMs })
         loop.stop()
+        builds.stop()
         await cluster?.stop()
         const drained = await gateway.drain(timeoutMs)
         if (!drained) log.warn('drain timeout reached; closing remaining connections', { inflight: gateway.cutByDrain })

@@ -10,6 +10,8 @@ export interface StoredRevision {
   templateHash: string
   template: RevisionTemplate
   createdAt: string
+  /** sluice.dev/source: the folder resolved when the revision was created, and its snapshot once built */
+  source?: { dir: string; snapshot?: string }
 }
 
 export interface ConfigurationState {

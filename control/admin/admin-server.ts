@@ -177,6 +177,9 @@ export class AdminServer {
       case '/debug/logs':
         this.#logs(req, res)
         return
+      case '/debug/builds':
+        this.#json(res, loop.describeBuilds())
+        return
       case '/debug/resources':
         this.#json(res, {
           loadedAt: loop.loadedAt?.toISOString() ?? null,
@@ -188,7 +191,7 @@ export class AdminServer {
         this.#json(res, describeEventing(loop.last?.eventing, gateway.eventing, gateway.eventingStats()))
         return
       default:
-        send(res, 404, 'text/plain', 'not found; try / (the dashboard), /metrics, /healthz, /readyz, /debug/routes, /debug/resources, /debug/eventing, /debug/instances, /debug/autoscaler, /debug/logs\n')
+        send(res, 404, 'text/plain', 'not found; try / (the dashboard), /metrics, /healthz, /readyz, /debug/routes, /debug/resources, /debug/eventing, /debug/instances, /debug/autoscaler, /debug/logs, /debug/builds\n')
     }
   }
 }

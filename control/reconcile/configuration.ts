@@ -4,7 +4,8 @@
 import type { Condition, Configuration, Revision } from '../resources/types.ts'
 import type { Settings } from '../settings/types.ts'
 import type { ConfigurationState, StoredRevision } from '../state.ts'
-import { CONFIGURATION_GENERATION_LABEL, SERVICE_LABEL, hashOf, revisionNameFor } from './names.ts'
+import { dirname, resolve } from 'node:path'
+import { CONFIGURATION_GENERATION_LABEL, SERVICE_LABEL, SOURCE_ANNOTATION, UPSTREAM_ANNOTATION, hashOf, revisionNameFor } from './names.ts'
 import { makeRevision, withRevisionStatus, type Readiness } from './revision.ts'
 import { condition } from './status.ts'
 
@@ -19,6 +20,8 @@ export interface ConfigContext {
   /** revision names that routes refer to by name: never pruned */
   readonly pinned: ReadonlySet<string>
   readiness(rev: Revision): Readiness
+  /** the YAML file the template was written in: sluice.dev/source is relative to it */
+  readonly declaredIn?: string
 }
 
 export interface ConfigOutcome {
@@ -63,7 +66,11 @@ export function reconcileConfiguration(cfg: Configuration, prev: ConfigurationSt
       createError = `revisions.serving.knative.dev ${JSON.stringify(wanted)} already exists (${holder}); ` +
         'a template change needs a new spec.template.metadata.name'
     } else {
-      stored.push({ name: wanted, generation, templateHash: hash, template: structuredClone(template), createdAt: ctx.now })
+      const created: StoredRevision = { name: wanted, generation, templateHash: hash, template: structuredClone(template), createdAt: ctx.now }
+      // The folder is fixed when the revision is created; its snapshot is recorded once built (control/build).
+      const source = template.metadata?.annotations?.[SOURCE_ANNOTATION]
+      if (source !== undefined && ctx.declaredIn !== undefined && template.metadata?.annotations?.[UPSTREAM_ANNOTATION] === undefined) created.source = { dir: resolve(dirname(ctx.declaredIn), source) }
+      stored.push(created)
       current = wanted
     }
   }

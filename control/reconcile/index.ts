@@ -27,6 +27,8 @@ export interface ReconcileInput {
   readonly now: Date
   /** the local runtime's view of revisions with a command, by `namespace/name` */
   readonly runtime?: ReadinessContext['runtime']
+  /** builds of revisions with sluice.dev/source (control/build), by `namespace/name` */
+  readonly build?: ReadinessContext['build']
   /**
    * The user KIngresses served last time (ReconcileOutput.served). When given, an ingress whose new
    * spec names backends that do not resolve yet keeps serving the last spec that did (Kourier
@@ -134,7 +136,7 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
 
   const readiness = new Map<string, Readiness>()
   const readinessOf = (rev: Revision): Readiness => {
-    const r = revisionReadiness(rev, { now, maxRevisionTimeoutSeconds: s.maxRevisionTimeoutSeconds, runtime: input.runtime })
+    const r = revisionReadiness(rev, { now, maxRevisionTimeoutSeconds: s.maxRevisionTimeoutSeconds, runtime: input.runtime, build: input.build })
     // First one wins, like revsOut below, should a declared revision reuse a remembered name.
     if (!readiness.has(keyOf(rev))) readiness.set(keyOf(rev), r)
     return r
@@ -150,6 +152,7 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
       now,
       pinned: pinned.get(ns) ?? new Set(),
       readiness: readinessOf,
+      ...(cfg.source !== undefined ? { declaredIn: cfg.source.file } : {}),
       nameTaken: (name) => {
         const t = taken.get(nsName(ns, name))
         return t !== undefined && t.owner !== k ? t.what : undefined

@@ -10,6 +10,8 @@ export const VISIBILITY_LABEL = 'networking.knative.dev/visibility'
 export const CLUSTER_LOCAL = 'cluster-local'
 export const HTTP_PROTOCOL_ANNOTATIONS = ['networking.knative.dev/http-protocol', 'networking.knative.dev/httpProtocol'] as const
 export const UPSTREAM_ANNOTATION = 'sluice.dev/upstream'
+/** a folder (relative to the YAML file) built into an immutable snapshot when the revision is created (control/build) */
+export const SOURCE_ANNOTATION = 'sluice.dev/source'
 
 export const REVISION_HEADER = 'Knative-Serving-Revision'
 export const NAMESPACE_HEADER = 'Knative-Serving-Namespace'

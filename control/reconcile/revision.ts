@@ -3,7 +3,7 @@ import type { Condition, Container, Revision, RevisionSpec, RevisionTemplate } f
 import type { Settings } from '../settings/types.ts'
 import type { UpstreamProtocol } from '../model.ts'
 import { condition, withReady } from './status.ts'
-import { CONFIGURATION_GENERATION_LABEL, CONFIGURATION_LABEL, SERVICE_LABEL, UPSTREAM_ANNOTATION } from './names.ts'
+import { CONFIGURATION_GENERATION_LABEL, CONFIGURATION_LABEL, SERVICE_LABEL, SOURCE_ANNOTATION, UPSTREAM_ANNOTATION } from './names.ts'
 
 export interface Readiness {
   readonly status: Condition['status']
@@ -39,6 +39,15 @@ export interface ReadinessContext {
   readonly maxRevisionTimeoutSeconds?: number
   /** the runtime's view of revisions it runs, by `namespace/name` */
   readonly runtime?: (key: string) => RuntimeView | undefined
+  /** builds of revisions with sluice.dev/source, by `namespace/name` (Knative Build's BuildSucceeded) */
+  readonly build?: (key: string) => BuildStatus | undefined
+}
+
+/** A source build as the revision's BuildSucceeded condition shows it. */
+export interface BuildStatus {
+  readonly status: Condition['status']
+  readonly reason?: string
+  readonly message?: string
 }
 
 /** Knative's serving container: the only one, else the one that declares ports, else the first. */
@@ -80,10 +89,18 @@ export function parseUpstreams(value: string): string[] {
  */
 export function revisionReadiness(rev: Revision, ctx: ReadinessContext = {}): Readiness {
   const now = ctx.now ?? ''
+  const key = `${rev.metadata.namespace}/${rev.metadata.name}`
+  // sluice.dev/source: the build comes first; until it succeeded nothing runs (Knative Build's BuildSucceeded)
+  // (a fixed upstream wins over a source: nothing is built for it)
+  const source = rev.metadata.annotations?.[UPSTREAM_ANNOTATION] === undefined ? rev.metadata.annotations?.[SOURCE_ANNOTATION] : undefined
+  const build = source !== undefined ? ctx.build?.(key) : undefined
+  const built = build?.status === 'True'
+  const buildCond = source === undefined ? []
+    : [condition('BuildSucceeded', build?.status ?? 'Unknown', now, build?.reason ?? 'Building', build?.message ?? `waiting for the build of ${source}`)]
   const make = (status: Condition['status'], reason?: string, message?: string, origins: string[] = []): Readiness => {
     const healthy = status === 'True' ? condition('ContainerHealthy', 'True', now) : condition('ContainerHealthy', 'Unknown', now, reason, message)
     const conditions = withReady(
-      [condition('ResourcesAvailable', status, now, reason, message), healthy],
+      [...buildCond, condition('ResourcesAvailable', status, now, reason, message), healthy],
       now,
       [status === 'True' ? condition('Active', 'True', now) : condition('Active', status === 'False' ? 'False' : 'Unknown', now, reason, message)],
     ).map((c) => (now === '' ? stripTime(c) : c))
@@ -104,15 +121,18 @@ export function revisionReadiness(rev: Revision, ctx: ReadinessContext = {}): Re
       return make('False', 'InvalidUpstream', `annotation ${UPSTREAM_ANNOTATION}: ${(err as Error).message}`)
     }
   }
+  if (buildCond.length > 0 && !built) {
+    return build?.status === 'False' ? make('False', 'BuildFailed', build.message) : make('Unknown', 'Building', buildCond[0]!.message)
+  }
   const command = servingContainer(rev.spec)?.command
-  if (command !== undefined && command.length > 0) {
-    const view = ctx.runtime?.(`${rev.metadata.namespace}/${rev.metadata.name}`)
+  if (built || (command !== undefined && command.length > 0)) {
+    const view = ctx.runtime?.(key)
     const replicas = { desired: view?.desired ?? 0, actual: view?.ready ?? 0 }
     if (view?.everReady === true || (view?.startsAtZero === true && view.failure === undefined)) {
       // Ready stays true at zero instances: a ready revision can be scaled to zero (Active says so).
       const active = view.active ?? (view.ready > 0 ? { status: 'True' as const } : { status: 'False' as const, reason: 'NoTraffic', message: 'The target is not receiving traffic.' })
       const conditions = withReady(
-        [condition('ResourcesAvailable', 'True', now), condition('ContainerHealthy', 'True', now)],
+        [...buildCond, condition('ResourcesAvailable', 'True', now), condition('ContainerHealthy', 'True', now)],
         now,
         [condition('Active', active.status, now, active.reason, active.message)],
       ).map((c) => (now === '' ? stripTime(c) : c))

@@ -23,6 +23,8 @@ export function makeConfiguration(svc: KService): Configuration {
     kind: 'Configuration',
     metadata: childMeta(svc),
     spec: { template: svc.spec.template },
+    // where the template was written (sluice.dev/source is relative to it); not serialised
+    ...(svc.source !== undefined ? { source: svc.source } : {}),
   }
 }
 

@@ -4,6 +4,7 @@
 // prints them and exits 0; `serve` logs each once. docs/configuration.md lists the ignored fields.
 import type { ConfigError, KObject, ResourceSet, SourceRef } from '../resources/types.ts'
 import { UPSTREAM_ANNOTATION } from './validate-serving.ts'
+import { SOURCE_ANNOTATION } from '../reconcile/names.ts'
 
 /** container fields the local runtime ignores, and why (what Sluice does instead) */
 export const IGNORED_CONTAINER_FIELDS: Readonly<Record<string, string>> = {
@@ -71,8 +72,8 @@ export function localRunWarnings(rs: ResourceSet): RunWarning[] {
       if (i > 0) { warn(cp, 'ignored by Sluice: only the first container runs (sidecars are not started)'); return }
       for (const k of Object.keys(c)) if (IGNORED_CONTAINER_FIELDS[k] !== undefined) warn([...cp, k], `ignored by Sluice: ${IGNORED_CONTAINER_FIELDS[k]}`)
       const hasCommand = Array.isArray(c['command']) && c['command'].length > 0
-      if (!hasCommand && annotations[UPSTREAM_ANNOTATION] === undefined && typeof c['image'] === 'string') {
-        warn([...cp, 'image'], `${o.kind} ${o.metadata.namespace}/${o.metadata.name} has an image but no command: Sluice pulls no images; add command (what the image would run) or the annotation ${UPSTREAM_ANNOTATION}: http://host:port`)
+      if (!hasCommand && annotations[UPSTREAM_ANNOTATION] === undefined && annotations[SOURCE_ANNOTATION] === undefined && typeof c['image'] === 'string') {
+        warn([...cp, 'image'], `${o.kind} ${o.metadata.namespace}/${o.metadata.name} has an image but no command: Sluice pulls no images; add command (what the image would run), the annotation ${SOURCE_ANNOTATION}: ./folder (built locally) or ${UPSTREAM_ANNOTATION}: http://host:port`)
       }
     })
   }

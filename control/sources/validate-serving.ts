@@ -12,11 +12,18 @@ import { META_FIELDS } from './validate-metadata.ts'
 import { checkShape } from './schema.ts'
 import { REVISION_SPEC } from './schema-pod.ts'
 import type { FieldPath } from './yaml-documents.ts'
+import { SOURCE_ANNOTATION, UPSTREAM_ANNOTATION } from '../reconcile/names.ts'
+import { checkSource } from './validate-source.ts'
 
-export const UPSTREAM_ANNOTATION = 'sluice.dev/upstream'
+export { UPSTREAM_ANNOTATION } from '../reconcile/names.ts'
 
 /** what the validators need to know about the object being validated */
-export interface Parent { readonly meta: ObjectMeta; readonly generated: boolean }
+export interface Parent {
+  readonly meta: ObjectMeta
+  readonly generated: boolean
+  /** the file the object was read from (sluice.dev/source is relative to it) */
+  readonly file?: string
+}
 
 export function buildService(is: Issues, raw: Obj, parent: Parent): KService['spec'] {
   const spec = readMap(is, raw['spec'], ['spec'])
@@ -57,6 +64,10 @@ export function buildRoute(is: Issues, raw: Obj): Route['spec'] {
 /** a Revision declared directly (bring-your-own); it may or may not belong to a Configuration */
 export function buildRevision(is: Issues, raw: Obj, parent: Parent): Revision['spec'] {
   const upstream = checkUpstream(is, parent.meta.annotations, ['metadata', 'annotations', UPSTREAM_ANNOTATION])
+  if (parent.meta.annotations[SOURCE_ANNOTATION] !== undefined) {
+    // a build belongs to the creation of a revision from a template (control/build)
+    is.add(['metadata', 'annotations', SOURCE_ANNOTATION], 'is read on a Service or Configuration template only (a revision is built when it is created from one); move it to spec.template.metadata.annotations there')
+  }
   return readRevisionSpec(is, raw['spec'], ['spec'], upstream) ?? { containers: [] }
 }
 
@@ -98,7 +109,10 @@ function readTemplate(is: Issues, v: unknown, path: FieldPath, parent: Parent): 
     metadata.annotations = annotations
   }
   const upstream = checkUpstream(is, annotations ?? {}, [...mPath, 'annotations', UPSTREAM_ANNOTATION])
-  const spec = readRevisionSpec(is, t['spec'], [...path, 'spec'], upstream) ?? { containers: [] }
+  const source = checkSource(is, annotations ?? {}, [...mPath, 'annotations', SOURCE_ANNOTATION], parent.file)
+  // a source builds its own start command: the container may be left out or name no command
+  const spec = source && absent(t['spec']) ? { containers: [{}] }
+    : readRevisionSpec(is, t['spec'], [...path, 'spec'], upstream || source, source) ?? { containers: [] }
   return { ...t, metadata, spec }
 }
 
@@ -133,7 +147,7 @@ export function checkUpstream(is: Issues, annotations: Record<string, string>, p
 // Ports the Knative data path reserves (queue-proxy, activator, metrics, profiling).
 const RESERVED_PORTS = new Set([8008, 8012, 8013, 8022, 8112, 9090, 9091])
 
-function readRevisionSpec(is: Issues, v: unknown, path: FieldPath, upstream: boolean): RevisionSpec | undefined {
+function readRevisionSpec(is: Issues, v: unknown, path: FieldPath, upstream: boolean, source = false): RevisionSpec | undefined {
   const s = readMap(is, v, path)
   if (s === undefined) {
     missing(is, v, path, 'add spec.containers with the container to run')
@@ -144,7 +158,9 @@ function readRevisionSpec(is: Issues, v: unknown, path: FieldPath, upstream: boo
   const cPath = [...path, 'containers']
   const list = readList(is, s['containers'], cPath)
   const containers: Container[] = []
-  if (list === undefined) {
+  if (list === undefined && source && absent(s['containers'])) {
+    containers.push({})
+  } else if (list === undefined) {
     missing(is, s['containers'], cPath, 'list the container to run, e.g. - image: ghcr.io/me/app or - command: [node, server.js]')
   } else if (list.length === 0) {
     is.add(cPath, 'must list at least one container')

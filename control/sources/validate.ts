@@ -105,7 +105,7 @@ export function validateDocument(raw: unknown, ctx: DocContext): Validated {
   let effective = rule
   if (rule.bucket === 'ingresses' && !isOurIngressClass(meta)) effective = others()
   if (effective.fields !== undefined) checkFields(is, raw, [], ['apiVersion', 'kind', 'metadata', 'status', ...effective.fields])
-  const base = effective.build(is, raw, { meta, generated })
+  const base = effective.build(is, raw, { meta, generated, file: ctx.file })
   const object = { ...base, apiVersion, kind, metadata: meta } as KObject
   if (status !== undefined) object.status = status
   else delete object.status

@@ -53,3 +53,26 @@ t.test('timestamps come from the context', async (t) => {
   t.ok(r.conditions.every((c) => c.lastTransitionTime === '2026-01-01T00:00:00Z'))
   t.ok(revisionReadiness(revision('a')).conditions.every((c) => c.lastTransitionTime === undefined))
 })
+
+t.test('sluice.dev/source: BuildSucceeded comes first; a failed build is Ready=False; a built one runs like a command', async (t) => {
+  const rev = revision('a', { upstream: null, annotations: { 'sluice.dev/source': './app' } })
+  const waiting = revisionReadiness(rev)
+  t.same([waiting.status, waiting.reason, waiting.message], ['Unknown', 'Building', 'waiting for the build of ./app'])
+  t.same(types(waiting), ['Active=Unknown', 'BuildSucceeded=Unknown', 'ContainerHealthy=Unknown', 'Ready=Unknown', 'ResourcesAvailable=Unknown'])
+  t.notOk(waiting.managed, 'not handed to the runtime before it is built')
+
+  const failed = revisionReadiness(rev, { build: () => ({ status: 'False', reason: 'BuildFailed', message: 'npm ci exited with code 1' }) })
+  t.same([failed.status, failed.reason, failed.message], ['False', 'BuildFailed', 'npm ci exited with code 1'])
+  t.same(types(failed), ['Active=False', 'BuildSucceeded=False', 'ContainerHealthy=Unknown', 'Ready=False', 'ResourcesAvailable=False'])
+
+  const built = { build: () => ({ status: 'True' as const, reason: 'Succeeded', message: 'snapshot abc (node) built in 10 ms' }) }
+  const deploying = revisionReadiness(rev, built)
+  t.same([deploying.status, deploying.reason, deploying.managed], ['Unknown', 'Deploying', true], 'built, no command in the template: run by the runtime')
+  const ready = revisionReadiness(rev, { ...built, runtime: () => ({ everReady: true, ready: 1, desired: 1 }) })
+  t.equal(ready.status, 'True')
+  t.same(types(ready), ['Active=True', 'BuildSucceeded=True', 'ContainerHealthy=True', 'Ready=True', 'ResourcesAvailable=True'])
+  t.equal(ready.conditions.find((c) => c.type === 'BuildSucceeded')?.message, 'snapshot abc (node) built in 10 ms')
+
+  const fixed = revisionReadiness(revision('b', { upstream: 'http://127.0.0.1:9', annotations: { 'sluice.dev/source': './app' } }))
+  t.same([fixed.status, types(fixed).includes('BuildSucceeded=Unknown')], ['True', false], 'a fixed upstream wins: nothing is built')
+})

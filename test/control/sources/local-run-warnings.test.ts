@@ -31,7 +31,7 @@ t.test('validate warns, located, and still exits 0', async (t) => {
     'hello.yaml:7:27 spec.template.spec.serviceAccountName: ignored by Sluice: there is no Kubernetes identity locally',
     'hello.yaml:10:11 spec.template.spec.containers[0].resources: ignored by Sluice: no CPU or memory limits are applied to local processes',
     'hello.yaml:11:11 spec.template.spec.containers[0].livenessProbe: ignored by Sluice: a process is restarted when it exits, not by a liveness probe',
-    'hello.yaml:9:18 spec.template.spec.containers[0].image: Service default/helloworld has an image but no command: Sluice pulls no images; add command (what the image would run) or the annotation sluice.dev/upstream: http://host:port',
+    'hello.yaml:9:18 spec.template.spec.containers[0].image: Service default/helloworld has an image but no command: Sluice pulls no images; add command (what the image would run), the annotation sluice.dev/source: ./folder (built locally) or sluice.dev/upstream: http://host:port',
   ])
   t.match(r.stdout, /4 warnings: valid, but not everything above runs as it would on Knative/)
 })
