@@ -6,16 +6,15 @@
 // As the KIngress writer: leader only, through the status subresource, with the resourceVersion it
 // read (a 409 means the object moved; the next evaluation starts from the new one), only when the
 // status differs from the cluster's (lastTransitionTime aside), at most `maxInFlight` writes at once.
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node'
+import type { KubeConfig } from '@kubernetes/client-node'
 import type { Logger } from '../../gateway/log.ts'
-import type { Condition } from '../resources/types.ts'
 import type { ReconcileOutput } from '../reconcile/index.ts'
 import type { LoadResult } from '../sources/load.ts'
 import { condition, rfc3339, withReady } from '../reconcile/status.ts'
 import { isFromCluster, type RawObject, type RejectedObject } from '../sources/kubernetes/cluster-objects.ts'
 import { EVENTING_KINDS, type EventingKind } from '../sources/kubernetes/eventing-ownership.ts'
 import type { EventingBucket } from '../sources/kubernetes/eventing-ownership.ts'
-import { keepStatusTimes } from './ingress-status.ts'
+import { keepStatusTimes, StatusWrites } from './status-writes.ts'
 
 export interface EventingStatusOptions {
   readonly kubeConfig: KubeConfig
@@ -43,22 +42,21 @@ const keyOf = (kind: string, namespace: string, name: string): string => `${kind
 
 export class EventingStatusWriter {
   readonly #o: EventingStatusOptions
-  readonly #api: CustomObjectsApi
+  readonly #writes: StatusWrites
   /** what the last load says each object's status should be, by `Kind/namespace/name` */
   #desired = new Map<string, Desired>()
-  readonly #writing = new Set<string>()
-  readonly #again = new Set<string>()
-  /** keys waiting for a free write slot, oldest first */
-  readonly #queued = new Set<string>()
-  #retry: NodeJS.Timeout | undefined
-  #stopped = false
-  /** status writes done, by result: for tests and metrics */
-  readonly writes = { ok: 0, conflict: 0, failed: 0 }
 
   constructor(o: EventingStatusOptions) {
     this.#o = o
-    this.#api = o.kubeConfig.makeApiClient(CustomObjectsApi)
+    this.#writes = new StatusWrites({
+      kubeConfig: o.kubeConfig, log: o.log, what: 'eventing', keyField: 'object', maxInFlight: o.maxInFlight ?? 16, retryMs: o.retryMs,
+      evaluate: (key) => this.evaluate(key),
+      retry: () => this.evaluate(),
+    })
   }
+
+  /** status writes done, by result: for tests and metrics */
+  get writes(): StatusWrites['counts'] { return this.#writes.counts }
 
   /** After every applied load or refresh: the statuses it computed, and the objects it could not read. */
   applied(out: ReconcileOutput, load: LoadResult & { rejected?: readonly RejectedObject[] }): void {
@@ -84,7 +82,7 @@ export class EventingStatusWriter {
 
   /** Compare with the cluster and write what differs; with a key (`Kind/namespace/name`), that object only. */
   evaluate(key?: string): void {
-    if (this.#stopped || !this.#o.isLeader()) return
+    if (this.#writes.stopped || !this.#o.isLeader()) return
     if (key !== undefined) { this.#reconcile(key); return }
     for (const k of this.#desired.keys()) this.#reconcile(k)
   }
@@ -95,57 +93,22 @@ export class EventingStatusWriter {
   }
 
   stop(): void {
-    this.#stopped = true
-    if (this.#retry !== undefined) clearTimeout(this.#retry)
-    this.#queued.clear()
+    this.#writes.stop()
   }
 
   #reconcile(key: string): void {
     const d = this.#desired.get(key)
     if (d === undefined) return
-    if (this.#writing.has(key)) { this.#again.add(key); return }
-    if (this.#writing.size >= (this.#o.maxInFlight ?? 16)) { this.#queued.add(key); return }
-    this.#queued.delete(key)
+    if (!this.#writes.admit(key)) return
     const raw = this.#o.current(d.kind.bucket, d.namespace, d.name)
     // Gone, or a newer generation than the load computed from: the next load decides.
     if (raw === undefined || (raw.metadata?.generation ?? 1) !== d.generation) return
     const current = (raw['status'] ?? {}) as Record<string, unknown>
     if (sameStatus(current, d.status)) return
     const status = keepStatusTimes(d.status, current)
-    this.#writing.add(key)
     const { group, version, plural, kind } = d.kind
-    const body = { apiVersion: `${group}/${version}`, kind, metadata: { name: d.name, namespace: d.namespace, resourceVersion: raw.metadata?.resourceVersion }, status }
-    this.#api.replaceNamespacedCustomObjectStatus({ group, version, namespace: d.namespace, plural, name: d.name, body })
-      .then(() => {
-        this.writes.ok++
-        this.#o.log.debug('eventing status written', { object: key, ready: readyOf(status) })
-      }, (err: { code?: number; message?: string }) => {
-        if (err.code === 409) this.writes.conflict++
-        else {
-          this.writes.failed++
-          this.#o.log.warn('cannot write eventing status; retrying', { object: key, code: err.code, error: err.message })
-        }
-        this.#retryLater()
-      })
-      .finally(() => {
-        this.#writing.delete(key)
-        if (this.#again.delete(key)) this.evaluate(key)
-        for (const next of this.#queued) {
-          if (this.#writing.size >= (this.#o.maxInFlight ?? 16) || this.#stopped) break
-          this.#queued.delete(next)
-          this.evaluate(next)
-        }
-      })
+    this.#writes.write(key, { group, version, kind, plural, namespace: d.namespace, name: d.name, resourceVersion: raw.metadata?.resourceVersion }, status)
   }
-
-  #retryLater(): void {
-    if (this.#retry !== undefined || this.#stopped) return
-    this.#retry = setTimeout(() => { this.#retry = undefined; this.evaluate() }, this.#o.retryMs ?? 1000)
-  }
-}
-
-function readyOf(status: Record<string, unknown>): string {
-  return ((status['conditions'] ?? []) as Condition[]).find((c) => c.type === 'Ready')?.status ?? 'Unknown'
 }
 
 /**

@@ -4,19 +4,21 @@
 // and the failure reasons (DomainConflict, ReconcileIngressFailed for an object we cannot read).
 // Only the leader writes, through the status subresource, with the resourceVersion it read: a
 // conflict means the object moved, and the next evaluation starts from the new one.
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node'
+import type { KubeConfig } from '@kubernetes/client-node'
 import type { Logger } from '../../gateway/log.ts'
 import type { Condition, ConfigError, KIngress, KObject } from '../resources/types.ts'
 import type { ReconcileOutput } from '../reconcile/index.ts'
 import type { LoadResult } from '../sources/load.ts'
-import { condition, keepTransitionTimes, withReady } from '../reconcile/status.ts'
+import { condition, withReady } from '../reconcile/status.ts'
 import { rfc3339 } from '../reconcile/status.ts'
 import { isFromCluster, type RawObject, type RejectedObject } from '../sources/kubernetes/cluster-objects.ts'
 import { servedHash } from '../sources/declared-hash.ts'
 import { formatError } from '../sources/format-error.ts'
+import { keepStatusTimes, StatusWrites } from './status-writes.ts'
 
 const GROUP = 'networking.internal.knative.dev'
 const VERSION = 'v1alpha1'
+const PLURAL = 'ingresses'
 
 /** What the writer needs of the prober (control/status/prober.ts). */
 export interface ReadinessProber {
@@ -69,12 +71,8 @@ interface Index {
 
 export class IngressStatusWriter {
   readonly #o: IngressStatusOptions
-  readonly #api: CustomObjectsApi
+  readonly #writes: StatusWrites
   #last: { out: ReconcileOutput; load: LoadResult & { rejected?: readonly RejectedObject[] }; problems: readonly ConfigError[] } | null = null
-  readonly #writing = new Set<string>()
-  readonly #again = new Set<string>()
-  /** keys waiting for a free write slot, oldest first; at most one entry per ingress */
-  readonly #queued = new Set<string>()
   #index: Index | null = null
   /** what the last evaluation of every ingress saw: the next load evaluates only what differs */
   #evaluated: { index: Index; lbs: string } | null = null
@@ -84,9 +82,6 @@ export class IngressStatusWriter {
   /** ingresses whose probing status waits for its grace to end: key → when, in that order */
   readonly #held = new Map<string, number>()
   #heldTimer: NodeJS.Timeout | undefined
-  #retry: NodeJS.Timeout | undefined
-  /** ingresses whose write failed, evaluated again by #retry */
-  readonly #retryKeys = new Set<string>()
   /**
    * Each ingress's last status write until the informer cache shows it: the resourceVersion it was
    * based on, the one the write returned, and the status. A re-evaluation in between (a probe round
@@ -94,14 +89,19 @@ export class IngressStatusWriter {
    * the write's own watch echo is recognised by its resourceVersion and skipped.
    */
   readonly #written = new Map<string, { readonly from: string; readonly rv: string; readonly status: Record<string, unknown> }>()
-  #stopped = false
-  /** status writes done, by result: for tests and metrics */
-  readonly writes = { ok: 0, conflict: 0, failed: 0 }
 
   constructor(o: IngressStatusOptions) {
     this.#o = o
-    this.#api = o.kubeConfig.makeApiClient(CustomObjectsApi)
+    this.#writes = new StatusWrites({
+      kubeConfig: o.kubeConfig, log: o.log, what: 'ingress', maxInFlight: o.maxInFlight ?? 32, retryMs: o.retryMs,
+      evaluate: (key) => this.evaluate(key),
+      // only the ingresses whose write failed: evaluating all of them is O(N) per failure
+      retry: (keys) => { for (const k of keys) this.evaluate(k) },
+    })
   }
+
+  /** status writes done, by result: for tests and metrics */
+  get writes(): StatusWrites['counts'] { return this.#writes.counts }
 
   /** `problems`: errors of single cluster objects that did not stop the load (a missing TLS Secret) */
   applied(out: ReconcileOutput, load: LoadResult, problems: readonly ConfigError[] = []): void {
@@ -121,7 +121,7 @@ export class IngressStatusWriter {
    */
   #evaluateChanged(): void {
     const prev = this.#evaluated
-    if (this.#stopped || this.#last === null || !this.#o.isLeader()) return
+    if (this.#writes.stopped || this.#last === null || !this.#o.isLeader()) return
     const index = this.#indexed()
     const lbs = this.#o.loadBalancers()
     if (prev === null || prev.lbs !== `${lbs.public} ${lbs.private}`) { this.evaluate(); return }
@@ -143,16 +143,13 @@ export class IngressStatusWriter {
   }
 
   stop(): void {
-    this.#stopped = true
+    this.#writes.stop()
     if (this.#pending !== undefined) clearImmediate(this.#pending)
-    if (this.#retry !== undefined) clearTimeout(this.#retry)
-    this.#retryKeys.clear()
     this.#written.clear()
     if (this.#heldTimer !== undefined) clearTimeout(this.#heldTimer)
     this.#heldTimer = undefined
     this.#held.clear()
     this.#probingSince.clear()
-    this.#queued.clear()
     this.#o.prober.cancelAll()
   }
 
@@ -162,7 +159,7 @@ export class IngressStatusWriter {
    * evaluating all of them on each of N rounds would be O(N²) (≈ 7 s of CPU at 2,000 ingresses).
    */
   evaluate(key?: string): void {
-    if (this.#stopped || this.#last === null || !this.#o.isLeader()) return
+    if (this.#writes.stopped || this.#last === null || !this.#o.isLeader()) return
     const index = this.#indexed()
     const now = rfc3339((this.#o.now ?? (() => new Date()))())
     const lbs = this.#o.loadBalancers()
@@ -271,13 +268,9 @@ export class IngressStatusWriter {
 
   #reconcile(d: Desired): void {
     const key = `${d.namespace}/${d.name}`
-    // Asked again while a write is in flight (its own watch event, a probe round ending): evaluate
-    // once more when it settles, since nothing else may ask again.
-    if (this.#writing.has(key)) { this.#again.add(key); return }
-    // A burst (a start with 2,000 ingresses, each finishing its probe) must not open thousands of
-    // requests at once: the key waits and is evaluated afresh when a slot frees up.
-    if (this.#writing.size >= (this.#o.maxInFlight ?? 32)) { this.#queued.add(key); return }
-    this.#queued.delete(key)
+    // Asked again while a write is in flight (its own watch event, a probe round ending), or a
+    // burst (a start with 2,000 ingresses, each finishing its probe) filling every write slot.
+    if (!this.#writes.admit(key)) return
     const raw = this.#o.current(d.namespace, d.name)
     // Gone, or already a newer generation than the snapshot computed from: the next snapshot decides.
     if (raw === undefined || (raw.metadata?.generation ?? 1) !== d.generation) return
@@ -292,34 +285,12 @@ export class IngressStatusWriter {
     if (sameStatus(current, d.status)) return
     if (d.probing && this.#hold(key)) return
     const status = keepStatusTimes(d.status, current)
-    this.#writing.add(key)
-    const body = { apiVersion: `${GROUP}/${VERSION}`, kind: 'Ingress', metadata: { name: d.name, namespace: d.namespace, resourceVersion }, status }
-    this.#api.replaceNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace: d.namespace, plural: 'ingresses', name: d.name, body })
-      .then((written: { metadata?: { resourceVersion?: string } } | undefined) => {
-        const rv = written?.metadata?.resourceVersion
-        if (resourceVersion !== undefined && rv !== undefined && this.#o.current(d.namespace, d.name)?.metadata?.resourceVersion === resourceVersion) {
-          this.#written.set(key, { from: resourceVersion, rv, status })
-        }
-        this.writes.ok++
-        this.#o.log.debug('ingress status written', { ingress: key, ready: readyOf(status) })
-      }, (err: { code?: number; body?: unknown; message?: string }) => {
-        if (err.code === 409) this.writes.conflict++
-        else {
-          this.writes.failed++
-          const cause = (err as { cause?: { code?: string; message?: string } }).cause
-          this.#o.log.warn('cannot write ingress status; retrying', { ingress: key, code: err.code, error: err.message, ...(cause !== undefined ? { cause: cause.code ?? cause.message } : {}) })
-        }
-        this.#retryLater(key)
-      })
-      .finally(() => {
-        this.#writing.delete(key)
-        if (this.#again.delete(key)) this.evaluate(key)
-        for (const next of this.#queued) {
-          if (this.#writing.size >= (this.#o.maxInFlight ?? 32) || this.#stopped) break
-          this.#queued.delete(next)
-          this.evaluate(next)
-        }
-      })
+    const target = { group: GROUP, version: VERSION, kind: 'Ingress', plural: PLURAL, namespace: d.namespace, name: d.name, resourceVersion }
+    this.#writes.write(key, target, status, (rv) => {
+      if (resourceVersion !== undefined && rv !== undefined && this.#o.current(d.namespace, d.name)?.metadata?.resourceVersion === resourceVersion) {
+        this.#written.set(key, { from: resourceVersion, rv, status })
+      }
+    })
   }
 
   /**
@@ -338,7 +309,7 @@ export class IngressStatusWriter {
   }
 
   #armHeld(): void {
-    if (this.#held.size === 0 || this.#stopped) return
+    if (this.#held.size === 0 || this.#writes.stopped) return
     // Every 50 ms at most, whatever the number held: each firing scans them all.
     this.#heldTimer = setTimeout(() => {
       this.#heldTimer = undefined
@@ -351,17 +322,6 @@ export class IngressStatusWriter {
       this.#armHeld()
     }, Math.max(50, Math.min(...this.#held.values()) - performance.now() + 1))
     this.#heldTimer.unref()
-  }
-
-  #retryLater(key: string): void {
-    if (this.#stopped) return
-    this.#retryKeys.add(key)
-    this.#retry ??= setTimeout(() => {
-      this.#retry = undefined
-      const keys = [...this.#retryKeys]
-      this.#retryKeys.clear()
-      for (const k of keys) this.evaluate(k)
-    }, this.#o.retryMs ?? 1000)
   }
 }
 
@@ -404,10 +364,6 @@ export function logRejected(log: Logger, rejected: readonly RejectedObject[], se
   for (const k of seen.keys()) if (!now.has(k)) seen.delete(k)
 }
 
-function readyOf(status: Record<string, unknown>): string {
-  return ((status.conditions ?? []) as Condition[]).find((c) => c.type === 'Ready')?.status ?? 'Unknown'
-}
-
 function sameBalancer(a: unknown, b: unknown): boolean {
   const ia = (a as { ingress?: unknown } | undefined)?.ingress
   const ib = (b as { ingress?: unknown } | undefined)?.ingress
@@ -430,9 +386,4 @@ export function sameStatus(a: Record<string, unknown>, b: Record<string, unknown
     if (x.type !== y.type || x.status !== y.status || (x.reason ?? '') !== (y.reason ?? '') || (x.message ?? '') !== (y.message ?? '')) return false
   }
   return true
-}
-
-/** A condition whose status did not change keeps the time it last changed (the one rule, reconcile/status.ts). */
-export function keepStatusTimes(next: Record<string, unknown>, current: Record<string, unknown>): Record<string, unknown> {
-  return { ...next, conditions: keepTransitionTimes((next.conditions ?? []) as Condition[], (current.conditions ?? []) as Condition[]) }
 }

@@ -5,13 +5,14 @@
 // the user looks, not only Sluice's log. Leader only, through the status subresource, with the
 // resourceVersion read from the informer cache: a conflict means the object moved, and the next
 // load (or the retry) decides again.
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node'
+import type { KubeConfig } from '@kubernetes/client-node'
 import type { Logger } from '../../gateway/log.ts'
 import type { ConfigError } from '../resources/types.ts'
 import type { LoadResult } from '../sources/load.ts'
 import { condition, rfc3339 } from '../reconcile/status.ts'
 import { CLUSTER_FILE_PREFIX, isFromCluster, type RawObject, type RejectedObject } from '../sources/kubernetes/cluster-objects.ts'
-import { keepStatusTimes, sameStatus } from './ingress-status.ts'
+import { sameStatus } from './ingress-status.ts'
+import { keepStatusTimes, StatusWrites } from './status-writes.ts'
 
 const GROUP = 'sluice.dev'
 const VERSION = 'v1alpha1'
@@ -53,20 +54,21 @@ function errorsByPlugin(errors: readonly ConfigError[]): Map<string, string[]> {
 
 export class PluginStatusWriter {
   readonly #o: PluginStatusOptions
-  readonly #api: CustomObjectsApi
+  readonly #writes: StatusWrites
   /** what each cluster Plugin's status should say, by namespace/name */
   #verdicts = new Map<string, Verdict>()
-  readonly #writing = new Set<string>()
-  readonly #again = new Set<string>()
-  #retry: NodeJS.Timeout | undefined
-  #stopped = false
-  /** status writes done, by result: for tests and metrics */
-  readonly writes = { ok: 0, conflict: 0, failed: 0 }
 
   constructor(o: PluginStatusOptions) {
     this.#o = o
-    this.#api = o.kubeConfig.makeApiClient(CustomObjectsApi)
+    this.#writes = new StatusWrites({
+      kubeConfig: o.kubeConfig, log: o.log, what: 'plugin', retryMs: o.retryMs,
+      evaluate: (key) => this.#reconcile(key),
+      retry: () => this.evaluate(),
+    })
   }
+
+  /** status writes done, by result: for tests and metrics */
+  get writes(): StatusWrites['counts'] { return this.#writes.counts }
 
   /** A load that is served: its Plugins are Ready, the ones the source rejected are not. */
   applied(load: LoadResult & { readonly rejected?: readonly RejectedObject[] }): void {
@@ -109,20 +111,18 @@ export class PluginStatusWriter {
 
   /** Write every Plugin whose status differs from its verdict (leadership gained, a retry). */
   evaluate(): void {
-    if (this.#stopped || !this.#o.isLeader()) return
+    if (this.#writes.stopped || !this.#o.isLeader()) return
     for (const key of this.#verdicts.keys()) this.#reconcile(key)
   }
 
   stop(): void {
-    this.#stopped = true
-    if (this.#retry !== undefined) clearTimeout(this.#retry)
-    this.#retry = undefined
+    this.#writes.stop()
   }
 
   #reconcile(key: string): void {
     const v = this.#verdicts.get(key)
-    if (v === undefined || this.#stopped || !this.#o.isLeader()) return
-    if (this.#writing.has(key)) { this.#again.add(key); return }
+    if (v === undefined || this.#writes.stopped || !this.#o.isLeader()) return
+    if (!this.#writes.admit(key)) return
     const raw = this.#o.current(v.namespace, v.name)
     // Gone, or already a newer generation than the load judged: the next load decides.
     if (raw === undefined || (raw.metadata?.generation ?? 1) !== v.generation) return
@@ -134,28 +134,6 @@ export class PluginStatusWriter {
     const current = (raw['status'] ?? {}) as Record<string, unknown>
     if (sameStatus(current, desired)) return
     const status = keepStatusTimes(desired, current)
-    this.#writing.add(key)
-    const body = { apiVersion: `${GROUP}/${VERSION}`, kind: 'Plugin', metadata: { name: v.name, namespace: v.namespace, resourceVersion: raw.metadata?.resourceVersion }, status }
-    this.#api.replaceNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace: v.namespace, plural: 'plugins', name: v.name, body })
-      .then(() => {
-        this.writes.ok++
-        this.#o.log.debug('plugin status written', { plugin: key, ready: ready.status })
-      }, (err: { code?: number; message?: string }) => {
-        if (err.code === 409) this.writes.conflict++
-        else {
-          this.writes.failed++
-          this.#o.log.warn('cannot write plugin status; retrying', { plugin: key, code: err.code, error: err.message })
-        }
-        this.#retryLater()
-      })
-      .finally(() => {
-        this.#writing.delete(key)
-        if (this.#again.delete(key)) this.#reconcile(key)
-      })
-  }
-
-  #retryLater(): void {
-    if (this.#retry !== undefined || this.#stopped) return
-    this.#retry = setTimeout(() => { this.#retry = undefined; this.evaluate() }, this.#o.retryMs ?? 1000)
+    this.#writes.write(key, { group: GROUP, version: VERSION, kind: 'Plugin', plural: 'plugins', namespace: v.namespace, name: v.name, resourceVersion: raw.metadata?.resourceVersion }, status)
   }
 }
