@@ -87,7 +87,9 @@ t.test('a failed build never takes traffic: the last ready revision keeps servin
   s.write('bad/package.json', '{ "name": "bad", ')
   const bad = await waitFor(async () => { const c = await condOf(s, 'bad-00001', 'BuildSucceeded'); return c?.status === 'False' && c }, { what: 'the build of bad-00001 to fail', timeoutMs: 60_000, everyMs: 200 })
   t.match(bad.message, /package.json is not valid JSON/)
-  // no ready revision: the Route is not Ready and has no ingress, so the host is unknown (404), as in Knative
-  t.equal((await get(s, host('bad'))).status, 404, 'a service whose only revision failed to build takes no traffic')
+  // no ready revision: the Route is not Ready and has no ingress; its host answers 503 with the reason
+  const refused = await get(s, host('bad'))
+  t.equal(refused.status, 503, 'a service whose only revision failed to build takes no traffic')
+  t.match(refused.body, /^revision bad-00001 failed: .*package\.json is not valid JSON/, 'and says why')
 })
 
