@@ -19,6 +19,7 @@ import type { PluginRequest } from './plugins/plugin-request.ts'
 import type { CheckedResponse } from './plugins/local-response.ts'
 import { asFailure, runComplete, runPhase, runResponseData, type PhaseOutcome, type PluginFailure } from './plugins/run-phase.ts'
 import { localReply } from './local-reply.ts'
+import type { RequestTrace } from './tracing/request-trace.ts'
 
 const EMPTY = Buffer.alloc(0)
 /** Resets a replayable request may meet before it fails with 502 (see onResponseError). */
@@ -52,6 +53,8 @@ export interface ExchangeOptions {
   /** the route's plugins and this request's context, on routes with plugins */
   readonly plugins?: PluginChain
   readonly pluginContext?: PluginRequest
+  /** this request's spans when tracing is on and it was sampled; null otherwise */
+  readonly trace?: RequestTrace | null
 }
 
 const kExchange = Symbol('sluice.exchange')
@@ -102,6 +105,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
    */
   #heldHead: string[] | null = null
   #grpcTrailersOnly = false
+  readonly #trace: RequestTrace | null
 
   constructor(o: ExchangeOptions) {
     this.#hooks = o.hooks
@@ -115,11 +119,17 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     this.arrived = o.arrived
     this.#plugins = o.plugins ?? null
     this.#pctx = o.pluginContext ?? null
+    this.#trace = o.trace ?? null
     // timeoutSeconds (or a shorter response-start/idle limit) covers the time spent buffered too.
     const firstByteMs = o.split.backend.firstByteMs
     this.deadline = firstByteMs > 0 ? o.arrived + firstByteMs : Infinity
     ;(o.res as Tagged)[kExchange] = this
     o.res.on('close', onDownstreamClose)
+  }
+
+  /** an instance was given (the request did not wait, or waited and was sent) */
+  get sent(): boolean {
+    return this.#instance !== null
   }
 
   /** Send the request to an instance that has a free slot for it. */
@@ -141,6 +151,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
       // without it undici takes the SNI name from the Host header (and reconnects when it changes)
       servername: instance.tls?.servername,
     }
+    if (this.#trace !== null) this.#trace.send(opts.headers as string[], instance.origin, now)
     instance.dispatcher.dispatch(opts, this)
   }
 
@@ -213,6 +224,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   #badUpstream(controller: Controller, what: string): void {
     if (this.done) return
     this.#split.slot.errors[ERR.protocol]++
+    if (this.#trace !== null) this.#trace.error = 'invalid_response'
     this.#status = 502
     localReply(this.#res, 502, `upstream failed: ${what}\n`, this.#hooks.draining)
     controller.abort(new ClientClosedError('invalid upstream response'))
@@ -292,6 +304,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   onResponseData(controller: Controller, chunk: Buffer): void {
     if (this.#replaced || this.done) return
     this.#wroteBody = true
+    if (this.#trace !== null) this.#trace.bytes += chunk.length
     if (this.#heldHead !== null) this.#releaseHead()
     const plugins = this.#plugins
     if (plugins !== null && plugins.onResponseData.length > 0) {
@@ -394,6 +407,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
       return
     }
     this.#split.slot.errors[kind]++
+    if (this.#trace !== null) this.#trace.error = errorLabel(err)
     if (!res.headersSent) {
       if (kind === ERR.response_start_timeout || kind === ERR.idle_timeout) {
         this.#status = 504
@@ -423,6 +437,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     const now = performance.now()
     this.#split.slot.record(this.#status, (now - this.arrived) / 1000)
     this.#throttler.leave(now, this.#instance)
+    if (this.#trace !== null) this.#trace.end(this.#status, now)
     const plugins = this.#plugins
     if (plugins !== null) {
       const ctx = this.#pctx!
