@@ -30,8 +30,8 @@ import { ERR } from './metrics/route-slots.ts'
 import { emptyEventingTable, type BrokerStats, type EventingTable } from './eventing/types.ts'
 import { EventingPlane, describeEventing } from './eventing/eventing-plane.ts'
 import { Tracing } from './tracing/tracing.ts'
-import { sampleRequest } from './tracing/sampling.ts'
-import type { RequestTrace, RequestTracer } from './tracing/request-trace.ts'
+import { startTrace } from './tracing/start-trace.ts'
+import type { RequestTracer } from './tracing/request-trace.ts'
 import type { TracingConfig } from './tracing/tracing-config.ts'
 
 const NO_RAW_HEADERS: readonly string[] = Object.freeze([])
@@ -125,13 +125,6 @@ export class Gateway implements PluginHost {
   /** Apply config-observability's tracing keys; the SDK is loaded only when they turn tracing on. */
   setTracing(config: TracingConfig): Promise<void> {
     return this.tracing.configure(config, this.#log, (t) => { this.#tracer = t })
-  }
-
-  /** The spans of a request routed to `split`, when tracing is on and the request is sampled. */
-  #trace(req: DownstreamRequest, tracer: RequestTracer, host: string, route: string, split: Split, start: number): RequestTrace | null {
-    if (!sampleRequest(req.headers, tracer.rate)) return null
-    const b = split.backend
-    return tracer.start(req, host, route, `${b.namespace}/${b.revision}`, start, b.throttler!.routable.length === 0)
   }
 
   /** Install a new table. Requests already running keep the objects of the table they matched. */
@@ -294,7 +287,7 @@ export class Gateway implements PluginHost {
     }
     // Counted in flight and in the revision's meter since it was parked.
     const tracer = this.#tracer
-    const trace = tracer === null ? null : this.#trace(req, tracer, d.host, d.vh!.owner, split, p.arrived)
+    const trace = tracer === null ? null : startTrace(tracer, req, d.host, d.vh!.owner, split, p.arrived)
     const exchange = new ProxyRequest({ hooks: this, req, res, split, url: d.url, headers: null, arrived: p.arrived, scheme: entry.scheme, trace })
     trace?.queued()
     if (p.instance !== null) exchange.send(p.instance, performance.now())
@@ -321,7 +314,7 @@ export class Gateway implements PluginHost {
     if (decide(d, this.#hosts(entry), req, entry.internal, entry.scheme) === REFUSE) return this.#refuse(res, d, entry)
     const vh = d.vh!
     if (vh.plugins !== null) {
-      handleWithPlugins({ host: this, req, res, vh, path: d.path!, url: d.url, hostName: d.host, start, scheme: entry.scheme, tunnel: null })
+      handleWithPlugins({ host: this, req, res, vh, path: d.path!, url: d.url, hostName: d.host, start, scheme: entry.scheme, tunnel: null, tracer: this.#tracer })
       return
     }
     const split = pickSplit(d.path!)
@@ -330,7 +323,7 @@ export class Gateway implements PluginHost {
     if (noReadyInstance(split.backend.throttler!)) return this.#noEndpoints(res, split, start)
     // Upstream headers are built when the request is sent: a buffered request does not hold them.
     const tracer = this.#tracer
-    const trace = tracer === null ? null : this.#trace(req, tracer, d.host, vh.owner, split, start)
+    const trace = tracer === null ? null : startTrace(tracer, req, d.host, vh.owner, split, start)
     const exchange = new ProxyRequest({ hooks: this, req, res, split, url: d.url, headers: null, arrived: start, scheme: entry.scheme, trace })
     this.#inflight++
     split.backend.throttler!.admit(exchange, start)
@@ -387,7 +380,7 @@ export class Gateway implements PluginHost {
       // header edits apply to WebSockets too); a local answer goes out through this response.
       const res = upgradeResponse(req, socket)
       handleWithPlugins({
-        host: this, req, res, vh, path: d.path!, url, hostName: d.host, start, scheme: entry.scheme,
+        host: this, req, res, vh, path: d.path!, url, hostName: d.host, start, scheme: entry.scheme, tracer: null,
         tunnel: (chosen, headers, done) => {
           res.detachSocket(socket as Socket)
           this.#openTunnel(req, socket, head, chosen, url, headers, start, done)

@@ -186,8 +186,8 @@ class OtelRequestTrace implements RequestTrace {
     if (this.#attempts === 0) this.#waiting = true
   }
 
-  event(name: string, plugin: string, detail: string): void {
-    this.#server.addEvent(name, detail === '' ? { 'sluice.plugin': plugin } : { 'sluice.plugin': plugin, 'sluice.detail': detail })
+  event(name: string, detail: string): void {
+    this.#server.addEvent(name, detail === '' ? undefined : { 'sluice.detail': detail })
   }
 
   send(headers: string[], origin: string, now: number): void {

@@ -23,8 +23,8 @@ export interface RequestTrace {
   error: string
   /** the request went into the activator's queue instead of straight to an instance */
   queued(): void
-  /** a plugin's decision, as an event on the server span */
-  event(name: string, plugin: string, detail: string): void
+  /** a plugin phase's decision (`onRequest answered`, `plugin failed`…), as an event on the server span */
+  event(name: string, detail: string): void
   /**
    * The request goes to an instance: ends the activator wait span (if it waited), starts the
    * client span and rewrites the trace headers in `headers` (flat name, value list) to carry it.

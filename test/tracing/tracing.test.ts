@@ -9,6 +9,7 @@ import { startBackend } from '../fixtures/backend.ts'
 import { eventually, metric, request, serviceYaml, startSluice } from '../fixtures/sluice.ts'
 import { KIND, STATUS_ERROR, startOtlpReceiver, type ReceivedSpan } from '../fixtures/otlp-receiver.ts'
 import { appServiceYaml, configMapYaml } from '../activator/fixtures/helpers.ts'
+import { docs, plugin, service } from '../plugins/fixtures/e2e.ts'
 
 const TAG = `tracing-${process.pid}`
 const receiver = await startOtlpReceiver()
@@ -26,6 +27,8 @@ const s = await startSluice({
   'autoscaler.yaml': configMapYaml('config-autoscaler', { 'allow-zero-initial-scale': 'true' }),
   'plain.yaml': serviceYaml('plain', backend.origin),
   'broken.yaml': serviceYaml('broken', gone.origin),
+  'allowed.yaml': docs(service('allowed', backend.origin, 'ip-allow'), plugin('ip-allow', 'ip-filter', { allow: ['127.0.0.0/8'] })),
+  'denied.yaml': docs(service('denied', backend.origin, 'ip-deny'), plugin('ip-deny', 'ip-filter', { deny: ['127.0.0.0/8'] })),
   'lazy.yaml': appServiceYaml(TAG, { name: 'lazy', annotations: { 'autoscaling.knative.dev/initial-scale': '0' } }),
 })
 t.teardown(() => s.stop())
@@ -96,6 +99,22 @@ t.test('a cold start: the activator wait span says so', async (t) => {
   t.equal(wait.attributes['sluice.cold_start'], true, 'cold start')
   t.ok(Number(wait.attributes['sluice.queue_time_ms']) > 0, 'queue time recorded')
   t.ok(wait.endMs <= client.startMs + 1, 'the upstream call starts after the wait')
+})
+
+t.test('plugin decisions are events on the server span', async (t) => {
+  const r = await request(s.port, host('allowed'), '/', { headers: { traceparent: '00-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-cccccccccccccccc-01' } })
+  t.equal(r.status, 200)
+  const spans = await traceOf('bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', 2)
+  const server = spans.find((x) => x.kind === KIND.SERVER)!
+  t.ok(spans.some((x) => x.kind === KIND.CLIENT && x.parentSpanId === server.spanId), 'proxied: a client span')
+  t.same(server.events.map((e) => e.name), ['onRequest passed'])
+
+  const d = await request(s.port, host('denied'), '/', { headers: { traceparent: '00-dddddddddddddddddddddddddddddddd-cccccccccccccccc-01' } })
+  t.equal(d.status, 403)
+  const denied = await traceOf('dddddddddddddddddddddddddddddddd', 1)
+  t.equal(denied.length, 1, 'answered by the plugin: the server span alone')
+  t.same(denied[0]!.events, [{ name: 'onRequest answered', attributes: { 'sluice.detail': '403' } }])
+  t.equal(denied[0]!.attributes['http.response.status_code'], 403)
 })
 
 t.test('W3C traceparent and tracestate: continued and propagated', async (t) => {
