@@ -46,11 +46,14 @@ export class Tracing {
     return this.#pending
   }
 
-  /** Export what is queued and stop (shutdown). */
-  async close(): Promise<void> {
+  /** Export what is queued and stop (shutdown), waiting at most `boundMs` for the collector. */
+  async close(boundMs = 2_000): Promise<void> {
     await this.#pending
     const t = this.#tracer
     this.#tracer = null
-    await t?.shutdown()
+    if (t === null) return
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([t.shutdown(), new Promise<void>((resolve) => { timer = setTimeout(resolve, boundMs).unref() })])
+    clearTimeout(timer)
   }
 }
