@@ -90,4 +90,5 @@ if [ "$BENCH" = eventing-jetstream ] || [ "$BENCH" = eventing ] || [ "$BENCH" = 
   fi
   timeout 600 "$NODE" "$ROOT/bench/eventing-jetstream.ts" || status=$?
 fi
+if [ "$BENCH" = tracing ] || [ "$BENCH" = all ]; then echo; echo "# tracing (bench/tracing.ts)"; timeout 300 "$NODE" "$ROOT/bench/tracing.ts" || status=$?; fi
 exit $status

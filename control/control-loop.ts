@@ -253,6 +253,7 @@ export class ControlLoop {
         gateway.swap(table)
         gateway.swapEventing(compileEventing(out.eventing, settings, this.#version))
         gateway.setListenerSettings(listenerSettings(settings))
+        void gateway.setTracing(settings.tracing)
         gateway.setCertificates(certs!.table)
         gateway.setInternalCertificates(localCerts!.table)
         if (!refresh) for (const w of certs!.warnings) log.warn('certificate warning', { at: formatError(w) })

@@ -29,6 +29,10 @@ import { GatewayMetrics } from './metrics/gateway-metrics.ts'
 import { ERR } from './metrics/route-slots.ts'
 import { emptyEventingTable, type BrokerStats, type EventingTable } from './eventing/types.ts'
 import { EventingPlane, describeEventing } from './eventing/eventing-plane.ts'
+import { Tracing } from './tracing/tracing.ts'
+import { startTrace } from './tracing/start-trace.ts'
+import type { RequestTracer } from './tracing/request-trace.ts'
+import type { TracingConfig } from './tracing/tracing-config.ts'
 
 const NO_RAW_HEADERS: readonly string[] = Object.freeze([])
 
@@ -68,6 +72,10 @@ const INTERNAL_HTTPS: Entry = Object.freeze({ internal: true, scheme: 'https' })
 export class Gateway implements PluginHost {
   readonly metrics = new GatewayMetrics()
   readonly activator = new Activator()
+  /** OpenTelemetry spans (config-observability tracing-*); off by default */
+  readonly tracing = new Tracing(this.metrics.tracing)
+  /** null while tracing is off: the request path's only cost then */
+  #tracer: RequestTracer | null = null
   #table: RouteTable = emptyRouteTable()
   #draining = false
   #inflight = 0
@@ -113,6 +121,11 @@ export class Gateway implements PluginHost {
   get cutByDrain(): number { return this.#cutByDrain }
   get log(): Logger { return this.#log }
   set log(log: Logger) { this.#log = log }
+
+  /** Apply config-observability's tracing keys; the SDK is loaded only when they turn tracing on. */
+  setTracing(config: TracingConfig): Promise<void> {
+    return this.tracing.configure(config, this.#log, (t) => { this.#tracer = t })
+  }
 
   /** Install a new table. Requests already running keep the objects of the table they matched. */
   swap(table: RouteTable): void {
@@ -273,7 +286,10 @@ export class Gateway implements PluginHost {
       return false
     }
     // Counted in flight and in the revision's meter since it was parked.
-    const exchange = new ProxyRequest({ hooks: this, req, res, split, url: d.url, headers: null, arrived: p.arrived, scheme: entry.scheme })
+    const tracer = this.#tracer
+    const trace = tracer === null ? null : startTrace(tracer, req, d.host, d.vh!.owner, split, p.arrived)
+    const exchange = new ProxyRequest({ hooks: this, req, res, split, url: d.url, headers: null, arrived: p.arrived, scheme: entry.scheme, trace })
+    trace?.queued()
     if (p.instance !== null) exchange.send(p.instance, performance.now())
     else exchange.reject(p.status as 503 | 504, p.body, p.retryAfter)
     return true
@@ -298,7 +314,7 @@ export class Gateway implements PluginHost {
     if (decide(d, this.#hosts(entry), req, entry.internal, entry.scheme) === REFUSE) return this.#refuse(res, d, entry)
     const vh = d.vh!
     if (vh.plugins !== null) {
-      handleWithPlugins({ host: this, req, res, vh, path: d.path!, url: d.url, hostName: d.host, start, scheme: entry.scheme, tunnel: null })
+      handleWithPlugins({ host: this, req, res, vh, path: d.path!, url: d.url, hostName: d.host, start, scheme: entry.scheme, tunnel: null, tracer: this.#tracer })
       return
     }
     const split = pickSplit(d.path!)
@@ -306,9 +322,12 @@ export class Gateway implements PluginHost {
     if (split.backend.managed && answerNetworkProbe(req, res, split)) return
     if (noReadyInstance(split.backend.throttler!)) return this.#noEndpoints(res, split, start)
     // Upstream headers are built when the request is sent: a buffered request does not hold them.
-    const exchange = new ProxyRequest({ hooks: this, req, res, split, url: d.url, headers: null, arrived: start, scheme: entry.scheme })
+    const tracer = this.#tracer
+    const trace = tracer === null ? null : startTrace(tracer, req, d.host, vh.owner, split, start)
+    const exchange = new ProxyRequest({ hooks: this, req, res, split, url: d.url, headers: null, arrived: start, scheme: entry.scheme, trace })
     this.#inflight++
     split.backend.throttler!.admit(exchange, start)
+    if (trace !== null && !exchange.sent) trace.queued()
   }
 
   /** Answer a refused routing decision. */
@@ -361,7 +380,7 @@ export class Gateway implements PluginHost {
       // header edits apply to WebSockets too); a local answer goes out through this response.
       const res = upgradeResponse(req, socket)
       handleWithPlugins({
-        host: this, req, res, vh, path: d.path!, url, hostName: d.host, start, scheme: entry.scheme,
+        host: this, req, res, vh, path: d.path!, url, hostName: d.host, start, scheme: entry.scheme, tracer: null,
         tunnel: (chosen, headers, done) => {
           res.detachSocket(socket as Socket)
           this.#openTunnel(req, socket, head, chosen, url, headers, start, done)
@@ -433,6 +452,8 @@ export class Gateway implements PluginHost {
     this.activator.close()
     // In-memory events not yet delivered are lost here (docs/eventing.md); JetStream keeps its own.
     await this.#plane?.close()
+    // Spans still queued are exported before the process exits.
+    await this.tracing.close().catch((err: unknown) => this.#log.warn('tracing: the last export failed', { err }))
     return finished
   }
 
@@ -444,6 +465,7 @@ export class Gateway implements PluginHost {
     this.#closeTls()
     this.activator.close()
     await this.#plane?.close()
+    await this.tracing.close().catch(() => {})
   }
 }
 

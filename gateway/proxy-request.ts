@@ -21,6 +21,7 @@ import type { PluginRequest } from './plugins/plugin-request.ts'
 import type { CheckedResponse } from './plugins/local-response.ts'
 import { asFailure, runComplete, runPhase, runResponseData, type PhaseOutcome, type PluginFailure } from './plugins/run-phase.ts'
 import { localReply } from './local-reply.ts'
+import type { RequestTrace } from './tracing/request-trace.ts'
 
 const EMPTY = Buffer.alloc(0)
 
@@ -52,6 +53,8 @@ export interface ExchangeOptions {
   /** the route's plugins and this request's context, on routes with plugins */
   readonly plugins?: PluginChain
   readonly pluginContext?: PluginRequest
+  /** this request's spans when tracing is on and it was sampled; null otherwise */
+  readonly trace?: RequestTrace | null
 }
 
 const kExchange = Symbol('sluice.exchange')
@@ -106,6 +109,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
    */
   #heldHead: string[] | null = null
   #grpcTrailersOnly = false
+  readonly #trace: RequestTrace | null
 
   constructor(o: ExchangeOptions) {
     this.#hooks = o.hooks
@@ -119,11 +123,17 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     this.arrived = o.arrived
     this.#plugins = o.plugins ?? null
     this.#pctx = o.pluginContext ?? null
+    this.#trace = o.trace ?? null
     // timeoutSeconds (or a shorter response-start/idle limit) covers the time spent buffered too.
     const firstByteMs = o.split.backend.firstByteMs
     this.deadline = firstByteMs > 0 ? o.arrived + firstByteMs : Infinity
     ;(o.res as Tagged)[kExchange] = this
     o.res.on('close', onDownstreamClose)
+  }
+
+  /** an instance was given (the request did not wait, or waited and was sent) */
+  get sent(): boolean {
+    return this.#instance !== null
   }
 
   /** Send the request to an instance that has a free slot for it. */
@@ -145,6 +155,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
       // without it undici takes the SNI name from the Host header (and reconnects when it changes)
       servername: instance.tls?.servername,
     }
+    if (this.#trace !== null) this.#trace.send(opts.headers as string[], instance.origin, now)
     instance.dispatcher.dispatch(opts, this)
   }
 
@@ -220,6 +231,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     if (this.done) return
     if (this.#status === 0 && this.#instance !== null) this.#throttler.outcome(this.#instance, LOCAL_FAILURE)
     this.#split.slot.errors[ERR.protocol]++
+    if (this.#trace !== null) this.#trace.error = 'invalid_response'
     this.#status = 502
     localReply(this.#res, 502, `upstream failed: ${what}\n`, this.#hooks.draining)
     controller.abort(new ClientClosedError('invalid upstream response'))
@@ -299,6 +311,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   onResponseData(controller: Controller, chunk: Buffer): void {
     if (this.#replaced || this.done) return
     this.#wroteBody = true
+    if (this.#trace !== null) this.#trace.bytes += chunk.length
     if (this.#heldHead !== null) this.#releaseHead()
     const plugins = this.#plugins
     if (plugins !== null && plugins.onResponseData.length > 0) {
@@ -416,6 +429,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     this.#split.slot.errors[kind]++
     // No response from the instance at all: a gateway error for outlier detection.
     if (this.#status === 0 && inst !== null && !counted) this.#throttler.outcome(inst, LOCAL_FAILURE)
+    if (this.#trace !== null) this.#trace.error = errorLabel(err)
     if (!res.headersSent) {
       if (kind === ERR.response_start_timeout || kind === ERR.idle_timeout) {
         this.#status = 504
@@ -458,6 +472,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     }
     this.#split.slot.record(this.#status, (now - this.arrived) / 1000)
     this.#throttler.leave(now, this.#instance)
+    if (this.#trace !== null) this.#trace.end(this.#status, now)
     const plugins = this.#plugins
     if (plugins !== null) {
       const ctx = this.#pctx!

@@ -13,6 +13,7 @@ import { readKourierKeys } from './kourier-keys.ts'
 import { EVENTING_DEFAULTS, readEventingKeys } from './eventing-keys.ts'
 import { readExtAuthzKeys } from './extauthz-keys.ts'
 import { DEFAULT_RESILIENCE, readOutlierKeys } from './outlier-keys.ts'
+import { readConfigTracing, readObservabilityTracing, TRACING_OFF } from './tracing-keys.ts'
 
 export const DEFAULT_DOMAIN_TEMPLATE = '{{.Name}}.{{.Namespace}}.{{.Domain}}'
 export const DEFAULT_TAG_TEMPLATE = '{{.Tag}}-{{.Name}}'
@@ -32,6 +33,7 @@ export const defaultSettings: Settings = Object.freeze({
   revisionResponseStartTimeoutSeconds: 300,
   revisionIdleTimeoutSeconds: 0,
   containerConcurrency: 0,
+  tracing: TRACING_OFF,
   sluice: Object.freeze({
     drainTimeoutSeconds: 30, activatorQueueDepth: 10_000, trustedProxies: Object.freeze([]),
     clientHeaderTimeoutSeconds: 30, clientIdleTimeoutSeconds: 300, maxConnections: 20_000,
@@ -42,7 +44,7 @@ export const defaultSettings: Settings = Object.freeze({
   }),
 })
 
-const CONFIG_MAPS = ['config-domain', 'config-network', 'config-features', 'config-defaults', 'config-sluice'] as const
+const CONFIG_MAPS = ['config-domain', 'config-network', 'config-features', 'config-defaults', 'config-sluice', 'config-observability', 'config-tracing'] as const
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
 export class Reader extends ConfigMapReader {
@@ -72,6 +74,7 @@ export function readSettings(configMaps: ConfigMap[]): { settings: Settings; err
   const s: Mutable<Settings> = { ...defaultSettings, sluice: { ...defaultSettings.sluice } }
   const errors: ConfigError[] = []
   const seen = new Map<string, ConfigMap>()
+  let observability: Reader | null = null, tracing: Reader | null = null
   for (const cm of configMaps) {
     const name = cm.metadata.name
     if (!(CONFIG_MAPS as readonly string[]).includes(name)) continue
@@ -87,9 +90,15 @@ export function readSettings(configMaps: ConfigMap[]): { settings: Settings; err
       const v = r.oneOf('tag-header-based-routing', ['Enabled', 'Disabled', 'Allowed'])
       if (v !== undefined) s.tagHeaderBasedRouting = v === 'Enabled'
     } else if (name === 'config-defaults') readDefaults(r, s)
+    else if (name === 'config-observability') { observability = r; continue }
+    else if (name === 'config-tracing') { tracing = r; continue }
     else readSluice(r, s)
     errors.push(...r.errors)
   }
+  // config-observability's tracing keys win over the older config-tracing's, whatever the order.
+  if (tracing !== null) s.tracing = readConfigTracing(tracing)
+  if (observability !== null) s.tracing = readObservabilityTracing(observability, s.tracing)
+  for (const r of [tracing, observability]) if (r !== null) errors.push(...r.errors)
   return { settings: s, errors }
 }
 

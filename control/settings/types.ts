@@ -2,6 +2,7 @@
 // (config-domain, config-network, config-features, config-defaults) plus Sluice's own config-sluice.
 import type { ExtAuthzKeys } from './extauthz-keys.ts'
 import type { Resilience } from './outlier-keys.ts'
+import type { TracingConfig } from '../../gateway/tracing/tracing-config.ts'
 
 export interface DomainRule {
   readonly domain: string
@@ -38,6 +39,8 @@ export interface Settings {
   readonly revisionResponseStartTimeoutSeconds: number
   readonly revisionIdleTimeoutSeconds: number
   readonly containerConcurrency: number
+  /** config-observability tracing-* (or config-tracing's older keys); protocol none by default */
+  readonly tracing: TracingConfig
   /** config-sluice */
   readonly sluice: {
     /** seconds in-flight requests get to finish after SIGTERM (drain-timeout, default 30) */

@@ -5,6 +5,7 @@ import { RouteSlots, collector } from './route-slots.ts'
 import { activatorCollectors } from './activator-metrics.ts'
 import type { RevisionThrottler } from '../activator/throttler.ts'
 import { EventingMetrics } from '../eventing/eventing-metrics.ts'
+import { TracingCounters } from '../tracing/tracing-counters.ts'
 
 export class GatewayMetrics {
   readonly slots = new RouteSlots()
@@ -13,11 +14,14 @@ export class GatewayMetrics {
   routeCount = 0
   /** broker ingress and trigger delivery counts (gateway/eventing) */
   readonly eventing = new EventingMetrics()
+  /** spans dropped / exported / failed (gateway/tracing) */
+  readonly tracing = new TracingCounters()
 
   register(registry: Registry, gauges: { inflight: () => number; throttlers?: () => Iterable<RevisionThrottler> }): void {
     const all = [
       ...this.slots.collectors(),
       ...this.eventing.collectors(),
+      ...this.tracing.collectors(),
       ...(gauges.throttlers !== undefined ? activatorCollectors(gauges.throttlers, this.slots) : []),
       collector('sluice_unmatched_requests_total', 'Requests that matched no host or path (answered 404, or 301 for https redirects).', 'counter',
         () => [{ labels: { listener: 'external' }, value: this.unmatched[0] }, { labels: { listener: 'internal' }, value: this.unmatched[1] }]),

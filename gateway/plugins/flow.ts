@@ -16,6 +16,8 @@ import type { PluginChain } from './chain.ts'
 import type { CheckedResponse } from './local-response.ts'
 import { PluginRequest } from './plugin-request.ts'
 import { asFailure, runComplete, runPhase, type PhaseOutcome } from './run-phase.ts'
+import type { RequestTrace, RequestTracer } from '../tracing/request-trace.ts'
+import { startTrace } from '../tracing/start-trace.ts'
 
 export interface PluginHost extends ExchangeHooks {
   /** a request entered the plugin path: it counts as in flight (drain waits for it) */
@@ -46,6 +48,8 @@ export interface PluginFlowOptions {
   readonly scheme: 'http' | 'https'
   /** set for a WebSocket upgrade: `res` only carries local answers, the rest is a tunnel */
   readonly tunnel: OpenTunnel | null
+  /** the gateway's tracer, or null (tracing off; WebSockets are not traced) */
+  readonly tracer: RequestTracer | null
 }
 
 const NONE: readonly string[] = Object.freeze([])
@@ -67,6 +71,8 @@ class Flow {
   readonly #ctx: PluginRequest
   /** chosen up front so the upstream headers are built once; plugins see it from onUpstream on */
   readonly #split: Split | null
+  /** this request's spans, when traced; plugin decisions become events on them */
+  readonly #trace: RequestTrace | null
 
   constructor(o: PluginFlowOptions) {
     this.#o = o
@@ -76,6 +82,7 @@ class Flow {
       ? upstreamHeaders(o.req, o.scheme, NO_EDITS, false, o.host.table.trustedProxies)
       : upstreamHeaders(o.req, o.scheme, split, o.tunnel === null && split.backend.protocol === 'h2c', o.host.table.trustedProxies)
     this.#ctx = new PluginRequest(o.req, o.url, o.hostName, o.vh.route, o.start, headers)
+    this.#trace = o.tracer === null || split === null ? null : startTrace(o.tracer, o.req, o.hostName, o.vh.owner, split, o.start)
   }
 
   start(): void {
@@ -91,6 +98,7 @@ class Flow {
 
   #afterRequest(local: PhaseOutcome): void {
     const localSlot = this.#o.vh.localSlot
+    if (this.#trace !== null && this.#chain.onRequest.length > 0) this.#trace.event(local === undefined ? 'onRequest passed' : 'onRequest answered', local === undefined ? '' : String(local.status))
     if (local !== undefined) return this.#local(local, localSlot)
     const split = this.#split
     if (split === null) return this.#local(answer(404, 'no route\n'), localSlot)
@@ -99,9 +107,14 @@ class Flow {
     if (this.#chain.onUpstream.length === 0) return this.#send(split)
     let r: PhaseOutcome | Promise<PhaseOutcome>
     try { r = runPhase(this.#chain.onUpstream, 'onUpstream', ctx) } catch (err) { return this.#fail(err) }
-    if (r instanceof Promise) r.then((v) => (v === undefined ? this.#send(split) : this.#local(v, split.slot)), (err) => this.#fail(err))
-    else if (r === undefined) this.#send(split)
-    else this.#local(r, split.slot)
+    if (r instanceof Promise) r.then((v) => this.#afterUpstream(v, split), (err) => this.#fail(err))
+    else this.#afterUpstream(r, split)
+  }
+
+  #afterUpstream(local: PhaseOutcome, split: Split): void {
+    if (this.#trace !== null) this.#trace.event(local === undefined ? 'onUpstream passed' : 'onUpstream answered', local === undefined ? '' : String(local.status))
+    if (local === undefined) this.#send(split)
+    else this.#local(local, split.slot)
   }
 
   #send(split: Split): void {
@@ -129,9 +142,10 @@ class Flow {
     // The in-flight count taken in start() now belongs to the exchange, which gives it back.
     const x = new ProxyRequest({
       hooks: o.host, req: o.req, res: o.res, split, url: ctx.url, headers: ctx.requestHeaders.flat,
-      arrived: ctx.startTime, scheme: o.scheme, plugins: this.#chain, pluginContext: ctx,
+      arrived: ctx.startTime, scheme: o.scheme, plugins: this.#chain, pluginContext: ctx, trace: this.#trace,
     })
     throttler.admit(x, performance.now())
+    if (this.#trace !== null && !x.sent) this.#trace.queued()
   }
 
   /** A local response (short-circuit, plugin failure, no backend) still goes through the response phases. */
@@ -177,6 +191,7 @@ class Flow {
     const route = this.#o.vh.route
     this.#o.host.log.error('plugin failed; answering 500', { plugin: f.entry.name, route: `${route.namespace}/${route.name}`, err: f.cause })
     this.#ctx.error = f
+    if (this.#trace !== null) this.#trace.event('plugin failed', f.entry.name)
     this.#local(answer(500, `plugin ${f.entry.name} failed\n`), this.#o.vh.localSlot)
   }
 
@@ -193,6 +208,7 @@ class Flow {
   }
 
   #complete(status: number, slot: RouteSlot): void {
+    if (this.#trace !== null) this.#trace.end(status, performance.now())
     this.#o.host.localDone()
     slot.record(status, (performance.now() - this.#ctx.startTime) / 1000)
     this.#runOnComplete()
