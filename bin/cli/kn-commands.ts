@@ -1,23 +1,26 @@
 // `sluice get`, `sluice describe service`, `sluice logs`: kn-like views of a running Sluice, read
 // through its admin API. Columns and wording follow `kn service list`, `kn revision list`,
-// `kn route list`, `kubectl get king` and `kn service describe`.
+// `kn route list`, `kubectl get king`, `kn broker list`, `kn trigger list`, `kn source ping list`
+// and `kn service describe`.
 import { parseArgs } from 'node:util'
 import { stringify } from 'yaml'
 import { AdminClient, DEFAULT_ADMIN } from './admin-client.ts'
 import {
-  age, condition, conditionCounts, createdAt, listedKind, ofKind, ready, reason, revisionTraffic, serviceOf, table,
+  age, condition, conditionCounts, createdAt, listedKind, ofKind, ready, reason, revisionTraffic, serviceOf, sinkText, table,
   type ListedKind, type ResourcesDocument, type ViewObject,
 } from './resources-view.ts'
 
 export const KN_COMMANDS = new Set(['get', 'describe', 'logs'])
 
-export const KN_HELP = `  sluice get services|revisions|routes|ingresses [-n NS | -A] [-o table|json|yaml] [--admin URL]
+export const KN_HELP = `  sluice get services|revisions|routes|ingresses|brokers|triggers|pingsources [-n NS | -A]
+             [-o table|json|yaml] [--admin URL]
   sluice describe service NAME [-n NS] [--admin URL]
   sluice logs SERVICE|REVISION [-n NS] [-f] [--tail N] [--admin URL]
 `
 
 export const KN_HELP_DETAIL = `get        List objects of a running Sluice like kn: services (NAME URL LATEST AGE CONDITIONS
-           READY REASON), revisions (with their TRAFFIC and TAGS), routes, ingresses.
+           READY REASON), revisions (with their TRAFFIC and TAGS), routes, ingresses, brokers,
+           triggers (BROKER and SINK), pingsources (SCHEDULE and SINK).
            -n NS (default "default"), -A for every namespace; -o json|yaml prints the objects.
 describe   A Service: URL, revisions with traffic and tags, ready state, instances,
            concurrency, conditions.
@@ -47,7 +50,7 @@ export async function runKnCommand(argv: string[], out: Out = process.stdout): P
   switch (command) {
     case 'get': {
       const kind = rest[0] === undefined ? undefined : listedKind(rest[0])
-      if (kind === undefined) throw new UsageError(`get what? services, revisions, routes or ingresses${rest[0] === undefined ? '' : `, not ${JSON.stringify(rest[0])}`}`)
+      if (kind === undefined) throw new UsageError(`get what? services, revisions, routes, ingresses, brokers, triggers or pingsources${rest[0] === undefined ? '' : `, not ${JSON.stringify(rest[0])}`}`)
       const format = values.output ?? 'table'
       if (!['table', 'json', 'yaml'].includes(format)) throw new UsageError(`-o must be table, json or yaml, got ${JSON.stringify(format)}`)
       const doc = await client.json<ResourcesDocument>('/debug/resources')
@@ -129,6 +132,18 @@ function listTable(kind: ListedKind, objects: readonly ViewObject[], services: r
       return table([...nsHead, 'NAME', 'URL', 'READY'], objects.map((o) => [...ns(o), o.metadata.name, o.status?.url ?? '', ready(o)]))
     case 'ingresses':
       return table([...nsHead, 'NAME', 'READY', 'REASON'], objects.map((o) => [...ns(o), o.metadata.name, ready(o), reason(o)]))
+    case 'brokers':
+      return table([...nsHead, 'NAME', 'URL', 'AGE', 'CONDITIONS', 'READY', 'REASON'], objects.map((o) => [
+        ...ns(o), o.metadata.name, o.status?.address?.url ?? '', age(createdAt(o)), conditionCounts(o), ready(o), reason(o),
+      ]))
+    case 'triggers':
+      return table([...nsHead, 'NAME', 'BROKER', 'SINK', 'AGE', 'CONDITIONS', 'READY', 'REASON'], objects.map((o) => [
+        ...ns(o), o.metadata.name, String(o.spec?.broker ?? ''), sinkText(o.spec?.subscriber), age(createdAt(o)), conditionCounts(o), ready(o), reason(o),
+      ]))
+    case 'pingsources':
+      return table([...nsHead, 'NAME', 'SCHEDULE', 'SINK', 'AGE', 'CONDITIONS', 'READY', 'REASON'], objects.map((o) => [
+        ...ns(o), o.metadata.name, String(o.spec?.schedule ?? ''), sinkText(o.spec?.sink), age(createdAt(o)), conditionCounts(o), ready(o), reason(o),
+      ]))
   }
 }
 
