@@ -11,7 +11,7 @@ import { ScalingLoop } from './scaling/scaling-loop.ts'
 import { guardProcess } from './process-guard.ts'
 import { startKubernetes, type KubernetesOptions } from './kubernetes-mode.ts'
 import { EventSources } from './eventing-sources/event-sources.ts'
-import { servedUrls } from './served-urls.ts'
+import { brokerUrls, servedUrls } from './served-urls.ts'
 
 export interface ServeOptions {
   /** YAML files to serve; optional with `kubernetes` */
@@ -104,6 +104,9 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   })
   for (const u of servedUrls(loop.last?.objects ?? [], { port, internalPort, tlsPort: opts.tlsPort }, loop.settings?.clusterDomain ?? 'cluster.local')) {
     log.info(`serving ${u.name}${u.tag === '' ? '' : ` tag ${u.tag}`} at ${u.url}`, { namespace: u.namespace })
+  }
+  for (const u of brokerUrls(gateway.eventing, { port, internalPort, tlsPort: opts.tlsPort })) {
+    log.info(`broker ${u.name} takes events at ${u.url}`, { namespace: u.namespace })
   }
   cluster?.listening({ port, internalPort })
   // Shown URLs name the public port on one machine; in a cluster they stay as Knative writes them.

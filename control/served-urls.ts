@@ -1,7 +1,8 @@
 // What `sluice serve` says at start: one line per URL it serves, with the port the listener really
 // has (`http://hello.default.localhost:8080`), so the first thing a user reads is what to curl.
 import type { KObject, TrafficTarget } from './resources/types.ts'
-import { servedStatusUrl, type PublicPorts } from '../lib/served-url.ts'
+import { servedStatusUrl, servedUrl, type PublicPorts } from '../lib/served-url.ts'
+import type { EventingTable } from '../gateway/eventing/types.ts'
 
 export interface ServedUrl {
   namespace: string
@@ -35,4 +36,18 @@ export function servedUrls(objects: readonly KObject[], ports: ListenerPorts, cl
     }
   }
   return out
+}
+
+/**
+ * Each served Broker's ingress on the public listener (`http://broker-ingress.localhost:8080/default/default`),
+ * where a producer on this machine POSTs its events; none when the table has no public ingress host.
+ */
+export function brokerUrls(table: Pick<EventingTable, 'brokers' | 'ingressHosts'>, ports: ListenerPorts): ServedUrl[] {
+  const host = table.ingressHosts.external[0]
+  if (host === undefined) return []
+  const base = servedUrl('http', host, { http: ports.port, https: ports.tlsPort ?? 0 })
+  return [...table.brokers.keys()].sort().map((key) => {
+    const slash = key.indexOf('/')
+    return { namespace: key.slice(0, slash), name: key.slice(slash + 1), tag: '', url: `${base}/${key}` }
+  })
 }

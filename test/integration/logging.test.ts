@@ -5,10 +5,21 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { servedUrls } from '../../control/served-urls.ts'
+import { brokerUrls, servedUrls } from '../../control/served-urls.ts'
 import { BIN, request, serviceYaml, startSluice } from '../fixtures/sluice.ts'
 import { waitFor } from '../fixtures/wait.ts'
 import { appServiceYaml, configMapYaml } from '../activator/fixtures/helpers.ts'
+
+t.test('brokerUrls: each served Broker at the public ingress host, with the port when it is not 80', async (t) => {
+  const brokers = new Map([['team/orders', {}], ['default/default', {}]]) as unknown as Parameters<typeof brokerUrls>[0]['brokers']
+  const ingressHosts = { internal: ['broker-ingress.knative-eventing.svc.cluster.local'], external: ['broker-ingress.localhost'] }
+  t.same(brokerUrls({ brokers, ingressHosts }, { port: 8080, internalPort: 8081 }).map((u) => [u.namespace, u.name, u.url]), [
+    ['default', 'default', 'http://broker-ingress.localhost:8080/default/default'],
+    ['team', 'orders', 'http://broker-ingress.localhost:8080/team/orders'],
+  ])
+  t.equal(brokerUrls({ brokers, ingressHosts }, { port: 80, internalPort: 8081 })[0]!.url, 'http://broker-ingress.localhost/default/default')
+  t.same(brokerUrls({ brokers, ingressHosts: { internal: ingressHosts.internal, external: [] } }, { port: 8080, internalPort: 8081 }), [], 'no public ingress host, no line')
+})
 
 t.test('servedUrls: route URLs and tag URLs on the listener that serves them', async (t) => {
   const route = (name: string, status: object) => ({ apiVersion: 'serving.knative.dev/v1', kind: 'Route', metadata: { name, namespace: 'ns', labels: {}, annotations: {} }, spec: {}, status: status as Record<string, unknown> })

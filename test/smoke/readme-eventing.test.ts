@@ -81,6 +81,8 @@ const commands: [string, Curl][] = [
 t.test('the README curl sends one event by hand to the shipped example, and the subscriber logs it', async (t) => {
   const s = await startSluice({ 'eventing.yaml': EXAMPLE })
   t.teardown(() => s.stop())
+  const startLine = new RegExp(`INFO  broker default takes events at http://broker-ingress\\.localhost:${s.port}/default/default namespace=default\n`)
+  t.ok(await waitFor(() => startLine.test(s.logs()), { what: 'the start line naming the URL to POST to', timeoutMs: 30_000 }), 'the start names the URL to POST to')
   for (const [i, [where, curl]] of commands.entries()) {
     t.equal(curl.url.port, '8080', `${where}: the quickstart's public port`)
     const host = curl.headers.host ?? curl.url.hostname
