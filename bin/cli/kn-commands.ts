@@ -7,7 +7,7 @@ import { stringify } from 'yaml'
 import { AdminClient, DEFAULT_ADMIN } from './admin-client.ts'
 import {
   age, condition, conditionCounts, createdAt, listedKind, ofKind, ready, reason, revisionTraffic, serviceOf, sinkText, table,
-  type ListedKind, type ResourcesDocument, type ViewObject,
+  type Condition, type ListedKind, type ResourcesDocument, type ViewObject,
 } from './resources-view.ts'
 
 export const KN_COMMANDS = new Set(['get', 'describe', 'logs'])
@@ -178,11 +178,29 @@ function describeService(svc: ViewObject, revisions: readonly ViewObject[], inst
     lines.push(...revisionDetail(rev, instances, autoscaler))
   }
   lines.push('', 'Conditions:', '  OK TYPE                   AGE REASON')
-  for (const c of svc.status?.conditions ?? []) {
-    const ok = c.status === 'True' ? '++' : c.status === 'False' ? '!!' : '??'
+  for (const c of knConditionOrder(svc.status?.conditions ?? [])) {
+    const ok = conditionMark(c)
     lines.push(`  ${ok} ${c.type.padEnd(20)} ${age(c.lastTransitionTime).padStart(5)} ${c.reason ?? ''}${c.message ? ` (${c.message})` : ''}`.trimEnd())
   }
   return lines.join('\n') + '\n'
+}
+
+const SEVERITY_RANK: Record<string, number> = { '': 0, Error: 0, Warning: 1, Info: 2 }
+
+/** kn's order in `describe`: Ready first, then by severity (Error, Warning, Info), then by type. */
+export function knConditionOrder(conditions: readonly Condition[]): Condition[] {
+  return [...conditions].sort((a, b) => {
+    if (a.type === 'Ready' || b.type === 'Ready') return a.type === b.type ? 0 : a.type === 'Ready' ? -1 : 1
+    const rank = (SEVERITY_RANK[a.severity ?? ''] ?? 0) - (SEVERITY_RANK[b.severity ?? ''] ?? 0)
+    return rank !== 0 ? rank : a.type < b.type ? -1 : a.type > b.type ? 1 : 0
+  })
+}
+
+/** kn's OK column: ++ True; a False one by its severity (!! error, W warning, I info); ?? Unknown. */
+export function conditionMark(c: Condition): string {
+  if (c.status === 'True') return '++'
+  if (c.status !== 'False') return '??'
+  return c.severity === 'Warning' ? ' W' : c.severity === 'Info' ? ' I' : '!!'
 }
 
 function revisionDetail(rev: ViewObject, instances: Record<string, InstancesView>, autoscaler: Record<string, AutoscalerView>): string[] {

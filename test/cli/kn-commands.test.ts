@@ -7,7 +7,7 @@ import { parse } from 'yaml'
 import { BIN, eventually, request, startSluice } from '../fixtures/sluice.ts'
 import { AppLogs, MAX_FOLLOWERS } from '../../control/runtime/app-logs.ts'
 import { age, sinkText } from '../../bin/cli/resources-view.ts'
-import { runKnCommand } from '../../bin/cli/kn-commands.ts'
+import { conditionMark, knConditionOrder, runKnCommand } from '../../bin/cli/kn-commands.ts'
 import { Agent, setGlobalDispatcher } from 'undici'
 
 const APP = "console.log('app ' + process.env.K_REVISION + ' starting'); " +
@@ -109,7 +109,7 @@ t.test('get, describe and logs read a running sluice like kn', async (t) => {
   t.match(described.stdout, new RegExp(`^Name:\\s+greeter\\nNamespace:\\s+default\\nAge:\\s+\\S+\\nURL:\\s+http://greeter\\.default\\.localhost:${s.port}\\n`))
   t.match(described.stdout, /100%\s+greeter-one #current/)
   t.match(described.stdout, /Instances:\s+1\/1/)
-  t.match(described.stdout, /\+\+ Ready/)
+  t.match(described.stdout, /Conditions:\n {2}OK TYPE +AGE REASON\n {2}\+\+ Ready /, 'Ready first, as kn lists it')
 
   const logs = cli(s.adminPort, 'logs', 'greeter')
   t.match(logs.stdout, /\[greeter-one-\d+\] app greeter-one starting/, 'the app output, by service name')
@@ -164,6 +164,16 @@ t.test('sinks read like kn', async (t) => {
   t.equal(sinkText({ ref: { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'c' }, uri: '/x' }), 'broker:c', 'the ref wins over a relative uri')
   t.equal(sinkText({ uri: 'http://h/p' }), 'http://h/p')
   t.equal(sinkText(undefined), '')
+})
+
+t.test('describe orders and marks conditions like kn', async (t) => {
+  const order = knConditionOrder([
+    { type: 'RoutesReady', status: 'True' }, { type: 'Active', status: 'False', severity: 'Info' },
+    { type: 'ConfigurationsReady', status: 'True' }, { type: 'Ready', status: 'True' }, { type: 'Deploy', status: 'False', severity: 'Warning' },
+  ]).map((c) => c.type)
+  t.same(order, ['Ready', 'ConfigurationsReady', 'RoutesReady', 'Deploy', 'Active'], 'Ready first, then errors, warnings, infos, each by type')
+  t.same(['True', 'Unknown'].map((status) => conditionMark({ type: 'X', status })), ['++', '??'])
+  t.same(['', 'Error', 'Warning', 'Info'].map((severity) => conditionMark({ type: 'X', status: 'False', severity })), ['!!', '!!', ' W', ' I'])
 })
 
 t.test('ages read like kubectl', async (t) => {
