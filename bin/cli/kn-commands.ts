@@ -6,14 +6,14 @@ import { parseArgs } from 'node:util'
 import { stringify } from 'yaml'
 import { AdminClient, DEFAULT_ADMIN } from './admin-client.ts'
 import {
-  age, condition, conditionCounts, createdAt, listedKind, ofKind, ready, reason, revisionTraffic, serviceOf, sinkText, table,
+  age, condition, conditionCounts, createdAt, listedKind, ofKind, ready, reason, revisionTraffic, serviceOf, sinkText, table as textTable,
   type Condition, type ListedKind, type ResourcesDocument, type ViewObject,
 } from './resources-view.ts'
 
 export const KN_COMMANDS = new Set(['get', 'describe', 'logs'])
 
 export const KN_HELP = `  sluice get services|revisions|routes|ingresses|brokers|triggers|pingsources [-n NS | -A]
-             [-o table|json|yaml] [--admin URL]
+             [-o table|json|yaml] [--no-headers] [--admin URL]
   sluice describe service NAME [-n NS] [--admin URL]
   sluice logs SERVICE|REVISION [-n NS] [-f] [--tail N] [--admin URL]
 `
@@ -21,7 +21,8 @@ export const KN_HELP = `  sluice get services|revisions|routes|ingresses|brokers
 export const KN_HELP_DETAIL = `get        List objects of a running Sluice like kn: services (NAME URL LATEST AGE CONDITIONS
            READY REASON), revisions (with their TRAFFIC and TAGS), routes, ingresses, brokers,
            triggers (BROKER and SINK), pingsources (SCHEDULE and SINK).
-           -n NS (default "default"), -A for every namespace; -o json|yaml prints the objects.
+           -n NS (default "default"), -A for every namespace; -o json|yaml prints the objects;
+           --no-headers leaves the column names out.
 describe   A Service: URL, revisions with traffic and tags, ready state, instances,
            concurrency, conditions.
 logs       What a revision's processes (or every revision of a Service) wrote; -f follows.
@@ -42,6 +43,7 @@ export async function runKnCommand(argv: string[], out: Out = process.stdout): P
       admin: { type: 'string' },
       follow: { type: 'boolean', short: 'f' },
       tail: { type: 'string' },
+      'no-headers': { type: 'boolean' },
     },
   })
   const [command, ...rest] = positionals
@@ -64,7 +66,7 @@ export async function runKnCommand(argv: string[], out: Out = process.stdout): P
         out.write(`No ${kind} found${namespace === null ? '' : ` in namespace ${namespace}`}.\n`)
         return 0
       }
-      out.write(listTable(kind, objects, ofKind(doc, 'services', null), namespace === null))
+      out.write(listTable(kind, objects, ofKind(doc, 'services', null), namespace === null, values['no-headers'] !== true))
       return 0
     }
     case 'describe': {
@@ -111,8 +113,9 @@ export async function runKnCommand(argv: string[], out: Out = process.stdout): P
 
 export class UsageError extends Error {}
 
-function listTable(kind: ListedKind, objects: readonly ViewObject[], services: readonly ViewObject[], withNamespace: boolean): string {
+function listTable(kind: ListedKind, objects: readonly ViewObject[], services: readonly ViewObject[], withNamespace: boolean, withHead: boolean): string {
   const ns = (o: ViewObject): string[] => withNamespace ? [o.metadata.namespace] : []
+  const table = (head: readonly string[], rows: readonly (readonly string[])[]): string => textTable(head, rows, withHead)
   const nsHead = withNamespace ? ['NAMESPACE'] : []
   switch (kind) {
     case 'services':

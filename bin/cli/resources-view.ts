@@ -128,9 +128,9 @@ export function serviceOf(o: ViewObject): string {
   return o.metadata.labels?.['serving.knative.dev/service'] ?? ''
 }
 
-/** A text table, columns padded as kn/kubectl print them (three spaces between columns). */
-export function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+/** A text table, columns padded as kn/kubectl print them (three spaces between columns); `--no-headers` leaves the head out. */
+export function table(head: readonly string[], rows: readonly (readonly string[])[], withHead = true): string {
+  const widths = head.map((h, i) => Math.max(withHead ? h.length : 0, ...rows.map((r) => (r[i] ?? '').length)))
   const line = (cells: readonly string[]): string => cells.map((c, i) => i === cells.length - 1 ? c : c.padEnd(widths[i]!)).join('   ').trimEnd()
-  return [line(head), ...rows.map(line)].join('\n') + '\n'
+  return [...(withHead ? [line(head)] : []), ...rows.map(line)].join('\n') + '\n'
 }

@@ -97,6 +97,7 @@ t.test('get, describe and logs read a running sluice like kn', async (t) => {
   t.match(triggers, /\nto-elsewhere\s+nowhere\s+http:\/\/127\.0\.0\.1:9\/hook\s+\S+\s+\d+ OK \/ \d+\s+False\s+BrokerDoesNotExist\n/, 'a Trigger that is not ready says why')
   t.match((await kn(s.adminPort, 'get', 'pingsources')), /^NAME\s+SCHEDULE\s+SINK\s+AGE\s+CONDITIONS\s+READY\s+REASON\ntick\s+0 3 \* \* \*\s+broker:default\s+/)
   t.match((await kn(s.adminPort, 'get', 'triggers', '-n', 'nowhere')), 'No triggers found in namespace nowhere.')
+  t.match(await kn(s.adminPort, 'get', 'brokers', '--no-headers'), /^default\s+http:\/\/broker-ingress\S+\s+\S+\s+\d+ OK \/ \d+\s+True\n$/, '--no-headers: the rows only')
 
   const json = JSON.parse(await kn(s.adminPort, 'get', 'ksvc', '-o', 'json')) as { kind: string; items: { metadata: { name: string } }[] }
   t.equal(json.kind, 'List')
