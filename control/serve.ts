@@ -11,7 +11,7 @@ import { ScalingLoop } from './scaling/scaling-loop.ts'
 import { guardProcess } from './process-guard.ts'
 import { startKubernetes, type KubernetesOptions } from './kubernetes-mode.ts'
 import { EventSources } from './eventing-sources/event-sources.ts'
-import { servedUrls } from './served-urls.ts'
+import { ServedUrlLog } from './served-urls.ts'
 import { Builds } from './build/build-queue.ts'
 
 export interface ServeOptions {
@@ -76,11 +76,16 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   gateway.metrics.register(registry, { inflight: () => gateway.inflight, throttlers: () => gateway.activator.throttlers() })
   const scaling = new ScalingLoop({ gateway, log, registry, onStatusChange: () => loop!.refresh() })
   const cluster = opts.kubernetes !== undefined ? startKubernetes(opts.kubernetes, { log, registry, clusterDomain: () => loop?.settings?.clusterDomain ?? 'cluster.local' }) : undefined
+  const servedUrlLog = new ServedUrlLog(log)
   const eventSources = new EventSources({ log, appLogs: scaling.runtime.appLogs, onChange: () => loop!.refresh() })
   const builds = new Builds({ stateDir: opts.stateDir, log, appLogs: scaling.runtime.appLogs, onChange: () => loop!.refresh() })
   loop = new ControlLoop({
     ...(opts.configDir !== undefined ? { configDir: opts.configDir } : {}),
-    ...(cluster !== undefined ? { kubernetes: cluster.source, onApplied: (out, load, problems) => cluster.applied(out, load, problems), onRefused: (load, errors) => cluster.refused(load, errors) } : {}),
+    ...(cluster !== undefined ? { kubernetes: cluster.source, onRefused: (load, errors) => cluster.refused(load, errors) } : {}),
+    onApplied: (out, load, problems) => {
+      cluster?.applied(out, load, problems)
+      servedUrlLog.update(out.objects, gateway.eventing, loop?.settings?.clusterDomain ?? 'cluster.local')
+    },
     stateDir: opts.stateDir, gateway, log, registry, scaling, eventSources, builds,
   })
   const admin = new AdminServer({
@@ -104,9 +109,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     ...(opts.configDir !== undefined ? { config: opts.configDir } : {}),
     ...(opts.kubernetes !== undefined ? { kubernetes: opts.kubernetes.ingressClass } : {}),
   })
-  for (const u of servedUrls(loop.last?.objects ?? [], { port, internalPort, tlsPort: opts.tlsPort }, loop.settings?.clusterDomain ?? 'cluster.local')) {
-    log.info(`serving ${u.name}${u.tag === '' ? '' : ` tag ${u.tag}`} at ${u.url}`, { namespace: u.namespace })
-  }
+  servedUrlLog.start({ port, internalPort, tlsPort: opts.tlsPort }, loop.last?.objects ?? [], gateway.eventing, loop.settings?.clusterDomain ?? 'cluster.local')
   cluster?.listening({ port, internalPort })
   // Shown URLs name the public port on one machine; in a cluster they stay as Knative writes them.
   if (opts.kubernetes === undefined) loop.publicPorts = { http: port, https: opts.tlsPort ?? 8443 }

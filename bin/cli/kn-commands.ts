@@ -1,24 +1,28 @@
 // `sluice get`, `sluice describe service`, `sluice logs`: kn-like views of a running Sluice, read
 // through its admin API. Columns and wording follow `kn service list`, `kn revision list`,
-// `kn route list`, `kubectl get king` and `kn service describe`.
+// `kn route list`, `kubectl get king`, `kn broker list`, `kn trigger list`, `kn source ping list`
+// and `kn service describe`.
 import { parseArgs } from 'node:util'
 import { stringify } from 'yaml'
 import { AdminClient, DEFAULT_ADMIN } from './admin-client.ts'
 import {
-  age, condition, conditionCounts, createdAt, listedKind, ofKind, ready, reason, revisionTraffic, serviceOf, table,
-  type ListedKind, type ResourcesDocument, type ViewObject,
+  age, condition, conditionCounts, createdAt, listedKind, ofKind, ready, reason, revisionTraffic, serviceOf, sinkText, table as textTable,
+  type Condition, type ListedKind, type ResourcesDocument, type ViewObject,
 } from './resources-view.ts'
 
 export const KN_COMMANDS = new Set(['get', 'describe', 'logs'])
 
-export const KN_HELP = `  sluice get services|revisions|routes|ingresses [-n NS | -A] [-o table|json|yaml] [--admin URL]
+export const KN_HELP = `  sluice get services|revisions|routes|ingresses|brokers|triggers|pingsources [-n NS | -A]
+             [-o table|json|yaml] [--no-headers] [--admin URL]
   sluice describe service NAME [-n NS] [--admin URL]
   sluice logs SERVICE|REVISION [-n NS] [-f] [--tail N] [--admin URL]
 `
 
 export const KN_HELP_DETAIL = `get        List objects of a running Sluice like kn: services (NAME URL LATEST AGE CONDITIONS
-           READY REASON), revisions (with their TRAFFIC and TAGS), routes, ingresses.
-           -n NS (default "default"), -A for every namespace; -o json|yaml prints the objects.
+           READY REASON), revisions (with their TRAFFIC and TAGS), routes, ingresses, brokers,
+           triggers (BROKER and SINK), pingsources (SCHEDULE and SINK).
+           -n NS (default "default"), -A for every namespace; -o json|yaml prints the objects;
+           --no-headers leaves the column names out.
 describe   A Service: URL, revisions with traffic and tags, ready state, instances,
            concurrency, conditions.
 logs       What a revision's processes (or every revision of a Service) wrote; -f follows.
@@ -39,6 +43,7 @@ export async function runKnCommand(argv: string[], out: Out = process.stdout): P
       admin: { type: 'string' },
       follow: { type: 'boolean', short: 'f' },
       tail: { type: 'string' },
+      'no-headers': { type: 'boolean' },
     },
   })
   const [command, ...rest] = positionals
@@ -47,7 +52,7 @@ export async function runKnCommand(argv: string[], out: Out = process.stdout): P
   switch (command) {
     case 'get': {
       const kind = rest[0] === undefined ? undefined : listedKind(rest[0])
-      if (kind === undefined) throw new UsageError(`get what? services, revisions, routes or ingresses${rest[0] === undefined ? '' : `, not ${JSON.stringify(rest[0])}`}`)
+      if (kind === undefined) throw new UsageError(`get what? services, revisions, routes, ingresses, brokers, triggers or pingsources${rest[0] === undefined ? '' : `, not ${JSON.stringify(rest[0])}`}`)
       const format = values.output ?? 'table'
       if (!['table', 'json', 'yaml'].includes(format)) throw new UsageError(`-o must be table, json or yaml, got ${JSON.stringify(format)}`)
       const doc = await client.json<ResourcesDocument>('/debug/resources')
@@ -61,7 +66,7 @@ export async function runKnCommand(argv: string[], out: Out = process.stdout): P
         out.write(`No ${kind} found${namespace === null ? '' : ` in namespace ${namespace}`}.\n`)
         return 0
       }
-      out.write(listTable(kind, objects, ofKind(doc, 'services', null), namespace === null))
+      out.write(listTable(kind, objects, ofKind(doc, 'services', null), namespace === null, values['no-headers'] !== true))
       return 0
     }
     case 'describe': {
@@ -108,8 +113,9 @@ export async function runKnCommand(argv: string[], out: Out = process.stdout): P
 
 export class UsageError extends Error {}
 
-function listTable(kind: ListedKind, objects: readonly ViewObject[], services: readonly ViewObject[], withNamespace: boolean): string {
+function listTable(kind: ListedKind, objects: readonly ViewObject[], services: readonly ViewObject[], withNamespace: boolean, withHead: boolean): string {
   const ns = (o: ViewObject): string[] => withNamespace ? [o.metadata.namespace] : []
+  const table = (head: readonly string[], rows: readonly (readonly string[])[]): string => textTable(head, rows, withHead)
   const nsHead = withNamespace ? ['NAMESPACE'] : []
   switch (kind) {
     case 'services':
@@ -129,6 +135,18 @@ function listTable(kind: ListedKind, objects: readonly ViewObject[], services: r
       return table([...nsHead, 'NAME', 'URL', 'READY'], objects.map((o) => [...ns(o), o.metadata.name, o.status?.url ?? '', ready(o)]))
     case 'ingresses':
       return table([...nsHead, 'NAME', 'READY', 'REASON'], objects.map((o) => [...ns(o), o.metadata.name, ready(o), reason(o)]))
+    case 'brokers':
+      return table([...nsHead, 'NAME', 'URL', 'AGE', 'CONDITIONS', 'READY', 'REASON'], objects.map((o) => [
+        ...ns(o), o.metadata.name, o.status?.address?.url ?? '', age(createdAt(o)), conditionCounts(o), ready(o), reason(o),
+      ]))
+    case 'triggers':
+      return table([...nsHead, 'NAME', 'BROKER', 'SINK', 'AGE', 'CONDITIONS', 'READY', 'REASON'], objects.map((o) => [
+        ...ns(o), o.metadata.name, String(o.spec?.broker ?? ''), sinkText(o.spec?.subscriber), age(createdAt(o)), conditionCounts(o), ready(o), reason(o),
+      ]))
+    case 'pingsources':
+      return table([...nsHead, 'NAME', 'SCHEDULE', 'SINK', 'AGE', 'CONDITIONS', 'READY', 'REASON'], objects.map((o) => [
+        ...ns(o), o.metadata.name, String(o.spec?.schedule ?? ''), sinkText(o.spec?.sink), age(createdAt(o)), conditionCounts(o), ready(o), reason(o),
+      ]))
   }
 }
 
@@ -163,11 +181,29 @@ function describeService(svc: ViewObject, revisions: readonly ViewObject[], inst
     lines.push(...revisionDetail(rev, instances, autoscaler))
   }
   lines.push('', 'Conditions:', '  OK TYPE                   AGE REASON')
-  for (const c of svc.status?.conditions ?? []) {
-    const ok = c.status === 'True' ? '++' : c.status === 'False' ? '!!' : '??'
+  for (const c of knConditionOrder(svc.status?.conditions ?? [])) {
+    const ok = conditionMark(c)
     lines.push(`  ${ok} ${c.type.padEnd(20)} ${age(c.lastTransitionTime).padStart(5)} ${c.reason ?? ''}${c.message ? ` (${c.message})` : ''}`.trimEnd())
   }
   return lines.join('\n') + '\n'
+}
+
+const SEVERITY_RANK: Record<string, number> = { '': 0, Error: 0, Warning: 1, Info: 2 }
+
+/** kn's order in `describe`: Ready first, then by severity (Error, Warning, Info), then by type. */
+export function knConditionOrder(conditions: readonly Condition[]): Condition[] {
+  return [...conditions].sort((a, b) => {
+    if (a.type === 'Ready' || b.type === 'Ready') return a.type === b.type ? 0 : a.type === 'Ready' ? -1 : 1
+    const rank = (SEVERITY_RANK[a.severity ?? ''] ?? 0) - (SEVERITY_RANK[b.severity ?? ''] ?? 0)
+    return rank !== 0 ? rank : a.type < b.type ? -1 : a.type > b.type ? 1 : 0
+  })
+}
+
+/** kn's OK column: ++ True; a False one by its severity (!! error, W warning, I info); ?? Unknown. */
+export function conditionMark(c: Condition): string {
+  if (c.status === 'True') return '++'
+  if (c.status !== 'False') return '??'
+  return c.severity === 'Warning' ? ' W' : c.severity === 'Info' ? ' I' : '!!'
 }
 
 function revisionDetail(rev: ViewObject, instances: Record<string, InstancesView>, autoscaler: Record<string, AutoscalerView>): string[] {

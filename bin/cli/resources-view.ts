@@ -10,6 +10,7 @@ export interface ViewObject {
   spec?: Record<string, unknown>
   status?: {
     url?: string
+    address?: { url?: string }
     conditions?: Condition[]
     traffic?: TrafficTarget[]
     latestReadyRevisionName?: string
@@ -26,6 +27,9 @@ export const KIND_OF = {
   revisions: { apiVersion: 'serving.knative.dev/v1', kind: 'Revision' },
   routes: { apiVersion: 'serving.knative.dev/v1', kind: 'Route' },
   ingresses: { apiVersion: 'networking.internal.knative.dev/v1alpha1', kind: 'Ingress' },
+  brokers: { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker' },
+  triggers: { apiVersion: 'eventing.knative.dev/v1', kind: 'Trigger' },
+  pingsources: { apiVersion: 'sources.knative.dev/v1', kind: 'PingSource' },
 } as const
 export type ListedKind = keyof typeof KIND_OF
 
@@ -36,6 +40,9 @@ export function listedKind(word: string): ListedKind | undefined {
   if (['revision', 'revisions', 'rev'].includes(w)) return 'revisions'
   if (['route', 'routes', 'rt'].includes(w)) return 'routes'
   if (['ingress', 'ingresses', 'king', 'kingress'].includes(w)) return 'ingresses'
+  if (['broker', 'brokers'].includes(w)) return 'brokers'
+  if (['trigger', 'triggers'].includes(w)) return 'triggers'
+  if (['pingsource', 'pingsources', 'ping'].includes(w)) return 'pingsources'
   return undefined
 }
 
@@ -105,14 +112,25 @@ export function revisionTraffic(rev: ViewObject, owners: readonly ViewObject[]):
   return { percent, tags }
 }
 
+/** kn's SINK column (a Trigger's subscriber, a source's sink): `ksvc:NAME` for a Knative Service,
+ * `kind:NAME` for another reference, else the URI. */
+export function sinkText(dest: unknown): string {
+  const d = (dest ?? {}) as { ref?: { kind?: string; apiVersion?: string; name?: string }; uri?: string }
+  if (d.ref !== undefined) {
+    const kind = d.ref.kind ?? ''
+    return kind === 'Service' && (d.ref.apiVersion ?? '').startsWith('serving.knative.dev') ? `ksvc:${d.ref.name ?? ''}` : `${kind.toLowerCase()}:${d.ref.name ?? ''}`
+  }
+  return d.uri ?? ''
+}
+
 /** The Service a revision belongs to (label serving.knative.dev/service) */
 export function serviceOf(o: ViewObject): string {
   return o.metadata.labels?.['serving.knative.dev/service'] ?? ''
 }
 
-/** A text table, columns padded as kn/kubectl print them (three spaces between columns). */
-export function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+/** A text table, columns padded as kn/kubectl print them (three spaces between columns); `--no-headers` leaves the head out. */
+export function table(head: readonly string[], rows: readonly (readonly string[])[], withHead = true): string {
+  const widths = head.map((h, i) => Math.max(withHead ? h.length : 0, ...rows.map((r) => (r[i] ?? '').length)))
   const line = (cells: readonly string[]): string => cells.map((c, i) => i === cells.length - 1 ? c : c.padEnd(widths[i]!)).join('   ').trimEnd()
-  return [line(head), ...rows.map(line)].join('\n') + '\n'
+  return [...(withHead ? [line(head)] : []), ...rows.map(line)].join('\n') + '\n'
 }

@@ -5,10 +5,44 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { servedUrls } from '../../control/served-urls.ts'
+import { brokerUrls, servedUrls, ServedUrlLog } from '../../control/served-urls.ts'
 import { BIN, request, serviceYaml, startSluice } from '../fixtures/sluice.ts'
 import { waitFor } from '../fixtures/wait.ts'
 import { appServiceYaml, configMapYaml } from '../activator/fixtures/helpers.ts'
+
+t.test('brokerUrls: each served Broker at the public ingress host, with the port when it is not 80', async (t) => {
+  const brokers = new Map([['team/orders', {}], ['default/default', {}]]) as unknown as Parameters<typeof brokerUrls>[0]['brokers']
+  const ingressHosts = { internal: ['broker-ingress.knative-eventing.svc.cluster.local'], external: ['broker-ingress.localhost'] }
+  t.same(brokerUrls({ brokers, ingressHosts }, { port: 8080, internalPort: 8081 }).map((u) => [u.namespace, u.name, u.url]), [
+    ['default', 'default', 'http://broker-ingress.localhost:8080/default/default'],
+    ['team', 'orders', 'http://broker-ingress.localhost:8080/team/orders'],
+  ])
+  t.equal(brokerUrls({ brokers, ingressHosts }, { port: 80, internalPort: 8081 })[0]!.url, 'http://broker-ingress.localhost/default/default')
+  t.same(brokerUrls({ brokers, ingressHosts: { internal: ingressHosts.internal, external: [] } }, { port: 8080, internalPort: 8081 }), [], 'no public ingress host, no line')
+})
+
+t.test('ServedUrlLog: every URL at start, then each URL once when it starts being served', async (t) => {
+  const lines: string[] = []
+  const log = { debug: () => {}, warn: () => {}, error: () => {}, info: (msg: string) => { lines.push(msg) } }
+  const route = (traffic: object[]) => ({ apiVersion: 'serving.knative.dev/v1', kind: 'Route', metadata: { name: 'hello', namespace: 'default', labels: {}, annotations: {} }, spec: {},
+    status: { url: 'http://hello.default.localhost', traffic } as Record<string, unknown> })
+  const tagged = route([{ tag: 'old', url: 'http://old-hello.default.localhost', percent: 0 }])
+  const none = { brokers: new Map(), ingressHosts: { internal: [], external: ['broker-ingress.localhost'] } }
+  const one = { brokers: new Map([['default/default', {}]]), ingressHosts: none.ingressHosts } as unknown as Parameters<typeof brokerUrls>[0]
+  const urls = new ServedUrlLog(log)
+  urls.update([route([])], none, 'cluster.local')
+  t.same(lines, [], 'nothing before the listeners are open')
+  urls.start({ port: 8080, internalPort: 8081 }, [route([])], none, 'cluster.local')
+  t.same(lines, ['serving hello at http://hello.default.localhost:8080'])
+  urls.update([tagged], one, 'cluster.local')
+  t.same(lines.slice(1), ['serving hello tag old at http://old-hello.default.localhost:8080', 'broker default takes events at http://broker-ingress.localhost:8080/default/default'],
+    'a tag URL that appears later (its revision became ready), and a new Broker')
+  urls.update([tagged], one, 'cluster.local')
+  t.equal(lines.length, 3, 'an update that adds nothing logs nothing')
+  urls.update([route([])], one, 'cluster.local')
+  urls.update([tagged], one, 'cluster.local')
+  t.same(lines.slice(3), ['serving hello tag old at http://old-hello.default.localhost:8080'], 'a URL that went away and came back is logged again')
+})
 
 t.test('servedUrls: route URLs and tag URLs on the listener that serves them', async (t) => {
   const route = (name: string, status: object) => ({ apiVersion: 'serving.knative.dev/v1', kind: 'Route', metadata: { name, namespace: 'ns', labels: {}, annotations: {} }, spec: {}, status: status as Record<string, unknown> })

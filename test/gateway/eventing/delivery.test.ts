@@ -39,6 +39,23 @@ t.test('format json delivers structured mode', async (t) => {
   t.equal(doc.specversion, '1.0')
 })
 
+t.test('traceparent: a new trace per event without one (distinct ids), the producer\'s own passed through', async (t) => {
+  const sub = await sink()
+  const { internalPort } = await gatewayWith(table([broker('default/default', [trigger('t1', dest(sub.url))])]))
+  const N = 300 // more than one refill of the pooled random bytes
+  for (let i = 0; i < N; i++) t.equal((await post(internalPort, '/default/default', ceHeaders(`tp${i}`))).status, 202)
+  const given = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'
+  t.equal((await post(internalPort, '/default/default', ceHeaders('given', { traceparent: given }))).status, 202)
+  await waitFor(() => sub.seen.length === N + 1, { what: 'every event delivered' })
+  const fresh = sub.seen.filter((s) => s.headers['ce-id'] !== 'given').map((s) => String(s.headers['traceparent']))
+  for (const tp of fresh) {
+    if (!/^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-01$/.test(tp)) t.fail(`not a W3C traceparent: ${tp}`)
+  }
+  t.equal(new Set(fresh.map((tp) => tp.slice(3, 35))).size, N, 'every trace id differs')
+  t.equal(new Set(fresh.map((tp) => tp.slice(36, 52))).size, N, 'every parent id differs')
+  t.equal(sub.seen.find((s) => s.headers['ce-id'] === 'given')!.headers['traceparent'], given, 'the producer\'s trace continues')
+})
+
 t.test('dead letter: knativeerrordest, knativeerrorcode, knativeerrordata (base64, 1024 cap)', async (t) => {
   const sub = await sink()
   const dls = await sink()
