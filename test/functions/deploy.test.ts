@@ -22,10 +22,11 @@ t.test('deploy, serve, deploy again: a new revision', async (t) => {
   t.equal(first.code, 0, first.stderr)
   t.match(first.stdout, /Created .*dep\.yaml: Service dep/)
   const file = path.join(s.configDir, 'dep.yaml')
-  const svc = parse(readFileSync(file, 'utf8')) as { spec: { template: { metadata: { annotations: Record<string, string> }; spec: { containers: { command: string[]; env: { name: string; value: string }[] }[] } } } }
+  const svc = parse(readFileSync(file, 'utf8')) as { spec: { template: { metadata: { annotations: Record<string, string> }; spec: { containers: { command: string[]; env: { name: string; value: string }[]; readinessProbe: unknown }[] } } } }
   t.equal(svc.spec.template.metadata.annotations['sluice.dev/source'], path.relative(s.configDir, dir))
   t.match(svc.spec.template.spec.containers[0]!.command, ['node', /control\/functions\/runtime\/node-runtime\.mjs$/])
   t.same(svc.spec.template.spec.containers[0]!.env, [{ name: 'SLUICE_FUNCTION_DIR', value: dir }])
+  t.same(svc.spec.template.spec.containers[0]!.readinessProbe, { httpGet: { path: '/health/readiness' } })
   t.ok(await eventually(async () => (await get()) === '200 Hello from dep!\n', 60_000), `first deploy serves: ${await get()}\n${s.logs().slice(-2000)}`)
   t.same(await revisions(), ['dep-00001'])
 

@@ -49,6 +49,9 @@ export function deployFunction(dirArg: string, configArg: string, now: Date = ne
   if (!isMap(container)) throw new UsageError(`${file}: spec.template.spec.containers[0] is not a mapping; fix it or remove the file`)
   container.set('command', doc.createNode(runtimeCommand(func.runtime), { flow: true }))
   setEnv(doc, container, FUNCTION_DIR_ENV, dir)
+  // the runtime's readiness endpoint (locally a process is restarted when it exits, so no liveness
+  // probe); a probe the user set is kept
+  if (!container.has('readinessProbe')) container.set('readinessProbe', doc.createNode({ httpGet: { path: '/health/readiness' } }))
   const tmp = path.join(configDir, `.${func.name}.yaml.tmp-${process.pid}`)
   writeFileSync(tmp, docs.map((d) => String(d)).join('---\n'))
   renameSync(tmp, file) // the file watcher never sees half a file
