@@ -6,14 +6,14 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { ROOT, eventually, request, startSluice } from '../fixtures/sluice.ts'
 
-t.test('config/examples/functions/greeter.yaml serves config/functions/greeter', async (t) => {
-  const s = await startSluice({ 'greeter.yaml': readFileSync(path.join(ROOT, 'config/examples/functions/greeter.yaml'), 'utf8') })
+t.test('config/examples/functions/hello-func.yaml serves config/functions/hello-func', async (t) => {
+  const s = await startSluice({ 'hello-func.yaml': readFileSync(path.join(ROOT, 'config/examples/functions/hello-func.yaml'), 'utf8') })
   t.teardown(() => s.stop())
-  const get = async (): Promise<string> => { try { const r = await request(s.port, 'greeter.default.localhost', '/?name=Ada'); return `${r.status} ${r.body}` } catch { return 'refused' } }
-  t.ok(await eventually(async () => (await get()) === '200 Hello from greeter, Ada!\n', 60_000), `${await get()}\n${s.logs().slice(-2000)}`)
+  const get = async (): Promise<string> => { try { const r = await request(s.port, 'hello-func.default.localhost', '/?name=Ada'); return `${r.status} ${r.body}` } catch { return 'refused' } }
+  t.ok(await eventually(async () => (await get()) === '200 Hello from hello-func, Ada!\n', 60_000), `${await get()}\n${s.logs().slice(-2000)}`)
 })
 
 t.test('the example project passes its own test', async (t) => {
-  const r = spawnSync(process.execPath, ['--test', 'index.test.js'], { cwd: path.join(ROOT, 'config/functions/greeter'), encoding: 'utf8' })
+  const r = spawnSync(process.execPath, ['--test', 'index.test.js'], { cwd: path.join(ROOT, 'config/functions/hello-func'), encoding: 'utf8' })
   t.equal(r.status, 0, r.stdout + r.stderr)
 })

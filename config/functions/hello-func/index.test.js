@@ -7,7 +7,7 @@ const log = { debug() {}, info() {}, warn() {}, error() {} }
 test('GET greets', () => {
   const r = handle({ method: 'GET', path: '/', headers: {}, query: { name: 'Ada' }, log }, undefined)
   assert.equal(r.statusCode, 200)
-  assert.match(r.body, /Hello from greeter, Ada!/)
+  assert.match(r.body, /Hello from hello-func, Ada!/)
 })
 
 test('POST echoes the body', () => {

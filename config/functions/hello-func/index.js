@@ -9,5 +9,5 @@ export function handle(context, body) {
   if (context.method === 'POST') {
     return { statusCode: 200, body: { received: body } }
   }
-  return { statusCode: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: `Hello from greeter${context.query.name ? `, ${context.query.name}` : ''}!\n` }
+  return { statusCode: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: `Hello from hello-func${context.query.name ? `, ${context.query.name}` : ''}!\n` }
 }
