@@ -14,7 +14,7 @@
 //
 // Plain JavaScript so it runs under any Node ≥ 22, from a checkout or an installed package.
 import http from 'node:http'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, realpathSync } from 'node:fs'
 import path from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { pathToFileURL } from 'node:url'
@@ -191,7 +191,9 @@ export async function start({ dir = functionDir(), port = Number(process.env.POR
 }
 
 // Run as a program (not imported by a test).
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+// (Node names the main module by its real path; argv[1] may go through a symlink, e.g. npm's bin links.)
+const main = process.argv[1] === undefined ? '' : pathToFileURL(existsSync(process.argv[1]) ? realpathSync(process.argv[1]) : process.argv[1]).href
+if (import.meta.url === main) {
   start().then((fn) => {
     const stop = () => fn.shutdown().then(() => process.exit(0), (err) => { process.stderr.write(`${err?.stack ?? err}\n`); process.exit(1) })
     process.once('SIGTERM', stop)

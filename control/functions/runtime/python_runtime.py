@@ -89,6 +89,20 @@ def encode(result):
     return status, headers, data
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON line a record, like the Node runtime's context.log."""
+
+    def __init__(self, name):
+        super().__init__()
+        self.name = name
+
+    def format(self, record):
+        rec = {"level": record.levelname.lower(), "time": self.formatTime(record), "function": self.name, "msg": record.getMessage()}
+        if record.exc_info:
+            rec["error"] = self.formatException(record.exc_info)
+        return json.dumps(rec)
+
+
 class State:
     shutting_down = False
 
@@ -144,9 +158,12 @@ def make_handler(main, log):
 def run():
     directory = function_dir(sys.argv[1:], os.environ, os.getcwd())
     name = os.environ.get("K_SERVICE") or os.path.basename(directory)
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
-                        format='{"level": "%(levelname)s", "function": "' + name + '", "msg": "%(message)s"}')
     log = logging.getLogger(name)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter(name))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
     main = load_main(directory)
     port = int(os.environ.get("PORT", "8080"))
     host = os.environ.get("FUNC_HOST", "127.0.0.1")
