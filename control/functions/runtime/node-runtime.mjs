@@ -70,8 +70,11 @@ function isResponseShaped(v) {
 }
 
 /** A handler's return value → status, headers, bytes. */
+const TEXT = { 'content-type': 'text/plain; charset=utf-8' }
+
 function encode(result) {
   if (result === undefined || result === null) return { status: 204, headers: {}, body: Buffer.alloc(0) }
+  if (typeof result === 'string') return { status: 200, headers: TEXT, body: Buffer.from(result) }
   let status = 200
   let headers = {}
   let body = result
@@ -90,7 +93,9 @@ function encode(result) {
 }
 
 function send(res, { status, headers, body }) {
-  res.writeHead(status, { ...headers, 'content-length': body.length })
+  res.statusCode = status
+  for (const k in headers) res.setHeader(k, headers[k])
+  res.setHeader('content-length', body.length)
   res.end(body)
 }
 
@@ -105,37 +110,56 @@ export async function start({ dir = functionDir(), port = Number(process.env.POR
   if (typeof mod.init === 'function') await mod.init()
   let shuttingDown = false
 
+  const EMPTY = Buffer.alloc(0)
+  const fail = (res, err) => {
+    log.error('handler failed', { error: err?.stack ?? String(err) })
+    const status = Number.isInteger(err?.statusCode) && err.statusCode >= 400 ? err.statusCode : 500
+    send(res, encode({ statusCode: status, body: status === 500 ? 'Internal Server Error' : String(err.message) }))
+  }
+  // A synchronous handler's answer is sent without a promise in between (the common case is cheap).
+  const run = (req, res, target, raw) => {
+    let out
+    try {
+      out = invoke(req, target, raw)
+    } catch (err) {
+      return fail(res, err)
+    }
+    if (out instanceof Promise) out.then((o) => send(res, o), (err) => fail(res, err))
+    else send(res, out)
+  }
+
   const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://function')
-    if (url.pathname === '/health/liveness') return send(res, encode({ statusCode: 200, body: 'OK' }))
-    if (url.pathname === '/health/readiness') {
+    const target = req.url ?? '/'
+    if (target === '/health/liveness') return send(res, encode({ statusCode: 200, body: 'OK' }))
+    if (target === '/health/readiness') {
       return send(res, encode(shuttingDown ? { statusCode: 503, body: 'shutting down' } : { statusCode: 200, body: 'OK' }))
+    }
+    // no body (a GET): no buffering, the handler runs at once
+    if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) {
+      req.resume()
+      return void run(req, res, target, EMPTY)
     }
     const chunks = []
     let size = 0
-    let tooBig = false
     req.on('data', (c) => {
       size += c.length
-      if (size > MAX_BODY) { tooBig = true; return }
-      chunks.push(c)
+      if (size <= MAX_BODY) chunks.push(c)
     })
     req.on('end', () => {
-      if (tooBig) return send(res, encode({ statusCode: 413, body: `request body over ${MAX_BODY} bytes` }))
-      invoke(req, url, Buffer.concat(chunks)).then((out) => send(res, out), (err) => {
-        log.error('handler failed', { error: err?.stack ?? String(err) })
-        const status = Number.isInteger(err?.statusCode) && err.statusCode >= 400 ? err.statusCode : 500
-        send(res, encode({ statusCode: status, body: status === 500 ? 'Internal Server Error' : String(err.message) }))
-      })
+      if (size > MAX_BODY) return send(res, encode({ statusCode: 413, body: `request body over ${MAX_BODY} bytes` }))
+      run(req, res, target, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks))
     })
   })
 
-  async function invoke(req, url, raw) {
+  /** The encoded answer, or a promise of it when the handler is async or the request is an event. */
+  function invoke(req, target, raw) {
     const headers = req.headers
+    const q = target.indexOf('?')
     const context = {
       method: req.method,
       headers,
-      query: Object.fromEntries(url.searchParams),
-      path: url.pathname,
+      query: q === -1 ? {} : Object.fromEntries(new URLSearchParams(target.slice(q + 1))),
+      path: q === -1 ? target : target.slice(0, q),
       httpVersion: req.httpVersion,
       log,
       body: undefined,
@@ -143,8 +167,10 @@ export async function start({ dir = functionDir(), port = Number(process.env.POR
       cloudevent: undefined,
     }
     let event
-    const message = { headers, body: raw.length === 0 ? undefined : raw.toString('utf8') }
-    if (HTTP.isEvent(message)) {
+    // a cheap look at the headers first: plain HTTP requests never pay for the CloudEvents binding
+    const carriesEvent = headers['ce-specversion'] !== undefined || (headers['content-type'] ?? '').startsWith('application/cloudevents')
+    const message = carriesEvent ? { headers, body: raw.length === 0 ? undefined : raw.toString('utf8') } : undefined
+    if (message !== undefined && HTTP.isEvent(message)) {
       try {
         event = HTTP.toEvent(message)
       } catch (err) {
@@ -152,21 +178,26 @@ export async function start({ dir = functionDir(), port = Number(process.env.POR
       }
       context.cloudevent = event
       context.body = event.data
-      const result = await handle(context, event)
-      if (isCloudEventShaped(result)) {
-        const reply = result instanceof CloudEvent ? result : new CloudEvent({ id: randomUUID(), ...result })
-        const out = HTTP.binary(reply)
-        const body = out.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(out.body) ? out.body : Buffer.from(typeof out.body === 'string' ? out.body : JSON.stringify(out.body))
-        return { status: 200, headers: Object.fromEntries(Object.entries(out.headers).map(([k, v]) => [k.toLowerCase(), String(v)])), body }
-      }
-      return result === undefined ? { status: 202, headers: {}, body: Buffer.alloc(0) } : encode(result)
+      return invokeEvent(context, event)
     }
     try {
       context.body = parseBody(raw, headers['content-type'])
     } catch (err) {
       return encode({ statusCode: 400, body: `request body is not valid ${headers['content-type']}: ${err.message}` })
     }
-    return encode(await handle(context, context.body))
+    const result = handle(context, context.body)
+    return typeof result?.then === 'function' ? Promise.resolve(result).then(encode) : encode(result)
+  }
+
+  async function invokeEvent(context, event) {
+    const result = await handle(context, event)
+    if (isCloudEventShaped(result)) {
+      const reply = result instanceof CloudEvent ? result : new CloudEvent({ id: randomUUID(), ...result })
+      const out = HTTP.binary(reply)
+      const body = out.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(out.body) ? out.body : Buffer.from(typeof out.body === 'string' ? out.body : JSON.stringify(out.body))
+      return { status: 200, headers: Object.fromEntries(Object.entries(out.headers).map(([k, v]) => [k.toLowerCase(), String(v)])), body }
+    }
+    return result === undefined ? { status: 202, headers: {}, body: Buffer.alloc(0) } : encode(result)
   }
 
   await new Promise((resolve, reject) => {
