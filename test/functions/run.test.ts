@@ -1,5 +1,6 @@
 // `sluice func run DIR`: serves the function, prints the URL, and reloads when a file is saved.
 import t from 'tap'
+import { spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { BIN, eventually } from '../fixtures/sluice.ts'
@@ -26,4 +27,18 @@ t.test('func run serves and reloads on save', async (t) => {
 
   proc.child.kill('SIGTERM')
   t.same(await proc.exited, { code: 0, signal: null }, 'SIGTERM stops the runtime and func run')
+})
+
+t.test('func run: a python function reloads too', { skip: spawnSync('python3', ['--version']).status !== 0 && 'python3 is not installed' }, async (t) => {
+  const dir = await createProject('python', 'http', 'pylive')
+  const proc = start(process.execPath, [BIN, 'func', 'run', dir, '--port', '0'])
+  t.teardown(() => { proc.child.kill('SIGKILL') })
+  t.ok(await eventually(() => /at http:\/\/127\.0\.0\.1:\d+\//.test(proc.output())), proc.output())
+  const port = Number(/at http:\/\/127\.0\.0\.1:(\d+)\//.exec(proc.output())![1])
+  t.ok(await eventually(async () => (await trySend(port, '/')).body === 'Hello from pylive!\n'), proc.output())
+  const file = path.join(dir, 'func.py')
+  writeFileSync(file, readFileSync(file, 'utf8').replace('"Hello from', '"Howdy from'))
+  t.ok(await eventually(async () => (await trySend(port, '/')).body === 'Howdy from pylive!\n'), proc.output())
+  proc.child.kill('SIGTERM')
+  t.same(await proc.exited, { code: 0, signal: null })
 })
