@@ -59,14 +59,3 @@ t.test('deploy refusals', async (t) => {
   const notFn = await runSluice(['func', 'deploy', path.dirname(dir), '--config', dir])
   t.match(notFn.stderr, /is not a function: it has no func\.yaml; create one with `sluice func create/)
 })
-
-t.test('a python function deployed and served', { skip: spawnSync('python3', ['--version']).status !== 0 && 'python3 is not installed' }, async (t) => {
-  const s = await startSluice({})
-  t.teardown(() => s.stop())
-  const dir = await createProject('python', 'http', 'pydep')
-  const r = await runSluice(['func', 'deploy', dir, '--config', s.configDir])
-  t.equal(r.code, 0, r.stderr)
-  t.match(readFileSync(path.join(s.configDir, 'pydep.yaml'), 'utf8'), /command: \[ python3, .*python_runtime\.py \]/)
-  const get = async (): Promise<string> => { try { const x = await request(s.port, 'pydep.default.localhost', '/?name=Ada'); return `${x.status} ${x.body}` } catch { return 'refused' } }
-  t.ok(await eventually(async () => (await get()) === '200 Hello from pydep, Ada!\n', 60_000), `${await get()}\n${s.logs().slice(-2000)}`)
-})
