@@ -28,6 +28,7 @@ COPY control ./control
 # The example, so that the image can be tried without a mount (`serve --config config/examples`);
 # its commands name config/examples/app/… relative to the working directory, /app.
 COPY config/examples ./config/examples
+COPY config/functions ./config/functions
 # The default --state directory, writable without a volume (`docker run`); the Deployment mounts an
 # emptyDir over it, since its root filesystem is read-only.
 RUN mkdir -p /var/lib/sluice && chown 65532:65532 /var/lib/sluice

@@ -7,6 +7,7 @@ import { serve } from '../control/serve.ts'
 import { validate } from '../control/validate-command.ts'
 import { parseGoDuration } from '../lib/duration.ts'
 import { KN_COMMANDS, KN_HELP, KN_HELP_DETAIL, UsageError, runKnCommand } from './cli/kn-commands.ts'
+import { FUNC_HELP, FUNC_HELP_DETAIL, runFuncCommand } from './cli/func/func-command.ts'
 import { SLUICE_INGRESS_CLASS } from '../control/sources/kubernetes/kubernetes-source.ts'
 import { createLogger, logFormat, parseLogFormat, type Logger } from '../gateway/log.ts'
 
@@ -19,7 +20,7 @@ Usage:
                [--admin-port 9090] [--admin-host 127.0.0.1] [--admin-allowed-host NAME]...
                [--admin-metrics-public]
   sluice validate DIR
-${KN_HELP}  sluice --help | --version
+${KN_HELP}${FUNC_HELP}  sluice --help | --version
 
 serve      Route traffic for the Knative resources in DIR, reloading on every change.
            --kubernetes: be the cluster's Knative ingress (KIngress of --ingress-class, default
@@ -42,7 +43,7 @@ serve      Route traffic for the Knative resources in DIR, reloading on every ch
            SLUICE_LOG_FORMAT logfmt|json (default logfmt; json: one pino-style record a line).
 validate   Check DIR: prints every error as file:line:column field.path: message and exits 1,
            or a summary of services, routes and hosts and exits 0.
-${KN_HELP_DETAIL}`
+${KN_HELP_DETAIL}${FUNC_HELP_DETAIL}`
 
 function version(): string {
   // bin/ in a checkout, dist/bin/ in an installed package: the nearest package.json above is ours.
@@ -119,9 +120,9 @@ function warningsToLog(log: Logger): void {
 }
 
 async function main(argv: string[]): Promise<void> {
-  if (argv[0] !== undefined && KN_COMMANDS.has(argv[0])) {
+  if (argv[0] !== undefined && (KN_COMMANDS.has(argv[0]) || argv[0] === 'func')) {
     try {
-      process.exitCode = await runKnCommand(argv)
+      process.exitCode = argv[0] === 'func' ? await runFuncCommand(argv.slice(1)) : await runKnCommand(argv)
     } catch (err) {
       if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) usage((err as Error).message)
       throw err

@@ -1,0 +1,71 @@
+// `sluice func deploy DIR --config CONFIGDIR`: writes or updates CONFIGDIR/<name>.yaml, a Knative
+// Service for the function. Every deploy changes the revision template (annotation
+// sluice.dev/deployed-at), so a running `sluice serve --config CONFIGDIR` rolls out a new revision;
+// everything else in the file (traffic, tags, env, other documents) is kept as the user left it.
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { Document, isMap, isSeq, parseAllDocuments, type YAMLMap, type YAMLSeq } from 'yaml'
+import { UsageError } from '../kn-commands.ts'
+import { readFuncYaml, runtimeCommand } from './project.ts'
+
+export const SOURCE_ANNOTATION = 'sluice.dev/source'
+export const DEPLOYED_AT_ANNOTATION = 'sluice.dev/deployed-at'
+/** Where the runtime finds the function before a build snapshot exists (see node-runtime.mjs). */
+export const FUNCTION_DIR_ENV = 'SLUICE_FUNCTION_DIR'
+
+export interface DeployResult { name: string; file: string; created: boolean }
+
+export function deployFunction(dirArg: string, configArg: string, now: Date = new Date()): DeployResult {
+  const dir = path.resolve(dirArg)
+  const func = readFuncYaml(dir)
+  const configDir = path.resolve(configArg)
+  mkdirSync(configDir, { recursive: true })
+  const file = path.join(configDir, `${func.name}.yaml`)
+  const created = !existsSync(file)
+  const docs: Document[] = created ? [] : [parseAllDocuments(readFileSync(file, 'utf8'))].flat() as Document[]
+  for (const d of docs) {
+    if (!(d instanceof Document)) throw new UsageError(`${file}: not a YAML stream sluice func deploy can update; fix it or remove it`)
+    if (d.errors.length > 0) throw new UsageError(`${file}: ${d.errors[0]!.message}; fix the file or remove it to deploy anew`)
+  }
+  let doc = docs.find((d) => d.get('kind') === 'Service' && d.getIn(['metadata', 'name']) === func.name)
+  if (doc === undefined) {
+    doc = new Document({ apiVersion: 'serving.knative.dev/v1', kind: 'Service', metadata: { name: func.name }, spec: { template: { metadata: { annotations: {} }, spec: { containers: [{}] } } } })
+    doc.commentBefore = ` Written by \`sluice func deploy\` for the function in ${path.relative(configDir, dir) || '.'} (${func.runtime}).\n` +
+      ` Deploying again updates the template (a new revision) and keeps the rest of this file: add\n traffic, tags or env here. The command runs Sluice's function runtime on the function folder:\n` +
+      ` its snapshot (${SOURCE_ANNOTATION}) once built, until then the folder in ${FUNCTION_DIR_ENV}.`
+    docs.push(doc)
+  }
+  const source = path.relative(configDir, dir) || '.'
+  const tpl = ['spec', 'template']
+  const previous = doc.getIn([...tpl, 'metadata', 'annotations', DEPLOYED_AT_ANNOTATION])
+  let stamp = now.toISOString()
+  if (stamp === previous) stamp = new Date(now.getTime() + 1).toISOString() // two deploys in one millisecond still differ
+  doc.setIn([...tpl, 'metadata', 'annotations', SOURCE_ANNOTATION], source.startsWith('.') ? source : `./${source}`)
+  doc.setIn([...tpl, 'metadata', 'annotations', DEPLOYED_AT_ANNOTATION], stamp)
+  if (!isSeq(doc.getIn([...tpl, 'spec', 'containers'])) || (doc.getIn([...tpl, 'spec', 'containers']) as YAMLSeq).items.length === 0) {
+    doc.setIn([...tpl, 'spec', 'containers'], doc.createNode([{}]))
+  }
+  const container = (doc.getIn([...tpl, 'spec', 'containers']) as YAMLSeq).items[0]
+  if (!isMap(container)) throw new UsageError(`${file}: spec.template.spec.containers[0] is not a mapping; fix it or remove the file`)
+  container.set('command', doc.createNode(runtimeCommand(func.runtime), { flow: true }))
+  setEnv(doc, container, FUNCTION_DIR_ENV, dir)
+  // the runtime's readiness endpoint (locally a process is restarted when it exits, so no liveness
+  // probe); a probe the user set is kept
+  if (!container.has('readinessProbe')) container.set('readinessProbe', doc.createNode({ httpGet: { path: '/health/readiness' } }))
+  const tmp = path.join(configDir, `.${func.name}.yaml.tmp-${process.pid}`)
+  writeFileSync(tmp, docs.map((d) => String(d)).join('---\n'))
+  renameSync(tmp, file) // the file watcher never sees half a file
+  return { name: func.name, file, created }
+}
+
+function setEnv(doc: Document, container: YAMLMap, name: string, value: string): void {
+  let env = container.get('env')
+  if (!isSeq(env)) {
+    env = doc.createNode([])
+    container.set('env', env)
+  }
+  const seq = env as YAMLSeq
+  const entry = seq.items.find((e) => isMap(e) && e.get('name') === name)
+  if (isMap(entry)) entry.set('value', value)
+  else seq.items.push(doc.createNode({ name, value }))
+}
