@@ -11,7 +11,8 @@ export interface StoredRevision {
   template: RevisionTemplate
   createdAt: string
   /** sluice.dev/source: the folder resolved when the revision was created, and its snapshot once built */
-  source?: { dir: string; snapshot?: string }
+  /** `command`: the template names its own command (the source need not say how to start) */
+  source?: { dir: string; snapshot?: string; command?: boolean }
 }
 
 export interface ConfigurationState {

@@ -35,6 +35,8 @@ export interface Snapshot {
   readonly dir: string
   readonly builder: BuildPlan['builder']
   readonly start: readonly string[]
+  /** why `start` is empty (the source does not say how to start) */
+  readonly startProblem?: string
   readonly env: Readonly<Record<string, string>>
   readonly durationMs: number
 }
@@ -52,6 +54,8 @@ export interface BuildsOptions {
 interface Entry {
   view: BuildView
   source: string
+  /** the revision's template names its command, so the source need not say how to start */
+  ownCommand: boolean
 }
 
 export class Builds {
@@ -90,7 +94,7 @@ export class Builds {
         keep.add(key)
         let entry = this.#entries.get(key)
         if (entry === undefined) {
-          entry = this.#start(key, r.source.dir, r.source.snapshot)
+          entry = this.#start(key, r.source.dir, r.source.snapshot, r.source.command === true)
           if (entry.view.status !== 'Unknown') settled = true
         }
         const digest = entry.view.snapshot?.digest
@@ -118,18 +122,18 @@ export class Builds {
     return out
   }
 
-  #start(key: string, source: string, recorded: string | undefined): Entry {
+  #start(key: string, source: string, recorded: string | undefined, ownCommand: boolean): Entry {
     if (recorded !== undefined) {
       // Built before (maybe by an earlier process): run that snapshot, never the source as it is now.
       const snap = readMeta(join(snapshotsDir(this.#opts.stateDir), recorded))
       const view: BuildView = snap !== undefined
         ? succeeded(snap, false)
         : { status: 'False', reason: 'SnapshotMissing', message: `snapshot ${recorded} of this revision is gone from ${snapshotsDir(this.#opts.stateDir)}; it cannot run again. Change the template (e.g. an annotation) to build a new revision` }
-      const entry = { view, source }
+      const entry = { view, source, ownCommand }
       this.#entries.set(key, entry)
       return entry
     }
-    const entry: Entry = { view: { status: 'Unknown', reason: 'Building', message: `waiting to build ${source}` }, source }
+    const entry: Entry = { view: { status: 'Unknown', reason: 'Building', message: `waiting to build ${source}` }, source, ownCommand }
     this.#entries.set(key, entry)
     void this.#build(key, entry)
     return entry
@@ -164,6 +168,7 @@ export class Builds {
         this.#building.set(copied.digest, p)
         try { snap = await p } finally { this.#building.delete(copied.digest) }
       }
+      if (snap.start.length === 0 && !entry.ownCommand) throw new BuildError(snap.startProblem ?? 'the source does not say how to start; add a command to the template')
       entry.view = succeeded(snap, true, Math.round(performance.now() - startedAt))
       line('stdout', `build succeeded: ${entry.view.message}`)
       this.#opts.log.info('build succeeded', { revision: key, digest: snap.digest, builder: snap.builder, ms: Math.round(performance.now() - startedAt) })
@@ -201,7 +206,7 @@ export class Builds {
         await this.#run(step, dir, deadline, line)
         if (cache !== undefined && cached !== undefined && steps === plan.steps && i === cache.steps - 1) await storeCache(dir, cache.dir, cached, line)
       }
-      const snap: Snapshot = { digest, dir, builder: plan.builder, start: plan.start, env: plan.env, durationMs: Math.round(performance.now() - startedAt) }
+      const snap: Snapshot = { digest, dir, builder: plan.builder, start: plan.start, ...(plan.startProblem !== undefined ? { startProblem: plan.startProblem } : {}), env: plan.env, durationMs: Math.round(performance.now() - startedAt) }
       await writeFile(join(dir, META_FILE), JSON.stringify(snap, null, 2) + '\n')
       return snap
     } catch (err) {

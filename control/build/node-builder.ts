@@ -33,12 +33,20 @@ export function nodePlan(dir: string, procfileCommand: string | undefined): Buil
   } else {
     steps.push(npm(lockfile !== undefined ? ['ci', '--omit=dev'] : ['install', '--omit=dev']))
   }
-  const start = startCommand(dir, pkg, scripts, procfileCommand)
+  let start: string[] = []
+  let startProblem: string | undefined
+  try {
+    start = startCommand(dir, pkg, scripts, procfileCommand)
+  } catch (err) {
+    // only a problem when the revision names no command of its own (build-queue.ts decides)
+    if (!(err instanceof BuildError)) throw err
+    startProblem = err.message
+  }
   const typescript = existsSync(join(dir, 'tsconfig.json')) || start.some((a) => /\.m?ts$/.test(a))
   // `npm start` and a Procfile line find `node` on PATH: make it this Node (24, which runs .ts)
-  const viaPath = start[0] !== process.execPath
+  const viaPath = start.length === 0 || start[0] !== process.execPath
   const env: Record<string, string> = viaPath ? { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? '/usr/bin:/bin'}` } : {}
-  const plan: BuildPlan = { builder: typescript ? 'typescript' : 'node', steps, start, env }
+  const plan: BuildPlan = { builder: typescript ? 'typescript' : 'node', steps, start, env, ...(startProblem !== undefined ? { startProblem } : {}) }
   if (lockfile === undefined || hasBuild) return plan
   // keyed by the lockfile and the Node major: node_modules built by one major may not load in another
   const key = createHash('sha256').update(readFileSync(join(dir, lockfile))).update(`\0node${process.versions.node.split('.')[0]}\0omit=dev`).digest('hex').slice(0, 32)

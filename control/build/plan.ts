@@ -13,8 +13,10 @@ export interface BuildPlan {
   /** the buildpack-style builder that matched */
   readonly builder: 'node' | 'typescript' | 'python' | 'procfile'
   readonly steps: readonly BuildStep[]
-  /** how an instance starts, absolute where it names the snapshot */
+  /** how an instance starts, absolute where it names the snapshot; empty when the source does not say */
   readonly start: readonly string[]
+  /** why `start` is empty: the build fails with it unless the revision names its own command */
+  readonly startProblem?: string
   /** environment an instance gets on top of the gateway's (a venv's PATH, PYTHONUNBUFFERED) */
   readonly env: Readonly<Record<string, string>>
   /**

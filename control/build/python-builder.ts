@@ -3,7 +3,7 @@
 // or main.py / app.py.
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { BuildError, type BuildPlan, type BuildStep } from './plan.ts'
+import { type BuildPlan, type BuildStep } from './plan.ts'
 
 const PIP_FLAGS = ['--no-input', '--disable-pip-version-check']
 
@@ -30,14 +30,10 @@ export function pythonPlan(dir: string, procfileCommand: string | undefined): Bu
     env.PATH = `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`
   }
   const python = venv ? join(bin, 'python3') : 'python3'
-  let start: string[]
-  if (procfileCommand !== undefined) start = ['/bin/sh', '-c', procfileCommand]
-  else {
-    const entry = ['main.py', 'app.py'].find((f) => existsSync(join(dir, f)))
-    if (entry === undefined) throw new BuildError('a Python source needs a Procfile with a web: line, or main.py or app.py to start')
-    start = [python, join(dir, entry)]
-  }
-  return { builder: 'python', steps, start, env }
+  if (procfileCommand !== undefined) return { builder: 'python', steps, start: ['/bin/sh', '-c', procfileCommand], env }
+  const entry = ['main.py', 'app.py'].find((f) => existsSync(join(dir, f)))
+  if (entry === undefined) return { builder: 'python', steps, start: [], startProblem: 'a Python source needs a Procfile with a web: line, or main.py or app.py to start (or a command in the template)', env }
+  return { builder: 'python', steps, start: [python, join(dir, entry)], env }
 }
 
 function hasEntries(text: string): boolean {

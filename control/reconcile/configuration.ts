@@ -6,7 +6,7 @@ import type { Settings } from '../settings/types.ts'
 import type { ConfigurationState, StoredRevision } from '../state.ts'
 import { dirname, resolve } from 'node:path'
 import { CONFIGURATION_GENERATION_LABEL, SERVICE_LABEL, SOURCE_ANNOTATION, UPSTREAM_ANNOTATION, hashOf, revisionNameFor } from './names.ts'
-import { makeRevision, withRevisionStatus, type Readiness } from './revision.ts'
+import { makeRevision, servingContainer, withRevisionStatus, type Readiness } from './revision.ts'
 import { condition } from './status.ts'
 
 /** Revisions kept per configuration beyond those still in use (Knative's min-non-active-revisions). */
@@ -69,7 +69,10 @@ export function reconcileConfiguration(cfg: Configuration, prev: ConfigurationSt
       const created: StoredRevision = { name: wanted, generation, templateHash: hash, template: structuredClone(template), createdAt: ctx.now }
       // The folder is fixed when the revision is created; its snapshot is recorded once built (control/build).
       const source = template.metadata?.annotations?.[SOURCE_ANNOTATION]
-      if (source !== undefined && ctx.declaredIn !== undefined && template.metadata?.annotations?.[UPSTREAM_ANNOTATION] === undefined) created.source = { dir: resolve(dirname(ctx.declaredIn), source) }
+      if (source !== undefined && ctx.declaredIn !== undefined && template.metadata?.annotations?.[UPSTREAM_ANNOTATION] === undefined) {
+        const ownCommand = (servingContainer(template.spec ?? {})?.command?.length ?? 0) > 0
+        created.source = { dir: resolve(dirname(ctx.declaredIn), source), ...(ownCommand ? { command: true } : {}) }
+      }
       stored.push(created)
       current = wanted
     }
