@@ -66,7 +66,8 @@ t.test('leader only, once per change, bounded, conflicts retried, rejected objec
   gate.release()
   await waitFor(() => api.statusWrites.length >= N + 1, { what: () => `every object written; ${api.statusWrites.length} so far` })
   t.equal(gate.maxHeld, 4, 'never more than maxInFlight writes at once; the others waited their turn')
-  await waitFor(() => writer.writes.conflict === 1 && api.get('eventing.knative.dev/v1', 'Broker', NS, 'b3')?.['status'] !== undefined, { what: 'the conflict was retried' })
+  // the server stores a status before its answer reaches the writer: wait for the count too
+  await waitFor(() => writer.writes.conflict === 1 && writer.writes.ok >= N + 1 && api.get('eventing.knative.dev/v1', 'Broker', NS, 'b3')?.['status'] !== undefined, { what: () => `the conflict was retried; ${JSON.stringify(writer.writes)}` })
   t.equal(writer.writes.ok, N + 1)
   const bad = api.get('eventing.knative.dev/v1', 'Trigger', NS, 'bad')!
   t.match(bad['status'], { observedGeneration: 1, conditions: [{ type: 'Ready', status: 'False', reason: 'InvalidSpec', message: 'spec.subscriber: missing field' }] })
