@@ -56,7 +56,7 @@ export class ScalingLoop {
   #revisions = new Map<string, RuntimeRevision>()
   /** instances restarted because outlier detection ejected them repeatedly */
   #restarts = 0
-  readonly #coldStart: Histogram<'namespace' | 'revision'>
+  readonly #coldStart: Histogram<'namespace' | 'service' | 'configuration' | 'revision'>
   readonly #decisions: ScaleDecisions
 
   constructor(opts: ScalingLoopOptions) {
@@ -75,7 +75,7 @@ export class ScalingLoop {
     this.#coldStart = new Histogram({
       name: 'sluice_cold_start_duration_seconds',
       help: 'Time from a request reaching a revision with no ready instance to its first ready instance.',
-      labelNames: ['namespace', 'revision'],
+      labelNames: ['namespace', 'service', 'configuration', 'revision'],
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
       registers: [opts.registry],
     })
@@ -202,7 +202,7 @@ export class ScalingLoop {
     if (since !== undefined && ready.length > 0) {
       this.#coldSince.delete(key)
       const rev = this.#revisions.get(key)
-      this.#coldStart.observe({ namespace: rev?.namespace ?? '', revision: rev?.name ?? key }, (performance.now() - since) / 1000)
+      this.#coldStart.observe({ namespace: rev?.namespace ?? '', service: rev?.service ?? '', configuration: rev?.configuration ?? '', revision: rev?.name ?? key }, (performance.now() - since) / 1000)
     }
     this.#statusMaybeChanged(key)
   }
@@ -243,12 +243,12 @@ export class ScalingLoop {
     const self = this
     const perRevision = (name: string, help: string, value: (key: string) => number | undefined): void => {
       new Gauge({
-        name, help, labelNames: ['namespace', 'revision'], registers: [registry],
+        name, help, labelNames: ['namespace', 'service', 'configuration', 'revision'], registers: [registry],
         collect() {
           this.reset()
           for (const [key, rev] of self.#revisions) {
             const v = value(key)
-            if (v !== undefined) this.set({ namespace: rev.namespace, revision: rev.name }, v)
+            if (v !== undefined) this.set({ namespace: rev.namespace, service: rev.service, configuration: rev.configuration, revision: rev.name }, v)
           }
         },
       })
