@@ -77,17 +77,28 @@ const objectKey = (o: KObject): string => `${o.kind}\0${o.metadata.namespace}\0$
  */
 export function keepObjectTransitionTimes<T extends KObject>(objects: readonly T[], previous: readonly KObject[] | undefined): T[] {
   if (previous === undefined || previous.length === 0) return [...objects]
-  const before = new Map<string, readonly Condition[]>()
-  for (const o of previous) {
-    const conds = o.status?.conditions as Condition[] | undefined
-    if (conds !== undefined && conds.length > 0) before.set(objectKey(o), conds)
-  }
+  const before = conditionsByKey(previous)
   return objects.map((o) => {
     const conds = o.status?.conditions as Condition[] | undefined
     if (conds === undefined) return o
     const kept = keepTransitionTimes(conds, before.get(objectKey(o)))
     return kept === conds ? o : { ...o, status: { ...o.status, conditions: kept } }
   })
+}
+
+/** Each pass asks about the same previous output several times (reconcile, then event sources): index it once. */
+const indexed = new WeakMap<readonly KObject[], Map<string, readonly Condition[]>>()
+
+function conditionsByKey(previous: readonly KObject[]): Map<string, readonly Condition[]> {
+  let before = indexed.get(previous)
+  if (before !== undefined) return before
+  before = new Map()
+  for (const o of previous) {
+    const conds = o.status?.conditions as Condition[] | undefined
+    if (conds !== undefined && conds.length > 0) before.set(objectKey(o), conds)
+  }
+  indexed.set(previous, before)
+  return before
 }
 
 /** A copy of `c` under another type: how a parent mirrors a child's Ready (Service ← Route, Route ← Ingress). */
