@@ -47,9 +47,11 @@ t.test('scale from zero: contract env, aggressive probing, ready on the first pa
   t.equal(status.ready, 1)
   t.equal(status.everReady, true)
   t.ok(status.firstReadyMs !== undefined && status.firstReadyMs >= 800, `not ready before the app was (spawn→ready ${status.firstReadyMs}ms)`)
-  // Same machine, same clock: the app stamps a probe as it arrives, the runtime marks ready after the answer.
-  const passedBeforeReady = probes.filter((p) => p.at >= okAt && p.at <= inst!.readyAt!)
-  t.equal(passedBeforeReady.length, 1, 'ready on the first passing probe')
+  // Same machine, same clock (whole milliseconds): the app stamps a probe as it arrives, the
+  // runtime marks ready after the answer. A second passing probe strictly before readiness would
+  // mean the first did not make it ready; the passing one itself may share readiness's millisecond.
+  const passedBeforeReady = probes.filter((p) => p.at >= okAt && p.at < inst!.readyAt!)
+  t.ok(passedBeforeReady.length <= 1, `ready on the first passing probe (${passedBeforeReady.length} passing probes before readiness)`)
   const gaps = before.slice(1).map((p, i) => p.at - before[i]!.at).sort((a, b) => a - b)
   t.comment(`spawn→ready ${status.firstReadyMs}ms, probe gaps median ${gaps[Math.floor(gaps.length / 2)]}ms, ` +
     `ready ${inst!.readyAt! - okAt}ms after the app turned healthy`)
