@@ -41,9 +41,14 @@ t.test('a 502-answering instance is ejected after the annotation\'s streak; the 
   })
   t.teardown(() => s.stop())
   const host = 'flaky.default.localhost'
-  await waitFor(async () => (await request(s.port, host)).status === 200, { what: 'the route serves' })
-  const ejections = async () => metric((await s.admin('/metrics')).body, 'sluice_outlier_ejections_total', { revision: 'flaky-00001' }) ?? 0
+  // 502s count from the first request on: round robin may reach the bad instance while this waits.
   let errors = 0
+  await waitFor(async () => {
+    const status = (await request(s.port, host)).status
+    if (status === 502) errors++
+    return status === 200
+  }, { what: 'the route serves' })
+  const ejections = async () => metric((await s.admin('/metrics')).body, 'sluice_outlier_ejections_total', { revision: 'flaky-00001' }) ?? 0
   for (let i = 0; i < 200 && (await ejections()) === 0; i++) if ((await request(s.port, host)).status === 502) errors++
   t.equal(await ejections(), 1, 'ejected')
   t.equal(errors, 2, 'after two 502s: the annotation (2) wins over config-sluice (4)')
