@@ -1,6 +1,7 @@
 // The function runtimes as processes: health endpoints, HTTP bodies by content type, CloudEvents in
 // and a CloudEvent reply in binary mode, errors, and a graceful SIGTERM.
 import t from 'tap'
+import net from 'node:net'
 import type { Test } from 'tap'
 import { spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
@@ -71,13 +72,19 @@ t.test('node: SIGTERM lets the request in flight finish, then exits 0', async (t
   writeFileSync(path.join(dir, 'index.js'), [
     'export async function handle(context) {',
     '  context.log.info("slow started")',
-    '  await new Promise((r) => setTimeout(r, 300))',
+    // held until the test releases it, after SIGTERM: the request is in flight when the signal comes
+    '  const { existsSync } = await import("node:fs")',
+    `  while (!existsSync(${JSON.stringify(path.join(dir, 'release'))})) await new Promise((r) => setTimeout(r, 10))`,
     '  return "done"',
     '}', ''].join('\n'))
   const { port, proc } = await serve(t, process.execPath, [NODE_RUNTIME, dir], dir)
   const inFlight = send(port, '/')
   t.ok(await eventually(() => proc.output().includes('slow started')))
   proc.child.kill('SIGTERM')
+  // the signal has arrived once the listener is closed (new connections are refused)
+  const refused = (): Promise<boolean> => new Promise((r) => { const c = net.connect(port, '127.0.0.1'); c.once('connect', () => { c.destroy(); r(false) }); c.once('error', () => r(true)) })
+  t.ok(await eventually(refused), 'SIGTERM closed the listener')
+  writeFileSync(path.join(dir, 'release'), '')
   t.match(await inFlight, { status: 200, body: 'done' })
   t.same(await proc.exited, { code: 0, signal: null })
 })
