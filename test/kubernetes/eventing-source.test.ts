@@ -101,6 +101,8 @@ t.test('Knative Eventing not installed: empty kinds, synced, rarely listed again
   // The CRDs go away while watched: the kind empties again.
   api.uninstall('eventing.knative.dev')
   await waitFor(() => names(loads.at(-1), 'brokers').length === 0, { what: 'the Broker is gone with its CRD' })
+  // The DELETED events arrive before the re-list answers 404: wait for the kind to read as absent.
+  await waitFor(() => s.stats().find((x) => x.resource === 'brokers')?.installed === false, { what: 'brokers read as not installed' })
   t.match(s.stats().find((x) => x.resource === 'brokers'), { installed: false })
   const lists = api.requestsFor({ verb: 'list', resource: 'pingsources' }).length
   t.ok(lists < 200, `the absent kind is listed at its slow pace, not in a tight loop (${lists} lists)`)
