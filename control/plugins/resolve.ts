@@ -3,8 +3,8 @@
 // (names of Plugin objects in the same namespace), and `plugins` in config-sluice for every route.
 // config-sluice's extauthz-* keys (Kourier's) add a synthetic global ext-authz plugin, built per
 // owner because its context_extensions carry the owner's labels.
-// Every problem is a ConfigError at the field that causes it, so a bad plugin config keeps the
-// last good table like any other error.
+// Every problem is a ConfigError at the field that causes it, so a bad plugin config in a file keeps
+// the last good table like any other error; a bad cluster Plugin is quarantined (quarantine.ts).
 import path from 'node:path'
 import type { ConfigError, KObject, ResourceSet, SourceRef } from '../resources/types.ts'
 import type { Plugin } from '../../plugins/api.ts'
@@ -12,6 +12,8 @@ import { isModulePath, type PluginRegistry } from './registry.ts'
 import { pathText, resolveSecretRefs } from './secret-refs.ts'
 import { readSettings } from '../settings/read-settings.ts'
 import { extAuthzPluginConfig, type ExtAuthzKeys } from '../settings/extauthz-keys.ts'
+import { clusterSource } from '../sources/kubernetes/cluster-objects.ts'
+import { isClusterSource, notReadyPlugin, type Quarantined, type QuarantineView } from './quarantine.ts'
 
 export const PLUGINS_ANNOTATION = 'sluice.dev/plugins'
 
@@ -32,7 +34,14 @@ export interface ResolvedPlugin {
 }
 
 export interface PluginResolution {
+  /** problems that refuse the load (a file's, or any without a quarantine) */
   readonly errors: ConfigError[]
+  /** cluster KIngresses that use a quarantined Plugin, at the field naming it: reported, the load goes on */
+  readonly problems: readonly ConfigError[]
+  /** cluster Plugins (by namespace/name) that cannot be used as written, with what their routes do meanwhile */
+  readonly quarantined: ReadonlyMap<string, Quarantined>
+  /** Plugins used as written (by namespace/name) */
+  readonly usable: ReadonlyMap<string, ResolvedPlugin>
   /** plugins for an ingress owner (`Route ns/name` or `Ingress ns/name`), in priority order */
   readonly forOwner: (ownerKind: 'Route' | 'Ingress', namespace: string, name: string) => readonly ResolvedPlugin[]
 }
@@ -69,50 +78,74 @@ function baseDirOf(o: KObject): string {
   return o.source ? path.dirname(path.resolve(o.source.file)) : process.cwd()
 }
 
+/** One Plugin object → its definition and validated config, or its errors at their field paths. */
+function resolveOne(o: KObject<Spec>, key: string, rs: ResourceSet, registry: PluginRegistry): ResolvedPlugin | ConfigError[] {
+  const spec = (o.spec ?? {}) as Spec
+  if (typeof spec.plugin !== 'string' || spec.plugin === '') {
+    return [at(o.source, ['spec', 'plugin'], 'spec.plugin', 'required: a built-in plugin name or a module path starting with ./')]
+  }
+  const baseDir = baseDirOf(o)
+  const def = registry.get(spec.plugin, baseDir)
+  if (def === undefined || def instanceof Error) {
+    return [at(o.source, ['spec', 'plugin'], 'spec.plugin', def?.message ?? `plugin module ${spec.plugin} is not loaded`)]
+  }
+  // {secretKeyRef: {name, key}} values come from Secrets of the Plugin's namespace
+  const refs = resolveSecretRefs(spec.config ?? {}, o.metadata.namespace, rs.secrets)
+  if (refs.issues.length > 0) return refs.issues.map((issue) => at(o.source, ['spec', 'config', ...issue.path], `spec.config.${pathText(issue.path)}`, issue.message))
+  let v
+  try {
+    v = def.validate(refs.config)
+  } catch (err) {
+    return [at(o.source, ['spec', 'config'], 'spec.config', `plugin ${def.name} failed to validate its config: ${(err as Error).message}`)]
+  }
+  if (!v.ok) {
+    return v.issues.map((issue) => {
+      const segs = issue.path === '' ? [] : segments(issue.path)
+      return at(o.source, ['spec', 'config', ...segs], issue.path === '' ? 'spec.config' : `spec.config.${issue.path}`, issue.message)
+    })
+  }
+  if (spec.priority !== undefined && (typeof spec.priority !== 'number' || !Number.isFinite(spec.priority))) {
+    return [at(o.source, ['spec', 'priority'], 'spec.priority', `must be a number (higher runs first), got ${JSON.stringify(spec.priority)}`)]
+  }
+  const priority = typeof spec.priority === 'number' ? spec.priority : def.priority
+  return { key, plugin: def, priority, config: v.config, configJson: `${priority}:${JSON.stringify(v.config) ?? 'null'}`, baseDir, ...(o.source !== undefined ? { source: o.source } : {}) }
+}
+
 /**
  * @param extAuthz the extauthz-* keys to apply: the caller's (last good) settings; by default read
  * from config-sluice here.
+ * @param quarantine given (--kubernetes), a cluster Plugin that cannot be used is quarantined
+ * instead of being an error that refuses the load (see quarantine.ts)
  */
-export function resolvePlugins(rs: ResourceSet, registry: PluginRegistry, extAuthz: ExtAuthzKeys | null = readSettings(rs.configMaps).settings.sluice.extAuthz): PluginResolution {
+export function resolvePlugins(rs: ResourceSet, registry: PluginRegistry, extAuthz: ExtAuthzKeys | null = readSettings(rs.configMaps).settings.sluice.extAuthz, quarantine?: QuarantineView): PluginResolution {
   const errors: ConfigError[] = []
   const byKey = new Map<string, ResolvedPlugin>()
+  const usable = new Map<string, ResolvedPlugin>()
+  const quarantined = new Map<string, Quarantined>()
+  /** a cluster Plugin that cannot be used as written: its last good config, else the 503 stand-in */
+  const stand = (key: string, errs: readonly ConfigError[], source: SourceRef | undefined): ResolvedPlugin => {
+    const last = quarantine!.lastGood(key)
+    quarantined.set(key, { fallback: last !== undefined ? 'last-good' : 'fail-closed', errors: errs })
+    const p = last ?? notReadyPlugin(key, source)
+    byKey.set(key, p)
+    return p
+  }
   for (const o of pluginObjects(rs)) {
     const key = `${o.metadata.namespace}/${o.metadata.name}`
-    const spec = (o.spec ?? {}) as Spec
-    if (typeof spec.plugin !== 'string' || spec.plugin === '') {
-      errors.push(at(o.source, ['spec', 'plugin'], 'spec.plugin', 'required: a built-in plugin name or a module path starting with ./'))
-      continue
+    const r = resolveOne(o, key, rs, registry)
+    if (!Array.isArray(r)) {
+      byKey.set(key, r)
+      usable.set(key, r)
+    } else if (quarantine !== undefined && isClusterSource(o.source)) {
+      stand(key, r, o.source)
+    } else {
+      errors.push(...r)
     }
-    const baseDir = baseDirOf(o)
-    const def = registry.get(spec.plugin, baseDir)
-    if (def === undefined || def instanceof Error) {
-      errors.push(at(o.source, ['spec', 'plugin'], 'spec.plugin', def?.message ?? `plugin module ${spec.plugin} is not loaded`))
-      continue
-    }
-    // {secretKeyRef: {name, key}} values come from Secrets of the Plugin's namespace
-    const refs = resolveSecretRefs(spec.config ?? {}, o.metadata.namespace, rs.secrets)
-    for (const issue of refs.issues) errors.push(at(o.source, ['spec', 'config', ...issue.path], `spec.config.${pathText(issue.path)}`, issue.message))
-    if (refs.issues.length > 0) continue
-    let v
-    try {
-      v = def.validate(refs.config)
-    } catch (err) {
-      errors.push(at(o.source, ['spec', 'config'], 'spec.config', `plugin ${def.name} failed to validate its config: ${(err as Error).message}`))
-      continue
-    }
-    if (!v.ok) {
-      for (const issue of v.issues) {
-        const segs = issue.path === '' ? [] : segments(issue.path)
-        errors.push(at(o.source, ['spec', 'config', ...segs], issue.path === '' ? 'spec.config' : `spec.config.${issue.path}`, issue.message))
-      }
-      continue
-    }
-    if (spec.priority !== undefined && (typeof spec.priority !== 'number' || !Number.isFinite(spec.priority))) {
-      errors.push(at(o.source, ['spec', 'priority'], 'spec.priority', `must be a number (higher runs first), got ${JSON.stringify(spec.priority)}`))
-      continue
-    }
-    const priority = typeof spec.priority === 'number' ? spec.priority : def.priority
-    byKey.set(key, { key, plugin: def, priority, config: v.config, configJson: `${priority}:${JSON.stringify(v.config) ?? 'null'}`, baseDir, source: o.source })
+  }
+  // Rejected by the source (a field the kind lacks): quarantined the same way.
+  for (const [key, errs] of quarantine?.rejected ?? []) {
+    const [namespace = '', name = ''] = key.split('/')
+    stand(key, errs, clusterSource('Plugin', namespace, name))
   }
 
   const lookup = (names: string, namespace: string, source: SourceRef | undefined, fieldPath: (string | number)[], pathText: string): ResolvedPlugin[] => {
@@ -121,13 +154,16 @@ export function resolvePlugins(rs: ResourceSet, registry: PluginRegistry, extAut
       const name = raw.trim()
       if (name === '') continue
       const key = name.includes('/') ? name : `${namespace}/${name}`
-      const p = byKey.get(key)
+      let p = byKey.get(key)
       if (p === undefined) {
         // A Plugin object with errors was already reported; do not report it twice.
-        if (!pluginObjects(rs).some((o) => `${o.metadata.namespace}/${o.metadata.name}` === key)) {
+        if (pluginObjects(rs).some((o) => `${o.metadata.namespace}/${o.metadata.name}` === key)) continue
+        // A cluster object may name a Plugin before it is created (or after it is deleted): only its routes wait.
+        if (quarantine === undefined || !isClusterSource(source)) {
           errors.push(at(source, fieldPath, pathText, `no Plugin named ${JSON.stringify(key)}; declare a kind: Plugin (apiVersion sluice.dev/v1alpha1) with that name`))
+          continue
         }
-        continue
+        p = stand(key, [], undefined)
       }
       if (!out.includes(p)) out.push(p)
     }
@@ -155,9 +191,28 @@ export function resolvePlugins(rs: ResourceSet, registry: PluginRegistry, extAut
   for (const r of rs.routes) attach(`Route ${r.metadata.namespace}/${r.metadata.name}`, r)
   for (const i of rs.ingresses) attach(`Ingress ${i.metadata.namespace}/${i.metadata.name}`, i)
 
+  // A cluster KIngress whose routes use a quarantined Plugin says so on its own status too.
+  const problems: ConfigError[] = []
+  if (quarantined.size > 0) {
+    const exists = new Set([...pluginObjects(rs).map((o) => `${o.metadata.namespace}/${o.metadata.name}`), ...quarantine!.rejected.keys()])
+    for (const i of rs.ingresses) {
+      if (!isClusterSource(i.source)) continue
+      const own = attached.get(`Ingress ${i.metadata.namespace}/${i.metadata.name}`) ?? []
+      for (const p of new Set([...global, ...own])) {
+        const q = quarantined.get(p.key)
+        if (q === undefined) continue
+        const what = exists.has(p.key) ? `Plugin ${p.key} is not ready (see its status)` : `no Plugin named ${JSON.stringify(p.key)}`
+        const then = q.fallback === 'last-good' ? 'this route keeps its last good config' : `this route answers 503 until it is ${exists.has(p.key) ? 'fixed' : 'created'}`
+        problems.push(own.includes(p)
+          ? at(i.source, ['metadata', 'annotations', PLUGINS_ANNOTATION], `metadata.annotations[${JSON.stringify(PLUGINS_ANNOTATION)}]`, `${what}; ${then}`)
+          : at(i.source, [], '', `config-sluice plugins: ${what}; ${then}`))
+      }
+    }
+  }
+
   const cache = new Map<string, readonly ResolvedPlugin[]>()
   return {
-    errors,
+    errors, problems, quarantined, usable,
     forOwner(ownerKind, namespace, name) {
       const owner = `${ownerKind} ${namespace}/${name}`
       let list = cache.get(owner)
