@@ -1,14 +1,17 @@
 // Plugin instances per route, created with `create(config, ctx)` when a table is compiled and kept
 // while the route, the plugin and its config stay the same, so state such as rate-limit buckets
-// survives unrelated reloads. Instances no table uses any more are dropped.
+// survives unrelated reloads. Instances no table uses any more are dropped. A cluster Plugin whose
+// create() throws for a route is quarantined for that route alone (quarantine.ts).
 import type { Logger } from '../../gateway/log.ts'
 import type { PluginEntry } from '../../gateway/plugins/chain.ts'
 import { PluginCreateError, type ResolvedPlugin } from './resolve.ts'
+import { isClusterSource, notReadyPlugin, type Quarantined } from './quarantine.ts'
 
 export class PluginInstances {
   readonly #log: Logger
   #live = new Map<string, PluginEntry>()
   #next = new Map<string, PluginEntry>()
+  #failed = new Map<string, Quarantined>()
 
   constructor(log: Logger) {
     this.#log = log
@@ -17,13 +20,55 @@ export class PluginInstances {
   /** Start a compile: instances asked for until commit() are the ones kept. */
   begin(): void {
     this.#next = new Map()
+    this.#failed = new Map()
   }
 
   entry(namespace: string, route: string, p: ResolvedPlugin): PluginEntry {
     const key = `${namespace}/${route}\0${p.key}\0${p.configJson}`
-    const e = this.#next.get(key) ?? this.#live.get(key) ?? this.#create(namespace, route, p)
-    this.#next.set(key, e)
-    return e
+    const e = this.#next.get(key) ?? this.#live.get(key) ?? this.#createOrStandIn(namespace, route, p)
+    if (e !== undefined) {
+      this.#next.set(key, e)
+      return e
+    }
+    return this.#standIn(namespace, route, p)
+  }
+
+  /**
+   * create() threw for a cluster Plugin (quarantine.ts): this route keeps the instance it had of
+   * the Plugin's previous config, or gets the 503 stand-in. Kept under their own keys, so the next
+   * compile tries the failing config again (and reports it again until it is fixed).
+   */
+  #standIn(namespace: string, route: string, p: ResolvedPlugin): PluginEntry {
+    const prefix = `${namespace}/${route}\0${p.key}\0`
+    let kept: [string, PluginEntry] | undefined
+    for (const [k, e] of this.#next) if (k.startsWith(prefix)) { kept = [k, e]; break }
+    if (kept === undefined) for (const [k, e] of this.#live) if (k.startsWith(prefix) && !k.endsWith('\0not-ready')) { kept = [k, e]; break }
+    const failed = this.#failed.get(p.key)!
+    if (kept === undefined) {
+      const stand = notReadyPlugin(p.key, p.source)
+      const k = `${prefix}${stand.configJson}`
+      kept = [k, this.#next.get(k) ?? this.#live.get(k) ?? this.#create(namespace, route, stand)]
+    }
+    if (kept[0].endsWith('\0not-ready')) this.#failed.set(p.key, { ...failed, fallback: 'fail-closed' })
+    this.#next.set(kept[0], kept[1])
+    return kept[1]
+  }
+
+  /** create() of a cluster Plugin that throws is recorded (undefined: use a stand-in); any other throws PluginCreateError. */
+  #createOrStandIn(namespace: string, route: string, p: ResolvedPlugin): PluginEntry | undefined {
+    try {
+      return this.#create(namespace, route, p)
+    } catch (err) {
+      if (!(err instanceof PluginCreateError) || !isClusterSource(p.source) || p.configJson === 'not-ready') throw err
+      const before = this.#failed.get(p.key)
+      this.#failed.set(p.key, { fallback: before?.fallback ?? 'last-good', errors: [...(before?.errors ?? []), err.error] })
+      return undefined
+    }
+  }
+
+  /** Cluster Plugins whose create() threw in this compile, by namespace/name (quarantine.ts). */
+  get failed(): ReadonlyMap<string, Quarantined> {
+    return this.#failed
   }
 
   #create(namespace: string, route: string, p: ResolvedPlugin): PluginEntry {

@@ -12,7 +12,7 @@ import type { ConfigError, SourceRef } from '../resources/types.ts'
 import type { LoadResult } from '../sources/load.ts'
 import { CLUSTER_FILE_PREFIX, type RejectedObject } from '../sources/kubernetes/cluster-objects.ts'
 import { formatError } from '../sources/format-error.ts'
-import type { ResolvedPlugin } from './resolve.ts'
+import type { PluginResolution, ResolvedPlugin } from './resolve.ts'
 
 /** What a quarantined Plugin's routes do meanwhile. */
 export type Fallback = 'last-good' | 'fail-closed'
@@ -85,25 +85,35 @@ export class PluginQuarantine {
    * The table built with this resolution is served: the Plugins it used as written become the
    * last good ones (a quarantined one keeps its previous), the rest is forgotten. Logs each change
    * of quarantine once.
-   * @param quarantined by namespace/name, from resolvePlugins and from create() failures
+   * @param failed cluster Plugins whose create() threw for some route in this compile
+   * @returns what to report on statuses: each quarantined Plugin's errors and what its routes do,
+   * and the cluster KIngresses that use one
    */
-  served(usable: ReadonlyMap<string, ResolvedPlugin>, quarantined: ReadonlyMap<string, Quarantined>): void {
+  served(resolution: PluginResolution, failed: ReadonlyMap<string, Quarantined>): ConfigError[] {
+    const quarantined = new Map(resolution.quarantined)
+    for (const [key, q] of failed) {
+      const r = quarantined.get(key)
+      quarantined.set(key, r === undefined ? q : { fallback: r.fallback === 'fail-closed' ? r.fallback : q.fallback, errors: [...r.errors, ...q.errors] })
+    }
     const next = new Map<string, ResolvedPlugin>()
-    for (const [key, p] of usable) if (!quarantined.has(key) && isClusterSource(p.source)) next.set(key, p)
+    for (const [key, p] of resolution.usable) if (!quarantined.has(key) && isClusterSource(p.source)) next.set(key, p)
     for (const key of quarantined.keys()) {
       const before = this.#lastGood.get(key)
       if (before !== undefined) next.set(key, before)
     }
     this.#lastGood = next
+    const problems: ConfigError[] = [...resolution.problems]
     for (const [key, q] of quarantined) {
+      const note = fallbackNote(q)
+      // the Plugin's own status: its errors, then what its routes do
+      problems.push(...q.errors)
+      problems.push({ file: `${CLUSTER_FILE_PREFIX}Plugin/${key}`, line: 0, column: 0, path: '', message: note })
       const errors = q.errors.map(formatError)
       const said = `${q.fallback}\n${errors.join('\n')}`
       if (this.#said.get(key) === said) continue
       this.#said.set(key, said)
       this.#log.error('plugin quarantined: only the routes that use it are affected', {
-        plugin: key,
-        routes: q.fallback === 'last-good' ? 'keep its last good config' : 'answer 503 (fail closed)',
-        errors: errors.length > 0 ? errors : [`no Plugin ${key} exists`],
+        plugin: key, routes: note, errors: errors.length > 0 ? errors : [`no Plugin ${key} exists`],
       })
     }
     for (const key of [...this.#said.keys()]) {
@@ -111,6 +121,7 @@ export class PluginQuarantine {
       this.#said.delete(key)
       this.#log.info('plugin out of quarantine; its routes use it as written', { plugin: key })
     }
+    return problems
   }
 }
 
