@@ -32,6 +32,7 @@ import { outlierAnnotationErrors } from './settings/outlier-keys.ts'
 import type { ScalingLoop } from './scaling/scaling-loop.ts'
 import { PluginRegistry } from './plugins/registry.ts'
 import { PluginInstances } from './plugins/instances.ts'
+import { PluginQuarantine } from './plugins/quarantine.ts'
 import { PluginCreateError, pluginModules, resolvePlugins } from './plugins/resolve.ts'
 import { collector } from '../gateway/metrics/route-slots.ts'
 import { buildCertTable } from './tls/certificates.ts'
@@ -83,6 +84,7 @@ export class ControlLoop {
   #lastLoad: LoadResult | null = null
   readonly plugins = new PluginRegistry()
   readonly #instances: PluginInstances
+  readonly #quarantine: PluginQuarantine
   readonly #certCache = new CertContextCache()
   /** its own: each cache keeps only what its last build used */
   readonly #localCertCache = new CertContextCache()
@@ -124,6 +126,7 @@ export class ControlLoop {
     this.#errorGauge = new Gauge({ name: 'sluice_config_errors', help: 'Errors in the latest configuration load (0 when it was applied).', registers })
     this.#lastSuccess = new Gauge({ name: 'sluice_config_last_success_timestamp_seconds', help: 'When a configuration was last applied.', registers })
     this.#instances = new PluginInstances(opts.log)
+    this.#quarantine = new PluginQuarantine(opts.log)
     opts.registry.registerMetric(collector('sluice_plugin_errors_total', 'Requests failed by a plugin that threw or rejected, by plugin.', 'counter', () => {
       const sums = new Map<string, number>()
       for (const e of this.#instances.entries()) sums.set(e.name, (sums.get(e.name) ?? 0) + e.errors)
@@ -210,7 +213,8 @@ export class ControlLoop {
       }
       if (errors.length === 0) errors = [...scalingErrors(result.resources, a.settings), ...outlierAnnotationErrors(result.resources), ...envErrors(result.resources)]
       if (errors.length === 0) {
-        resolution = resolvePlugins(result.resources, this.plugins, s.settings.sluice.extAuthz)
+        // In a cluster a bad Plugin is quarantined: only the routes that use it are affected.
+        resolution = resolvePlugins(result.resources, this.plugins, s.settings.sluice.extAuthz, this.#opts.kubernetes !== undefined ? this.#quarantine.view(result) : undefined)
         errors = resolution.errors
       }
       if (errors.length === 0) {
@@ -260,6 +264,8 @@ export class ControlLoop {
         const deferredNow = new Set(deferred.map(formatError))
         for (const e of deferredNow) if (!this.#deferredSaid.has(e)) log.error('certificate problem; this host has no certificate until it is fixed', { at: e })
         this.#deferredSaid = deferredNow
+        // logged by the quarantine itself, once per change; reported on the Plugins' and KIngresses' status
+        deferred.push(...this.#quarantine.served(r, instances.failed))
         if (!refresh) for (const w of trust?.warnings ?? []) log.warn('system-internal-tls trust warning', { at: formatError(w) })
         // The cluster-local table shares tls[] entries with the public one: say each thing once.
         const said = new Set(certs!.warnings.map((w) => w.message))

@@ -146,7 +146,7 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
       logRejected(log, (load as ClusterLoad).rejected ?? [], rejectedSeen)
       writer!.applied(out, load, problems)
       eventing.applied(out, load as ClusterLoad)
-      plugins!.applied(load as ClusterLoad)
+      plugins!.applied(load as ClusterLoad, problems)
     },
     refused(load, errors) {
       logRejected(log, (load as ClusterLoad).rejected ?? [], rejectedSeen)

@@ -1,8 +1,9 @@
 // Writes the status of the cluster's Plugin objects (sluice.dev/v1alpha1), as Knative reconcilers
 // write theirs: Ready True at the generation Sluice serves, Ready False with reason InvalidSpec and
 // every error's field path when it cannot (a field the schema lacks, a config the plugin refuses,
-// a secretKeyRef to a missing Secret). `kubectl get plugins -o yaml` then says what is wrong where
-// the user looks, not only Sluice's log. Leader only, through the status subresource, with the
+// a secretKeyRef to a missing Secret), ending with what its routes do while it is quarantined (its
+// last good config, or 503). `kubectl get plugins -o yaml` then says what is wrong where the user
+// looks, not only Sluice's log. Leader only, through the status subresource, with the
 // resourceVersion read from the informer cache: a conflict means the object moved, and the next
 // load (or the retry) decides again.
 import type { KubeConfig } from '@kubernetes/client-node'
@@ -70,9 +71,12 @@ export class PluginStatusWriter {
   /** status writes done, by result: for tests and metrics */
   get writes(): StatusWrites['counts'] { return this.#writes.counts }
 
-  /** A load that is served: its Plugins are Ready, the ones the source rejected are not. */
-  applied(load: LoadResult & { readonly rejected?: readonly RejectedObject[] }): void {
-    this.#verdicts = this.#judge(load, new Map())
+  /**
+   * A load that is served: its Plugins are Ready, except the quarantined ones (control/plugins/
+   * quarantine.ts) that `problems` point at and the ones the source rejected.
+   */
+  applied(load: LoadResult & { readonly rejected?: readonly RejectedObject[] }, problems: readonly ConfigError[] = []): void {
+    this.#verdicts = this.#judge(load, errorsByPlugin(problems))
     this.evaluate()
   }
 
@@ -104,7 +108,9 @@ export class PluginStatusWriter {
     }
     for (const r of load.rejected ?? []) {
       if (r.kind !== 'Plugin') continue
-      out.set(`${r.namespace}/${r.name}`, { namespace: r.namespace, name: r.name, generation: r.generation, errors: r.errors.map((e) => `${e.path}: ${e.message}`) })
+      // A served load's problems hold its errors and what its routes do meanwhile.
+      const key = `${r.namespace}/${r.name}`
+      out.set(key, { namespace: r.namespace, name: r.name, generation: r.generation, errors: errors.get(key) ?? r.errors.map((e) => `${e.path}: ${e.message}`) })
     }
     return out
   }
