@@ -132,6 +132,8 @@ export class ControlLoop {
       for (const e of this.#instances.entries()) sums.set(e.name, (sums.get(e.name) ?? 0) + e.errors)
       return [...sums].map(([plugin, value]) => ({ labels: { plugin }, value }))
     }) as Parameters<Registry['registerMetric']>[0])
+    opts.registry.registerMetric(collector('sluice_plugins_quarantined', 'Cluster Plugins Sluice cannot use as written, by what the routes that use them do: last_good (keep its last good config) or fail_closed (answer 503).', 'gauge',
+      () => Object.entries(this.#quarantine.counts()).map(([fallback, value]) => ({ labels: { fallback: fallback.replace('-', '_') }, value }))) as Parameters<Registry['registerMetric']>[0])
   }
 
   get ready(): boolean {

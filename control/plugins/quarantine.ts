@@ -76,9 +76,11 @@ export class PluginQuarantine {
     return { rejected, lastGood: (key) => this.#lastGood.get(key) }
   }
 
-  /** Plugins in quarantine now, for metrics. */
-  get size(): number {
-    return this.#said.size
+  /** Plugins in quarantine after the last served table, by what their routes do (metrics). */
+  counts(): Record<Fallback, number> {
+    const out: Record<Fallback, number> = { 'last-good': 0, 'fail-closed': 0 }
+    for (const said of this.#said.values()) out[said.startsWith('fail-closed') ? 'fail-closed' : 'last-good']++
+    return out
   }
 
   /**

@@ -74,8 +74,9 @@ export function pluginModules(rs: ResourceSet, registry: PluginRegistry): string
   return out
 }
 
+/** Where a module path is relative to: the declaring file's directory; Sluice's working directory for a cluster Plugin. */
 function baseDirOf(o: KObject): string {
-  return o.source ? path.dirname(path.resolve(o.source.file)) : process.cwd()
+  return o.source && !isClusterSource(o.source) ? path.dirname(path.resolve(o.source.file)) : process.cwd()
 }
 
 /** One Plugin object → its definition and validated config, or its errors at their field paths. */

@@ -124,13 +124,14 @@ t.test('a Plugin that was never good fails its routes closed with a 503 until it
   }
   t.match((await pluginReady(api, 'auth', 'False')).message, /^spec\.config\.users\.bob\.secretKeyRef\.name: Secret quarantine-tests\/users not found.*; routes that use it answer 503 until it is fixed/)
   t.match((await pluginReady(api, 'typo', 'False')).message, /^spec\.confg: .*routes that use it answer 503/)
-  t.match((await pluginReady(api, 'module', 'False')).message, /^spec\.plugin: cannot load plugin module .*no-such-plugin\.js/)
+  t.match((await pluginReady(api, 'module', 'False')).message, /^spec\.plugin: cannot load plugin module \/.*\/no-such-plugin\.js/)
   t.match((await pluginReady(api, 'jwt', 'False')).message, /^spec\.config: plugin quarantine-tests\/jwt cannot start for route quarantine-tests\/jwt: keys\[0\]\.file: cannot read/)
   const later = await waitFor(() => { const c = conditionOf(getIngress(api, NS, 'later'), 'NetworkConfigured'); return c?.status === 'False' ? c : undefined }, { ...WAIT, what: 'the KIngress naming a missing Plugin says so' })
   t.match(later.message, /no Plugin named "quarantine-tests\/later"; this route answers 503 until it is created/)
   const priv = await waitFor(() => { const c = conditionOf(getIngress(api, NS, 'private'), 'NetworkConfigured'); return c?.status === 'False' ? c : undefined }, { ...WAIT, what: 'the KIngress of the broken auth Plugin says so' })
   t.match(priv.message, /Plugin quarantine-tests\/auth is not ready \(see its status\); this route answers 503 until it is fixed/)
   t.match(sluice.logs(), /kubernetes:Plugin\/quarantine-tests\/auth spec\.config\.users\.bob\.secretKeyRef\.name/, 'the log names the object and the field')
+  t.match((await sluice.admin('/metrics')).body, /^sluice_plugins_quarantined\{fallback="fail_closed"\} 5$/m, 'five Plugins fail closed')
 
   // Each fix lifts its own quarantine at the next event.
   api.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'users', namespace: NS }, type: 'Opaque', data: { bob: Buffer.from('s3cret').toString('base64') } })
@@ -155,4 +156,6 @@ t.test('a Plugin that was never good fails its routes closed with a 503 until it
   t.equal((await request(sluice.port, 'private.example.com', '/', { headers: basic('bob', 's3cret') })).status, 200)
   const metrics = (await sluice.admin('/metrics')).body
   t.match(metrics, /^sluice_config_reloads_total\{result="error"\} 0$/m, 'no load was refused')
+  t.match(metrics, /^sluice_plugins_quarantined\{fallback="last_good"\} 1$/m)
+  t.match(metrics, /^sluice_plugins_quarantined\{fallback="fail_closed"\} 2$/m, 'the module and the jwt Plugin')
 })

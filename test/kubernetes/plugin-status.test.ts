@@ -1,8 +1,8 @@
 // Plugin objects (sluice.dev/v1alpha1) in --kubernetes mode get a status, written by the leader
 // through the status subresource: Ready True at their generation when Sluice uses them, Ready False
 // with reason InvalidSpec and the field path when it cannot: a field the kind does not have
-// (rejected by the source; the rest keeps serving) or a config the plugin refuses (the load is
-// refused; the last good table keeps serving).
+// (rejected by the source) or a config the plugin refuses. Either way the Plugin is quarantined
+// and the rest keeps serving and updating (plugin-quarantine.test.ts covers what its routes do).
 import t from 'tap'
 import { startFakeApiServer, type FakeApiServer, type KObject } from '../fixtures/fake-apiserver.ts'
 import { request } from '../fixtures/sluice.ts'
@@ -52,12 +52,12 @@ t.test('a Plugin is Ready when used, and says what is wrong with its field path 
   t.match(sluice.logs(), /kubernetes:Plugin\/plugin-tests\/typo spec\.confg/, 'and the log says the same')
   t.ok(api.requests.some((q) => q.group === 'sluice.dev' && q.resource === 'plugins' && q.subresource === 'status' && q.verb === 'update'), 'through the status subresource')
 
-  // A config the plugin refuses: the load is refused, the last good table serves, the Plugin says why.
+  // A config the plugin refuses: quarantined, its route keeps the last good config, the Plugin says why.
   api.apply(plugin('tag', { plugin: 'headers', config: { response: { set: { 'x-tag': 'two' } }, bogus: true } }))
   const refused = await pluginReady(api, 'tag', 'False')
   t.equal((refused['status'] as { observedGeneration?: number }).observedGeneration, 2)
   t.match(conditionOf(refused, 'Ready')?.message, /spec\.config\.bogus/)
-  t.equal((await request(sluice.port, 'app.example.com', '/')).headers['x-tag'], 'one', 'the last good table keeps serving')
+  t.equal((await request(sluice.port, 'app.example.com', '/')).headers['x-tag'], 'one', 'the last good config keeps serving')
 
   // Fixed: Ready again, and served.
   api.apply(plugin('tag', { plugin: 'headers', config: { response: { set: { 'x-tag': 'three' } } } }))
@@ -70,5 +70,5 @@ t.test('a Plugin is Ready when used, and says what is wrong with its field path 
   const loads = (sluice.logs().match(/configuration applied/g) ?? []).length
   const written = api.statusWrites.filter((w) => w.name === 'tag' || w.name === 'typo').length
   t.ok(written >= 4, `Plugin statuses written (${written})`)
-  t.ok(loads <= 4, `loads applied: ${loads} (start, the fix, the typo fix; the refused edit is no load)`)
+  t.ok(loads <= 4, `loads applied: ${loads} (start, the quarantined edit, the fix, the typo fix)`)
 })
