@@ -267,7 +267,7 @@ export class ControlLoop {
         for (const e of deferredNow) if (!this.#deferredSaid.has(e)) log.error('certificate problem; this host has no certificate until it is fixed', { at: e })
         this.#deferredSaid = deferredNow
         // logged by the quarantine itself, once per change; reported on the Plugins' and KIngresses' status
-        deferred.push(...this.#quarantine.served(r, instances.failed))
+        deferred.push(...this.#quarantine.served(r, instances))
         if (!refresh) for (const w of trust?.warnings ?? []) log.warn('system-internal-tls trust warning', { at: formatError(w) })
         // The cluster-local table shares tls[] entries with the public one: say each thing once.
         const said = new Set(certs!.warnings.map((w) => w.message))

@@ -6,12 +6,15 @@ import type { Logger } from '../../gateway/log.ts'
 import type { PluginEntry } from '../../gateway/plugins/chain.ts'
 import { PluginCreateError, type ResolvedPlugin } from './resolve.ts'
 import { isClusterSource, notReadyPlugin, type Quarantined } from './quarantine.ts'
+import type { ConfigError } from '../resources/types.ts'
+import { clusterSource } from '../sources/kubernetes/cluster-objects.ts'
 
 export class PluginInstances {
   readonly #log: Logger
   #live = new Map<string, PluginEntry>()
   #next = new Map<string, PluginEntry>()
   #failed = new Map<string, Quarantined>()
+  #routeProblems: ConfigError[] = []
 
   constructor(log: Logger) {
     this.#log = log
@@ -21,6 +24,7 @@ export class PluginInstances {
   begin(): void {
     this.#next = new Map()
     this.#failed = new Map()
+    this.#routeProblems = []
   }
 
   entry(namespace: string, route: string, p: ResolvedPlugin): PluginEntry {
@@ -49,7 +53,13 @@ export class PluginInstances {
       const k = `${prefix}${stand.configJson}`
       kept = [k, this.#next.get(k) ?? this.#live.get(k) ?? this.#create(namespace, route, stand)]
     }
-    if (kept[0].endsWith('\0not-ready')) this.#failed.set(p.key, { ...failed, fallback: 'fail-closed' })
+    const closed = kept[0].endsWith('\0not-ready')
+    if (closed) this.#failed.set(p.key, { ...failed, fallback: 'fail-closed' })
+    // The route's own KIngress says so too (a KIngress is named like the route it serves).
+    this.#routeProblems.push({
+      file: clusterSource('Ingress', namespace, route).file, line: 0, column: 0, path: 'plugins',
+      message: `Plugin ${p.key} cannot start for this route (see its status); ${closed ? 'this route answers 503 until it is fixed' : 'this route keeps its previous config of it'}`,
+    })
     this.#next.set(kept[0], kept[1])
     return kept[1]
   }
@@ -64,6 +74,11 @@ export class PluginInstances {
       this.#failed.set(p.key, { fallback: before?.fallback ?? 'last-good', errors: [...(before?.errors ?? []), err.error] })
       return undefined
     }
+  }
+
+  /** The routes of this compile that a create() failure left on a stand-in, at their KIngress. */
+  get routeProblems(): readonly ConfigError[] {
+    return this.#routeProblems
   }
 
   /** Cluster Plugins whose create() threw in this compile, by namespace/name (quarantine.ts). */

@@ -87,11 +87,12 @@ export class PluginQuarantine {
    * The table built with this resolution is served: the Plugins it used as written become the
    * last good ones (a quarantined one keeps its previous), the rest is forgotten. Logs each change
    * of quarantine once.
-   * @param failed cluster Plugins whose create() threw for some route in this compile
+   * @param instances the compile's: cluster Plugins whose create() threw for some route, and those routes
    * @returns what to report on statuses: each quarantined Plugin's errors and what its routes do,
    * and the cluster KIngresses that use one
    */
-  served(resolution: PluginResolution, failed: ReadonlyMap<string, Quarantined>): ConfigError[] {
+  served(resolution: PluginResolution, instances: { readonly failed: ReadonlyMap<string, Quarantined>; readonly routeProblems: readonly ConfigError[] }): ConfigError[] {
+    const { failed } = instances
     const quarantined = new Map(resolution.quarantined)
     for (const [key, q] of failed) {
       const r = quarantined.get(key)
@@ -104,7 +105,7 @@ export class PluginQuarantine {
       if (before !== undefined) next.set(key, before)
     }
     this.#lastGood = next
-    const problems: ConfigError[] = [...resolution.problems]
+    const problems: ConfigError[] = [...resolution.problems, ...instances.routeProblems]
     for (const [key, q] of quarantined) {
       const note = fallbackNote(q)
       // the Plugin's own status: its errors, then what its routes do

@@ -206,7 +206,7 @@ export function resolvePlugins(rs: ResourceSet, registry: PluginRegistry, extAut
         const then = q.fallback === 'last-good' ? 'this route keeps its last good config' : `this route answers 503 until it is ${exists.has(p.key) ? 'fixed' : 'created'}`
         problems.push(own.includes(p)
           ? at(i.source, ['metadata', 'annotations', PLUGINS_ANNOTATION], `metadata.annotations[${JSON.stringify(PLUGINS_ANNOTATION)}]`, `${what}; ${then}`)
-          : at(i.source, [], '', `config-sluice plugins: ${what}; ${then}`))
+          : at(i.source, [], 'config-sluice data.plugins', `${what}; ${then}`))
       }
     }
   }

@@ -69,29 +69,29 @@ t.test('a bad cluster Plugin: the 503 stand-in first, its last good config once 
   t.same(first.problems.map((p) => `${p.file} ${p.path}: ${p.message}`), [
     `kubernetes:Ingress/${NS}/app metadata.annotations["sluice.dev/plugins"]: Plugin ${NS}/tag is not ready (see its status); this route answers 503 until it is fixed`,
   ])
-  const reported = q.served(first, new Map())
+  const reported = q.served(first, { failed: new Map(), routeProblems: [] })
   t.same(reported.map((p) => `${p.file} ${p.path}`), [
     `kubernetes:Ingress/${NS}/app metadata.annotations["sluice.dev/plugins"]`, `kubernetes:Plugin/${NS}/tag spec.config.bogus`, `kubernetes:Plugin/${NS}/tag `,
   ], 'the KIngress, the Plugin\'s error at its field, and what its routes do')
   t.equal(reported[2]?.message, 'routes that use it answer 503 until it is fixed (no good config of it was ever served)')
-  q.served(first, new Map())
+  q.served(first, { failed: new Map(), routeProblems: [] })
   t.equal(lines.filter((l) => l.includes('quarantined')).length, 1, 'logged once, not at every load')
 
   const fixed = resolvePlugins(resources([good, ingress('app', 'tag')]), registry, null, view())
   t.equal(fixed.quarantined.size, 0)
-  q.served(fixed, new Map())
+  q.served(fixed, { failed: new Map(), routeProblems: [] })
   t.match(lines.at(-1), /out of quarantine/)
   const again = resolvePlugins(resources([bad, ingress('app', 'tag')]), registry, null, view())
   t.same(again.quarantined.get(`${NS}/tag`)?.fallback, 'last-good')
   t.equal(again.forOwner('Ingress', NS, 'app')[0], fixed.forOwner('Ingress', NS, 'app')[0], 'the very last good config (its instances are kept)')
-  q.served(again, new Map())
+  q.served(again, { failed: new Map(), routeProblems: [] })
   // A deleted Plugin still named by a KIngress: the last good config, and the KIngress says so.
   const gone = resolvePlugins(resources([ingress('app', 'tag')]), registry, null, view())
   t.same(gone.quarantined.get(`${NS}/tag`), { fallback: 'last-good', errors: [] })
   t.match(gone.problems[0]?.message, /no Plugin named "q\/tag"; this route keeps its last good config/)
-  q.served(gone, new Map())
+  q.served(gone, { failed: new Map(), routeProblems: [] })
   // Nothing names it any more: forgotten, so it cannot come back by itself.
-  q.served(resolvePlugins(resources([]), registry, null, view()), new Map())
+  q.served(resolvePlugins(resources([]), registry, null, view()), { failed: new Map(), routeProblems: [] })
   t.same(resolvePlugins(resources([ingress('app', 'tag')]), registry, null, view()).quarantined.get(`${NS}/tag`)?.fallback, 'fail-closed')
 })
 
@@ -119,6 +119,10 @@ t.test('create() throwing for a cluster Plugin: that route keeps its previous in
   t.equal(instances.entry(NS, 'a', p('2', boom)).instance, one, 'route a keeps the instance of the previous config')
   t.equal(instances.entry(NS, 'b', p('2', boom)).name, `${NS}/x`)
   t.match(instances.failed.get(`${NS}/x`), { fallback: 'fail-closed', errors: [{ path: 'spec.config', message: /cannot start for route q\/a: boom/ }, { message: /route q\/b/ }] })
+  t.same(instances.routeProblems.map((e) => `${e.file} ${e.path}: ${e.message}`), [
+    `kubernetes:Ingress/${NS}/a plugins: Plugin ${NS}/x cannot start for this route (see its status); this route keeps its previous config of it`,
+    `kubernetes:Ingress/${NS}/b plugins: Plugin ${NS}/x cannot start for this route (see its status); this route answers 503 until it is fixed`,
+  ], 'each route\'s KIngress says so')
   instances.commit()
   instances.begin()
   t.equal(instances.entry(NS, 'a', p('2', boom)).instance, one, 'the failing config is tried again at the next compile, and fails again')

@@ -130,6 +130,8 @@ t.test('a Plugin that was never good fails its routes closed with a 503 until it
   t.match(later.message, /no Plugin named "quarantine-tests\/later"; this route answers 503 until it is created/)
   const priv = await waitFor(() => { const c = conditionOf(getIngress(api, NS, 'private'), 'NetworkConfigured'); return c?.status === 'False' ? c : undefined }, { ...WAIT, what: 'the KIngress of the broken auth Plugin says so' })
   t.match(priv.message, /Plugin quarantine-tests\/auth is not ready \(see its status\); this route answers 503 until it is fixed/)
+  const jwt = await waitFor(() => { const c = conditionOf(getIngress(api, NS, 'jwt'), 'NetworkConfigured'); return c?.status === 'False' ? c : undefined }, { ...WAIT, what: 'the KIngress of the Plugin that cannot start says so' })
+  t.match(jwt.message, /^plugins: Plugin quarantine-tests\/jwt cannot start for this route \(see its status\); this route answers 503/)
   t.match(sluice.logs(), /kubernetes:Plugin\/quarantine-tests\/auth spec\.config\.users\.bob\.secretKeyRef\.name/, 'the log names the object and the field')
   t.match((await sluice.admin('/metrics')).body, /^sluice_plugins_quarantined\{fallback="fail_closed"\} 5$/m, 'five Plugins fail closed')
 
