@@ -95,6 +95,16 @@ t.test('a bad cluster Plugin: the 503 stand-in first, its last good config once 
   t.same(resolvePlugins(resources([ingress('app', 'tag')]), registry, null, view()).quarantined.get(`${NS}/tag`)?.fallback, 'fail-closed')
 })
 
+t.test('a quarantined global Plugin (config-sluice plugins) affects every route, each KIngress says so', async (t) => {
+  const q = new PluginQuarantine(log)
+  const rs = resources([bad, ingress('app', ''), ingress('web', '')])
+  rs.configMaps.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'config-sluice', namespace: NS }, data: { plugins: 'tag' }, source: clusterSource('ConfigMap', NS, 'config-sluice') } as never)
+  const r = resolvePlugins(rs, registry, null, q.view({ resources: emptyResourceSet(), errors: [], files: [] }))
+  t.same(r.errors, [])
+  t.equal(r.forOwner('Ingress', NS, 'web')[0]?.configJson, 'not-ready', 'fail closed: a global auth plugin never leaves a route open')
+  t.same(r.problems.map((p) => `${p.file} ${p.path}`), [`kubernetes:Ingress/${NS}/app config-sluice data.plugins`, `kubernetes:Ingress/${NS}/web config-sluice data.plugins`])
+})
+
 t.test('a Plugin the source rejected is quarantined like one that fails to resolve', async (t) => {
   const q = new PluginQuarantine(log)
   const rejected = [{ kind: 'Plugin', namespace: NS, name: 'typo', generation: 1, resourceVersion: '1', errors: [{ file: `kubernetes:Plugin/${NS}/typo`, line: 0, column: 0, path: 'spec.confg', message: 'unknown field' }] }]
