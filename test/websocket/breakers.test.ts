@@ -3,12 +3,14 @@
 // by the same admit(), so one decision answers 503 with Retry-After (a refused upgrade is an
 // HTTP/1.1 503 on the raw socket) and counts the trip by reason. In-process Gateway, real sockets:
 // `ws` clients against a `ws` echo server; Node's http2 client with prior knowledge (h2c, many
-// streams on one connection) against an HTTP/1.1 upstream and against an h2c upstream.
+// streams on one connection) against an HTTP/1.1 upstream and against an h2c upstream; a gRPC
+// call (@grpc/grpc-js) refused the gRPC way; and one Retry-After on an HTTP/1.1 refusal.
 import t from 'tap'
 import http from 'node:http'
 import http2 from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import { WebSocket, WebSocketServer } from 'ws'
+import { credentials, makeGenericClientConstructor, status as grpcStatus, type ServiceError } from '@grpc/grpc-js'
 import { Gateway } from '../../gateway/gateway.ts'
 import { RouteSlot } from '../../gateway/metrics/route-slots.ts'
 import type { Backend, RouteTable, Split } from '../../gateway/route-table.ts'
@@ -221,4 +223,27 @@ t.test('HTTP/1.1 requests: a breaker\'s 503 carries one Retry-After (not the def
   t.equal(throttler.trips[TRIP.max_requests], 1)
   up.release()
   t.equal((await running).statusCode, 200)
+})
+
+t.test('a gRPC call over h2c refused by max-requests gets UNAVAILABLE (gRPC\'s 503)', async (t) => {
+  const up = await heldUpstream(true)
+  const { port, throttler } = await gateway(up.origin, { maxPending: 0, maxRequests: 1, maxConnections: 0 }, 'h2c')
+  const raw = (b: Buffer): Buffer => b
+  const Client = makeGenericClientConstructor({
+    Ping: { path: '/test.Held/Ping', requestStream: false, responseStream: false, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw },
+  }, 'Held')
+  const client = new Client(`127.0.0.1:${port}`, credentials.createInsecure(), { 'grpc.default_authority': HOST }) as unknown as {
+    Ping(req: Buffer, done: (err: ServiceError | null) => void): void
+    close(): void
+  }
+  t.teardown(() => client.close())
+  const call = (): Promise<ServiceError | null> => new Promise((resolve) => client.Ping(Buffer.alloc(0), (err) => resolve(err)))
+  const first = call()
+  await waitFor(() => up.held.length === 1, { what: 'one call at the upstream' })
+  const refused = await call()
+  t.equal(refused?.code, grpcStatus.UNAVAILABLE, 'UNAVAILABLE')
+  t.match(refused?.details, /too many requests in flight for rev \(circuit breaker\)/)
+  t.equal(throttler.trips[TRIP.max_requests], 1, 'counted as a max_requests trip')
+  up.release()
+  await first // the held upstream answers plain HTTP/2, not gRPC: whatever the client makes of it
 })
