@@ -23,6 +23,13 @@ function isGrpc(res: DownstreamResponse): boolean {
   return typeof ct === 'string' && ct.startsWith('application/grpc')
 }
 
+/** Whether a flat [name, value, …] list names `name` (lower case). */
+function sets(flat: readonly string[] | undefined, name: string): boolean {
+  if (flat === undefined) return false
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) return true
+  return false
+}
+
 export function localReply(res: DownstreamResponse, status: number, body: string, close: boolean, extra?: readonly string[]): void {
   if (res.headersSent) {
     res.destroy()
@@ -42,7 +49,9 @@ export function localReply(res: DownstreamResponse, status: number, body: string
     return
   }
   const headers = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body))]
-  if (status === 503) headers.push('retry-after', '1')
+  // A 503 asks the client to come back in a second, unless the caller set its own Retry-After (a
+  // breaker's): one header either way (HTTP/2 refuses a second, HTTP/1.1 clients would see two).
+  if (status === 503 && !sets(extra, 'retry-after')) headers.push('retry-after', '1')
   // HTTP/2 has no Connection header (and refuses it); GOAWAY does that job there.
   if (close && res.req?.httpVersionMajor === 1) headers.push('connection', 'close')
   if (extra !== undefined) for (const h of extra) headers.push(h)

@@ -418,7 +418,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
       // nothing. Either goes to another instance (a revision Sluice runs: maybe a new connection to
       // the same one), a bounded number of times, within the revision's retry budget.
       const policy = this.#split.retry ?? DEFAULT_RETRY_POLICY
-      if (this.#replays < policy.attempts && (t.managed || t.hasAlternative(inst)) && (this.#retrying || t.startRetry(policy))) {
+      if (this.#replays < policy.attempts && (t.managed || t.hasAlternative(inst)) && (this.#retrying || t.startRetry())) {
         this.#retrying = true
         this.#replays++
         t.retries++

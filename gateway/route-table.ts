@@ -3,7 +3,7 @@
 // Map lookup plus a short scan, and no per-request work depends on configuration parsing.
 import type { BreakerLimits, RevisionThrottler } from './activator/throttler.ts'
 import type { OutlierPolicy } from './activator/outlier-detector.ts'
-import type { RetryPolicy } from './activator/retry-budget.ts'
+import type { RetryBudget, RetryPolicy } from './activator/retry-budget.ts'
 import type { RouteSlot } from './metrics/route-slots.ts'
 import type { PluginChain } from './plugins/chain.ts'
 import type { TrustedProxies } from './trusted-proxies.ts'
@@ -43,6 +43,8 @@ export interface Backend {
   readonly outlier?: OutlierPolicy
   /** circuit-breaker limits (config-sluice breaker-*, sluice.dev/breaker-*); absent: none */
   readonly breaker?: BreakerLimits
+  /** retry budget (config-sluice retry-budget-*, sluice.dev/retry-budget-*); absent: DEFAULT_RETRY_BUDGET */
+  readonly retryBudget?: RetryBudget
   /** set by the gateway when the table is installed: the revision's throttler, shared across tables */
   throttler: RevisionThrottler | null
 }

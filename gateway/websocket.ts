@@ -17,10 +17,13 @@ import type { Logger } from './log.ts'
 import { RESPONSE_HOP_BY_HOP } from './forward-headers.ts'
 import { ERR } from './metrics/route-slots.ts'
 
-/** Write a small HTTP/1.1 answer on a raw socket (the upgrade was refused) and close it. */
-export function rejectUpgrade(socket: Duplex, status: number, body: string): void {
+/**
+ * Write a small HTTP/1.1 answer on a raw socket (the upgrade was refused) and close it. A 503
+ * carries Retry-After as local-reply.ts writes it: the caller's (a breaker's), else 1 second.
+ */
+export function rejectUpgrade(socket: Duplex, status: number, body: string, retryAfter?: string): void {
   if (socket.destroyed) return
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}${status === 503 ? '\r\nretry-after: 1' : ''}\r\n\r\n${body}`)
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}${status === 503 ? `\r\nretry-after: ${retryAfter ?? '1'}` : ''}\r\n\r\n${body}`)
 }
 
 // A close frame from the server side: FIN + opcode 8, unmasked, status 1001 "going away".
@@ -248,15 +251,16 @@ export class WebSocketTunnel implements Waiter {
     this.#timer = null
   }
 
-  reject(status: 503 | 504, body: string): void {
-    this.fail(status, body, status === 504 ? ERR.response_start_timeout : -1)
+  /** Refused by the throttler (queue full, a circuit breaker, waited too long), as a request would be. */
+  reject(status: 503 | 504, body: string, retryAfter?: string): void {
+    this.fail(status, body, status === 504 ? ERR.response_start_timeout : -1, retryAfter)
   }
 
   /** Refuse the upgrade with a local answer (nothing was relayed yet) and let the upstream go. */
-  fail(status: number, body: string, errorKind: number): void {
+  fail(status: number, body: string, errorKind: number, retryAfter?: string): void {
     if (this.done) return
     if (errorKind >= 0) this.#split.slot.errors[errorKind]++
-    rejectUpgrade(this.#client, status, body)
+    rejectUpgrade(this.#client, status, body, retryAfter)
     this.#request?.destroy()
     this.#upstream?.destroy()
     this.#finish(status)

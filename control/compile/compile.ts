@@ -21,7 +21,7 @@ export type PluginProvider = (ing: RoutingIngress) => readonly PluginEntry[]
 
 function compileBackend(spec: BackendSpec, tls: UpstreamTls | null, streamIdleMs: number, resilience: Resilience): Backend {
   const t = spec.timeouts
-  // config-sluice outlier-*/breaker-* with the revision's annotations on top, once per table
+  // config-sluice outlier-*/breaker-*/retry-budget-* with the revision's annotations on top, once per table
   const r = merge(resilience, spec.resilience)
   // config-sluice stream-idle-timeout bounds every revision's idle timeout: the shorter one wins.
   const idleMs = t.idleMs > 0 && streamIdleMs > 0 ? Math.min(t.idleMs, streamIdleMs) : Math.max(t.idleMs, streamIdleMs)
@@ -44,6 +44,7 @@ function compileBackend(spec: BackendSpec, tls: UpstreamTls | null, streamIdleMs
     tls,
     outlier: r.outlier,
     breaker: r.breaker,
+    retryBudget: r.retry,
     throttler: null,
   }
 }

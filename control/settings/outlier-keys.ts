@@ -1,8 +1,9 @@
-// Outlier detection and circuit breakers: the config-sluice keys (cluster defaults) and the
-// per-revision annotations that override them. One parser per field serves both, so a key and its
-// annotation accept the same values and say the same thing when wrong. What the values do is
-// gateway/activator/outlier-detector.ts and throttler.ts (BreakerLimits); docs/configuration.md
-// "Outlier detection and circuit breaking" documents them.
+// Outlier detection, circuit breakers and the retry budget: the config-sluice keys (cluster
+// defaults) and the per-revision annotations that override them. One parser per field serves both,
+// so a key and its annotation accept the same values and say the same thing when wrong. What the
+// values do is gateway/activator/outlier-detector.ts, throttler.ts (BreakerLimits) and
+// retry-budget.ts (RetryBudget); docs/configuration.md "Outlier detection and circuit breaking"
+// and "Retries with a budget" document them.
 //
 //   config-sluice key                      annotation                                    default
 //   outlier-consecutive-5xx                sluice.dev/outlier-consecutive-5xx             0 (off)
@@ -12,28 +13,35 @@
 //   breaker-max-pending                    sluice.dev/breaker-max-pending                 0 (no limit)
 //   breaker-max-requests                   sluice.dev/breaker-max-requests                0 (no limit)
 //   breaker-max-connections                sluice.dev/breaker-max-connections             0 (no limit)
+//   retry-budget-percent                   sluice.dev/retry-budget-percent                20
+//   retry-budget-min-concurrency           sluice.dev/retry-budget-min-concurrency        3
 //
 // and on a Service, Route or KIngress (a route's own): sluice.dev/retry-attempts (default 3, 0 = off).
 import type { ConfigError, ResourceSet, SourceRef } from '../resources/types.ts'
 import type { ConfigMapReader } from './config-map-reader.ts'
 import { DEFAULT_OUTLIER_POLICY, MAX_EJECTION_MS, type OutlierPolicy } from '../../gateway/activator/outlier-detector.ts'
 import { NO_BREAKER, type BreakerLimits } from '../../gateway/activator/throttler.ts'
+import { DEFAULT_RETRY_BUDGET, type RetryBudget } from '../../gateway/activator/retry-budget.ts'
 import { parseGoDuration } from '../../lib/duration.ts'
 
 /** The cluster defaults every revision starts from (config-sluice). */
 export interface Resilience {
   readonly outlier: OutlierPolicy
   readonly breaker: BreakerLimits
+  readonly retry: RetryBudget
 }
 
-export const DEFAULT_RESILIENCE: Resilience = Object.freeze({ outlier: DEFAULT_OUTLIER_POLICY, breaker: NO_BREAKER })
+export const DEFAULT_RESILIENCE: Resilience = Object.freeze({ outlier: DEFAULT_OUTLIER_POLICY, breaker: NO_BREAKER, retry: DEFAULT_RETRY_BUDGET })
+
+type Group = keyof Resilience
 
 /** A revision's own values, from its annotations: only the fields it sets (valid ones). */
 export type ResilienceOverrides = Readonly<Partial<Record<Field, number>>>
 
-type Field = keyof OutlierPolicy | keyof BreakerLimits
+type Field = keyof OutlierPolicy | keyof BreakerLimits | keyof RetryBudget
 
 interface FieldSpec {
+  readonly group: Group
   readonly field: Field
   readonly key: string
   /** parse a value, or say what is wrong with it */
@@ -54,17 +62,20 @@ function duration(v: string): number | string {
 }
 
 const FIELDS: readonly FieldSpec[] = [
-  { field: 'consecutive5xx', key: 'outlier-consecutive-5xx', parse: count(0, MAX_COUNT, '0 turns it off') },
-  { field: 'consecutiveGatewayErrors', key: 'outlier-consecutive-gateway-errors', parse: count(0, MAX_COUNT, '0 turns it off') },
-  { field: 'baseEjectionMs', key: 'outlier-base-ejection', parse: duration },
-  { field: 'maxEjectionPercent', key: 'outlier-max-ejection-percent', parse: count(0, 100, 'a percentage; 0 ejects nothing') },
-  { field: 'maxPending', key: 'breaker-max-pending', parse: count(0, MAX_COUNT, '0 is no limit') },
-  { field: 'maxRequests', key: 'breaker-max-requests', parse: count(0, MAX_COUNT, '0 is no limit') },
-  { field: 'maxConnections', key: 'breaker-max-connections', parse: count(0, MAX_COUNT, '0 is no limit') },
+  { group: 'outlier', field: 'consecutive5xx', key: 'outlier-consecutive-5xx', parse: count(0, MAX_COUNT, '0 turns it off') },
+  { group: 'outlier', field: 'consecutiveGatewayErrors', key: 'outlier-consecutive-gateway-errors', parse: count(0, MAX_COUNT, '0 turns it off') },
+  { group: 'outlier', field: 'baseEjectionMs', key: 'outlier-base-ejection', parse: duration },
+  { group: 'outlier', field: 'maxEjectionPercent', key: 'outlier-max-ejection-percent', parse: count(0, 100, 'a percentage; 0 ejects nothing') },
+  { group: 'breaker', field: 'maxPending', key: 'breaker-max-pending', parse: count(0, MAX_COUNT, '0 is no limit') },
+  { group: 'breaker', field: 'maxRequests', key: 'breaker-max-requests', parse: count(0, MAX_COUNT, '0 is no limit') },
+  { group: 'breaker', field: 'maxConnections', key: 'breaker-max-connections', parse: count(0, MAX_COUNT, '0 is no limit') },
+  { group: 'retry', field: 'budgetPercent', key: 'retry-budget-percent', parse: count(0, 100, 'the share of the revision\'s active requests that may be retrying at once') },
+  { group: 'retry', field: 'minConcurrency', key: 'retry-budget-min-concurrency', parse: count(0, MAX_COUNT, 'retries allowed at once whatever the share; with retry-budget-percent 0, 0 turns retries off') },
 ]
+const GROUP_OF = new Map<Field, Group>(FIELDS.map((f) => [f.field, f.group]))
 
 const ANNOTATION_PREFIX = 'sluice.dev/'
-const isOurs = (key: string): boolean => key.startsWith('sluice.dev/outlier-') || key.startsWith('sluice.dev/breaker-')
+const isOurs = (key: string): boolean => key.startsWith('sluice.dev/outlier-') || key.startsWith('sluice.dev/breaker-') || key.startsWith('sluice.dev/retry-budget-')
 
 /** config-sluice: the cluster defaults; a bad value is reported at its key and keeps the default. */
 export function readOutlierKeys(r: ConfigMapReader, base: Resilience): Resilience {
@@ -94,7 +105,7 @@ export function resilienceOverrides(annotations: Readonly<Record<string, string>
   if (onError !== undefined) {
     for (const key of Object.keys(annotations)) {
       if (isOurs(key) && !FIELDS.some((f) => ANNOTATION_PREFIX + f.key === key)) {
-        onError(key, `unknown annotation ${key}; the outlier and breaker annotations are ${FIELDS.map((f) => ANNOTATION_PREFIX + f.key).join(', ')}`)
+        onError(key, `unknown annotation ${key}; the outlier, breaker and retry budget annotations are ${FIELDS.map((f) => ANNOTATION_PREFIX + f.key).join(', ')}`)
       }
     }
   }
@@ -104,20 +115,15 @@ export function resilienceOverrides(annotations: Readonly<Record<string, string>
 /** A revision's policy: the cluster defaults with its annotations on top (compile time). */
 export function merge(base: Resilience, o: ResilienceOverrides | undefined): Resilience {
   if (o === undefined || Object.keys(o).length === 0) return base
-  const outlier = { ...base.outlier }
-  const breaker = { ...base.breaker }
-  for (const [field, value] of Object.entries(o) as [Field, number][]) {
-    if (field in outlier) (outlier as Record<string, number>)[field] = value
-    else (breaker as Record<string, number>)[field] = value
-  }
-  return Object.freeze({ outlier: Object.freeze(outlier), breaker: Object.freeze(breaker) })
+  const out = { outlier: { ...base.outlier }, breaker: { ...base.breaker }, retry: { ...base.retry } }
+  for (const [field, value] of Object.entries(o) as [Field, number][]) (out[GROUP_OF.get(field)!] as Record<string, number>)[field] = value
+  return Object.freeze({ outlier: Object.freeze(out.outlier), breaker: Object.freeze(out.breaker), retry: Object.freeze(out.retry) })
 }
 
 /** Equal values, whatever the objects (compile's cache compares settings across loads). */
 export function sameResilience(a: Resilience, b: Resilience): boolean {
   if (a === b) return true
-  for (const k in a.outlier) if (a.outlier[k as keyof OutlierPolicy] !== b.outlier[k as keyof OutlierPolicy]) return false
-  for (const k in a.breaker) if (a.breaker[k as keyof BreakerLimits] !== b.breaker[k as keyof BreakerLimits]) return false
+  for (const f of FIELDS) if ((a[f.group] as unknown as Record<string, number>)[f.field] !== (b[f.group] as unknown as Record<string, number>)[f.field]) return false
   return true
 }
 

@@ -2,8 +2,8 @@
 // 1.18 and later): tracing-protocol (none | grpc | http/protobuf | stdout), tracing-endpoint,
 // tracing-sampling-rate. The older config-tracing ConfigMap (backend: none | zipkin,
 // zipkin-endpoint, sample-rate) is mapped onto the same fields; when both are present,
-// config-observability wins. Sluice exports OTLP over HTTP (protobuf) and Zipkin's JSON API:
-// grpc and stdout are reported where they are written, with what to write instead.
+// config-observability wins. Sluice exports OTLP over HTTP (protobuf) or gRPC, and Zipkin's JSON
+// API: stdout is reported where it is written, with what to write instead.
 import type { ConfigMapReader } from './config-map-reader.ts'
 import { TRACING_OFF, type TracingConfig } from '../../gateway/tracing/tracing-config.ts'
 
@@ -17,20 +17,29 @@ export function readObservabilityTracing(r: ConfigMapReader, base: TracingConfig
   const protocol = r.str('tracing-protocol')
   if (protocol !== undefined && protocol !== '') {
     const p = protocol.toLowerCase()
-    if (p === 'none' || p === 'http/protobuf') t.protocol = p
-    else if (p === 'grpc') r.error('tracing-protocol', 'tracing-protocol: grpc is not supported by Sluice; write "http/protobuf" and point tracing-endpoint at the collector\'s OTLP/HTTP port (such as http://otel-collector:4318/v1/traces)')
-    else r.error('tracing-protocol', `tracing-protocol must be none or http/protobuf, got ${JSON.stringify(protocol)}`)
+    if (p === 'none' || p === 'http/protobuf' || p === 'grpc') t.protocol = p
+    else if (p === 'stdout') r.error('tracing-protocol', 'tracing-protocol: stdout is not supported by Sluice; write "grpc" (tracing-endpoint: the collector\'s OTLP/gRPC port, such as http://otel-collector:4317) or "http/protobuf" (its OTLP/HTTP traces URL, such as http://otel-collector:4318/v1/traces)')
+    else r.error('tracing-protocol', `tracing-protocol must be none, grpc or http/protobuf, got ${JSON.stringify(protocol)}`)
   }
   const endpoint = r.str('tracing-endpoint')
   if (endpoint !== undefined && endpoint !== '') {
-    const url = endpointUrl(endpoint, '/v1/traces')
-    if (url === null) r.error('tracing-endpoint', `tracing-endpoint must be an http(s) URL or host:port such as "otel-collector:4318", got ${JSON.stringify(endpoint)}`)
-    else t.endpoint = url
+    if (t.protocol === 'grpc') {
+      const url = endpointUrl(endpoint, '')
+      if (url === null) r.error('tracing-endpoint', `tracing-endpoint must be the collector's OTLP/gRPC address, http(s)://host:port or host:port such as "otel-collector:4317", got ${JSON.stringify(endpoint)}`)
+      else if (new URL(url).pathname !== '/') r.error('tracing-endpoint', `tracing-endpoint for tracing-protocol grpc is an address with no path (such as http://otel-collector:4317; gRPC names its own path), got ${JSON.stringify(endpoint)}; a /v1/traces URL is OTLP/HTTP's: for it write tracing-protocol: http/protobuf`)
+      else t.endpoint = url
+    } else {
+      const url = endpointUrl(endpoint, '/v1/traces')
+      if (url === null) r.error('tracing-endpoint', `tracing-endpoint must be an http(s) URL or host:port such as "otel-collector:4318", got ${JSON.stringify(endpoint)}`)
+      else t.endpoint = url
+    }
   }
+  // An endpoint belongs to its protocol: config-tracing's Zipkin URL does not carry over to the OTLP protocol set here.
+  if (t.protocol !== base.protocol && t.endpoint === base.endpoint) t.endpoint = ''
   const rate = samplingRate(r, 'tracing-sampling-rate')
   if (rate !== undefined) t.samplingRate = rate
   if (t.protocol !== 'none' && t.endpoint === '') {
-    r.error(r.has('tracing-protocol') ? 'tracing-protocol' : 'tracing-endpoint', `tracing-protocol ${t.protocol} needs tracing-endpoint (the collector's OTLP/HTTP traces URL, such as http://otel-collector:4318/v1/traces); tracing stays off`)
+    r.error(r.has('tracing-protocol') ? 'tracing-protocol' : 'tracing-endpoint', `tracing-protocol ${t.protocol} needs tracing-endpoint (${t.protocol === 'grpc' ? 'the collector\'s OTLP/gRPC address, such as http://otel-collector:4317' : 'the collector\'s OTLP/HTTP traces URL, such as http://otel-collector:4318/v1/traces'}); tracing stays off`)
     return TRACING_OFF
   }
   return t
@@ -43,7 +52,7 @@ export function readConfigTracing(r: ConfigMapReader): TracingConfig {
   if (backend !== undefined && backend !== '') {
     const b = backend.toLowerCase()
     if (b === 'zipkin') t.protocol = 'zipkin'
-    else if (b !== 'none') r.error('backend', `backend must be none or zipkin, got ${JSON.stringify(backend)}; for OTLP use config-observability's tracing-protocol: http/protobuf`)
+    else if (b !== 'none') r.error('backend', `backend must be none or zipkin, got ${JSON.stringify(backend)}; for OTLP use config-observability's tracing-protocol: grpc or http/protobuf`)
   }
   const endpoint = r.str('zipkin-endpoint')
   if (endpoint !== undefined && endpoint !== '') {
@@ -71,13 +80,13 @@ function samplingRate(r: ConfigMapReader, key: string): number | undefined {
   return n
 }
 
-/** A URL as written, or host:port completed with http:// and the default path; null when neither. */
+/** A URL as written, or host:port completed with http:// and the default path (none: '/'); null when neither. */
 function endpointUrl(v: string, defaultPath: string): string | null {
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(v) ? v : `http://${v}`
   try {
     const u = new URL(withScheme)
     if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.hostname === '') return null
-    if (withScheme !== v && (u.pathname === '' || u.pathname === '/')) u.pathname = defaultPath
+    if (withScheme !== v && defaultPath !== '' && (u.pathname === '' || u.pathname === '/')) u.pathname = defaultPath
     return u.href
   } catch {
     return null

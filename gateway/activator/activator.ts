@@ -55,7 +55,7 @@ export class Activator implements ThrottlerHooks {
         const known = this.#pushed.get(b.key)
         if (known !== undefined) t.setInstances(known)
       }
-      t.configure(b.containerConcurrency, this.queueDepth, b.managed, b.unavailable ?? null, { outlier: b.outlier, breaker: b.breaker, protocol: b.protocol })
+      t.configure(b.containerConcurrency, this.queueDepth, b.managed, b.unavailable ?? null, { outlier: b.outlier, breaker: b.breaker, retryBudget: b.retryBudget, protocol: b.protocol })
       if (!b.managed) t.setInstances(b.origins.map((origin) => ({ id: origin, origin, protocol: b.protocol, tls: b.tls ?? null })))
       b.throttler = t
       this.#adopted.set(t, b)

@@ -7,7 +7,7 @@
 // for revisions without containerConcurrency Envoy's circuit breakers (breaker limits below).
 import { Queue } from './queue.ts'
 import { DEFAULT_OUTLIER_POLICY, countOutcome, eject, mayEject, unEject, type OutlierPolicy } from './outlier-detector.ts'
-import { withinBudget, type RetryPolicy } from './retry-budget.ts'
+import { DEFAULT_RETRY_BUDGET, withinBudget, type RetryBudget } from './retry-budget.ts'
 import { UpstreamInstance, type InstanceRef } from './upstream-instance.ts'
 import { UpstreamPools } from './upstream-pools.ts'
 
@@ -89,6 +89,7 @@ export class RevisionThrottler {
   #cursor = 0
   #outlier: OutlierPolicy = DEFAULT_OUTLIER_POLICY
   #breaker: BreakerLimits = NO_BREAKER
+  #retryBudget: RetryBudget = DEFAULT_RETRY_BUDGET
   /** requests holding an instance (sent, not yet over): what the breakers count */
   #sent = 0
   /** max-connections applies: HTTP/1 (h2c multiplexes requests over a few connections) */
@@ -136,13 +137,14 @@ export class RevisionThrottler {
     this.#lastChange = this.#windowStart = performance.now()
   }
 
-  configure(containerConcurrency: number, queueDepth: number, managed: boolean, failure: string | null = null, opts: { outlier?: OutlierPolicy; breaker?: BreakerLimits; protocol?: 'http1' | 'h2c' } = {}): void {
+  configure(containerConcurrency: number, queueDepth: number, managed: boolean, failure: string | null = null, opts: { outlier?: OutlierPolicy; breaker?: BreakerLimits; retryBudget?: RetryBudget; protocol?: 'http1' | 'h2c' } = {}): void {
     this.containerConcurrency = containerConcurrency
     this.queueDepth = queueDepth
     this.managed = managed
     this.failure = failure
     this.#outlier = opts.outlier ?? DEFAULT_OUTLIER_POLICY
     this.#breaker = containerConcurrency === 0 ? opts.breaker ?? NO_BREAKER : NO_BREAKER
+    this.#retryBudget = opts.retryBudget ?? DEFAULT_RETRY_BUDGET
     this.#connectionCap = opts.protocol === 'h2c' ? 0 : this.#breaker.maxConnections
     this.#policy = containerConcurrency === 0 ? P2C : containerConcurrency <= 3 ? FIRST : ROUND_ROBIN
     this.pump(performance.now())
@@ -267,8 +269,8 @@ export class RevisionThrottler {
   }
 
   /** May one more request start retrying (the retry budget)? Counts it as retrying when so. */
-  startRetry(p: RetryPolicy): boolean {
-    if (!withinBudget(p, this.retrying, this.current)) {
+  startRetry(): boolean {
+    if (!withinBudget(this.#retryBudget, this.retrying, this.current)) {
       this.retriesRefused++
       return false
     }

@@ -26,7 +26,7 @@ export function activatorCollectors(throttlers: () => Iterable<RevisionThrottler
       return n
     })),
     collector('sluice_retries_total', 'Requests sent again after a connect failure or reset before any response (retry-budget.ts).', 'counter', per((t) => t.retries)),
-    collector('sluice_retries_budget_exhausted_total', 'Retries refused because 20% of the revision\'s active requests (at least 3) were retrying already.', 'counter', per((t) => t.retriesRefused)),
+    collector('sluice_retries_budget_exhausted_total', 'Retries refused by the retry budget: retry-budget-percent of the revision\'s active requests (default 20%, at least retry-budget-min-concurrency: 3) were retrying already.', 'counter', per((t) => t.retriesRefused)),
     collector('sluice_breaker_trips_total', 'Requests a circuit breaker refused (max_pending, max_requests: 503) or held back (max_connections: waited).', 'counter', () => {
       const values: MetricValue[] = []
       for (const t of throttlers()) {

@@ -11,6 +11,7 @@ import { B3InjectEncoding, B3Propagator } from '@opentelemetry/propagator-b3'
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import { AlwaysOnSampler, BatchSpanProcessor, ParentBasedSampler, TracerProvider, type ReadableSpan, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace'
 import type { IncomingHttpHeaders } from 'node:http'
+import { exporterFor } from './otlp-exporter.ts'
 import type { DownstreamRequest } from '../downstream.ts'
 import type { RequestTrace, RequestTracer } from './request-trace.ts'
 import type { TracingConfig } from './tracing-config.ts'
@@ -99,15 +100,6 @@ class CountingExporter implements SpanExporter {
 
   shutdown(): Promise<void> { return this.#inner.shutdown() }
   forceFlush(): Promise<void> { return this.#inner.forceFlush?.() ?? Promise.resolve() }
-}
-
-async function exporterFor(config: TracingConfig): Promise<SpanExporter> {
-  if (config.protocol === 'zipkin') {
-    const { ZipkinExporter } = await import('@opentelemetry/exporter-zipkin')
-    return new ZipkinExporter({ url: config.endpoint, serviceName: config.serviceName })
-  }
-  const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto')
-  return new OTLPTraceExporter({ url: config.endpoint, timeoutMillis: 10_000 })
 }
 
 export async function createTracer(config: TracingConfig, counters: TracingCounters): Promise<RequestTracer> {

@@ -4,11 +4,15 @@
 
 export interface TracingConfig {
   /**
-   * `none` (the default: the SDK is never loaded), `http/protobuf` (OTLP/HTTP, what Knative's
-   * tracing-protocol names) or `zipkin` (config-tracing's `backend: zipkin`, Zipkin's JSON v2 API)
+   * `none` (the default: the SDK is never loaded), `http/protobuf` (OTLP/HTTP) or `grpc`
+   * (OTLP/gRPC), as Knative's tracing-protocol names them, or `zipkin` (config-tracing's
+   * `backend: zipkin`, Zipkin's JSON v2 API)
    */
-  readonly protocol: 'none' | 'http/protobuf' | 'zipkin'
-  /** where spans go: an OTLP traces URL (`http://collector:4318/v1/traces`) or a Zipkin `/api/v2/spans` URL */
+  readonly protocol: 'none' | 'http/protobuf' | 'grpc' | 'zipkin'
+  /**
+   * where spans go: an OTLP traces URL (`http://collector:4318/v1/traces`), an OTLP/gRPC origin
+   * (`http://collector:4317`: plaintext; `https://`: TLS) or a Zipkin `/api/v2/spans` URL
+   */
   readonly endpoint: string
   /** share of new traces sampled, 0 to 1; requests with a parent follow the parent's decision */
   readonly samplingRate: number

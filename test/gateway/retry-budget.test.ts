@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net'
 import { Gateway } from '../../gateway/gateway.ts'
 import { RouteSlot } from '../../gateway/metrics/route-slots.ts'
 import type { Backend, RouteTable, Split } from '../../gateway/route-table.ts'
-import { DEFAULT_RETRY_POLICY, mayResend, withinBudget, type RetryPolicy } from '../../gateway/activator/retry-budget.ts'
+import { DEFAULT_RETRY_BUDGET, DEFAULT_RETRY_POLICY, mayResend, withinBudget, type RetryPolicy } from '../../gateway/activator/retry-budget.ts'
 import { closedPort } from './helpers.ts'
 import { waitFor } from '../fixtures/wait.ts'
 
@@ -75,11 +75,14 @@ t.test('the policy: what may be sent again, and the budget', async (t) => {
   t.ok(mayResend(false, 'GET', false, false), 'a reset: an idempotent request without a body')
   t.notOk(mayResend(false, 'POST', false, false), 'not a POST')
   t.notOk(mayResend(false, 'PUT', true, false), 'not a request with a body')
-  const p = DEFAULT_RETRY_POLICY
+  const p = DEFAULT_RETRY_BUDGET
   t.ok(withinBudget(p, 2, 1), 'at least 3 at once')
   t.notOk(withinBudget(p, 3, 10))
   t.ok(withinBudget(p, 19, 100), '20% of the active requests')
   t.notOk(withinBudget(p, 20, 100))
+  t.notOk(withinBudget({ budgetPercent: 0, minConcurrency: 0 }, 0, 100), 'a budget of 0% and 0 at once retries nothing')
+  t.ok(withinBudget({ budgetPercent: 50, minConcurrency: 0 }, 49, 100))
+  t.notOk(withinBudget({ budgetPercent: 50, minConcurrency: 0 }, 50, 100))
 })
 
 t.test('a refused connection goes to another instance: no client-visible error', async (t) => {

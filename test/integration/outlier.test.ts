@@ -88,5 +88,5 @@ t.test('bad values are reported where they are written', async (t) => {
   t.match(lines[0], /route\.yaml:6:\d+ metadata\.annotations\["sluice\.dev\/retry-attempts"\]: sluice\.dev\/retry-attempts must be a whole number from 0 to 10/)
   lines.shift()
   t.match(lines[0], /svc\.yaml:10:\d+ spec\.template\.metadata\.annotations\["sluice\.dev\/outlier-consecutive-5xx"\]: sluice\.dev\/outlier-consecutive-5xx must be a whole number from 0 to 1000000 \(0 turns it off\), got "five"/)
-  t.match(lines[1], /svc\.yaml:12:\d+ .*unknown annotation sluice\.dev\/outlier-max-ejction-percent; the outlier and breaker annotations are/)
+  t.match(lines[1], /svc\.yaml:12:\d+ .*unknown annotation sluice\.dev\/outlier-max-ejction-percent; the outlier, breaker and retry budget annotations are/)
 })

@@ -1,6 +1,7 @@
 // With tracing off the OpenTelemetry SDK is never loaded: only gateway/tracing/otel-tracer.ts
-// imports it, and that file is reached only through tracing.ts's dynamic import. Checked on the
-// sources (every static import of every file under bin/, lib/, gateway/, control/, plugins/).
+// imports it, and that file is reached only through tracing.ts's dynamic import; the exporters
+// (otlp-exporter.ts) load only the one configured. Checked on the sources (every static import of
+// every file under bin/, lib/, gateway/, control/, plugins/).
 import t from 'tap'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
@@ -34,4 +35,15 @@ t.test('the SDK is imported by otel-tracer.ts alone, which nothing imports stati
   t.same([...new Set(sdkUsers)], ['gateway/tracing/otel-tracer.ts'])
   t.same(tracerImporters, [], 'otel-tracer.ts is only imported dynamically')
   t.match(readFileSync(path.join(ROOT, 'gateway/tracing/tracing.ts'), 'utf8'), /await import\('\.\/otel-tracer\.ts'\)/)
+})
+
+t.test('each exporter package (gRPC\'s client with it) is imported only when its protocol is configured', async (t) => {
+  const src = readFileSync(path.join(ROOT, 'gateway/tracing/otlp-exporter.ts'), 'utf8')
+  for (const pkg of ['@opentelemetry/exporter-trace-otlp-grpc', '@opentelemetry/exporter-trace-otlp-proto', '@opentelemetry/exporter-zipkin']) {
+    t.ok(src.includes(`await import('${pkg}')`), `${pkg}: a dynamic import`)
+  }
+  const importers = ['bin', 'lib', 'gateway', 'control', 'plugins'].flatMap((d) => files(path.join(ROOT, d)))
+    .filter((f) => [...readFileSync(f, 'utf8').matchAll(STATIC_IMPORT)].some((m) => m[1]!.endsWith('/otlp-exporter.ts')))
+    .map((f) => path.relative(ROOT, f))
+  t.same(importers, ['gateway/tracing/otel-tracer.ts'], 'otlp-exporter.ts is reached through otel-tracer.ts alone')
 })

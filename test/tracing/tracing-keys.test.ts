@@ -27,6 +27,24 @@ t.test('config-observability', async (t) => {
   t.equal(bare.settings.tracing.samplingRate, 0, 'Knative\'s default rate when unset is kept (0)')
 })
 
+t.test('config-observability: grpc (OTLP over gRPC)', async (t) => {
+  const { settings, errors } = readSettings([configMap('config-observability', { 'tracing-protocol': 'grpc', 'tracing-endpoint': 'http://otel-collector.observability:4317', 'tracing-sampling-rate': '1' })])
+  t.same(errors, [])
+  t.same(settings.tracing, { protocol: 'grpc', endpoint: 'http://otel-collector.observability:4317/', samplingRate: 1, serviceName: 'sluice' })
+  t.equal(readSettings([configMap('config-observability', { 'tracing-protocol': 'GRPC', 'tracing-endpoint': 'otel-collector:4317' })]).settings.tracing.endpoint, 'http://otel-collector:4317/', 'host:port is plaintext, with no path added')
+  t.equal(readSettings([configMap('config-observability', { 'tracing-protocol': 'grpc', 'tracing-endpoint': 'https://collector.example:443' })]).settings.tracing.endpoint, 'https://collector.example/', 'https: TLS')
+  const keys = ['tracing-protocol', 'tracing-endpoint']
+  const withPath = readSettings([configMap('config-observability', { 'tracing-protocol': 'grpc', 'tracing-endpoint': 'http://otel-collector:4318/v1/traces' }, { source: located('config/observability.yaml', keys) })])
+  t.equal(withPath.settings.tracing.protocol, 'none', 'tracing stays off')
+  t.same(withPath.errors.map((e) => [e.file, e.line, e.path]), [['config/observability.yaml', 11, 'data.tracing-endpoint'], ['config/observability.yaml', 10, 'data.tracing-protocol']])
+  t.match(withPath.errors[0]!.message, /no path .* write tracing-protocol: http\/protobuf/)
+  t.match(withPath.errors[1]!.message, /tracing-protocol grpc needs tracing-endpoint \(the collector's OTLP\/gRPC address/)
+  // config-tracing's Zipkin URL is not an OTLP/gRPC address: it does not carry over.
+  const mixed = readSettings([configMap('config-tracing', { backend: 'zipkin', 'zipkin-endpoint': 'http://z:9411/api/v2/spans' }), configMap('config-observability', { 'tracing-protocol': 'grpc' })])
+  t.equal(mixed.settings.tracing.protocol, 'none')
+  t.match(mixed.errors[0]!.message, /needs tracing-endpoint/)
+})
+
 t.test('config-tracing (before Knative 1.18) is mapped', async (t) => {
   const { settings, errors } = readSettings([configMap('config-tracing', { backend: 'zipkin', 'zipkin-endpoint': 'http://zipkin.istio-system:9411/api/v2/spans', 'sample-rate': '0.5' })])
   t.same(errors, [])
@@ -45,14 +63,14 @@ t.test('config-tracing (before Knative 1.18) is mapped', async (t) => {
 
 t.test('bad values are reported where they are written; tracing stays off', async (t) => {
   const keys = ['tracing-protocol', 'tracing-endpoint', 'tracing-sampling-rate']
-  const { settings, errors } = readSettings([configMap('config-observability', { 'tracing-protocol': 'grpc', 'tracing-endpoint': 'ftp://x', 'tracing-sampling-rate': '2' }, { source: located('config/observability.yaml', keys) })])
+  const { settings, errors } = readSettings([configMap('config-observability', { 'tracing-protocol': 'stdout', 'tracing-endpoint': 'ftp://x', 'tracing-sampling-rate': '2' }, { source: located('config/observability.yaml', keys) })])
   t.equal(settings.tracing.protocol, 'none')
   t.same(errors.map((e) => [e.file, e.line, e.path]), [
     ['config/observability.yaml', 10, 'data.tracing-protocol'],
     ['config/observability.yaml', 11, 'data.tracing-endpoint'],
     ['config/observability.yaml', 12, 'data.tracing-sampling-rate'],
   ])
-  t.match(errors[0]!.message, /config-observability: tracing-protocol: grpc is not supported by Sluice; write "http\/protobuf"/)
+  t.match(errors[0]!.message, /config-observability: tracing-protocol: stdout is not supported by Sluice; write "grpc" .* or "http\/protobuf"/)
   t.match(errors[1]!.message, /http\(s\) URL/)
   t.match(errors[2]!.message, /from 0 to 1/)
   const noEndpoint = readSettings([configMap('config-observability', { 'tracing-protocol': 'http/protobuf' })])

@@ -11,6 +11,7 @@ import { CompileCache, compile } from '../../../control/compile/compile.ts'
 import { edgeOptions } from '../../../control/settings/kourier-keys.ts'
 import { RouteSlots } from '../../../gateway/metrics/route-slots.ts'
 import { DEFAULT_OUTLIER_POLICY } from '../../../gateway/activator/outlier-detector.ts'
+import { DEFAULT_RETRY_BUDGET } from '../../../gateway/activator/retry-budget.ts'
 import { resilienceOverrides } from '../../../control/settings/outlier-keys.ts'
 
 const svc = (name: string, annotations: string, meta = '') => `---
@@ -81,4 +82,26 @@ t.test('sluice.dev/retry-attempts on a Service reaches its route\'s splits', asy
   const splitOf = (host: string) => table.external.exact.get(host)!.paths[0]!.splits[0]!
   t.equal(splitOf('a.default.localhost').retry?.attempts, 0)
   t.equal(splitOf('b.default.localhost').retry, undefined, 'no annotation: the default policy')
+})
+
+t.test('the retry budget: config-sluice retry-budget-*, a revision\'s sluice.dev/retry-budget-* on top', async (t) => {
+  t.same(build(svc('a', '')).backends.get('revision/default/a-00001')!.retryBudget, DEFAULT_RETRY_BUDGET, 'Envoy\'s defaults: 20%, at least 3')
+  t.same(DEFAULT_RETRY_BUDGET, { budgetPercent: 20, minConcurrency: 3 })
+  const table = build(sluiceCm('  retry-budget-percent: "10"\n  retry-budget-min-concurrency: "1"')
+    + svc('a', '        sluice.dev/retry-budget-percent: "50"') + svc('b', ''))
+  t.same(table.backends.get('revision/default/a-00001')!.retryBudget, { budgetPercent: 50, minConcurrency: 1 }, 'the annotation overrides its field only')
+  t.same(table.backends.get('revision/default/b-00001')!.retryBudget, { budgetPercent: 10, minConcurrency: 1 })
+  const cache = new CompileCache()
+  build(sluiceCm('  retry-budget-percent: "10"') + svc('a', ''), cache)
+  t.equal(build(sluiceCm('  retry-budget-percent: "30"') + svc('a', ''), cache).backends.get('revision/default/a-00001')!.retryBudget!.budgetPercent, 30, 'a changed value compiles it again')
+
+  const bad = readSettings(loadFiles([{ file: 'c.yaml', text: sluiceCm('  retry-budget-percent: "120"\n  retry-budget-min-concurrency: "-1"') }]).resources.configMaps)
+  t.same(bad.errors.map((e) => [e.file, e.line, e.path]), [['c.yaml', 6, 'data.retry-budget-percent'], ['c.yaml', 7, 'data.retry-budget-min-concurrency']])
+  t.match(bad.errors[0]!.message, /config-sluice: retry-budget-percent must be a whole number from 0 to 100 \(the share of the revision's active requests that may be retrying at once\), got "120"/)
+  t.match(bad.errors[1]!.message, /retry-budget-min-concurrency must be a whole number from 0 to 1000000/)
+  t.same(bad.settings.sluice.resilience.retry, DEFAULT_RETRY_BUDGET, 'bad values keep the defaults')
+  const errors: string[] = []
+  t.same(resilienceOverrides({ 'sluice.dev/retry-budget-min-concurrency': '0', 'sluice.dev/retry-budget-pct': '5', 'sluice.dev/retry-attempts': '2' }, (k, m) => errors.push(`${k}: ${m}`)), { minConcurrency: 0 })
+  t.equal(errors.length, 1, 'sluice.dev/retry-attempts (a route\'s annotation) is not an unknown revision annotation')
+  t.match(errors[0], /unknown annotation sluice\.dev\/retry-budget-pct; the outlier, breaker and retry budget annotations are .*sluice\.dev\/retry-budget-percent/)
 })
