@@ -9,7 +9,9 @@
 // wrk -t1 -c$CONNS (4) GET /?name=Ada straight at each app's port, the two taking turns, after a
 // WARMUP (2 s); CPU = utime+stime of the app's process (/proc/<pid>/stat, as bench/peers.ts) over
 // all its rounds ÷ its requests. Apps on CPU 1, wrk on CPU 0 when taskset and 2 CPUs are there.
-// BENCH_PROFILE=DIR: both apps run with --cpu-prof (read with `node bench/profile-top.ts DIR/x.cpuprofile`).
+// COMPARE=FILE.mjs: a third app, another version of node-runtime.mjs (kept inside the checkout, so
+// that it resolves `cloudevents`), for a before/after in one run.
+// BENCH_PROFILE=DIR: the apps run with --cpu-prof (read with `node bench/profile-top.ts DIR/x.cpuprofile`).
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -111,6 +113,7 @@ async function cpu(work: string): Promise<boolean> {
     ['node:http', [...prof('bare'), path.join(ROOT, 'bench/functions/bare.mjs')]],
     ['function runtime', [...prof('runtime'), NODE_RUNTIME, path.join(ROOT, 'bench/functions/minimal')]],
   ]
+  if (process.env.COMPARE) specs.push([`COMPARE ${path.basename(process.env.COMPARE)}`, [...prof('compare'), path.resolve(process.env.COMPARE), path.join(ROOT, 'bench/functions/minimal')]])
   try {
     for (const [name, args] of specs) {
       const port = await freePort()
@@ -120,8 +123,8 @@ async function cpu(work: string): Promise<boolean> {
       await wrk(port, 'x', WARMUP, CONNS, LOAD_CPU, '/?name=Ada')
     }
     for (let round = 0; round < ROUNDS; round++) {
-      // the two take turns, and each round starts with the other one
-      for (const a of round % 2 === 0 ? apps : [...apps].reverse()) {
+      // they take turns, each round starting with the next one
+      for (const a of [...apps.slice(round % apps.length), ...apps.slice(0, round % apps.length)]) {
         const c0 = cpuTicks(a.pid)
         const r = parseWrk(await wrk(a.port, 'x', ROUND_S, CONNS, LOAD_CPU, '/?name=Ada'))
         const c1 = cpuTicks(a.pid)
@@ -136,13 +139,14 @@ async function cpu(work: string): Promise<boolean> {
     for (const a of apps) await a.stop()
   }
   const us = (a: App): number => (a.ticks * 1e6) / TCK / a.requests
-  const [bare, runtime] = apps as [App, App]
+  const [bare, runtime, compare] = apps as [App, App, App | undefined]
   const ratio = us(runtime) / us(bare)
   const perRound = runtime.roundUs.map((u, i) => u / bare.roundUs[i]!)
   console.log(`\n# functions: CPU per request, the Node function runtime (bench/functions/minimal) vs node:http answering the same (bench/functions/bare.mjs)`)
   console.log(`# ${PIN ? 'apps on CPU 1, wrk on CPU 0' : 'unpinned'}; wrk -t1 -c${CONNS} GET /?name=Ada, ${WARMUP} s warm-up, ${ROUNDS} rounds of ${ROUND_S} s taking turns; ${os.cpus()[0]?.model ?? ''}, Node ${process.versions.node}`)
   console.log(table(['app', 'cpu µs/req', 'req/s (median)', 'requests'], apps.map((a) => [a.name, fmt(us(a), 1), fmt(percentile(a.rps, 50), 0), a.requests])))
   console.log(`function runtime ÷ node:http: ${fmt(ratio, 2)}× (rounds ${fmt(Math.min(...perRound), 2)}–${fmt(Math.max(...perRound), 2)}); target ≤ ${TARGET.toFixed(2)}×: ${verdict(ratio <= TARGET)}`)
+  if (compare !== undefined) console.log(`${compare.name} ÷ node:http: ${fmt(us(compare) / us(bare), 2)}×`)
   return ratio <= TARGET
 }
 
