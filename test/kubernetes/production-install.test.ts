@@ -107,7 +107,7 @@ t.test('the packed package installs with production dependencies and runs sluice
   t.notOk(files.some((f) => f.endsWith('.ts') && !f.startsWith('config/')), 'ships no TypeScript sources (the example plugin aside)')
   t.notOk(files.some((f) => f.startsWith('test/') || f.startsWith('bench/')), 'ships no tests or benchmarks')
   t.ok(files.includes('LICENSE'), 'ships the LICENSE')
-  for (const f of ['dist/control/functions/runtimes.js', 'dist/control/functions/runtime/node-runtime.mjs', 'dist/control/functions/runtime/python_runtime.py', 'dist/control/functions/templates/node/http/index.js']) {
+  for (const f of ['dist/control/functions/runtimes.js', 'dist/control/functions/runtime/node-runtime.mjs', 'dist/control/functions/runtime/python_runtime.py', 'dist/control/functions/templates/node/http/index.js', 'dist/control/functions/templates/node/http/package-lock.json']) {
     t.ok(files.includes(f), `ships ${f} (func create, the function builder)`)
   }
   t.notOk(existsSync(path.join(ROOT, 'dist')), 'postpack leaves the checkout without dist/')
