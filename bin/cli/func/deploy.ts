@@ -10,9 +10,9 @@ import path from 'node:path'
 import { Document, isMap, isSeq, parseAllDocuments, type YAMLMap, type YAMLSeq } from 'yaml'
 import { UsageError } from '../kn-commands.ts'
 import { isRuntimeCommand } from '../../../control/functions/runtimes.ts'
+import { SOURCE_ANNOTATION } from '../../../control/reconcile/names.ts'
 import { readFuncYaml } from './project.ts'
 
-export const SOURCE_ANNOTATION = 'sluice.dev/source'
 export const DEPLOYED_AT_ANNOTATION = 'sluice.dev/deployed-at'
 /** What earlier deploys wrote (an absolute path), removed on the next deploy. */
 const FUNCTION_DIR_ENV = 'SLUICE_FUNCTION_DIR'
