@@ -6,8 +6,9 @@
 //   npm run bench    (BENCH=functions)        node bench/functions.ts
 //
 // DEPLOYS (3): cold+warm pairs, each on a fresh `sluice serve` and state; ROUNDS (6) × ROUND_S (4 s):
-// wrk -t1 -c$CONNS (4) GET /?name=Ada straight at each app's port, the two taking turns, after a
-// WARMUP (2 s); CPU = utime+stime of the app's process (/proc/<pid>/stat, as bench/peers.ts) over
+// wrk -t1 -c$CONNS (4) GET /?name=Ada at each app, VIA (both by default) `direct` (its own port) and
+// `sluice` (through `sluice serve`, a Service per app naming it with sluice.dev/upstream), the apps
+// taking turns, after a WARMUP (2 s); CPU = utime+stime of the app's process (/proc/<pid>/stat, as bench/peers.ts) over
 // all its rounds ÷ its requests. Apps on CPU 1, wrk on CPU 0 when taskset and 2 CPUs are there.
 // COMPARE=FILE.mjs: a third app, another version of node-runtime.mjs (kept inside the checkout, so
 // that it resolves `cloudevents`), for a before/after in one run.
@@ -18,7 +19,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { NODE_RUNTIME } from '../control/functions/runtimes.ts'
 import {
-  NODE, ROOT, TCK, cpuTicks, fmt, freePort, get, have, parseWrk, percentile, sleep, startGroup, startSluice, stopGroup, table, tmpDir, verdict, waitFor, wrk,
+  NODE, ROOT, TCK, cpuTicks, fmt, freePort, get, have, parseWrk, percentile, startGroup, startSluice, stopGroup, table, tmpDir, verdict, waitFor, wrk,
 } from './lib.ts'
 
 const env = (k: string, d: number): number => (process.env[k] !== undefined && process.env[k] !== '' ? Number(process.env[k]) : d)
@@ -99,8 +100,14 @@ async function deploys(work: string): Promise<boolean> {
   return cold.length === DEPLOYS && warm.every((d) => d.cacheHit)
 }
 
-interface App { name: string; pid: number; port: number; ticks: number; requests: number; roundUs: number[]; rps: number[]; stop(): Promise<void> }
+interface App { name: string; service: string; pid: number; port: number; stop(): Promise<void> }
+interface Tally { ticks: number; requests: number; roundUs: number[]; rps: number[] }
 
+/**
+ * CPU per request of each app, wrk driving it `via` its own port (direct) or through `sluice serve`
+ * (a Service per app naming it with sluice.dev/upstream: the gateway's CPU is not counted, only the
+ * app's, now behind a pooled keep-alive client as in production).
+ */
 async function cpu(work: string): Promise<boolean> {
   if (!have('wrk')) {
     console.log('skipped the CPU comparison: wrk not installed (apt-get install wrk)')
@@ -109,44 +116,69 @@ async function cpu(work: string): Promise<boolean> {
   const pinned = (args: string[]): [string, string[]] => (APP_CPU === null ? [NODE, args] : ['taskset', ['-c', String(APP_CPU), NODE, ...args]])
   const prof = (name: string): string[] => (PROFILE === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.resolve(PROFILE)}`, `--cpu-prof-name=${name}.cpuprofile`])
   const apps: App[] = []
-  const specs: [string, string[]][] = [
-    ['node:http', [...prof('bare'), path.join(ROOT, 'bench/functions/bare.mjs')]],
-    ['function runtime', [...prof('runtime'), NODE_RUNTIME, path.join(ROOT, 'bench/functions/minimal')]],
+  const specs: [string, string, string[]][] = [
+    ['node:http', 'bare', [...prof('bare'), path.join(ROOT, 'bench/functions/bare.mjs')]],
+    ['function runtime', 'runtime', [...prof('runtime'), NODE_RUNTIME, path.join(ROOT, 'bench/functions/minimal')]],
   ]
-  if (process.env.COMPARE) specs.push([`COMPARE ${path.basename(process.env.COMPARE)}`, [...prof('compare'), path.resolve(process.env.COMPARE), path.join(ROOT, 'bench/functions/minimal')]])
+  if (process.env.COMPARE) specs.push([`COMPARE ${path.basename(process.env.COMPARE)}`, 'compare', [...prof('compare'), path.resolve(process.env.COMPARE), path.join(ROOT, 'bench/functions/minimal')]])
+  const vias = (process.env.VIA ?? 'direct sluice').split(/[\s,]+/).filter((v) => v === 'direct' || v === 'sluice')
+  let ok = true
+  let sluice: Awaited<ReturnType<typeof startSluice>> | undefined
   try {
-    for (const [name, args] of specs) {
+    for (const [name, service, args] of specs) {
       const port = await freePort()
-      const child = startGroup(...pinned(args), { out: path.join(work, `${name.replace(/\W/g, '-')}.log`), env: { ...process.env, PORT: String(port), NODE_OPTIONS: '' } })
-      apps.push({ name, pid: child.pid!, port, ticks: 0, requests: 0, roundUs: [], rps: [], stop: () => stopGroup(child) })
+      const child = startGroup(...pinned(args), { out: path.join(work, `${service}.log`), env: { ...process.env, PORT: String(port), NODE_OPTIONS: '' } })
+      apps.push({ name, service, pid: child.pid!, port, stop: () => stopGroup(child) })
       await waitFor(async () => (await get(port, 'x', '/?name=Ada').catch(() => ({ status: 0 }))).status === 200, 20_000, () => `${name} did not answer`, 50)
-      await wrk(port, 'x', WARMUP, CONNS, LOAD_CPU, '/?name=Ada')
     }
-    for (let round = 0; round < ROUNDS; round++) {
-      // they take turns, each round starting with the next one
-      for (const a of [...apps.slice(round % apps.length), ...apps.slice(0, round % apps.length)]) {
-        const c0 = cpuTicks(a.pid)
-        const r = parseWrk(await wrk(a.port, 'x', ROUND_S, CONNS, LOAD_CPU, '/?name=Ada'))
-        const c1 = cpuTicks(a.pid)
-        a.ticks += c1 - c0
-        a.requests += r.requests
-        a.roundUs.push(r.requests > 0 ? ((c1 - c0) * 1e6) / TCK / r.requests : NaN)
-        a.rps.push(r.rps)
+    for (const via of vias) {
+      let target = (a: App): [number, string] => [a.port, 'x']
+      if (via === 'sluice') {
+        const config = path.join(work, 'cpu-config')
+        mkdirSync(config, { recursive: true })
+        writeFileSync(path.join(config, 'apps.yaml'), apps.map((a) => ['apiVersion: serving.knative.dev/v1', 'kind: Service', `metadata: {name: ${a.service}}`, 'spec:', '  template:',
+          '    metadata:', `      annotations: {sluice.dev/upstream: "http://127.0.0.1:${a.port}"}`, '    spec: {containers: [{image: bench/app}]}', ''].join('\n')).join('---\n'))
+        sluice = await startSluice(config)
+        const port = sluice.port
+        target = (a) => [port, `${a.service}.default.localhost`]
+        for (const a of apps) await waitFor(async () => (await get(port, target(a)[1], '/?name=Ada').catch(() => ({ status: 0 }))).status === 200, 30_000, () => `${a.name} not routed: ${sluice!.log().slice(-2000)}`, 50)
       }
-      await sleep(0)
+      const tallies = new Map<App, Tally>(apps.map((a) => [a, { ticks: 0, requests: 0, roundUs: [], rps: [] }]))
+      for (const a of apps) await wrk(...target(a), WARMUP, CONNS, LOAD_CPU, '/?name=Ada')
+      for (let round = 0; round < ROUNDS; round++) {
+        // they take turns, each round starting with the next one
+        for (const a of [...apps.slice(round % apps.length), ...apps.slice(0, round % apps.length)]) {
+          const t = tallies.get(a)!
+          const c0 = cpuTicks(a.pid)
+          const r = parseWrk(await wrk(...target(a), ROUND_S, CONNS, LOAD_CPU, '/?name=Ada'))
+          const c1 = cpuTicks(a.pid)
+          t.ticks += c1 - c0
+          t.requests += r.requests
+          t.roundUs.push(r.requests > 0 ? ((c1 - c0) * 1e6) / TCK / r.requests : NaN)
+          t.rps.push(r.rps)
+        }
+      }
+      await sluice?.stop()
+      sluice = undefined
+      ok = report(via, apps, tallies) && ok
     }
   } finally {
+    await sluice?.stop()
     for (const a of apps) await a.stop()
   }
-  const us = (a: App): number => (a.ticks * 1e6) / TCK / a.requests
+  return ok
+}
+
+function report(via: string, apps: App[], tallies: Map<App, Tally>): boolean {
+  const us = (a: App): number => { const t = tallies.get(a)!; return (t.ticks * 1e6) / TCK / t.requests }
   const [bare, runtime, compare] = apps as [App, App, App | undefined]
   const ratio = us(runtime) / us(bare)
-  const perRound = runtime.roundUs.map((u, i) => u / bare.roundUs[i]!)
-  console.log(`\n# functions: CPU per request, the Node function runtime (bench/functions/minimal) vs node:http answering the same (bench/functions/bare.mjs)`)
-  console.log(`# ${PIN ? 'apps on CPU 1, wrk on CPU 0' : 'unpinned'}; wrk -t1 -c${CONNS} GET /?name=Ada, ${WARMUP} s warm-up, ${ROUNDS} rounds of ${ROUND_S} s taking turns; ${os.cpus()[0]?.model ?? ''}, Node ${process.versions.node}`)
-  console.log(table(['app', 'cpu µs/req', 'req/s (median)', 'requests'], apps.map((a) => [a.name, fmt(us(a), 1), fmt(percentile(a.rps, 50), 0), a.requests])))
-  console.log(`function runtime ÷ node:http: ${fmt(ratio, 2)}× (rounds ${fmt(Math.min(...perRound), 2)}–${fmt(Math.max(...perRound), 2)}); target ≤ ${TARGET.toFixed(2)}×: ${verdict(ratio <= TARGET)}`)
-  if (compare !== undefined) console.log(`${compare.name} ÷ node:http: ${fmt(us(compare) / us(bare), 2)}×`)
+  const perRound = tallies.get(runtime)!.roundUs.map((u, i) => u / tallies.get(bare)!.roundUs[i]!)
+  console.log(`\n# functions: CPU per request ${via === 'direct' ? 'straight at each app' : 'behind sluice serve (the apps\' CPU only)'}, the Node function runtime (bench/functions/minimal) vs node:http answering the same (bench/functions/bare.mjs)`)
+  console.log(`# ${PIN ? 'apps on CPU 1, wrk on CPU 0' : 'unpinned'}${via === 'sluice' ? ', sluice unpinned' : ''}; wrk -t1 -c${CONNS} GET /?name=Ada, ${WARMUP} s warm-up, ${ROUNDS} rounds of ${ROUND_S} s taking turns; ${os.cpus()[0]?.model ?? ''}, Node ${process.versions.node}`)
+  console.log(table(['app', 'cpu µs/req', 'req/s (median)', 'requests'], apps.map((a) => [a.name, fmt(us(a), 1), fmt(percentile(tallies.get(a)!.rps, 50), 0), tallies.get(a)!.requests])))
+  console.log(`function runtime ÷ node:http (${via}): ${fmt(ratio, 2)}× (rounds ${fmt(Math.min(...perRound), 2)}–${fmt(Math.max(...perRound), 2)}); target ≤ ${TARGET.toFixed(2)}×: ${verdict(ratio <= TARGET)}`)
+  if (compare !== undefined) console.log(`${compare.name} ÷ node:http (${via}): ${fmt(us(compare) / us(bare), 2)}×`)
   return ratio <= TARGET
 }
 
