@@ -229,9 +229,9 @@ export { existsSync }
 
 // ---------- load (wrk) ----------
 
-/** wrk -t1 against 127.0.0.1:port with a Host header, pinned to `cpu` when given (taskset). */
-export function wrk(port: number, host: string, seconds: number, conns: number, cpu: number | null = 0): Promise<string> {
-  const args = ['-t1', `-c${conns}`, `-d${seconds}s`, '--latency', '-H', `Host: ${host}`, `http://127.0.0.1:${port}/`]
+/** wrk -t1 against 127.0.0.1:port (GET `pathname`) with a Host header, pinned to `cpu` when given (taskset). */
+export function wrk(port: number, host: string, seconds: number, conns: number, cpu: number | null = 0, pathname = '/'): Promise<string> {
+  const args = ['-t1', `-c${conns}`, `-d${seconds}s`, '--latency', '-H', `Host: ${host}`, `http://127.0.0.1:${port}${pathname}`]
   const [cmd, argv] = cpu === null ? ['wrk', args] : ['taskset', ['-c', String(cpu), 'wrk', ...args]]
   return new Promise((resolve, reject) => {
     const child = execFile(cmd as string, argv as string[], { timeout: (seconds + 15) * 1000 }, (err, stdout) => {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm run bench — the parts below, chosen with BENCH=peers|activator|plugins|protocols|kubernetes|eventing|eventing-jetstream|all
+# npm run bench — the parts below, chosen with BENCH=peers|activator|plugins|protocols|kubernetes|eventing|eventing-jetstream|functions|all
 # (default all; BENCH=eventing runs both eventing parts):
 #
 # peers      bench/peers.ts: Sluice (metrics and header contract on, no plugins) side by side with
@@ -27,13 +27,17 @@
 #            against the target (≥ 5,000/s), p50/p99 latency and CPU per event, with the backing in
 #            process and through a Gateway child, next to bare js.publish (about 1–2 minutes;
 #            EVENTS, ROUNDS, WINDOW, SETUPS tune it, see the top of the file).
+# functions  bench/functions.ts: `sluice func deploy` → first 200 of the Node HTTP template, cold (no
+#            dependency cache) and warm (a redeploy: cache hit), the snapshot's size, and the Node
+#            function runtime's CPU per request against node:http answering the same (target
+#            ≤ 1.10×; about 2 minutes; DEPLOYS, ROUNDS, ROUND_S, CONNS, FUNCTIONS="deploy cpu" tune it).
 #
 # Everything listens on 127.0.0.1 only, stops by itself and kills what it started. Exit status is
 # non-zero if a part failed or missed a target.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=${BENCH:-all}
-case "$BENCH" in peers|activator|plugins|protocols|kubernetes|eventing|eventing-jetstream|all) ;; *) echo "bench: BENCH must be peers, activator, plugins, protocols, kubernetes, eventing, eventing-jetstream or all (got $BENCH)" >&2; exit 2 ;; esac
+case "$BENCH" in peers|activator|plugins|protocols|kubernetes|eventing|eventing-jetstream|tracing|functions|all) ;; *) echo "bench: BENCH must be peers, activator, plugins, protocols, kubernetes, eventing, eventing-jetstream, tracing, functions or all (got $BENCH)" >&2; exit 2 ;; esac
 NODE="$ROOT/node_modules/.bin/node"
 status=0
 
@@ -91,4 +95,9 @@ if [ "$BENCH" = eventing-jetstream ] || [ "$BENCH" = eventing ] || [ "$BENCH" = 
   timeout 600 "$NODE" "$ROOT/bench/eventing-jetstream.ts" || status=$?
 fi
 if [ "$BENCH" = tracing ] || [ "$BENCH" = all ]; then echo; echo "# tracing (bench/tracing.ts)"; timeout 300 "$NODE" "$ROOT/bench/tracing.ts" || status=$?; fi
+if [ "$BENCH" = functions ] || [ "$BENCH" = all ]; then
+  need wrk wrk
+  echo; echo "# functions (bench/functions.ts)"
+  timeout 600 "$NODE" "$ROOT/bench/functions.ts" || status=$?
+fi
 exit $status

@@ -3,12 +3,9 @@
 import { parseArgs } from 'node:util'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import { serve } from '../control/serve.ts'
-import { validate } from '../control/validate-command.ts'
 import { parseGoDuration } from '../lib/duration.ts'
 import { KN_COMMANDS, KN_HELP, KN_HELP_DETAIL, UsageError, runKnCommand } from './cli/kn-commands.ts'
 import { FUNC_HELP, FUNC_HELP_DETAIL, runFuncCommand } from './cli/func/func-command.ts'
-import { SLUICE_INGRESS_CLASS } from '../control/sources/kubernetes/kubernetes-source.ts'
 import { createLogger, logFormat, parseLogFormat, type Logger } from '../gateway/log.ts'
 
 const HELP = `sluice — a Knative-style serverless ingress
@@ -172,6 +169,11 @@ async function main(argv: string[]): Promise<void> {
       for (const flag of ['kubeconfig', 'ingress-class', 'knative-namespace'] as const) {
         if (values[flag] !== undefined && !values.kubernetes) usage(`--${flag} is for --kubernetes`)
       }
+      // loaded here, not at the top: the gateway, the Kubernetes client and the exporters are most of
+      // the program, and `sluice func …`, `get`, `--version` need none of them (a deploy's CLI starts
+      // in a fraction of the time)
+      const { serve } = await import('../control/serve.ts')
+      const { SLUICE_INGRESS_CLASS } = await import('../control/sources/kubernetes/kubernetes-source.ts')
       const running = await serve({
         ...(configDir !== undefined ? { configDir } : {}),
         ...(values.kubernetes ? {
@@ -208,6 +210,7 @@ async function main(argv: string[]): Promise<void> {
     case 'validate': {
       const dir = rest[0] ?? values.config
       if (dir === undefined) usage('validate needs a directory')
+      const { validate } = await import('../control/validate-command.ts')
       process.exitCode = await validate(dir, values.state ?? process.env.SLUICE_STATE_DIR ?? path.resolve('.sluice-state'), process.stdout, process.stderr)
       return
     }

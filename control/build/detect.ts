@@ -1,13 +1,17 @@
 // Which builder a source folder gets, detected the way Cloud Native Buildpacks do (first match
-// wins): package.json → Node/TypeScript, Python markers → Python, any Procfile → run as declared.
+// wins): func.yaml → a function (function-builder.ts), package.json → Node/TypeScript, Python
+// markers → Python, any Procfile → run as declared.
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { functionPlan } from './function-builder.ts'
 import { nodePlan } from './node-builder.ts'
 import { isPython, pythonPlan } from './python-builder.ts'
 import { BuildError, procfileWeb, type BuildPlan } from './plan.ts'
 
 /** Reads `dir` (the snapshot copy) and plans its build; throws BuildError when nothing matches. */
 export function detect(dir: string): BuildPlan {
+  const fn = functionPlan(dir)
+  if (fn !== undefined) return fn
   const procfile = join(dir, 'Procfile')
   let web: string | undefined
   if (existsSync(procfile)) {

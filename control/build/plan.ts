@@ -10,8 +10,8 @@ export interface BuildStep {
 }
 
 export interface BuildPlan {
-  /** the buildpack-style builder that matched */
-  readonly builder: 'node' | 'typescript' | 'python' | 'procfile'
+  /** the buildpack-style builder that matched (`function`: a func.yaml project, served by Sluice's function runtime) */
+  readonly builder: 'node' | 'typescript' | 'python' | 'procfile' | 'function'
   readonly steps: readonly BuildStep[]
   /** how an instance starts, absolute where it names the snapshot; empty when the source does not say */
   readonly start: readonly string[]

@@ -8,10 +8,10 @@ import { createProject } from './helpers.ts'
 
 // (python: create-python.test.ts, a file of its own so that each stays well inside tap's timeout)
 const cases: [string, string, string[]][] = [
-  ['node', 'http', ['README.md', 'func.yaml', 'index.js', 'index.test.js', 'package.json']],
-  ['node', 'cloudevents', ['README.md', 'func.yaml', 'index.js', 'index.test.js', 'package.json']],
-  ['typescript', 'http', ['README.md', 'func.yaml', 'index.test.ts', 'index.ts', 'package.json', 'tsconfig.json']],
-  ['typescript', 'cloudevents', ['README.md', 'func.yaml', 'index.test.ts', 'index.ts', 'package.json', 'tsconfig.json']],
+  ['node', 'http', ['README.md', 'func.yaml', 'index.js', 'index.test.js', 'package-lock.json', 'package.json']],
+  ['node', 'cloudevents', ['README.md', 'func.yaml', 'index.js', 'index.test.js', 'package-lock.json', 'package.json']],
+  ['typescript', 'http', ['README.md', 'func.yaml', 'index.test.ts', 'index.ts', 'package-lock.json', 'package.json', 'tsconfig.json']],
+  ['typescript', 'cloudevents', ['README.md', 'func.yaml', 'index.test.ts', 'index.ts', 'package-lock.json', 'package.json', 'tsconfig.json']],
 ]
 
 for (const [language, template, files] of cases) {

@@ -2,10 +2,10 @@
 // deploy is a new revision, and what the user added to the file (traffic, tags) is kept.
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { parse } from 'yaml'
-import { eventually, request, runSluice, startSluice } from '../fixtures/sluice.ts'
+import { ROOT, eventually, request, runSluice, startSluice, tempDir } from '../fixtures/sluice.ts'
 import { createProject } from './helpers.ts'
 
 interface Objects { objects: { kind: string; metadata: { name: string } }[] }
@@ -23,11 +23,10 @@ t.test('deploy, serve, deploy again: a new revision', async (t) => {
   t.equal(first.code, 0, first.stderr)
   t.match(first.stdout, /Created .*dep\.yaml: Service dep/)
   const file = path.join(s.configDir, 'dep.yaml')
-  const svc = parse(readFileSync(file, 'utf8')) as { spec: { template: { metadata: { annotations: Record<string, string> }; spec: { containers: { command: string[]; env: { name: string; value: string }[]; readinessProbe: unknown }[] } } } }
+  const svc = parse(readFileSync(file, 'utf8')) as { spec: { template: { metadata: { annotations: Record<string, string> }; spec: { containers: Record<string, unknown>[] } } } }
   t.equal(svc.spec.template.metadata.annotations['sluice.dev/source'], path.relative(s.configDir, dir))
-  t.match(svc.spec.template.spec.containers[0]!.command, ['node', /control\/functions\/runtime\/node-runtime\.mjs$/])
-  t.same(svc.spec.template.spec.containers[0]!.env, [{ name: 'SLUICE_FUNCTION_DIR', value: dir }])
-  t.same(svc.spec.template.spec.containers[0]!.readinessProbe, { httpGet: { path: '/health/readiness' } })
+  t.same(svc.spec.template.spec.containers[0], { readinessProbe: { httpGet: { path: '/health/readiness' } } }, 'no command, no env: the build starts the runtime')
+  t.notMatch(readFileSync(file, 'utf8'), path.dirname(dir), 'no absolute path')
   t.ok(await eventually(async () => (await get()) === '200 Hello from dep!\n', 60_000), `first deploy serves: ${await get()}\n${s.logs().slice(-2000)}`)
   t.same(await revisions(), ['dep-00001'])
 
@@ -49,6 +48,30 @@ t.test('deploy, serve, deploy again: a new revision', async (t) => {
   t.same(kept.spec.traffic, [{ revisionName: 'dep-00001', tag: 'v1', percent: 50 }, { latestRevision: true, percent: 50 }])
   t.ok(await eventually(async () => (await revisions()).includes('dep-00003'), 60_000), 'a third revision')
   t.match(readFileSync(file, 'utf8'), /^# Written by `sluice func deploy`/, 'the header comment is kept')
+})
+
+t.test('the config folder and the function folder move together and still serve', async (t) => {
+  const root = tempDir('sluice-func-move-')
+  t.teardown(() => rmSync(root + '-moved', { recursive: true, force: true }))
+  const r = await runSluice(['func', 'create', path.join(root, 'fns', 'mover')])
+  t.equal(r.code, 0, r.stderr)
+  // an old deploy's absolute command and folder: the next deploy drops them
+  mkdirSync(path.join(root, 'config'))
+  writeFileSync(path.join(root, 'config', 'mover.yaml'), [
+    'apiVersion: serving.knative.dev/v1', 'kind: Service', 'metadata:', '  name: mover', 'spec:', '  template:', '    spec:', '      containers:',
+    `        - command: [node, ${path.join(ROOT, 'control/functions/runtime/node-runtime.mjs')}]`,
+    '          env:', `            - name: SLUICE_FUNCTION_DIR`, `              value: ${path.join(root, 'fns', 'mover')}`, ''].join('\n'))
+  const d = await runSluice(['func', 'deploy', path.join(root, 'fns', 'mover'), '--config', path.join(root, 'config')])
+  t.equal(d.code, 0, d.stderr)
+  const text = readFileSync(path.join(root, 'config', 'mover.yaml'), 'utf8')
+  t.match(text, 'sluice.dev/source: ../fns/mover')
+  t.notMatch(text, root, 'no absolute path left')
+  t.notMatch(text, 'command:')
+  renameSync(root, root + '-moved')
+  const s = await startSluice({}, { configDir: path.join(root + '-moved', 'config') })
+  t.teardown(() => s.stop())
+  const get = async (): Promise<string> => { try { const res = await request(s.port, 'mover.default.localhost', '/?name=Ada'); return `${res.status} ${res.body}` } catch { return 'refused' } }
+  t.ok(await eventually(async () => (await get()) === '200 Hello from mover, Ada!\n', 90_000), `${await get()}\n${s.logs().slice(-2000)}`)
 })
 
 t.test('deploy refusals', async (t) => {

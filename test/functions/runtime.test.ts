@@ -54,6 +54,33 @@ t.test('typescript cloudevents: the reply is a binary-mode CloudEvent', async (t
   t.match(proc.output(), /"msg":"received example.ping from \/test"/, 'context.log writes JSON lines')
 })
 
+t.test('node: what a handler returns, as the answer', async (t) => {
+  const dir = await createProject('node', 'http', 'shapes')
+  writeFileSync(path.join(dir, 'index.js'), [
+    'export function handle(context) {',
+    '  switch (context.query.as) {',
+    '    case "buffer": return Buffer.from([1, 2, 3])',
+    '    case "none": return undefined',
+    '    case "object": return { a: 1 }',
+    '    case "custom": return { statusCode: 201, headers: { "X-Thing": "a", "Content-Type": "text/csv", "content-length": "999" }, body: "a,b" }',
+    '    case "status": return { statusCode: 404 }',
+    '    case "async": return Promise.resolve({ later: true })',
+    '    case "reject": return Promise.reject(new Error("async secret"))',
+    '    case "unicode": return "héllo ✓"',
+    '  }',
+    '}', ''].join('\n'))
+  const { port } = await serve(t, process.execPath, [NODE_RUNTIME, dir], dir)
+  const buffer = await send(port, '/?as=buffer')
+  t.match(buffer, { status: 200, headers: { 'content-type': 'application/octet-stream', 'content-length': '3' } })
+  t.match(await send(port, '/?as=none'), { status: 204, body: '' })
+  t.match(await send(port, '/?as=object'), { status: 200, headers: { 'content-type': 'application/json' }, body: '{"a":1}' })
+  t.match(await send(port, '/?as=custom'), { status: 201, headers: { 'x-thing': 'a', 'content-type': 'text/csv', 'content-length': '3' }, body: 'a,b' }, 'the handler\'s headers, its content-type, the real length')
+  t.match(await send(port, '/?as=status'), { status: 404, body: '', headers: { 'content-length': '0' } })
+  t.match(await send(port, '/?as=async'), { status: 200, body: '{"later":true}' })
+  t.match(await send(port, '/?as=reject'), { status: 500, body: 'Internal Server Error' })
+  t.match(await send(port, '/?as=unicode'), { status: 200, body: 'héllo ✓', headers: { 'content-length': String(Buffer.byteLength('héllo ✓')), 'content-type': 'text/plain; charset=utf-8' } })
+})
+
 t.test('node: a thrown error is a 500 without details, and logged', async (t) => {
   const dir = await createProject('node', 'http', 'thrower')
   writeFileSync(path.join(dir, 'index.js'), [

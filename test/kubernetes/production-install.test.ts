@@ -107,6 +107,9 @@ t.test('the packed package installs with production dependencies and runs sluice
   t.notOk(files.some((f) => f.endsWith('.ts') && !f.startsWith('config/')), 'ships no TypeScript sources (the example plugin aside)')
   t.notOk(files.some((f) => f.startsWith('test/') || f.startsWith('bench/')), 'ships no tests or benchmarks')
   t.ok(files.includes('LICENSE'), 'ships the LICENSE')
+  for (const f of ['dist/control/functions/runtimes.js', 'dist/control/functions/runtime/node-runtime.mjs', 'dist/control/functions/runtime/python_runtime.py', 'dist/control/functions/templates/node/http/index.js', 'dist/control/functions/templates/node/http/package-lock.json']) {
+    t.ok(files.includes(f), `ships ${f} (func create, the function builder)`)
+  }
   t.notOk(existsSync(path.join(ROOT, 'dist')), 'postpack leaves the checkout without dist/')
 
   const prefix = path.join(dir, 'prefix')
@@ -132,7 +135,16 @@ t.test('the packed package installs with production dependencies and runs sluice
   const validate = run(['validate', config])
   t.equal(validate.status, 0, `sluice validate on the shipped examples exits 0${validate.stderr ? `: ${validate.stderr}` : ''}`)
 
-  // serve: the shipped example answers through the installed gateway.
+  // A function made and deployed with the installed CLI, outside the checkout: the build finds the
+  // function runtime inside the installed package (control/functions/runtimes.ts).
+  const fnDir = path.join(dir, 'fns', 'pkgfn')
+  const created = run(['func', 'create', fnDir])
+  t.equal(created.status, 0, `sluice func create${created.stderr ? `: ${created.stderr}` : ''}`)
+  const deployed = run(['func', 'deploy', fnDir, '--config', config])
+  t.equal(deployed.status, 0, `sluice func deploy${deployed.stderr ? `: ${deployed.stderr}` : ''}`)
+  t.notMatch(readFileSync(path.join(config, 'pkgfn.yaml'), 'utf8'), dir, 'the deployed Service holds no absolute path')
+
+  // serve: the shipped example and the function answer through the installed gateway.
   const child = spawn(process.execPath, [bin, 'serve', '--config', config, '--state', path.join(dir, 'state'),
     '--port', '0', '--internal-port', '0', '--tls-port', '0', '--admin-port', '0', '--host', '127.0.0.1'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] })
   t.teardown(() => { child.kill('SIGKILL') })
@@ -147,6 +159,16 @@ t.test('the packed package installs with production dependencies and runs sluice
     return status === 200 ? { status } : undefined
   }, { timeoutMs: 60_000, everyMs: 50, what: () => `the example to answer 200; logs:\n${log.slice(-3000)}` })
   t.equal(ready.status, 200, 'hello.default.localhost answers from the installed package')
+  const fn = await waitFor(async () => {
+    const got = await new Promise<string>((resolve) => {
+      http.get({ host: '127.0.0.1', port: Number(port), path: '/?name=Ada', headers: { host: 'pkgfn.default.localhost' } }, (res) => {
+        let body = ''
+        res.setEncoding('utf8').on('data', (d: string) => { body += d }).on('end', () => resolve(`${res.statusCode} ${body}`))
+      }).on('error', () => resolve('refused'))
+    })
+    return got.startsWith('200 ') ? got : undefined
+  }, { timeoutMs: 120_000, everyMs: 100, what: () => `the deployed function to answer 200; logs:\n${log.slice(-3000)}` })
+  t.equal(fn, '200 Hello from pkgfn, Ada!\n', 'the function deployed with the installed CLI answers')
   child.kill('SIGTERM')
   await new Promise((resolve) => child.once('exit', resolve))
 })

@@ -2,16 +2,20 @@
 // Service for the function. Every deploy changes the revision template (annotation
 // sluice.dev/deployed-at), so a running `sluice serve --config CONFIGDIR` rolls out a new revision;
 // everything else in the file (traffic, tags, env, other documents) is kept as the user left it.
+// The file names the function by sluice.dev/source, relative to the file, and nothing else: the
+// build sees func.yaml and starts Sluice's function runtime on the snapshot (control/build/
+// function-builder.ts), so CONFIGDIR and DIR can move or be committed together.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { Document, isMap, isSeq, parseAllDocuments, type YAMLMap, type YAMLSeq } from 'yaml'
 import { UsageError } from '../kn-commands.ts'
-import { readFuncYaml, runtimeCommand } from './project.ts'
+import { isRuntimeCommand } from '../../../control/functions/runtimes.ts'
+import { SOURCE_ANNOTATION } from '../../../control/reconcile/names.ts'
+import { readFuncYaml } from './project.ts'
 
-export const SOURCE_ANNOTATION = 'sluice.dev/source'
 export const DEPLOYED_AT_ANNOTATION = 'sluice.dev/deployed-at'
-/** Where the runtime finds the function before a build snapshot exists (see node-runtime.mjs). */
-export const FUNCTION_DIR_ENV = 'SLUICE_FUNCTION_DIR'
+/** What earlier deploys wrote (an absolute path), removed on the next deploy. */
+const FUNCTION_DIR_ENV = 'SLUICE_FUNCTION_DIR'
 
 export interface DeployResult { name: string; file: string; created: boolean }
 
@@ -31,8 +35,8 @@ export function deployFunction(dirArg: string, configArg: string, now: Date = ne
   if (doc === undefined) {
     doc = new Document({ apiVersion: 'serving.knative.dev/v1', kind: 'Service', metadata: { name: func.name }, spec: { template: { metadata: { annotations: {} }, spec: { containers: [{}] } } } })
     doc.commentBefore = ` Written by \`sluice func deploy\` for the function in ${path.relative(configDir, dir) || '.'} (${func.runtime}).\n` +
-      ` Deploying again updates the template (a new revision) and keeps the rest of this file: add\n traffic, tags or env here. The command runs Sluice's function runtime on the function folder:\n` +
-      ` its snapshot (${SOURCE_ANNOTATION}) once built, until then the folder in ${FUNCTION_DIR_ENV}.`
+      ` Deploying again updates the template (a new revision) and keeps the rest of this file: add\n traffic, tags or env here. ${SOURCE_ANNOTATION} (relative to this file) is built into a snapshot\n` +
+      ` that Sluice's function runtime serves; keep this file and the function folder together.`
     docs.push(doc)
   }
   const source = path.relative(configDir, dir) || '.'
@@ -47,8 +51,10 @@ export function deployFunction(dirArg: string, configArg: string, now: Date = ne
   }
   const container = (doc.getIn([...tpl, 'spec', 'containers']) as YAMLSeq).items[0]
   if (!isMap(container)) throw new UsageError(`${file}: spec.template.spec.containers[0] is not a mapping; fix it or remove the file`)
-  container.set('command', doc.createNode(runtimeCommand(func.runtime), { flow: true }))
-  setEnv(doc, container, FUNCTION_DIR_ENV, dir)
+  // the build starts the runtime; a runtime command an earlier deploy wrote (absolute paths) goes
+  const command = container.get('command')
+  if (isSeq(command) && isRuntimeCommand(command.toJSON() as unknown[])) container.delete('command')
+  removeEnv(container, FUNCTION_DIR_ENV)
   // the runtime's readiness endpoint (locally a process is restarted when it exits, so no liveness
   // probe); a probe the user set is kept
   if (!container.has('readinessProbe')) container.set('readinessProbe', doc.createNode({ httpGet: { path: '/health/readiness' } }))
@@ -58,14 +64,9 @@ export function deployFunction(dirArg: string, configArg: string, now: Date = ne
   return { name: func.name, file, created }
 }
 
-function setEnv(doc: Document, container: YAMLMap, name: string, value: string): void {
-  let env = container.get('env')
-  if (!isSeq(env)) {
-    env = doc.createNode([])
-    container.set('env', env)
-  }
-  const seq = env as YAMLSeq
-  const entry = seq.items.find((e) => isMap(e) && e.get('name') === name)
-  if (isMap(entry)) entry.set('value', value)
-  else seq.items.push(doc.createNode({ name, value }))
+function removeEnv(container: YAMLMap, name: string): void {
+  const env = container.get('env')
+  if (!isSeq(env)) return
+  env.items = env.items.filter((e) => !(isMap(e) && e.get('name') === name))
+  if (env.items.length === 0) container.delete('env')
 }

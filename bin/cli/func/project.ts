@@ -2,23 +2,16 @@
 // Sluice's templates and function runtimes are, and the command that runs a project.
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parse } from 'yaml'
+import { LANGUAGES, type Language } from '../../../control/functions/runtimes.ts'
 import { UsageError } from '../kn-commands.ts'
 
-export const LANGUAGES = ['node', 'typescript', 'python'] as const
-export type Language = (typeof LANGUAGES)[number]
+export { LANGUAGES, NODE_RUNTIME, PYTHON_RUNTIME, TEMPLATES_DIR, runtimeCommand, type Language } from '../../../control/functions/runtimes.ts'
 export const TEMPLATES = ['http', 'cloudevents'] as const
 export type Template = (typeof TEMPLATES)[number]
 
 /** func.yaml's specVersion, as Knative func 1.16 writes it. */
 export const SPEC_VERSION = '0.36.0'
-
-// bin/cli/func/ in a checkout, dist/bin/cli/func/ in a package: control/ is three levels up either way.
-const FUNCTIONS = fileURLToPath(new URL('../../../control/functions/', import.meta.url))
-export const TEMPLATES_DIR = path.join(FUNCTIONS, 'templates')
-export const NODE_RUNTIME = path.join(FUNCTIONS, 'runtime', 'node-runtime.mjs')
-export const PYTHON_RUNTIME = path.join(FUNCTIONS, 'runtime', 'python_runtime.py')
 
 export interface FuncYaml {
   specVersion: string
@@ -50,15 +43,4 @@ export function readFuncYaml(dir: string): FuncYaml {
   checkName(f.name, `${file}: name`)
   if (!LANGUAGES.includes(f.runtime as Language)) throw new UsageError(`${file}: runtime: ${JSON.stringify(f.runtime)} is not one Sluice runs; use one of ${LANGUAGES.join(', ')}`)
   return f as FuncYaml
-}
-
-/**
- * The process that serves a function: Sluice's runtime for its language, given the function folder
- * as its first argument when `dir` is set (func run), or finding it itself (deployed: see
- * node-runtime.mjs's header).
- */
-export function runtimeCommand(language: Language, dir?: string): string[] {
-  const extra = dir === undefined ? [] : [dir]
-  if (language === 'python') return ['python3', PYTHON_RUNTIME, ...extra]
-  return ['node', NODE_RUNTIME, ...extra]
 }

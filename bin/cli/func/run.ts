@@ -24,7 +24,7 @@ export async function runFunction(opts: RunOptions): Promise<RunningFunction> {
   let stopping = false
 
   const startChild = (): void => {
-    const c = spawn(file === 'node' ? process.execPath : file!, args, {
+    const c = spawn(file!, args, {
       cwd: dir,
       env: { ...process.env, PORT: String(port), FUNC_HOST: opts.host, K_SERVICE: func.name },
       stdio: ['ignore', 'inherit', 'inherit'],

@@ -69,33 +69,56 @@ function isResponseShaped(v) {
   return v !== null && typeof v === 'object' && !Buffer.isBuffer(v) && ('statusCode' in v || 'headers' in v)
 }
 
-/** A handler's return value → status, headers, bytes. */
-const TEXT = { 'content-type': 'text/plain; charset=utf-8' }
+const TEXT = 'text/plain; charset=utf-8'
+const EMPTY = Buffer.alloc(0)
 
-function encode(result) {
-  if (result === undefined || result === null) return { status: 204, headers: {}, body: Buffer.alloc(0) }
-  if (typeof result === 'string') return { status: 200, headers: TEXT, body: Buffer.from(result) }
+/**
+ * Answers with a handler's return value, in one writeHead (a flat header list: no header object
+ * and no setHeader validation per header) and one end. A string is written as a string, so that
+ * node:http sends the head and the body in one write, as a plain node:http app does.
+ */
+function respond(res, result) {
+  if (typeof result === 'string') {
+    res.writeHead(200, ['content-type', TEXT, 'content-length', Buffer.byteLength(result)])
+    res.end(result)
+    return
+  }
+  if (result === undefined || result === null) {
+    res.writeHead(204)
+    res.end()
+    return
+  }
   let status = 200
-  let headers = {}
+  let headers
   let body = result
   if (isResponseShaped(result)) {
     status = Number(result.statusCode ?? 200)
-    headers = { ...result.headers }
+    headers = result.headers
     body = result.body
   }
-  const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), String(v)]))
-  let bytes
-  if (body === undefined || body === null) bytes = Buffer.alloc(0)
-  else if (Buffer.isBuffer(body) || body instanceof Uint8Array) { bytes = Buffer.from(body); lower['content-type'] ??= 'application/octet-stream' }
-  else if (typeof body === 'string') { bytes = Buffer.from(body); lower['content-type'] ??= 'text/plain; charset=utf-8' }
-  else { bytes = Buffer.from(JSON.stringify(body)); lower['content-type'] ??= 'application/json' }
-  return { status, headers: lower, body: bytes }
+  let type
+  if (body === undefined || body === null) body = ''
+  else if (typeof body === 'string') type = TEXT
+  else if (body instanceof Uint8Array) type = 'application/octet-stream'
+  else { body = JSON.stringify(body) ?? ''; type = 'application/json' }
+  const list = []
+  if (headers !== undefined && headers !== null) {
+    for (const k in headers) {
+      const name = k.toLowerCase()
+      if (name === 'content-length') continue
+      if (name === 'content-type') type = undefined
+      list.push(name, String(headers[k]))
+    }
+  }
+  if (type !== undefined) list.push('content-type', type)
+  list.push('content-length', typeof body === 'string' ? Buffer.byteLength(body) : body.length)
+  res.writeHead(status, list)
+  res.end(body)
 }
 
-function send(res, { status, headers, body }) {
-  res.statusCode = status
-  for (const k in headers) res.setHeader(k, headers[k])
-  res.setHeader('content-length', body.length)
+/** A plain-text answer of the runtime's own (health, errors). */
+function text(res, status, body) {
+  res.writeHead(status, ['content-type', TEXT, 'content-length', Buffer.byteLength(body)])
   res.end(body)
 }
 
@@ -110,49 +133,15 @@ export async function start({ dir = functionDir(), port = Number(process.env.POR
   if (typeof mod.init === 'function') await mod.init()
   let shuttingDown = false
 
-  const EMPTY = Buffer.alloc(0)
-  const fail = (res, err) => {
+  function fail(res, err) {
     log.error('handler failed', { error: err?.stack ?? String(err) })
     const status = Number.isInteger(err?.statusCode) && err.statusCode >= 400 ? err.statusCode : 500
-    send(res, encode({ statusCode: status, body: status === 500 ? 'Internal Server Error' : String(err.message) }))
-  }
-  // A synchronous handler's answer is sent without a promise in between (the common case is cheap).
-  const run = (req, res, target, raw) => {
-    let out
-    try {
-      out = invoke(req, target, raw)
-    } catch (err) {
-      return fail(res, err)
-    }
-    if (out instanceof Promise) out.then((o) => send(res, o), (err) => fail(res, err))
-    else send(res, out)
+    if (res.headersSent) res.destroy()
+    else text(res, status, status === 500 ? 'Internal Server Error' : String(err.message))
   }
 
-  const server = http.createServer((req, res) => {
-    const target = req.url ?? '/'
-    if (target === '/health/liveness') return send(res, encode({ statusCode: 200, body: 'OK' }))
-    if (target === '/health/readiness') {
-      return send(res, encode(shuttingDown ? { statusCode: 503, body: 'shutting down' } : { statusCode: 200, body: 'OK' }))
-    }
-    // no body (a GET): no buffering, the handler runs at once
-    if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) {
-      req.resume()
-      return void run(req, res, target, EMPTY)
-    }
-    const chunks = []
-    let size = 0
-    req.on('data', (c) => {
-      size += c.length
-      if (size <= MAX_BODY) chunks.push(c)
-    })
-    req.on('end', () => {
-      if (size > MAX_BODY) return send(res, encode({ statusCode: 413, body: `request body over ${MAX_BODY} bytes` }))
-      run(req, res, target, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks))
-    })
-  })
-
-  /** The encoded answer, or a promise of it when the handler is async or the request is an event. */
-  function invoke(req, target, raw) {
+  /** Calls the handler and answers; a synchronous handler's answer is sent without a promise in between. */
+  function run(req, res, target, raw) {
     const headers = req.headers
     const q = target.indexOf('?')
     const context = {
@@ -166,38 +155,80 @@ export async function start({ dir = functionDir(), port = Number(process.env.POR
       rawBody: raw,
       cloudevent: undefined,
     }
-    let event
     // a cheap look at the headers first: plain HTTP requests never pay for the CloudEvents binding
-    const carriesEvent = headers['ce-specversion'] !== undefined || (headers['content-type'] ?? '').startsWith('application/cloudevents')
-    const message = carriesEvent ? { headers, body: raw.length === 0 ? undefined : raw.toString('utf8') } : undefined
-    if (message !== undefined && HTTP.isEvent(message)) {
-      try {
-        event = HTTP.toEvent(message)
-      } catch (err) {
-        return encode({ statusCode: 400, body: `invalid CloudEvent: ${err.message}` })
+    if (headers['ce-specversion'] !== undefined || (headers['content-type'] ?? '').startsWith('application/cloudevents')) {
+      const message = { headers, body: raw.length === 0 ? undefined : raw.toString('utf8') }
+      if (HTTP.isEvent(message)) {
+        let event
+        try {
+          event = HTTP.toEvent(message)
+        } catch (err) {
+          return text(res, 400, `invalid CloudEvent: ${err.message}`)
+        }
+        context.cloudevent = event
+        context.body = event.data
+        invokeEvent(res, context, event).catch((err) => fail(res, err))
+        return
       }
-      context.cloudevent = event
-      context.body = event.data
-      return invokeEvent(context, event)
+    }
+    if (raw.length > 0) {
+      try {
+        context.body = parseBody(raw, headers['content-type'])
+      } catch (err) {
+        return text(res, 400, `request body is not valid ${headers['content-type']}: ${err.message}`)
+      }
     }
     try {
-      context.body = parseBody(raw, headers['content-type'])
+      const result = handle(context, context.body)
+      if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
+        result.then((r) => { try { respond(res, r) } catch (err) { fail(res, err) } }, (err) => fail(res, err))
+      } else {
+        respond(res, result)
+      }
     } catch (err) {
-      return encode({ statusCode: 400, body: `request body is not valid ${headers['content-type']}: ${err.message}` })
+      fail(res, err)
     }
-    const result = handle(context, context.body)
-    return typeof result?.then === 'function' ? Promise.resolve(result).then(encode) : encode(result)
   }
 
-  async function invokeEvent(context, event) {
+  function onBody(req, res, target, chunks, size) {
+    if (size > MAX_BODY) return text(res, 413, `request body over ${MAX_BODY} bytes`)
+    run(req, res, target, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks))
+  }
+
+  const server = http.createServer((req, res) => {
+    const target = req.url ?? '/'
+    if (target === '/health/liveness') return text(res, 200, 'OK')
+    if (target === '/health/readiness') return shuttingDown ? text(res, 503, 'shutting down') : text(res, 200, 'OK')
+    // no body (a GET): no buffering, the handler runs at once (node:http discards what is left unread)
+    const headers = req.headers
+    if (headers['content-length'] === undefined && headers['transfer-encoding'] === undefined) return run(req, res, target, EMPTY)
+    const chunks = []
+    let size = 0
+    req.on('data', (c) => {
+      size += c.length
+      if (size <= MAX_BODY) chunks.push(c)
+    })
+    req.on('end', () => onBody(req, res, target, chunks, size))
+  })
+
+  /** Answers an event: a CloudEvent-shaped return value is the reply, in binary mode; nothing is 202. */
+  async function invokeEvent(res, context, event) {
     const result = await handle(context, event)
     if (isCloudEventShaped(result)) {
       const reply = result instanceof CloudEvent ? result : new CloudEvent({ id: randomUUID(), ...result })
       const out = HTTP.binary(reply)
-      const body = out.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(out.body) ? out.body : Buffer.from(typeof out.body === 'string' ? out.body : JSON.stringify(out.body))
-      return { status: 200, headers: Object.fromEntries(Object.entries(out.headers).map(([k, v]) => [k.toLowerCase(), String(v)])), body }
+      const body = out.body === undefined ? EMPTY : Buffer.isBuffer(out.body) ? out.body : Buffer.from(typeof out.body === 'string' ? out.body : JSON.stringify(out.body))
+      const list = []
+      for (const k in out.headers) list.push(k.toLowerCase(), String(out.headers[k]))
+      list.push('content-length', body.length)
+      res.writeHead(200, list)
+      res.end(body)
+    } else if (result === undefined) {
+      res.writeHead(202, ['content-length', 0])
+      res.end()
+    } else {
+      respond(res, result)
     }
-    return result === undefined ? { status: 202, headers: {}, body: Buffer.alloc(0) } : encode(result)
   }
 
   await new Promise((resolve, reject) => {

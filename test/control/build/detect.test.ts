@@ -75,3 +75,22 @@ t.test('any folder with a Procfile; clear errors otherwise', async (t) => {
   t.same(py.start, [])
   t.match(py.startProblem, /main.py or app.py to start \(or a command in the template\)/)
 })
+
+t.test('a function project (func.yaml): its language builder installs, the function runtime starts it', async (t) => {
+  const { NODE_RUNTIME, PYTHON_RUNTIME } = await import('../../../control/functions/runtimes.ts')
+  const nodeDir = folder(t, { 'func.yaml': 'name: f\nruntime: node\n', 'package.json': '{"main":"index.js"}', 'package-lock.json': '{}', 'index.js': '' })
+  const node = detect(nodeDir)
+  t.equal(node.builder, 'function')
+  t.match(args(node)[0], /^npm ci --omit=dev/)
+  t.same(node.start, [process.execPath, NODE_RUNTIME, nodeDir], 'the runtime on the snapshot, not `main`')
+  t.match(node.cache, { dir: 'node_modules' })
+  t.same(detect(folder(t, { 'func.yaml': 'runtime: typescript\n', 'index.ts': '' })).steps, [], 'no package.json: nothing to install')
+
+  const pyDir = folder(t, { 'func.yaml': 'runtime: python\n', 'func.py': '', 'requirements.txt': 'six\n' })
+  const py = detect(pyDir)
+  t.equal(py.builder, 'function')
+  t.same(py.start, [path.join(pyDir, '.venv', 'bin', 'python3'), PYTHON_RUNTIME, pyDir], "the venv's python runs the runtime")
+  t.same(detect(folder(t, { 'func.yaml': 'runtime: python\n', 'func.py': '' })).start[0], 'python3')
+
+  t.throws(() => detect(folder(t, { 'func.yaml': 'runtime: go\n' })), new BuildError('func.yaml: runtime: "go" is not one Sluice runs; use one of node, typescript, python'))
+})
