@@ -179,6 +179,13 @@ async function main(): Promise<number> {
     const heapN = await metric(s.admin, 'sluice_nodejs_heap_size_used_bytes')
     const heapTotalN = await metric(s.admin, 'sluice_nodejs_heap_size_total_bytes')
     const externalN = await metric(s.admin, 'sluice_nodejs_external_memory_bytes')
+    // Where the committed heap is: V8's spaces, committed (total) / used.
+    const spaces: string[] = []
+    for (const space of ['new', 'old', 'code', 'large_object', 'trusted']) {
+      const total = await metric(s.admin, 'sluice_nodejs_heap_space_size_total_bytes', `space="${space}"`)
+      const used = await metric(s.admin, 'sluice_nodejs_heap_space_size_used_bytes', `space="${space}"`)
+      spaces.push(`${space} ${fmt(total / 2 ** 20, 1)}/${fmt(used / 2 ** 20, 1)}`)
+    }
     if (HEAP !== undefined) {
       process.kill(s.pid, 'SIGUSR1')
       await waitFor(() => readdirSync(HEAP).some((f) => f.endsWith('.heapsnapshot')) && readyz(s.admin), 120_000, () => 'no heap snapshot', 500)
@@ -238,7 +245,7 @@ async function main(): Promise<number> {
     ]))
     console.log(`Sluice CPU time: ${fmt(readyCpuMs, 0)} ms at /readyz, ${fmt(allReadyCpuMs, 0)} ms when all were Ready (module loading included); load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}.`)
     console.log(`KIngress status writes until all were Ready: ${startWrites} (${fmt(startWrites / N, 2)} per ingress), ${startConflicts} conflicts; Sluice CPU from /readyz to all Ready: ${fmt(allReadyCpuMs - readyCpuMs, 0)} ms.`)
-    console.log(`RSS: ${fmt(rss0 / 1024, 1)} MB with 0 ingresses, ${fmt(rssN / 1024, 1)} MB with ${N} (after a full GC); V8 heap used ${fmt(heap0 / 2 ** 20, 1)} → ${fmt(heapN / 2 ** 20, 1)} MB, ${fmt((heapN - heap0) / 1024 / N, 1)} KB per ingress; V8 heap committed ${fmt(heapTotalN / 2 ** 20, 1)} MB, external ${fmt(externalN / 2 ** 20, 1)} MB${EXTRA_NODE_ARGS.length > 0 ? ` (node ${EXTRA_NODE_ARGS.join(' ')})` : ''}. Events: ${kinds.created} new KIngress/host, ${kinds.changed} changed appendHeader.`)
+    console.log(`RSS: ${fmt(rss0 / 1024, 1)} MB with 0 ingresses, ${fmt(rssN / 1024, 1)} MB with ${N} (after a full GC); V8 heap used ${fmt(heap0 / 2 ** 20, 1)} → ${fmt(heapN / 2 ** 20, 1)} MB, ${fmt((heapN - heap0) / 1024 / N, 1)} KB per ingress; V8 heap committed ${fmt(heapTotalN / 2 ** 20, 1)} MB, external ${fmt(externalN / 2 ** 20, 1)} MB; spaces committed/used MB: ${spaces.join(', ')}${EXTRA_NODE_ARGS.length > 0 ? ` (node ${EXTRA_NODE_ARGS.join(' ')})` : ''}. Events: ${kinds.created} new KIngress/host, ${kinds.changed} changed appendHeader.`)
     console.log('reference (not measured; /work/shared/reference/kingress.md §4): Kourier readies a new ksvc in < 10 s up to 2,000 ksvc (net-kourier#941),')
     console.log('  ~6 s at > 1k ksvc (serving#13247); Istio gateway ~0.5–1 MB per ksvc (istio#25145); Contour 1–2 min at ~1,000 ksvc.')
     if (PROFILE !== undefined) console.log(`CPU profile of the ${N}-ingress Sluice child: ${PROFILE}/*.cpuprofile`)
