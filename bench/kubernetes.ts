@@ -136,6 +136,24 @@ async function readyz(admin: number): Promise<boolean> {
   } catch { return false }
 }
 
+/**
+ * Until the child has used under 3 % of a core for 2 s in a row (at most 30 s), then 1.5 s more:
+ * Sluice gives back its start-up heap once it is quiet (control/sources/kubernetes/start-up-heap.ts,
+ * checked every second), and RSS is measured after that, as it stays.
+ */
+async function quiet(pid: number): Promise<void> {
+  const until = now() + 30_000
+  let calm = 0
+  let last = cpuMs(pid)
+  while (calm < 2 && now() < until) {
+    await sleep(1000)
+    const c = cpuMs(pid)
+    calm = c - last < 30 ? calm + 1 : 0
+    last = c
+  }
+  await sleep(1500)
+}
+
 /** RSS after a forced full GC (SIGUSR2 → gc-preload.ts) and a short quiet period; the lowest of a few samples. */
 async function settledRss(pid: number): Promise<number> {
   let best = Infinity
@@ -158,6 +176,7 @@ async function main(): Promise<number> {
     // 1. Baseline: the same process with no ingress at all.
     const empty = await startSluice(api, 'empty', false)
     await waitFor(() => readyz(empty.admin), 30_000, () => `empty sluice not ready; log:\n${empty.log()}`, 5)
+    await quiet(empty.pid)
     const rss0 = await settledRss(empty.pid)
     const heap0 = await metric(empty.admin, 'sluice_nodejs_heap_size_used_bytes')
     await empty.stop()
@@ -175,6 +194,7 @@ async function main(): Promise<number> {
     const startConflicts = await metric(s.admin, 'sluice_kingress_status_writes_total', 'result="conflict"')
     // Served, too (the last one applied).
     await waitFor(async () => (await probe(s.port, host(N - 1))).status === 200, 10_000, () => `${host(N - 1)} not served`, 5)
+    await quiet(s.pid)
     const rssN = await settledRss(s.pid)
     const heapN = await metric(s.admin, 'sluice_nodejs_heap_size_used_bytes')
     const heapTotalN = await metric(s.admin, 'sluice_nodejs_heap_size_total_bytes')
