@@ -37,6 +37,11 @@ export class StartUpHeap {
     this.#o = o
   }
 
+  /** not armed yet (or turned off), waiting for a quiet moment, or done (compacted, given up or stopped) */
+  get state(): 'idle' | 'waiting' | 'done' {
+    return this.#done ? 'done' : this.#armed ? 'waiting' : 'idle'
+  }
+
   /** A load was applied: from the first one on, wait for the process to go quiet. */
   settle(): void {
     if (this.#armed || this.#done || process.env.SLUICE_COMPACT_AFTER_START === '0') return
