@@ -138,8 +138,7 @@ async function readyz(admin: number): Promise<boolean> {
 
 /**
  * Until the child has used under 3 % of a core for 2 s in a row (at most 30 s), then 1.5 s more:
- * Sluice gives back its start-up heap once it is quiet (control/sources/kubernetes/start-up-heap.ts,
- * checked every second), and RSS is measured after that, as it stays.
+ * RSS is measured once the start-up work (probes, status writes) is over, not during it.
  */
 async function quiet(pid: number): Promise<void> {
   const until = now() + 30_000

@@ -15,7 +15,6 @@ import { KubernetesSource, type ClusterLoad } from './sources/kubernetes/kuberne
 import { IngressStatusWriter, logRejected } from './status/ingress-status.ts'
 import { EventingStatusWriter } from './status/eventing-status.ts'
 import { PluginStatusWriter } from './status/plugin-status.ts'
-import { StartUpHeap } from './sources/kubernetes/start-up-heap.ts'
 import { StatusProber, type ProbeTarget } from './status/prober.ts'
 import { LeaderElector } from './status/leader-election.ts'
 
@@ -141,7 +140,6 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
   const rejectedSeen = new Map<string, string>()
   registerMetrics(ctx.registry, source, () => elector.isLeader(), () => writer!.writes, () => [...rejectedSeen.keys()].filter((k) => k.startsWith('Ingress/')).length, () => eventing.writes)
   elector.start()
-  const heap = new StartUpHeap({ log })
   return {
     source,
     applied(out, load, problems) {
@@ -149,7 +147,6 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
       writer!.applied(out, load, problems)
       eventing.applied(out, load as ClusterLoad)
       plugins!.applied(load as ClusterLoad)
-      heap.settle()
     },
     refused(load, errors) {
       logRejected(log, (load as ClusterLoad).rejected ?? [], rejectedSeen)
@@ -160,7 +157,6 @@ export function startKubernetes(opts: KubernetesOptions, ctx: { log: Logger; reg
       writer?.evaluate()
     },
     async stop() {
-      heap.stop()
       writer!.stop()
       eventing.stop()
       plugins!.stop()
