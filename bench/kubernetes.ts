@@ -249,6 +249,8 @@ async function main(): Promise<number> {
     // And once more after the events and the /metrics scrapes above: what stays when the process
     // has served a while (the young generation V8 grows again under a burst is counted here).
     const rssAfter = await settledRss(s.pid)
+    const heapAfter = await metric(s.admin, 'sluice_nodejs_heap_size_used_bytes')
+    const heapTotalAfter = await metric(s.admin, 'sluice_nodejs_heap_size_total_bytes')
     await s.stop()
 
     const p50 = percentile(lat, 50)
@@ -271,6 +273,7 @@ async function main(): Promise<number> {
     console.log(`RSS: ${fmt(rss0 / 1024, 1)} MB with 0 ingresses, ${fmt(rssN / 1024, 1)} MB with ${N} (after a full GC); V8 heap used ${fmt(heap0 / 2 ** 20, 1)} → ${fmt(heapN / 2 ** 20, 1)} MB, ${fmt((heapN - heap0) / 1024 / N, 1)} KB per ingress; V8 heap committed ${fmt(heapTotalN / 2 ** 20, 1)} MB, external ${fmt(externalN / 2 ** 20, 1)} MB; spaces committed/used MB: ${spaces.join(', ')}${EXTRA_NODE_ARGS.length > 0 ? ` (node ${EXTRA_NODE_ARGS.join(' ')})` : ''}. Events: ${kinds.created} new KIngress/host, ${kinds.changed} changed appendHeader.`)
     console.log('reference (not measured; /work/shared/reference/kingress.md §4): Kourier readies a new ksvc in < 10 s up to 2,000 ksvc (net-kourier#941),')
     console.log('  ~6 s at > 1k ksvc (serving#13247); Istio gateway ~0.5–1 MB per ksvc (istio#25145); Contour 1–2 min at ~1,000 ksvc.')
+    console.log(`After the events: RSS ${fmt(rssAfter / 1024, 1)} MB, V8 heap used ${fmt(heapAfter / 2 ** 20, 1)} MB, committed ${fmt(heapTotalAfter / 2 ** 20, 1)} MB (read after that RSS).`)
     if (PROFILE !== undefined) console.log(`CPU profile of the ${N}-ingress Sluice child: ${PROFILE}/*.cpuprofile`)
     console.log(`(bench took ${fmt((now() - t0) / 1000, 0)} s)`)
     return readyMs <= TARGET.readyMs && allReadyMs <= TARGET.readyMs && perIngressKb <= TARGET.rssKb && p99 <= TARGET.eventP99Ms ? 0 : 1
