@@ -13,6 +13,7 @@
 //   KBENCH_PROFILE=/tmp/prof                 also run the Sluice child under --cpu-prof (profile written there on exit)
 //   KBENCH_HEAPSNAPSHOT=/tmp/heap            and write a heap snapshot of it there once all are Ready
 //   KBENCH_NODE_ARGS='--max-semi-space-size=4'  extra V8 flags for the Sluice children (memory experiments)
+//   KBENCH_SMAPS=/tmp/smaps                  the child's /proc/PID/smaps after the events
 //
 // Needs nothing outside this repository; everything listens on 127.0.0.1 and is killed on exit.
 import http from 'node:http'
@@ -251,6 +252,8 @@ async function main(): Promise<number> {
     const rssAfter = await settledRss(s.pid)
     const heapAfter = await metric(s.admin, 'sluice_nodejs_heap_size_used_bytes')
     const heapTotalAfter = await metric(s.admin, 'sluice_nodejs_heap_size_total_bytes')
+    // KBENCH_SMAPS=FILE: the child's memory mappings then, to tell V8's pages from malloc's and the rest
+    if (process.env.KBENCH_SMAPS !== undefined) writeFileSync(process.env.KBENCH_SMAPS, readFileSync(`/proc/${s.pid}/smaps`, 'utf8'))
     await s.stop()
 
     const p50 = percentile(lat, 50)
