@@ -13,6 +13,7 @@
 //   KBENCH_PROFILE=/tmp/prof                 also run the Sluice child under --cpu-prof (profile written there on exit)
 //   KBENCH_HEAPSNAPSHOT=/tmp/heap            and write a heap snapshot of it there once all are Ready
 //   KBENCH_NODE_ARGS='--max-semi-space-size=4'  extra V8 flags for the Sluice children (memory experiments)
+//   KBENCH_SMAPS=/tmp/smaps                  the child's /proc/PID/smaps after the events
 //
 // Needs nothing outside this repository; everything listens on 127.0.0.1 and is killed on exit.
 import http from 'node:http'
@@ -136,6 +137,23 @@ async function readyz(admin: number): Promise<boolean> {
   } catch { return false }
 }
 
+/**
+ * Until the child has used under 3 % of a core for 2 s in a row (at most 30 s), then 1.5 s more:
+ * RSS is measured once the start-up work (probes, status writes) is over, not during it.
+ */
+async function quiet(pid: number): Promise<void> {
+  const until = now() + 30_000
+  let calm = 0
+  let last = cpuMs(pid)
+  while (calm < 2 && now() < until) {
+    await sleep(1000)
+    const c = cpuMs(pid)
+    calm = c - last < 30 ? calm + 1 : 0
+    last = c
+  }
+  await sleep(1500)
+}
+
 /** RSS after a forced full GC (SIGUSR2 → gc-preload.ts) and a short quiet period; the lowest of a few samples. */
 async function settledRss(pid: number): Promise<number> {
   let best = Infinity
@@ -158,6 +176,7 @@ async function main(): Promise<number> {
     // 1. Baseline: the same process with no ingress at all.
     const empty = await startSluice(api, 'empty', false)
     await waitFor(() => readyz(empty.admin), 30_000, () => `empty sluice not ready; log:\n${empty.log()}`, 5)
+    await quiet(empty.pid)
     const rss0 = await settledRss(empty.pid)
     const heap0 = await metric(empty.admin, 'sluice_nodejs_heap_size_used_bytes')
     await empty.stop()
@@ -175,10 +194,18 @@ async function main(): Promise<number> {
     const startConflicts = await metric(s.admin, 'sluice_kingress_status_writes_total', 'result="conflict"')
     // Served, too (the last one applied).
     await waitFor(async () => (await probe(s.port, host(N - 1))).status === 200, 10_000, () => `${host(N - 1)} not served`, 5)
+    await quiet(s.pid)
     const rssN = await settledRss(s.pid)
     const heapN = await metric(s.admin, 'sluice_nodejs_heap_size_used_bytes')
     const heapTotalN = await metric(s.admin, 'sluice_nodejs_heap_size_total_bytes')
     const externalN = await metric(s.admin, 'sluice_nodejs_external_memory_bytes')
+    // Where the committed heap is: V8's spaces, committed (total) / used.
+    const spaces: string[] = []
+    for (const space of ['new', 'old', 'code', 'large_object', 'trusted']) {
+      const total = await metric(s.admin, 'sluice_nodejs_heap_space_size_total_bytes', `space="${space}"`)
+      const used = await metric(s.admin, 'sluice_nodejs_heap_space_size_used_bytes', `space="${space}"`)
+      spaces.push(`${space} ${fmt(total / 2 ** 20, 1)}/${fmt(used / 2 ** 20, 1)}`)
+    }
     if (HEAP !== undefined) {
       process.kill(s.pid, 'SIGUSR1')
       await waitFor(() => readdirSync(HEAP).some((f) => f.endsWith('.heapsnapshot')) && readyz(s.admin), 120_000, () => 'no heap snapshot', 500)
@@ -220,6 +247,13 @@ async function main(): Promise<number> {
     // The child's CPU per event (apply + swap + status writing + serving the polls): unlike the
     // latencies, this hardly moves when other jobs share the machine.
     const cpuPerEventMs = (cpuMs(s.pid) - eventsCpu0) / EVENTS
+    // And once more after the events and the /metrics scrapes above: what stays when the process
+    // has served a while (the young generation V8 grows again under a burst is counted here).
+    const rssAfter = await settledRss(s.pid)
+    const heapAfter = await metric(s.admin, 'sluice_nodejs_heap_size_used_bytes')
+    const heapTotalAfter = await metric(s.admin, 'sluice_nodejs_heap_size_total_bytes')
+    // KBENCH_SMAPS=FILE: the child's memory mappings then, to tell V8's pages from malloc's and the rest
+    if (process.env.KBENCH_SMAPS !== undefined) writeFileSync(process.env.KBENCH_SMAPS, readFileSync(`/proc/${s.pid}/smaps`, 'utf8'))
     await s.stop()
 
     const p50 = percentile(lat, 50)
@@ -231,6 +265,7 @@ async function main(): Promise<number> {
       ['start → /readyz 200', `${fmt(readyMs, 0)} ms`, `≤ ${TARGET.readyMs} ms`, mark(readyMs <= TARGET.readyMs)],
       [`start → ${N} KIngresses Ready`, `${fmt(allReadyMs, 0)} ms`, `≤ ${TARGET.readyMs} ms`, mark(allReadyMs <= TARGET.readyMs)],
       ['RSS per ingress', `${fmt(perIngressKb, 1)} KB`, `≤ ${TARGET.rssKb} KB`, mark(perIngressKb <= TARGET.rssKb)],
+      [`RSS per ingress after the events`, `${fmt((rssAfter - rss0) / N, 1)} KB`, '', ''],
       [`event → served p50 (${EVENTS})`, `${fmt(p50, 1)} ms`, '', ''],
       [`event → served p99 (${EVENTS})`, `${fmt(p99, 1)} ms`, `≤ ${TARGET.eventP99Ms} ms`, mark(p99 <= TARGET.eventP99Ms)],
       ['event → served max', `${fmt(max, 1)} ms`, '', ''],
@@ -238,9 +273,10 @@ async function main(): Promise<number> {
     ]))
     console.log(`Sluice CPU time: ${fmt(readyCpuMs, 0)} ms at /readyz, ${fmt(allReadyCpuMs, 0)} ms when all were Ready (module loading included); load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}.`)
     console.log(`KIngress status writes until all were Ready: ${startWrites} (${fmt(startWrites / N, 2)} per ingress), ${startConflicts} conflicts; Sluice CPU from /readyz to all Ready: ${fmt(allReadyCpuMs - readyCpuMs, 0)} ms.`)
-    console.log(`RSS: ${fmt(rss0 / 1024, 1)} MB with 0 ingresses, ${fmt(rssN / 1024, 1)} MB with ${N} (after a full GC); V8 heap used ${fmt(heap0 / 2 ** 20, 1)} → ${fmt(heapN / 2 ** 20, 1)} MB, ${fmt((heapN - heap0) / 1024 / N, 1)} KB per ingress; V8 heap committed ${fmt(heapTotalN / 2 ** 20, 1)} MB, external ${fmt(externalN / 2 ** 20, 1)} MB${EXTRA_NODE_ARGS.length > 0 ? ` (node ${EXTRA_NODE_ARGS.join(' ')})` : ''}. Events: ${kinds.created} new KIngress/host, ${kinds.changed} changed appendHeader.`)
+    console.log(`RSS: ${fmt(rss0 / 1024, 1)} MB with 0 ingresses, ${fmt(rssN / 1024, 1)} MB with ${N} (after a full GC); V8 heap used ${fmt(heap0 / 2 ** 20, 1)} → ${fmt(heapN / 2 ** 20, 1)} MB, ${fmt((heapN - heap0) / 1024 / N, 1)} KB per ingress; V8 heap committed ${fmt(heapTotalN / 2 ** 20, 1)} MB, external ${fmt(externalN / 2 ** 20, 1)} MB; spaces committed/used MB: ${spaces.join(', ')}${EXTRA_NODE_ARGS.length > 0 ? ` (node ${EXTRA_NODE_ARGS.join(' ')})` : ''}. Events: ${kinds.created} new KIngress/host, ${kinds.changed} changed appendHeader.`)
     console.log('reference (not measured; /work/shared/reference/kingress.md §4): Kourier readies a new ksvc in < 10 s up to 2,000 ksvc (net-kourier#941),')
     console.log('  ~6 s at > 1k ksvc (serving#13247); Istio gateway ~0.5–1 MB per ksvc (istio#25145); Contour 1–2 min at ~1,000 ksvc.')
+    console.log(`After the events: RSS ${fmt(rssAfter / 1024, 1)} MB, V8 heap used ${fmt(heapAfter / 2 ** 20, 1)} MB, committed ${fmt(heapTotalAfter / 2 ** 20, 1)} MB (read after that RSS).`)
     if (PROFILE !== undefined) console.log(`CPU profile of the ${N}-ingress Sluice child: ${PROFILE}/*.cpuprofile`)
     console.log(`(bench took ${fmt((now() - t0) / 1000, 0)} s)`)
     return readyMs <= TARGET.readyMs && allReadyMs <= TARGET.readyMs && perIngressKb <= TARGET.rssKb && p99 <= TARGET.eventP99Ms ? 0 : 1

@@ -3,7 +3,7 @@
 // Service's EndpointSlices (or legacy Endpoints) at the port matching the split's servicePort.
 import type { CoreService, EndpointPort, EndpointSlice, Endpoints, IngressSplit, ResourceSet, Revision } from '../resources/types.ts'
 import type { BackendSpec, UpstreamProtocol } from '../model.ts'
-import { CONFIGURATION_LABEL, SERVICE_LABEL, nsName } from './names.ts'
+import { CONFIGURATION_LABEL, SERVICE_LABEL, derivedKey, keyOf, nsName } from './names.ts'
 import { revisionProtocol, type Readiness } from './revision.ts'
 import { sameRefs, type ReconcileCache } from './cache.ts'
 import { resilienceOverrides } from '../settings/outlier-keys.ts'
@@ -86,19 +86,19 @@ export class BackendIndex {
     this.#tls = opts.systemInternalTls === true
     this.#cache = opts.cache
     for (const s of rs.coreServices) {
-      const k = nsName(s.metadata.namespace, s.metadata.name)
+      const k = keyOf(s)
       if (!this.#services.has(k)) this.#services.set(k, s)
     }
     for (const s of rs.endpointSlices) {
       const svc = s.metadata.labels?.[SERVICE_NAME_LABEL]
       if (svc === undefined) continue
-      const k = nsName(s.metadata.namespace, svc)
+      const k = derivedKey(sliceServiceKeys, s, () => nsName(s.metadata.namespace, svc))
       const list = this.#slices.get(k)
       if (list === undefined) this.#slices.set(k, [s])
       else list.push(s)
     }
     for (const e of rs.endpoints) {
-      const k = nsName(e.metadata.namespace, e.metadata.name)
+      const k = keyOf(e)
       if (!this.#endpoints.has(k)) this.#endpoints.set(k, e)
     }
   }
@@ -110,7 +110,8 @@ export class BackendIndex {
    */
   resolve(ns: string, split: IngressSplit, preferRevision: boolean, rewriteHost = false): Resolved {
     const sns = split.serviceNamespace || ns
-    const key = nsName(sns, split.serviceName)
+    const keys = splitKeysOf(ns, split)
+    const key = keys.key
     const rev = this.#revisions.get(key)
     const svc = this.#services.get(key)
     if (rev !== undefined && (preferRevision || svc === undefined)) {
@@ -119,7 +120,7 @@ export class BackendIndex {
       const ready = spec.origins.length > 0 || (spec.managed && rev.readiness.status === 'True')
       return ready ? { spec } : { spec, problem: `Revision ${key} is not ready` }
     }
-    if (svc !== undefined) return this.#memoService(svc, split.servicePort, this.#tls && !rewriteHost)
+    if (svc !== undefined) return this.#memoService(svc, split.servicePort, this.#tls && !rewriteHost, keys)
     return {
       spec: plain(`service/${key}/${split.servicePort}`, sns, split.serviceName, [], 'http1'),
       problem: `Service ${key} not found`,
@@ -127,11 +128,11 @@ export class BackendIndex {
   }
 
   /** #service, or its last result when the Service and its EndpointSlices/Endpoints are the same objects */
-  #memoService(svc: CoreService, servicePort: number | string, tls: boolean): Resolved {
+  #memoService(svc: CoreService, servicePort: number | string, tls: boolean, keys: SplitKeys): Resolved {
     const cache = this.#cache
     if (cache === undefined) return this.#service(svc, servicePort, tls)
-    const k = nsName(svc.metadata.namespace, svc.metadata.name)
-    const memoKey = `${k}\0${typeof servicePort}:${servicePort}\0${tls}`
+    const k = keys.key
+    const memoKey = tls ? (keys.tlsMemo ??= `${k}\0${typeof servicePort}:${servicePort}\0true`) : (keys.plainMemo ??= `${k}\0${typeof servicePort}:${servicePort}\0false`)
     const slices = this.#slices.get(k) ?? []
     const eps = this.#endpoints.get(k)
     const m = cache.service(memoKey)
@@ -206,6 +207,30 @@ export class BackendIndex {
     if (origins.length === 0) return done([], `Service ${namespace}/${name} has no ready endpoints on port ${JSON.stringify(servicePort)}`)
     return done(origins)
   }
+}
+
+/**
+ * The strings one split resolves by, built once per split object: an unchanged KIngress hands over
+ * the same split objects on every pass, and building and hashing fresh strings for each of
+ * thousands of splits was most of what confirming an unchanged ingress cost.
+ */
+interface SplitKeys {
+  readonly ns: string
+  /** namespace/serviceName */
+  readonly key: string
+  plainMemo?: string
+  tlsMemo?: string
+}
+const splitKeys = new WeakMap<IngressSplit, SplitKeys>()
+const sliceServiceKeys = new WeakMap<object, string>()
+
+function splitKeysOf(ns: string, split: IngressSplit): SplitKeys {
+  let k = splitKeys.get(split)
+  if (k === undefined || k.ns !== ns) {
+    k = { ns, key: nsName(split.serviceNamespace || ns, split.serviceName) }
+    splitKeys.set(split, k)
+  }
+  return k
 }
 
 function plain(key: string, namespace: string, name: string, origins: string[], protocol: UpstreamProtocol, labels?: Readonly<Record<string, string>>): BackendSpec {

@@ -23,8 +23,11 @@ export interface RoutingMemo {
 }
 
 export interface StatusMemo {
-  /** served, conflict and problems, as one string */
-  readonly outcome: string
+  /** the outcome: served, the host lost in a conflict and to whom ('' when none), the backends' problems */
+  readonly served: boolean
+  readonly host: string
+  readonly winner: string
+  readonly problems: readonly string[]
   readonly out: KIngress
 }
 

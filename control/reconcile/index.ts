@@ -9,7 +9,7 @@ import { reconcileConfiguration } from './configuration.ts'
 import { orderOf, resolveConflicts, type Claimant, type DeclOrder } from './conflicts.ts'
 import { addressUrl, routeHosts, type RouteHosts } from './domains.ts'
 import { ingressWithStatus, makeIngress, ruleHosts, toRoutingIngress } from './ingress.ts'
-import { CONFIGURATION_LABEL, nsName } from './names.ts'
+import { CONFIGURATION_LABEL, derivedKey, keyOf, nsName } from './names.ts'
 import { defaultRevisionSpec, revisionReadiness, withRevisionStatus, type Readiness, type ReadinessContext } from './revision.ts'
 import { buildTraffic, routeWithStatus, type TargetError, type TrafficConfig } from './route.ts'
 import { makeConfiguration, makeRoute, serviceWithStatus } from './service.ts'
@@ -61,8 +61,6 @@ export interface ReconcileOutput {
   /** Brokers and Triggers with their destinations resolved, for compile/eventing.ts */
   eventing: EventingResolution
 }
-
-const keyOf = (o: KObject): string => nsName(o.metadata.namespace, o.metadata.name)
 
 /** Sorted by namespace/name, each key built once (thousands of ingresses in a cluster). */
 function sortedByKey<T extends KObject>(objs: readonly T[]): T[] {
@@ -198,8 +196,8 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
   const userIngresses = [...declaredIngresses.values()]
   const ingressIndex = new Map(rs.ingresses.map((ing, i) => [ing, i] as const))
   const claimants: Claimant[] = [
-    ...routeEntries.filter((e) => e.ingress !== undefined).map((e) => claimant(`Route ${keyOf(e.route)}`, e.ingress!, e.order, e.creationTimestamp, cache)),
-    ...userIngresses.map((ing) => claimant(`Ingress ${keyOf(ing)}`, ing, orderOf(ing, ingressIndexBase + ingressIndex.get(ing)!), ing.metadata.creationTimestamp, cache)),
+    ...routeEntries.filter((e) => e.ingress !== undefined).map((e) => claimant(routeId(e.route), e.ingress!, e.order, e.creationTimestamp, cache)),
+    ...userIngresses.map((ing) => claimant(ingressId(ing), ing, orderOf(ing, ingressIndexBase + ingressIndex.get(ing)!), ing.metadata.creationTimestamp, cache)),
   ]
   const conflicts = resolveConflicts(claimants)
 
@@ -258,16 +256,17 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
     const conflict = conflicts.lost.get(id)
     if (cache === undefined) return ingressWithStatus(ing, { served, conflict, problems }, now)
     // The same outcome keeps the same status object (its times are those of the last change).
-    const outcome = `${served}\0${conflict?.host ?? ''}\0${conflict?.winner ?? ''}\0${problems.join('\0')}`
+    const host = conflict?.host ?? ''
+    const winner = conflict?.winner ?? ''
     const memo = cache.status.get(ing)
-    if (memo !== undefined && memo.outcome === outcome) return memo.out
+    if (memo !== undefined && memo.served === served && memo.host === host && memo.winner === winner && sameRefs(memo.problems, problems)) return memo.out
     const out = ingressWithStatus(ing, { served, conflict, problems }, now)
-    cache.status.set(ing, { outcome, out })
+    cache.status.set(ing, { served, host, winner, problems, out })
     return out
   }
   const ingressesOut: KIngress[] = []
-  for (const e of routeEntries) if (e.ingress !== undefined) ingressesOut.push(e.ingress = convert(e.ingress, `Route ${keyOf(e.route)}`, 'Route'))
-  for (const ing of userIngresses) ingressesOut.push(convert(ing, `Ingress ${keyOf(ing)}`, 'Ingress'))
+  for (const e of routeEntries) if (e.ingress !== undefined) ingressesOut.push(e.ingress = convert(e.ingress, routeId(e.route), 'Route'))
+  for (const ing of userIngresses) ingressesOut.push(convert(ing, ingressId(ing), 'Ingress'))
 
   // 6. Route and Service statuses.
   const routesOut = routeEntries.map((e) => routeWithStatus(e.route, {
@@ -328,6 +327,12 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
     eventing: eventing.resolution,
   }
 }
+
+/** Claimant ids (conflicts.ts), one string per object */
+const routeIds = new WeakMap<object, string>()
+const ingressIds = new WeakMap<object, string>()
+const routeId = (r: Route): string => derivedKey(routeIds, r, () => `Route ${keyOf(r)}`)
+const ingressId = (ing: KIngress): string => derivedKey(ingressIds, ing, () => `Ingress ${keyOf(ing)}`)
 
 function claimant(id: string, ing: KIngress, order: DeclOrder, creationTimestamp: string | undefined, cache?: ReconcileCache): Claimant {
   let hosts = cache?.hosts.get(ing)

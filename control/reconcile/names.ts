@@ -77,3 +77,29 @@ export function isDnsSubdomain(s: string): boolean {
 }
 
 export const nsName = (ns: string, name: string): string => `${ns}/${name}`
+
+/**
+ * `namespace/name` of an object, built once per object: reconcile asks for the key of every
+ * declared object on every pass, and sources hand over the same object for an unchanged resource,
+ * so at thousands of objects building (and hashing) a fresh string each time was a large share of
+ * one watch event's cost. Objects are never renamed in place, so the key of an object stays true.
+ */
+export function keyOf(o: { readonly metadata: { readonly namespace: string; readonly name: string } }): string {
+  let k = keys.get(o)
+  if (k === undefined) {
+    k = nsName(o.metadata.namespace, o.metadata.name)
+    keys.set(o, k)
+  }
+  return k
+}
+const keys = new WeakMap<object, string>()
+
+/** The same, for a string made of the object and a fixed part (`Ingress ns/name`), per purpose. */
+export function derivedKey(cache: WeakMap<object, string>, o: object, make: () => string): string {
+  let k = cache.get(o)
+  if (k === undefined) {
+    k = make()
+    cache.set(o, k)
+  }
+  return k
+}

@@ -2,6 +2,7 @@
 // dependents; a False dependent makes Ready False with the same reason, else an Unknown one makes
 // it Unknown. Conditions are kept sorted by type, as Knative does.
 import type { Condition, KObject } from '../resources/types.ts'
+import { derivedKey } from './names.ts'
 
 export type ConditionStatus = Condition['status']
 
@@ -68,7 +69,9 @@ function sameConditions(a: readonly Condition[], b: readonly Condition[]): boole
   return true
 }
 
-const objectKey = (o: KObject): string => `${o.kind}\0${o.metadata.namespace}\0${o.metadata.name}`
+/** kind, namespace and name, once per object (every object of every pass is looked up by it) */
+const objectKeys = new WeakMap<object, string>()
+const objectKey = (o: KObject): string => derivedKey(objectKeys, o, () => `${o.kind}\0${o.metadata.namespace}\0${o.metadata.name}`)
 
 /**
  * Every object of `objects` whose status.conditions carry their times over from the same object

@@ -9,7 +9,12 @@
 //   writes.write(key, target, status)
 //
 // A 409 means the object moved: it counts as a conflict and the retry evaluates again from the new one.
+//
+// The PUT goes over a kept-alive pool (control/sources/kubernetes/api-pool.ts: the kubeconfig's
+// server, TLS and credentials, re-read per batch), not client-node's request path, which opened a
+// connection per write; only a cluster behind a proxy keeps client-node's path.
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node'
+import { ApiPool } from '../sources/kubernetes/api-pool.ts'
 import type { Logger } from '../../gateway/log.ts'
 import type { Condition } from '../resources/types.ts'
 import { keepTransitionTimes } from '../reconcile/status.ts'
@@ -45,7 +50,9 @@ export interface StatusTarget {
 
 export class StatusWrites {
   readonly #o: StatusWritesOptions
-  readonly #api: CustomObjectsApi
+  /** the lean path; client-node's only for a cluster it cannot serve (a proxy) */
+  readonly #pool: ApiPool | undefined
+  readonly #api: CustomObjectsApi | undefined
   readonly #writing = new Set<string>()
   /** keys asked for again while their write was in flight */
   readonly #again = new Set<string>()
@@ -60,7 +67,8 @@ export class StatusWrites {
 
   constructor(o: StatusWritesOptions) {
     this.#o = o
-    this.#api = o.kubeConfig.makeApiClient(CustomObjectsApi)
+    this.#pool = ApiPool.for(o.kubeConfig, { connections: Math.min(o.maxInFlight ?? 8, 32) })
+    this.#api = this.#pool === undefined ? o.kubeConfig.makeApiClient(CustomObjectsApi) : undefined
   }
 
   get stopped(): boolean { return this.#stopped }
@@ -84,7 +92,7 @@ export class StatusWrites {
     const { group, version, kind, plural, namespace, name, resourceVersion } = t
     const body = { apiVersion: `${group}/${version}`, kind, metadata: { name, namespace, resourceVersion }, status }
     const field = this.#o.keyField ?? this.#o.what
-    this.#api.replaceNamespacedCustomObjectStatus({ group, version, namespace, plural, name, body })
+    this.#put(t, body)
       .then((out: { metadata?: { resourceVersion?: string } } | undefined) => {
         written?.(out?.metadata?.resourceVersion)
         this.counts.ok++
@@ -109,9 +117,17 @@ export class StatusWrites {
       })
   }
 
-  /** No more writes start (those in flight settle); the retry is cancelled. */
+  #put(t: StatusTarget, body: Record<string, unknown>): Promise<{ metadata?: { resourceVersion?: string } } | undefined> {
+    const { group, version, namespace, plural, name } = t
+    if (this.#pool === undefined) return this.#api!.replaceNamespacedCustomObjectStatus({ group, version, namespace, plural, name, body })
+    const path = `/apis/${group}/${version}/namespaces/${encodeURIComponent(namespace)}/${plural}/${encodeURIComponent(name)}/status`
+    return this.#pool.request('PUT', path, body) as Promise<{ metadata?: { resourceVersion?: string } } | undefined>
+  }
+
+  /** No more writes start (those in flight settle, then the connections close); the retry is cancelled. */
   stop(): void {
     this.#stopped = true
+    void this.#pool?.close()
     if (this.#retry !== undefined) clearTimeout(this.#retry)
     this.#retry = undefined
     this.#retryKeys.clear()

@@ -7,6 +7,7 @@
 // snapshot (coalesced). Nothing is reported before every informer has listed once, so the first
 // table is never partial. An informer that fails (API server down, dropped watch, non-2xx) is
 // restarted with backoff forever; its cache, and so the last table, stays while it is down.
+import { createHash } from 'node:crypto'
 import {
   CoreV1Api, CustomObjectsApi, DiscoveryV1Api, makeInformer,
   type Informer, type KubeConfig, type KubernetesObject, type ObjectCache,
@@ -56,7 +57,7 @@ interface Watched {
   absent: boolean
   /** of Triggers and PingSources: the `namespace/name` of the Broker they belong to, if any */
   readonly owners: Map<string, string>
-  /** of KIngresses and eventing objects: what the mapped object is made of, to tell a status-only update */
+  /** of KIngresses and eventing objects: a hash of what the mapped object is made of, to tell a status-only update */
   readonly inputs: Map<string, string>
   /** consecutive failures (the backoff); reset by a list that answers */
   failures: number
@@ -67,11 +68,24 @@ interface Watched {
 
 const keyOf = (o: KubernetesObject): string => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`
 
-/** Everything checked() reads from a KIngress, Plugin, Broker, Trigger or PingSource except resourceVersion (status is not read at all). */
+/**
+ * Everything checked() reads from a KIngress, Plugin, Broker, Trigger or PingSource except
+ * resourceVersion (status is not read at all), as a hash: the JSON itself, kept for every object,
+ * was a copy of each spec (~0.5 KB per KIngress, more with big annotations).
+ */
 function ingressInput(raw: RawObject): string {
   const m = raw.metadata ?? {}
   const created = m.creationTimestamp instanceof Date ? m.creationTimestamp.toISOString() : m.creationTimestamp
-  return JSON.stringify([m.uid, m.generation, created, m.labels, m.annotations, raw['spec']])
+  return createHash('sha256').update(JSON.stringify([m.uid, m.generation, created, m.labels, m.annotations, raw['spec']])).digest('base64')
+}
+
+/**
+ * What the informer caches is only read for its spec, metadata and status: managedFields (often
+ * larger than the rest of the object) are dropped on arrival, as client-go's informers do with
+ * TransformStripManagedFields. The list and watch APIs have no option to leave them out.
+ */
+function stripManagedFields(o: KubernetesObject): void {
+  if (o.metadata?.managedFields !== undefined) delete o.metadata.managedFields
 }
 
 export class KubernetesSource {
@@ -218,6 +232,7 @@ export class KubernetesSource {
     w = { bucket, informer, objects, synced: false, optional, absent: false, owners, inputs, failures: 0, failuresTotal: 0, restart: undefined }
     const eventingKind = EVENTING_KINDS.find((k) => k.bucket === bucket)?.kind
     const put = (o: KubernetesObject) => {
+      stripManagedFields(o)
       if (eventingKind !== undefined) {
         // The leader's status writes come back as updates: they change nothing Sluice serves.
         const k = keyOf(o)
