@@ -4,7 +4,7 @@
 // start), and a client span per upstream attempt. The context comes from W3C traceparent/tracestate
 // or B3 (single `b3` or multi `x-b3-*` headers) and goes upstream as W3C plus the B3 form that came
 // in. Export is batched off the data path: a bounded queue, and spans that do not fit are dropped
-// and counted; the exporter itself runs on its own thread (thread-exporter.ts).
+// and counted.
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type TextMapGetter, type TextMapSetter, type Tracer } from '@opentelemetry/api'
 import { W3CTraceContextPropagator } from '@opentelemetry/core'
 import { B3InjectEncoding, B3Propagator } from '@opentelemetry/propagator-b3'
@@ -15,7 +15,6 @@ import type { DownstreamRequest } from '../downstream.ts'
 import type { RequestTrace, RequestTracer } from './request-trace.ts'
 import type { TracingConfig } from './tracing-config.ts'
 import type { TracingCounters } from './tracing-counters.ts'
-import { ThreadExporter } from './thread-exporter.ts'
 
 /** spans waiting for export; more are dropped (and counted) rather than held */
 export const MAX_QUEUE = 2048
@@ -102,8 +101,7 @@ class CountingExporter implements SpanExporter {
   forceFlush(): Promise<void> { return this.#inner.forceFlush?.() ?? Promise.resolve() }
 }
 
-/** The SDK exporter for `config`; it runs on the export thread (export-thread.ts), not here. */
-export async function exporterFor(config: TracingConfig): Promise<SpanExporter> {
+async function exporterFor(config: TracingConfig): Promise<SpanExporter> {
   if (config.protocol === 'zipkin') {
     const { ZipkinExporter } = await import('@opentelemetry/exporter-zipkin')
     return new ZipkinExporter({ url: config.endpoint, serviceName: config.serviceName })
@@ -118,7 +116,7 @@ export async function createTracer(config: TracingConfig, counters: TracingCount
     // The root decision (configured rate) is taken before the span exists (sampling.ts); the SDK
     // then follows the parent, as Knative's ParentBased(TraceIDRatioBased) does.
     sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
-    spanProcessors: [new BoundedProcessor(new ThreadExporter(config), counters)],
+    spanProcessors: [new BoundedProcessor(await exporterFor(config), counters)],
   })
   return new OtelTracer(provider, provider.getTracer('sluice'), config.samplingRate)
 }
