@@ -19,6 +19,8 @@ export interface ResolvedPlugin {
   /** `namespace/name` of the Plugin object */
   readonly key: string
   readonly plugin: Plugin<never>
+  /** spec.plugin as written (a built-in name or a module path relative to baseDir); absent: the built-in `plugin.name` */
+  readonly ref?: string
   /** the plugin's priority, or the Plugin object's `spec.priority` when set */
   readonly priority: number
   readonly config: unknown
@@ -112,7 +114,7 @@ export function resolvePlugins(rs: ResourceSet, registry: PluginRegistry, extAut
       continue
     }
     const priority = typeof spec.priority === 'number' ? spec.priority : def.priority
-    byKey.set(key, { key, plugin: def, priority, config: v.config, configJson: `${priority}:${JSON.stringify(v.config) ?? 'null'}`, baseDir, source: o.source })
+    byKey.set(key, { key, plugin: def, ref: spec.plugin, priority, config: v.config, configJson: `${priority}:${JSON.stringify(v.config) ?? 'null'}`, baseDir, source: o.source })
   }
 
   const lookup = (names: string, namespace: string, source: SourceRef | undefined, fieldPath: (string | number)[], pathText: string): ResolvedPlugin[] => {
