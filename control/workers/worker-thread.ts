@@ -69,7 +69,9 @@ function commit(v: number): void {
   held = null
   instances.commit()
   const s = snapshot.settings
-  gateway.activator.queueDepth = s.sluice.activatorQueueDepth
+  // Each worker has its own queue: the configured bound is shared out, so no more than
+  // activator-queue-depth requests (rounded up to a multiple of the workers) wait in all of them.
+  gateway.activator.queueDepth = Math.ceil(s.sluice.activatorQueueDepth / start.workerCount)
   gateway.setConnectionLimits(connectionLimits(s))
   gateway.swap(table)
   gateway.setListenerSettings(listenerSettings(s))
