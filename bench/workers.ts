@@ -33,10 +33,12 @@ const CONNS = env('CONNS', 50)
 const CONFIGS = (process.env.WORKERS ?? '1 2').split(/[\s,]+/).filter((w) => w !== '').map(Number)
 const CORES = os.availableParallelism()
 const HOST = 'hello.default.localhost'
+/** the niceness of wrk and the upstream (19: lowest priority; 0: the gateway's own) */
+const NICE = String(env('NICE', 19))
 
 /** wrk at the lowest priority (nice 19), so the gateway is served first. */
 function lowWrk(port: number, seconds: number): Promise<string> {
-  const args = ['-n', '19', 'wrk', '-t1', `-c${CONNS}`, `-d${seconds}s`, '--latency', '-H', `Host: ${HOST}`, `http://127.0.0.1:${port}/`]
+  const args = ['-n', NICE, 'wrk', '-t1', `-c${CONNS}`, `-d${seconds}s`, '--latency', '-H', `Host: ${HOST}`, `http://127.0.0.1:${port}/`]
   return new Promise((resolve, reject) => {
     execFile('nice', args, { timeout: (seconds + 15) * 1000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)))
   })
@@ -57,7 +59,7 @@ async function main(): Promise<number> {
     return 0
   }
   const dir = tmpDir('sluice-workers-bench-')
-  console.log(`# workers: sluice unpinned on ${CORES} cores; upstream and wrk -t1 -c${CONNS} at nice 19; ${WARMUP} s warm-up, ${ROUNDS} rounds of ${ROUND_S} s, configurations taking turns; Node ${process.versions.node}`)
+  console.log(`# workers: sluice unpinned on ${CORES} cores; upstream and wrk -t1 -c${CONNS} at nice ${NICE}; ${WARMUP} s warm-up, ${ROUNDS} rounds of ${ROUND_S} s, configurations taking turns; Node ${process.versions.node}`)
   const up = await freePort()
   let upstream: ReturnType<typeof startGroup>
   if (have('nginx')) {
@@ -66,10 +68,10 @@ events { worker_connections 4096; }
 http { access_log off; keepalive_requests 1000000; client_body_temp_path ${dir}/tmp; proxy_temp_path ${dir}/tmp; fastcgi_temp_path ${dir}/tmp; uwsgi_temp_path ${dir}/tmp; scgi_temp_path ${dir}/tmp;
   server { listen 127.0.0.1:${up}; location / { return 200 "hello world\\n"; } } }
 `)
-    upstream = startGroup('nice', ['-n', '19', 'nginx', '-c', path.join(dir, 'upstream.conf')], { out: path.join(dir, 'upstream.log') })
+    upstream = startGroup('nice', ['-n', NICE, 'nginx', '-c', path.join(dir, 'upstream.conf')], { out: path.join(dir, 'upstream.log') })
   } else {
     console.log('upstream: nginx not installed (apt-get install nginx), using bench/peers/node-floor.mjs')
-    upstream = startGroup('nice', ['-n', '19', NODE, path.join(ROOT, 'bench/peers/node-floor.mjs'), String(up)], { out: path.join(dir, 'upstream.log') })
+    upstream = startGroup('nice', ['-n', NICE, NODE, path.join(ROOT, 'bench/peers/node-floor.mjs'), String(up)], { out: path.join(dir, 'upstream.log') })
   }
   const runs: Run[] = []
   try {

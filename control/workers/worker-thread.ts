@@ -34,7 +34,16 @@ const send = (m: FromWorker): void => port.postMessage(m)
 const gateway = new Gateway()
 gateway.log = log
 gateway.activator.slots = new SharedSlots({ slots: start.slotCount, workers: start.workerCount, buffer: start.slots, worker: start.index })
-gateway.activator.onDemand = (key) => send({ t: 'demand', key, current: gateway.activator.throttler(key)?.current ?? 1 })
+// Every request buffered at zero asks; one message per revision per turn of the loop carries them.
+const demanded = new Set<string>()
+const flushDemand = (): void => {
+  for (const key of demanded) send({ t: 'demand', key, current: gateway.activator.throttler(key)?.current ?? 1 })
+  demanded.clear()
+}
+gateway.activator.onDemand = (key) => {
+  if (demanded.size === 0) setImmediate(flushDemand)
+  demanded.add(key)
+}
 gateway.activator.onEjected = (key, id, ejections) => send({ t: 'ejected', key, id, ejections })
 const registry = new Registry()
 gateway.metrics.register(registry, { inflight: () => gateway.inflight, throttlers: () => gateway.activator.throttlers() })
