@@ -36,6 +36,7 @@ import { PluginInstances } from './plugins/instances.ts'
 import { PluginCreateError, pluginModules, resolvePlugins } from './plugins/resolve.ts'
 import { collector } from '../gateway/metrics/route-slots.ts'
 import { buildCertTable } from './tls/certificates.ts'
+import { hasCertificates } from '../gateway/tls/cert-table.ts'
 import { CertContextCache } from './tls/context-cache.ts'
 import { readInternalTrust, type InternalTrust } from './tls/internal-trust.ts'
 import { buildInternalCertTable } from './tls/internal-certificates.ts'
@@ -254,17 +255,18 @@ export class ControlLoop {
           { ...edgeOptions(settings), ...(trust?.pem !== undefined ? { internalTrust: trust.pem } : {}) }, this.#compileCache)
         instances.commit()
         gateway.swap(table)
-        this.#opts.onTable?.({
-          version: this.#version, model: out.model, settings,
-          plugins: out.model.ingresses.map((ing) => r.forOwner(ing.ownerKind, ing.namespace, ing.name).map(pluginRef)),
-          ...(trust?.pem !== undefined ? { internalTrust: trust.pem } : {}),
-          modules: pluginModules(result.resources, this.plugins),
-        })
         gateway.swapEventing(compileEventing(out.eventing, settings, this.#version))
         gateway.setListenerSettings(listenerSettings(settings))
         void gateway.setTracing(settings.tracing)
         gateway.setCertificates(certs!.table)
         gateway.setInternalCertificates(localCerts!.table)
+        this.#opts.onTable?.({
+          version: this.#version, model: out.model, settings,
+          plugins: out.model.ingresses.map((ing) => r.forOwner(ing.ownerKind, ing.namespace, ing.name).map(pluginRef)),
+          ...(trust?.pem !== undefined ? { internalTrust: trust.pem } : {}),
+          modules: pluginModules(result.resources, this.plugins),
+          unserved: { tls: hasCertificates(certs!.table) || hasCertificates(localCerts!.table), brokers: gateway.eventing.brokers.size },
+        })
         if (!refresh) for (const w of certs!.warnings) log.warn('certificate warning', { at: formatError(w) })
         const deferredNow = new Set(deferred.map(formatError))
         for (const e of deferredNow) if (!this.#deferredSaid.has(e)) log.error('certificate problem; this host has no certificate until it is fixed', { at: e })

@@ -123,7 +123,24 @@ export class WorkerPool implements ActivatorPort {
   /** A new table from the control loop: every listening worker compiles it, then all install it. */
   publish(table: TableSnapshot): void {
     this.#table = table
+    this.#warnUnserved(table)
     this.#swaps = this.#swaps.then(() => this.#swap(table)).catch((err: unknown) => this.#opts.log.error('swapping the table in the workers failed', { err }))
+  }
+
+  #warned = { tls: false, brokers: false }
+
+  /** Said once each: what the configuration asks for that workers do not serve. */
+  #warnUnserved(table: TableSnapshot): void {
+    const u = table.unserved
+    if (u === undefined) return
+    if (u.tls && !this.#warned.tls) {
+      this.#warned.tls = true
+      this.#opts.log.warn('TLS certificates are configured, but TLS listeners are not opened with --workers; serve TLS in front of Sluice or run without --workers (docs/workers.md)')
+    }
+    if (u.brokers > 0 && !this.#warned.brokers) {
+      this.#warned.brokers = true
+      this.#opts.log.warn('brokers are configured, but broker ingress is not served with --workers; run without --workers to use brokers (docs/workers.md)', { brokers: u.brokers })
+    }
   }
 
   async #swap(table: TableSnapshot): Promise<void> {
