@@ -32,6 +32,8 @@ export interface TableSnapshot {
   readonly internalTrust?: string
   /** plugin module files to import before compiling */
   readonly modules: readonly string[]
+  /** shared slots of fixed origins with containerConcurrency (`backend key + ' ' + origin`), set by the worker pool */
+  readonly fixedSlots?: readonly (readonly [string, number])[]
   /** what the table has that workers do not serve yet (docs/workers.md): the primary warns */
   readonly unserved?: { readonly tls: boolean; readonly brokers: number }
 }

@@ -112,7 +112,7 @@ export class WorkerPool implements ActivatorPort {
    * not load); resolves with the ports they share once all listen.
    */
   async start(empty: TableSnapshot): Promise<{ port: number; internalPort: number }> {
-    this.#table ??= empty
+    if (this.#table === null) this.publish(empty)
     // The first worker picks the ports when they are 0; the others join them.
     const first = await this.#spawn(this.#slots[0]!)
     this.#ports = first
@@ -121,13 +121,42 @@ export class WorkerPool implements ActivatorPort {
   }
 
   /** A new table from the control loop: every listening worker compiles it, then all install it. */
-  publish(table: TableSnapshot): void {
+  publish(published: TableSnapshot): void {
+    const table = { ...published, fixedSlots: this.#fixedSlots(published) }
     this.#table = table
     this.#warnUnserved(table)
     this.#swaps = this.#swaps.then(() => this.#swap(table)).catch((err: unknown) => this.#opts.log.error('swapping the table in the workers failed', { err }))
   }
 
   #warned = { tls: false, brokers: false }
+  /** `key origin` of the fixed origins that have a shared slot */
+  #fixed = new Set<string>()
+
+  /**
+   * Fixed upstreams and endpoints with containerConcurrency get shared slots too, one per origin,
+   * kept while the origin stays in the table.
+   */
+  #fixedSlots(table: TableSnapshot): [string, number][] {
+    const keep = new Set<string>()
+    const out: [string, number][] = []
+    for (const spec of table.model.backends.values()) {
+      if (spec.managed || spec.containerConcurrency === 0) continue
+      for (const origin of spec.origins) {
+        const slot = this.#slotFor(spec.key, origin)
+        if (slot === undefined) continue
+        keep.add(`${spec.key} ${origin}`)
+        out.push([`${spec.key} ${origin}`, slot])
+      }
+    }
+    for (const k of this.#fixed) {
+      if (keep.has(k)) continue
+      const slot = this.#slotOf.get(k)
+      this.#slotOf.delete(k)
+      if (slot !== undefined) this.#retiredSlots.push(slot)
+    }
+    this.#fixed = keep
+    return out
+  }
 
   /** Said once each: what the configuration asks for that workers do not serve. */
   #warnUnserved(table: TableSnapshot): void {

@@ -82,6 +82,7 @@ function commit(v: number): void {
   // activator-queue-depth requests (rounded up to a multiple of the workers) wait in all of them.
   gateway.activator.queueDepth = Math.ceil(s.sluice.activatorQueueDepth / start.workerCount)
   gateway.setConnectionLimits(connectionLimits(s))
+  gateway.activator.fixedSlots = new Map(snapshot.fixedSlots ?? [])
   gateway.swap(table)
   gateway.setListenerSettings(listenerSettings(s))
   void gateway.setTracing(s.tracing)

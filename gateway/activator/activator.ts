@@ -40,6 +40,8 @@ export class Activator implements ThrottlerHooks {
   #returnAt = 0
   /** with --workers: instance counts shared by every worker; a release elsewhere wakes our queues */
   slots: SharedSlots | null = null
+  /** with --workers: the shared slot of each fixed origin with containerConcurrency, by `backend key + ' ' + origin` */
+  fixedSlots: ReadonlyMap<string, number> | null = null
 
   /**
    * Bind every backend of a table to its throttler; throttlers no table names are retired. The
@@ -59,7 +61,7 @@ export class Activator implements ThrottlerHooks {
         if (known !== undefined) t.setInstances(known)
       }
       t.configure(b.containerConcurrency, this.queueDepth, b.managed, b.unavailable ?? null, { outlier: b.outlier, breaker: b.breaker, protocol: b.protocol })
-      if (!b.managed) t.setInstances(b.origins.map((origin) => ({ id: origin, origin, protocol: b.protocol, tls: b.tls ?? null })))
+      if (!b.managed) t.setInstances(b.origins.map((origin) => ({ id: origin, origin, protocol: b.protocol, tls: b.tls ?? null, slot: this.fixedSlots?.get(`${b.key} ${origin}`) })))
       b.throttler = t
       this.#adopted.set(t, b)
     }

@@ -177,7 +177,7 @@ export class RevisionThrottler {
       keep.add(ref.id)
       let inst = this.#byId.get(ref.id)
       // A new trust chain or protocol needs new connections; the same settings keep the pool.
-      if (inst === undefined || inst.origin !== ref.origin || inst.tls?.id !== ref.tls?.id) {
+      if (inst === undefined || inst.origin !== ref.origin || inst.tls?.id !== ref.tls?.id || (this.hooks.slots != null && inst.slot !== (ref.slot ?? -1))) {
         if (inst !== undefined) this.#retire(inst)
         inst = new UpstreamInstance(ref, this.#pools, this.hooks.slots ?? null)
         this.#byId.set(ref.id, inst)

@@ -69,9 +69,9 @@ export class UpstreamInstance implements OutlierState {
     return true
   }
 
-  /** Whether the instance is shared with other workers, whose releases must wake this one's queue. */
-  get shared(): boolean {
-    return this.#shared !== null
+  /** its counter in the workers' shared slots, or -1 */
+  get slot(): number {
+    return this.#shared === null ? -1 : this.#slot
   }
 
   /** The keep-alive pool to send a request on (made on first use, shared by origin). */

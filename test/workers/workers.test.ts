@@ -19,11 +19,33 @@ await new Promise<void>((resolve) => up.listen(0, '127.0.0.1', resolve))
 t.teardown(() => up.close())
 const upOrigin = `http://127.0.0.1:${(up.address() as { port: number }).port}`
 
+// A fixed upstream that counts its own concurrency (containerConcurrency 1 through sluice.dev/upstream).
+let running = 0
+let most = 0
+const single = http.createServer((_req, res) => {
+  most = Math.max(most, ++running)
+  setTimeout(() => { running--; res.end('ok\n') }, 10)
+})
+await new Promise<void>((resolve) => single.listen(0, '127.0.0.1', resolve))
+t.teardown(() => single.close())
+const singleYaml = `apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: single}
+spec:
+  template:
+    metadata:
+      annotations: {sluice.dev/upstream: "http://127.0.0.1:${(single.address() as { port: number }).port}"}
+    spec:
+      containerConcurrency: 1
+      containers: [{image: example.dev/single}]
+`
+
 const s = await startSluice({
   'stamp.ts': STAMP_PLUGIN,
   'plugins.yaml': STAMP_OBJECT + '---\n' + configMapYaml('config-sluice', { plugins: 'default/stamp' }),
   'autoscaler.yaml': configMapYaml('config-autoscaler', { 'allow-zero-initial-scale': 'true' }),
   'count.yaml': serviceYaml('count', upOrigin),
+  'single.yaml': singleYaml,
   'one.yaml': appServiceYaml(TAG, { name: 'one', containerConcurrency: 1, env: { APP_OVERLAP: '1' }, annotations: { 'autoscaling.knative.dev/max-scale': '1' } }),
   'lazy.yaml': appServiceYaml(TAG, { name: 'lazy-a', annotations: { 'autoscaling.knative.dev/initial-scale': '0' } }) + '---\n' +
     appServiceYaml(TAG, { name: 'lazy-b', annotations: { 'autoscaling.knative.dev/initial-scale': '0' } }),
@@ -68,6 +90,15 @@ t.test('containerConcurrency 1 is never exceeded across workers', async (t) => {
   t.same([...new Set(statuses)], [200], 'no request overlapped another on the instance (the app answers 500 then)')
   t.ok(new Set(answers.map((a) => a.worker)).size >= 2, 'the requests came through both workers')
   t.ok(answers.every((a) => !(JSON.parse(a.body) as { overlapped: boolean }).overlapped))
+})
+
+t.test('containerConcurrency 1 of a fixed upstream holds across workers too', async (t) => {
+  await waitFor(async () => (await get(s.port, host('single'))).status === 200, { what: 'the single route', timeoutMs: 30_000 })
+  most = 0
+  const answers = await Promise.all(Array.from({ length: 30 }, () => get(s.port, host('single'))))
+  t.same([...new Set(answers.map((a) => a.status))], [200])
+  t.ok(new Set(answers.map((a) => a.worker)).size >= 2, 'through both workers')
+  t.equal(most, 1, 'the upstream never saw two requests at once')
 })
 
 t.test('a revision at zero starts from a request through either worker', async (t) => {
