@@ -54,7 +54,8 @@ export class AdminServer {
     // A name the listener is bound to is one of its names too.
     const bound = isIP(opts.host) === 0 ? [opts.host] : []
     this.#access = new AdminAccess({ ...opts.access, allowedHosts: [...bound, ...(opts.access?.allowedHosts ?? [])] })
-    this.#dashboard = new Dashboard({ loop: opts.loop, registry: opts.registry, scaling: opts.scaling, redactor: () => this.#redactor(), stream: opts.dashboardStreams })
+    const workers = opts.workers
+    this.#dashboard = new Dashboard({ loop: opts.loop, registry: opts.registry, ...(workers != null ? { metrics: () => workers.merged(opts.registry) } : {}), scaling: opts.scaling, redactor: () => this.#redactor(), stream: opts.dashboardStreams })
     this.#server = http.createServer((req, res) => {
       this.#handle(req, res).catch((err) => send(res, 500, 'text/plain', this.#redactor().scrubText(String(err)) + '\n'))
     })

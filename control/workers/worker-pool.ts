@@ -95,7 +95,6 @@ export class WorkerPool implements ActivatorPort {
   #ports: { port: number; internalPort: number } | null = null
   #stopping = false
   #req = 0
-  #exitWaiters: (() => void)[] = []
 
   constructor(opts: WorkerPoolOptions) {
     this.#opts = opts
@@ -259,7 +258,6 @@ export class WorkerPool implements ActivatorPort {
     // What its requests held on shared instances is free again.
     this.shared.releaseWorker(slot.index)
     if (this.#stopping) {
-      if (this.#slots.every((s) => s.worker === null)) for (const w of this.#exitWaiters.splice(0)) w()
       return
     }
     slot.restarts++
@@ -362,6 +360,11 @@ export class WorkerPool implements ActivatorPort {
    * takes the max). A family only the primary has (process, control loop) is passed through.
    */
   async metrics(primary: Registry): Promise<{ contentType: string; body: string }> {
+    return { contentType: primary.contentType, body: await (await this.merged(primary)).metrics() }
+  }
+
+  /** The merged registry /metrics serves (the dashboard reads it too). */
+  async merged(primary: Registry): Promise<Registry> {
     const answers = await Promise.all(this.#slots.filter((s) => s.listening).map((s) => {
       const req = ++this.#req
       const a = s.answer(`req ${req}`)
@@ -373,8 +376,7 @@ export class WorkerPool implements ActivatorPort {
     const inWorkers = new Set<string>()
     for (const w of workers) for (const m of w) inWorkers.add(m.name)
     const own = (await primary.getMetricsAsJSON() as Metrics).map((m) => inWorkers.has(m.name) ? m : { ...m, aggregator: 'first' as const })
-    const merged = AggregatorRegistry.aggregate([own, ...workers])
-    return { contentType: primary.contentType, body: await merged.metrics() }
+    return AggregatorRegistry.aggregate([own, ...workers])
   }
 
   /** Per-worker figures for /debug/workers. */
@@ -407,14 +409,8 @@ export class WorkerPool implements ActivatorPort {
       finished &&= a.finished
       cut += a.cut
     }
-    // Workers exit once drained; one that does not is stopped.
-    if (this.#slots.some((s) => s.worker !== null)) {
-      await Promise.race([
-        new Promise<void>((resolve) => this.#exitWaiters.push(resolve)),
-        new Promise<void>((resolve) => setTimeout(resolve, 2_000).unref()),
-      ])
-      await Promise.all(this.#slots.map((s) => s.worker?.terminate()))
-    }
+    // Drained workers have nothing left to do (idle keep-alive pools may still hold sockets): stop them.
+    await Promise.all(this.#slots.map((s) => s.worker?.terminate()))
     return { finished, cut }
   }
 }
