@@ -133,8 +133,8 @@ port.on('message', (m: ToWorker) => {
     case 'drain':
       clearInterval(sampler)
       void gateway.drain(m.timeoutMs).then((finished) => {
+        // the primary stops this thread once it has the answer
         send({ t: 'drained', finished, cut: gateway.cutByDrain })
-        port.close()
       })
       return
   }
