@@ -115,14 +115,14 @@ export interface Sluice {
 }
 
 /** `sluice serve` on ephemeral ports (127.0.0.1 only), its log (info level) in a file. */
-export async function startSluice(configDir: string, opts: { cpu?: number; nofile?: number; env?: NodeJS.ProcessEnv; nodeArgs?: string[] } = {}): Promise<Sluice> {
+export async function startSluice(configDir: string, opts: { cpu?: number; nofile?: number; env?: NodeJS.ProcessEnv; nodeArgs?: string[]; args?: string[] } = {}): Promise<Sluice> {
   const work = path.dirname(configDir)
   const logFile = path.join(work, `sluice-${path.basename(configDir)}.log`)
   writeFileSync(logFile, '')
   // BENCH_NODE_ARGS: extra node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
   const sluiceArgs = [...extra, ...(opts.nodeArgs ?? []), path.join(ROOT, 'bin/sluice.ts'), 'serve', '--config', configDir, '--state', path.join(work, `state-${path.basename(configDir)}`),
-    '--port', '0', '--internal-port', '0', '--admin-port', '0', '--host', '127.0.0.1']
+    '--port', '0', '--internal-port', '0', '--admin-port', '0', '--host', '127.0.0.1', ...(opts.args ?? [])]
   const [cmd, args] = opts.cpu !== undefined ? ['taskset', ['-c', String(opts.cpu), NODE, ...sluiceArgs]] : [NODE, sluiceArgs]
   const env = { ...process.env, SLUICE_LOG_LEVEL: 'info', NODE_OPTIONS: '', ...opts.env }
   const child = startGroup(cmd as string, args as string[], { out: logFile, env, nofile: opts.nofile })

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm run bench — the parts below, chosen with BENCH=peers|activator|plugins|protocols|kubernetes|eventing|eventing-jetstream|functions|all
+# npm run bench — the parts below, chosen with BENCH=peers|workers|activator|plugins|protocols|kubernetes|eventing|eventing-jetstream|tracing|functions|all
 # (default all; BENCH=eventing runs both eventing parts):
 #
 # peers      bench/peers.ts: Sluice (metrics and header contract on, no plugins) side by side with
@@ -7,6 +7,11 @@
 #            answering by itself), each pinned to CPU 1. Prints CPU µs per request, req/s and p99 for
 #            each, Sluice's ratios and the issue-14 targets as met/missed (targets do not fail the
 #            run; a missing peer is skipped with a line). DURATION (10), WARMUP, CONNS, PEERS tune it.
+# workers    bench/workers.ts: `sluice serve --workers 2` against --workers 1 (WORKERS="0 1 2" adds
+#            the one-process gateway): CPU per request of the whole process (target 2 workers ≤
+#            1.10× one), measured req/s, and the req/s ratio a load generator on other cores would
+#            see, computed from CPU (target ≥ 1.7×); upstream and wrk at nice 19. DURATION, ROUNDS,
+#            WARMUP, CONNS tune it.
 # activator  bench/activator.ts: cold-start overhead, 10k requests buffered at a cold revision, and
 #            the warm path through the throttler (cc=0 / cc=10 vs the plain path). Each prints its
 #            figures and its verdict against the target. ACTIVATOR="cold burst warm" picks some;
@@ -37,7 +42,7 @@
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=${BENCH:-all}
-case "$BENCH" in peers|activator|plugins|protocols|kubernetes|eventing|eventing-jetstream|tracing|functions|all) ;; *) echo "bench: BENCH must be peers, activator, plugins, protocols, kubernetes, eventing, eventing-jetstream, tracing, functions or all (got $BENCH)" >&2; exit 2 ;; esac
+case "$BENCH" in peers|workers|activator|plugins|protocols|kubernetes|eventing|eventing-jetstream|tracing|functions|all) ;; *) echo "bench: BENCH must be peers, workers, activator, plugins, protocols, kubernetes, eventing, eventing-jetstream, tracing, functions or all (got $BENCH)" >&2; exit 2 ;; esac
 NODE="$ROOT/node_modules/.bin/node"
 status=0
 
@@ -54,6 +59,13 @@ if [ "$BENCH" = peers ] || [ "$BENCH" = all ]; then
   need wrk wrk; need nginx nginx-light; need haproxy haproxy
   # Bounded: 6 peers × (DURATION + warm-up + start) plus the direct run; a stuck run is killed.
   timeout $(( (${DURATION:-10} + ${WARMUP:-2} + 25) * 8 )) "$NODE" "$ROOT/bench/peers.ts" || status=$?
+fi
+
+if [ "$BENCH" = workers ] || [ "$BENCH" = all ]; then
+  need wrk wrk; need nginx nginx-light
+  [ "$BENCH" = all ] && echo
+  # Bounded: 3 configurations × (DURATION + warm-up + start).
+  timeout $(( (${DURATION:-10} + ${WARMUP:-2} + 30) * 3 )) "$NODE" "$ROOT/bench/workers.ts" || status=$?
 fi
 
 if [ "$BENCH" = activator ] || [ "$BENCH" = all ]; then

@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
+import { availableParallelism } from 'node:os'
 import { parseGoDuration } from '../lib/duration.ts'
 import { KN_COMMANDS, KN_HELP, KN_HELP_DETAIL, UsageError, runKnCommand } from './cli/kn-commands.ts'
 import { FUNC_HELP, FUNC_HELP_DETAIL, runFuncCommand } from './cli/func/func-command.ts'
@@ -15,7 +16,7 @@ Usage:
                [--knative-namespace knative-serving]] [--state DIR] [--port 8080] [--internal-port 8081]
                [--tls-port 8443] [--internal-tls-port 8444] [--host 0.0.0.0] [--internal-host 127.0.0.1]
                [--admin-port 9090] [--admin-host 127.0.0.1] [--admin-allowed-host NAME]...
-               [--admin-metrics-public]
+               [--admin-metrics-public] [--workers N|auto]
   sluice validate DIR
 ${KN_HELP}${FUNC_HELP}  sluice --help | --version
 
@@ -36,6 +37,9 @@ serve      Route traffic for the Knative resources in DIR, reloading on every ch
            separate names with commas); others get 421 (DNS rebinding).
            With SLUICE_ADMIN_TOKEN set, admin requests need "Authorization: Bearer <token>",
            except /healthz and /readyz, and /metrics with --admin-metrics-public.
+           --workers N|auto: N gateway worker threads (auto: one per available core) share
+           the public and internal ports; this process keeps the control loop, autoscaler,
+           local runtime and admin listener (docs/workers.md). Without it, one process serves.
            The log goes to stderr: SLUICE_LOG_LEVEL debug|info|warn|error (default info),
            SLUICE_LOG_FORMAT logfmt|json (default logfmt; json: one pino-style record a line).
 validate   Check DIR: prints every error as file:line:column field.path: message and exits 1,
@@ -67,6 +71,15 @@ function hostNames(flags: readonly string[]): string[] {
     if (!/^[A-Za-z0-9.-]+$/.test(n)) usage(`--admin-allowed-host takes host names such as admin.example.com (no port or scheme), got ${JSON.stringify(n)}`)
   }
   return names
+}
+
+/** `--workers N|auto`: worker threads (auto: the cores this process may use); 0 when absent. */
+function workerCount(v: string | undefined): number {
+  if (v === undefined) return 0
+  if (v === 'auto') return availableParallelism()
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 1 || n > 1024) usage(`--workers takes a number of worker threads (1-1024) or auto (one per core), got ${JSON.stringify(v)}`)
+  return n
 }
 
 /** SLUICE_ADMIN_TOKEN; set but empty is refused rather than read as "no token". */
@@ -144,6 +157,7 @@ async function main(argv: string[]): Promise<void> {
         'admin-metrics-public': { type: 'boolean' },
         host: { type: 'string' },
         'internal-host': { type: 'string' },
+        workers: { type: 'string' },
         kubernetes: { type: 'boolean' },
         kubeconfig: { type: 'string' },
         'ingress-class': { type: 'string' },
@@ -198,6 +212,7 @@ async function main(argv: string[]): Promise<void> {
         adminMetricsPublic: values['admin-metrics-public'] ?? false,
         host: values.host,
         internalHost: values['internal-host'] ?? '127.0.0.1',
+        workers: workerCount(values.workers),
         log,
       })
       const stop = (): void => {

@@ -3,7 +3,6 @@
 // everything and is reported (log, /readyz, metrics) until a later load is clean.
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Gateway } from '../gateway/gateway.ts'
-import type { ConnectionLimits } from '../gateway/connections/connection-limits.ts'
 import type { Logger } from '../gateway/log.ts'
 import type { ConfigError, KObject, Revision } from './resources/types.ts'
 import { FileSource } from './sources/file-source.ts'
@@ -26,6 +25,8 @@ import { loadState, saveState, type RevisionState } from './state.ts'
 import type { Settings } from './settings/types.ts'
 import { readAutoscalerSettings } from './settings/autoscaler.ts'
 import { edgeOptions, listenerSettings } from './settings/kourier-keys.ts'
+import { connectionLimits } from './settings/connection-limits.ts'
+import { pluginRef, type TableSnapshot } from './workers/protocol.ts'
 import type { AutoscalerSettings } from './autoscaler/config.ts'
 import { scalingErrors } from './scaling/validate-scaling.ts'
 import { outlierAnnotationErrors } from './settings/outlier-keys.ts'
@@ -36,6 +37,7 @@ import { PluginQuarantine } from './plugins/quarantine.ts'
 import { PluginCreateError, pluginModules, resolvePlugins } from './plugins/resolve.ts'
 import { collector } from '../gateway/metrics/route-slots.ts'
 import { buildCertTable } from './tls/certificates.ts'
+import { hasCertificates } from '../gateway/tls/cert-table.ts'
 import { CertContextCache } from './tls/context-cache.ts'
 import { readInternalTrust, type InternalTrust } from './tls/internal-trust.ts'
 import { buildInternalCertTable } from './tls/internal-certificates.ts'
@@ -64,6 +66,8 @@ export interface ControlLoopOptions {
   eventSources?: EventSources
   /** builds revisions with sluice.dev/source into snapshots (control/build) */
   builds?: Builds
+  /** sluice serve --workers: every table installed here, as the data the workers compile it from */
+  onTable?: (snapshot: TableSnapshot) => void
 }
 
 export class ControlLoop {
@@ -262,6 +266,13 @@ export class ControlLoop {
         void gateway.setTracing(settings.tracing)
         gateway.setCertificates(certs!.table)
         gateway.setInternalCertificates(localCerts!.table)
+        this.#opts.onTable?.({
+          version: this.#version, model: out.model, settings,
+          plugins: out.model.ingresses.map((ing) => r.forOwner(ing.ownerKind, ing.namespace, ing.name).map(pluginRef)),
+          ...(trust?.pem !== undefined ? { internalTrust: trust.pem } : {}),
+          modules: pluginModules(result.resources, this.plugins),
+          unserved: { tls: hasCertificates(certs!.table) || hasCertificates(localCerts!.table), brokers: gateway.eventing.brokers.size },
+        })
         if (!refresh) for (const w of certs!.warnings) log.warn('certificate warning', { at: formatError(w) })
         const deferredNow = new Set(deferred.map(formatError))
         for (const e of deferredNow) if (!this.#deferredSaid.has(e)) log.error('certificate problem; this host has no certificate until it is fixed', { at: e })
@@ -401,12 +412,6 @@ function withRuntimeEnv(out: ReconcileOutput, resources: LoadResult['resources']
 
 function sumCpu(u: NodeJS.CpuUsage): number {
   return u.user + u.system
-}
-
-/** config-sluice's client connection keys, as the gateway's listeners take them. */
-function connectionLimits(s: Settings): ConnectionLimits {
-  const { clientHeaderTimeoutSeconds, clientIdleTimeoutSeconds, maxConnections } = s.sluice
-  return { headerTimeoutMs: Math.round(clientHeaderTimeoutSeconds * 1000), idleTimeoutMs: Math.round(clientIdleTimeoutSeconds * 1000), maxConnections }
 }
 
 function stripSource(o: KObject): Omit<KObject, 'source'> {

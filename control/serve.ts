@@ -13,6 +13,9 @@ import { startKubernetes, type KubernetesOptions } from './kubernetes-mode.ts'
 import { EventSources } from './eventing-sources/event-sources.ts'
 import { ServedUrlLog } from './served-urls.ts'
 import { Builds } from './build/build-queue.ts'
+import { WorkerPool } from './workers/worker-pool.ts'
+import { emptySnapshot } from './workers/empty-snapshot.ts'
+import type { TableSnapshot } from './workers/protocol.ts'
 
 export interface ServeOptions {
   /** YAML files to serve; optional with `kubernetes` */
@@ -40,6 +43,11 @@ export interface ServeOptions {
    * only local clients are "in the cluster". In Kubernetes the pod network is the boundary: 0.0.0.0.
    */
   internalHost?: string
+  /**
+   * sluice serve --workers N: N worker threads serve the ports (SO_REUSEPORT), this process keeps
+   * the control loop, autoscaler, runtime and admin listener (docs/workers.md). 0: one process.
+   */
+  workers?: number
   log?: Logger
 }
 
@@ -71,10 +79,16 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     registry.removeSingleMetric('sluice_' + name)
   }
   const guard = guardProcess(log, registry)
+  // With workers this gateway never listens: it is where the control loop compiles and keeps the
+  // table (for /debug/routes and the runtime), while the workers serve (control/workers/).
   const gateway = new Gateway()
   gateway.log = log
-  gateway.metrics.register(registry, { inflight: () => gateway.inflight, throttlers: () => gateway.activator.throttlers() })
-  const scaling = new ScalingLoop({ gateway, log, registry, onStatusChange: () => loop!.refresh() })
+  const internalHost = opts.internalHost ?? '127.0.0.1'
+  const workers = (opts.workers ?? 0) > 0
+    ? new WorkerPool({ count: opts.workers!, log, listen: { port: opts.port, internalPort: opts.internalPort, host: opts.host, internalHost } })
+    : null
+  if (workers === null) gateway.metrics.register(registry, { inflight: () => gateway.inflight, throttlers: () => gateway.activator.throttlers() })
+  const scaling = new ScalingLoop({ gateway, log, registry, onStatusChange: () => loop!.refresh(), ...(workers !== null ? { activator: workers } : {}) })
   const cluster = opts.kubernetes !== undefined ? startKubernetes(opts.kubernetes, { log, registry, clusterDomain: () => loop?.settings?.clusterDomain ?? 'cluster.local' }) : undefined
   const servedUrlLog = new ServedUrlLog(log)
   const eventSources = new EventSources({ log, appLogs: scaling.runtime.appLogs, onChange: () => loop!.refresh() })
@@ -87,9 +101,10 @@ export async function serve(opts: ServeOptions): Promise<Running> {
       servedUrlLog.update(out.objects, gateway.eventing, loop?.settings?.clusterDomain ?? 'cluster.local')
     },
     stateDir: opts.stateDir, gateway, log, registry, scaling, eventSources, builds,
+    ...(workers !== null ? { onTable: (t: TableSnapshot) => workers.publish(t) } : {}),
   })
   const admin = new AdminServer({
-    port: opts.adminPort, host: opts.adminHost, gateway, loop, registry, scaling, redaction,
+    port: opts.adminPort, host: opts.adminHost, gateway, loop, registry, scaling, redaction, workers,
     access: { allowedHosts: opts.adminAllowedHosts, token: opts.adminToken, metricsPublic: opts.adminMetricsPublic },
   })
   const adminPort = await admin.listen()
@@ -102,12 +117,14 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   loop.start()
   await first
   scaling.start()
-  const internalHost = opts.internalHost ?? '127.0.0.1'
-  const { port, internalPort } = await gateway.listen({ port: opts.port, internalPort: opts.internalPort, tlsPort: opts.tlsPort, internalTlsPort: opts.internalTlsPort, host: opts.host, internalHost })
+  const { port, internalPort } = workers !== null
+    ? await workers.start(emptySnapshot())
+    : await gateway.listen({ port: opts.port, internalPort: opts.internalPort, tlsPort: opts.tlsPort, internalTlsPort: opts.internalTlsPort, host: opts.host, internalHost })
   log.info('sluice listening', {
     public: port, internal: internalPort, admin: `${opts.adminHost}:${adminPort}`, internalHost,
     ...(opts.configDir !== undefined ? { config: opts.configDir } : {}),
     ...(opts.kubernetes !== undefined ? { kubernetes: opts.kubernetes.ingressClass } : {}),
+    ...(workers !== null ? { workers: workers.count } : {}),
   })
   servedUrlLog.start({ port, internalPort, tlsPort: opts.tlsPort }, loop.last?.objects ?? [], gateway.eventing, loop.settings?.clusterDomain ?? 'cluster.local')
   cluster?.listening({ port, internalPort })
@@ -129,8 +146,10 @@ export async function serve(opts: ServeOptions): Promise<Running> {
         loop.stop()
         builds.stop()
         await cluster?.stop()
-        const drained = await gateway.drain(timeoutMs)
-        if (!drained) log.warn('drain timeout reached; closing remaining connections', { inflight: gateway.cutByDrain })
+        let drained = await gateway.drain(timeoutMs)
+        let cut = gateway.cutByDrain
+        if (workers !== null) ({ finished: drained, cut } = await workers.drain(timeoutMs))
+        if (!drained) log.warn('drain timeout reached; closing remaining connections', { inflight: cut })
         await eventSources.stop()
         await scaling.stop()
         await admin.close()

@@ -46,6 +46,8 @@ export interface ListenerOptions {
   host?: string
   /** the internal listener's address (cluster-local routes); default: `host` */
   internalHost?: string
+  /** share the ports with other workers' listeners (SO_REUSEPORT; sluice serve --workers) */
+  reusePort?: boolean
 }
 
 /** config-sluice keys of the public listeners (Kourier's names). */
@@ -237,7 +239,8 @@ export class Gateway implements PluginHost {
     })
     this.#listeners.push(external, internal)
     this.#internal = internal
-    const [port, internalPort] = await Promise.all([external.listen(opts.port, hosts), internal.listen(opts.internalPort, opts.internalHost ?? host)])
+    const reuse = opts.reusePort ?? false
+    const [port, internalPort] = await Promise.all([external.listen(opts.port, hosts, reuse), internal.listen(opts.internalPort, opts.internalHost ?? host, reuse)])
     this.setCertificates(this.#certs)
     this.setInternalCertificates(this.#internalTls.certs)
     return { port, internalPort }

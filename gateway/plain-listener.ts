@@ -144,15 +144,18 @@ export class PlainListener {
     socket.resume()
   }
 
-  /** Listen on `host`, or on each of several addresses (listen-ip-addresses) with one port; resolves the port. */
-  async listen(port: number, host: string | readonly string[]): Promise<number> {
+  /**
+   * Listen on `host`, or on each of several addresses (listen-ip-addresses) with one port; resolves
+   * the port. `reusePort`: share the port with other workers' listeners (SO_REUSEPORT, --workers).
+   */
+  async listen(port: number, host: string | readonly string[], reusePort = false): Promise<number> {
     const hosts = typeof host === 'string' ? [host] : host
     const several = hosts.length > 1
-    const bound = await listenOn(this.tcp, port, hosts[0] ?? '0.0.0.0', several)
+    const bound = await listenOn(this.tcp, port, hosts[0] ?? '0.0.0.0', several, reusePort)
     for (const h of hosts.slice(1)) {
       const extra = net.createServer({ noDelay: true }, this.#onConnection)
       this.#extra.push(extra)
-      await listenOn(extra, bound, h, several)
+      await listenOn(extra, bound, h, several, reusePort)
     }
     return bound
   }
@@ -175,13 +178,13 @@ export class PlainListener {
 }
 
 /** Shared with the TLS listener. `several`: one of a list of addresses, so `::` must not also take IPv4. */
-export function listenOn(server: net.Server, port: number, host: string, several = false): Promise<number> {
+export function listenOn(server: net.Server, port: number, host: string, several = false, reusePort = false): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject)
     // A deep accept queue: bursts of thousands of new connections (a cold revision's first
     // wave) would otherwise overflow Node's default 511 and make clients retry for seconds.
     // ipv6Only: `0.0.0.0,::` (dual stack) binds the same port twice, once per family.
-    server.listen({ port, host, backlog: 4096, ipv6Only: several && host.includes(':') }, () => {
+    server.listen({ port, host, backlog: 4096, ipv6Only: several && host.includes(':'), ...(reusePort ? { reusePort } : {}) }, () => {
       server.off('error', reject)
       resolve((server.address() as AddressInfo).port)
     })

@@ -19,6 +19,7 @@ import { Dashboard } from './dashboard/dashboard.ts'
 import { BASIC_CHALLENGE, bearerFromBasic, isDashboardPath } from './dashboard/browser-auth.ts'
 import type { EventStreamOptions } from './dashboard/event-stream.ts'
 import { send } from './send.ts'
+import type { WorkerPool } from '../workers/worker-pool.ts'
 
 export interface AdminOptions {
   port: number
@@ -33,6 +34,8 @@ export interface AdminOptions {
   redaction?: LiveRedaction
   /** bounds of the dashboard's event streams (dashboard/event-stream.ts has the defaults) */
   dashboardStreams?: EventStreamOptions
+  /** sluice serve --workers: /metrics merges theirs, /debug/workers shows each */
+  workers?: WorkerPool | null
 }
 
 export class AdminServer {
@@ -51,7 +54,8 @@ export class AdminServer {
     // A name the listener is bound to is one of its names too.
     const bound = isIP(opts.host) === 0 ? [opts.host] : []
     this.#access = new AdminAccess({ ...opts.access, allowedHosts: [...bound, ...(opts.access?.allowedHosts ?? [])] })
-    this.#dashboard = new Dashboard({ loop: opts.loop, registry: opts.registry, scaling: opts.scaling, redactor: () => this.#redactor(), stream: opts.dashboardStreams })
+    const workers = opts.workers
+    this.#dashboard = new Dashboard({ loop: opts.loop, registry: opts.registry, ...(workers != null ? { metrics: () => workers.merged(opts.registry) } : {}), scaling: opts.scaling, redactor: () => this.#redactor(), stream: opts.dashboardStreams })
     this.#server = http.createServer((req, res) => {
       this.#handle(req, res).catch((err) => send(res, 500, 'text/plain', this.#redactor().scrubText(String(err)) + '\n'))
     })
@@ -145,10 +149,19 @@ export class AdminServer {
     }
     switch (path) {
       case '/metrics': {
+        const workers = this.#opts.workers
+        if (workers != null) {
+          const merged = await workers.metrics(registry)
+          send(res, 200, merged.contentType, merged.body)
+          return
+        }
         const body = await registry.metrics()
         send(res, 200, registry.contentType, body)
         return
       }
+      case '/debug/workers':
+        this.#json(res, this.#opts.workers != null ? await this.#opts.workers.describe() : { count: 0, workers: [] })
+        return
       case '/healthz':
         send(res, 200, 'text/plain', 'ok\n')
         return
@@ -191,7 +204,7 @@ export class AdminServer {
         this.#json(res, describeEventing(loop.last?.eventing, gateway.eventing, gateway.eventingStats()))
         return
       default:
-        send(res, 404, 'text/plain', 'not found; try / (the dashboard), /metrics, /healthz, /readyz, /debug/routes, /debug/resources, /debug/eventing, /debug/instances, /debug/autoscaler, /debug/logs, /debug/builds\n')
+        send(res, 404, 'text/plain', 'not found; try / (the dashboard), /metrics, /healthz, /readyz, /debug/routes, /debug/resources, /debug/eventing, /debug/instances, /debug/autoscaler, /debug/logs, /debug/builds, /debug/workers\n')
     }
   }
 }

@@ -43,6 +43,9 @@ export const NOT_READY_PRIORITY = Number.MAX_SAFE_INTEGER
  * route gets a 503 saying so. The body names the Plugin, never its errors (they may name Secrets);
  * those are on the Plugin's status and in the log.
  */
+/** spec.plugin of the 503 stand-in: workers (--workers) build the stand-in again from it */
+export const NOT_READY_REF = 'plugin-not-ready'
+
 export function notReadyPlugin(key: string, source: SourceRef | undefined): ResolvedPlugin {
   const response: LocalResponse = Object.freeze({
     status: 503,
@@ -55,7 +58,7 @@ export function notReadyPlugin(key: string, source: SourceRef | undefined): Reso
     validate: () => ({ ok: true, config: undefined as never }),
     create: () => instance,
   }
-  return { key, plugin, priority: NOT_READY_PRIORITY, config: null, configJson: 'not-ready', baseDir: process.cwd(), ...(source !== undefined ? { source } : {}) }
+  return { key, plugin, ref: NOT_READY_REF, priority: NOT_READY_PRIORITY, config: null, configJson: 'not-ready', baseDir: process.cwd(), ...(source !== undefined ? { source } : {}) }
 }
 
 export class PluginQuarantine {

@@ -21,6 +21,8 @@ export interface ResolvedPlugin {
   /** `namespace/name` of the Plugin object */
   readonly key: string
   readonly plugin: Plugin<never>
+  /** spec.plugin as written (a built-in name or a module path relative to baseDir); absent: the built-in `plugin.name` */
+  readonly ref?: string
   /** the plugin's priority, or the Plugin object's `spec.priority` when set */
   readonly priority: number
   readonly config: unknown
@@ -109,7 +111,7 @@ function resolveOne(o: KObject<Spec>, key: string, rs: ResourceSet, registry: Pl
     return [at(o.source, ['spec', 'priority'], 'spec.priority', `must be a number (higher runs first), got ${JSON.stringify(spec.priority)}`)]
   }
   const priority = typeof spec.priority === 'number' ? spec.priority : def.priority
-  return { key, plugin: def, priority, config: v.config, configJson: `${priority}:${JSON.stringify(v.config) ?? 'null'}`, baseDir, ...(o.source !== undefined ? { source: o.source } : {}) }
+  return { key, plugin: def, ref: spec.plugin, priority, config: v.config, configJson: `${priority}:${JSON.stringify(v.config) ?? 'null'}`, baseDir, ...(o.source !== undefined ? { source: o.source } : {}) }
 }
 
 /**

@@ -16,6 +16,7 @@ import { revisionScaling } from '../settings/autoscaler.ts'
 import type { AutoscalerSettings } from '../autoscaler/config.ts'
 import { RESTART_AFTER_EJECTIONS } from '../../gateway/activator/outlier-detector.ts'
 import { ScaleDecisions } from './scale-decisions.ts'
+import { localActivatorPort, type ActivatorPort } from './activator-port.ts'
 
 const SAMPLE_INTERVAL_MS = 1_000
 const TICK_EVERY_SAMPLES = 2 // Knative's 2 s tick
@@ -25,6 +26,8 @@ const runtimeKey = (backend: string): string => backend.slice('revision/'.length
 
 export interface ScalingLoopOptions {
   gateway: Gateway
+  /** where meters come from and instances go; default the gateway's activator (--workers: the worker pool) */
+  activator?: ActivatorPort
   log: Logger
   registry: Registry
   /** something the revision status depends on changed: reconcile again */
@@ -43,6 +46,7 @@ export class ScalingLoop {
   readonly runtime: LocalRuntime
   readonly autoscaler = new Autoscaler()
   readonly #opts: ScalingLoopOptions
+  readonly #activator: ActivatorPort
   readonly #clock: () => number
   #timer: NodeJS.Timeout | null = null
   #samples = 0
@@ -63,15 +67,17 @@ export class ScalingLoop {
     this.#opts = opts
     this.#clock = opts.clock ?? Date.now
     this.#decisions = new ScaleDecisions(opts.log)
-    const { gateway } = opts
+    const activator = this.#activator = opts.activator ?? localActivatorPort(opts.gateway.activator)
     this.runtime = new LocalRuntime({
       log: opts.log,
       probeIntervalMs: opts.probeIntervalMs,
       onChange: (key) => this.#instancesChanged(key),
-      drain: (inst, timeoutMs) => gateway.activator.drainInstance(backendKey(inst.revision), inst.id, timeoutMs),
+      drain: (inst, timeoutMs) => activator.drainInstance(backendKey(inst.revision), inst.id, timeoutMs),
     })
-    gateway.activator.onDemand = (key) => this.#demand(runtimeKey(key))
-    gateway.activator.onEjected = (key, id, ejections) => this.#ejected(key, id, ejections)
+    activator.listen({
+      demand: (key) => this.#demand(runtimeKey(key)),
+      ejected: (key, id, ejections) => this.#ejected(key, id, ejections),
+    })
     this.#coldStart = new Histogram({
       name: 'sluice_cold_start_duration_seconds',
       help: 'Time from a request reaching a revision with no ready instance to its first ready instance.',
@@ -153,7 +159,7 @@ export class ScalingLoop {
     if (!this.#revisions.has(key)) return
     const now = this.#clock()
     if (this.runtime.status(key).ready === 0 && !this.#coldSince.has(key)) this.#coldSince.set(key, performance.now())
-    const current = this.#opts.gateway.activator.throttler(backendKey(key))?.current ?? 1
+    const current = this.#activator.current(backendKey(key)) ?? 1
     // Every request buffered at zero lands here, but Knative's activator sends its immediate stat
     // only once, when an idle revision gets a request: stats in the same second add up, so one per
     // request would record 1+2+…+n and scale n requests to n²/2 of concurrency.
@@ -174,7 +180,7 @@ export class ScalingLoop {
 
   #sample(): void {
     const now = this.#clock()
-    for (const s of this.#opts.gateway.activator.sample(performance.now())) {
+    for (const s of this.#activator.sample(performance.now())) {
       if (!s.key.startsWith('revision/')) continue
       const key = runtimeKey(s.key)
       if (!this.#revisions.has(key)) continue
@@ -197,7 +203,7 @@ export class ScalingLoop {
 
   #instancesChanged(key: string): void {
     const ready = this.runtime.ready(key)
-    this.#opts.gateway.activator.setInstances(backendKey(key), ready.map((i) => ({ id: i.id, origin: i.origin, protocol: i.protocol })))
+    this.#activator.setInstances(backendKey(key), ready.map((i) => ({ id: i.id, origin: i.origin, protocol: i.protocol })))
     const since = this.#coldSince.get(key)
     if (since !== undefined && ready.length > 0) {
       this.#coldSince.delete(key)
@@ -216,15 +222,13 @@ export class ScalingLoop {
   }
 
   describeInstances(): object {
-    const activator = this.#opts.gateway.activator
+    const activator = this.#activator
     const d = this.runtime.describe() as { revisions?: Record<string, { instances?: { id: string; inflight?: number }[] }> }
-    const now = activator.clock()
     for (const [key, rev] of Object.entries(d.revisions ?? {})) {
-      const t = activator.throttler(backendKey(key))
       for (const inst of rev.instances ?? []) {
-        const live = t?.instance(inst.id)
-        if (t === undefined || live === undefined) inst.inflight = 0
-        else Object.assign(inst, t.describeInstance(live, now))
+        const live = activator.describeInstance(backendKey(key), inst.id)
+        if (live === undefined) inst.inflight = 0
+        else Object.assign(inst, live)
       }
     }
     return { ...d, upstreams: activator.describeFixed(), outlierRestarts: this.#restarts }
@@ -234,7 +238,7 @@ export class ScalingLoop {
     const out: Record<string, object> = {}
     const desc = this.autoscaler.describe(this.#clock())
     for (const [key, d] of Object.entries(desc)) {
-      out[key] = { ...d, ready: this.runtime.status(key).ready, lastSample: this.#last.get(key) ?? null, queued: this.#opts.gateway.activator.throttler(backendKey(key))?.queue.size ?? 0 }
+      out[key] = { ...d, ready: this.runtime.status(key).ready, lastSample: this.#last.get(key) ?? null, queued: this.#activator.queued(backendKey(key)) }
     }
     return out
   }

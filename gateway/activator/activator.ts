@@ -5,6 +5,7 @@ import type { RouteTable } from '../route-table.ts'
 import { RevisionThrottler, type ThrottlerHooks, type ThrottlerStats } from './throttler.ts'
 import type { InstanceRef, UpstreamInstance } from './upstream-instance.ts'
 import { UpstreamPools } from './upstream-pools.ts'
+import type { SharedSlots } from '../worker/shared-slots.ts'
 
 /** How often waiting requests are checked against their deadline. */
 const EXPIRY_INTERVAL_MS = 50
@@ -37,6 +38,10 @@ export class Activator implements ThrottlerHooks {
   readonly #ejecting = new Set<RevisionThrottler>()
   #returnTimer: NodeJS.Timeout | null = null
   #returnAt = 0
+  /** with --workers: instance counts shared by every worker; a release elsewhere wakes our queues */
+  slots: SharedSlots | null = null
+  /** with --workers: the shared slot of each fixed origin with containerConcurrency, by `backend key + ' ' + origin` */
+  fixedSlots: ReadonlyMap<string, number> | null = null
 
   /**
    * Bind every backend of a table to its throttler; throttlers no table names are retired. The
@@ -56,7 +61,7 @@ export class Activator implements ThrottlerHooks {
         if (known !== undefined) t.setInstances(known)
       }
       t.configure(b.containerConcurrency, this.queueDepth, b.managed, b.unavailable ?? null, { outlier: b.outlier, breaker: b.breaker, retryBudget: b.retryBudget, protocol: b.protocol })
-      if (!b.managed) t.setInstances(b.origins.map((origin) => ({ id: origin, origin, protocol: b.protocol, tls: b.tls ?? null })))
+      if (!b.managed) t.setInstances(b.origins.map((origin) => ({ id: origin, origin, protocol: b.protocol, tls: b.tls ?? null, slot: this.fixedSlots?.get(`${b.key} ${origin}`) })))
       b.throttler = t
       this.#adopted.set(t, b)
     }
@@ -162,10 +167,27 @@ export class Activator implements ThrottlerHooks {
 
   waiting(t: RevisionThrottler): void {
     this.#waiting.add(t)
+    this.slots?.watch(this.#slotFreed, this.#pumpWaiting)
     if (this.#expiry === null) {
       this.#expiry = setInterval(() => this.#expire(), EXPIRY_INTERVAL_MS)
       this.#expiry.unref()
     }
+  }
+
+  /** Another worker released a shared slot: offer it to our waiting requests, and keep watching while some wait. */
+  readonly #slotFreed = (): void => {
+    if (this.#pumpWaiting()) this.slots?.watch(this.#slotFreed, this.#pumpWaiting)
+  }
+
+  /** Pump every throttler with waiting requests; true while some still wait. */
+  readonly #pumpWaiting = (): boolean => {
+    const now = performance.now()
+    let still = false
+    for (const t of this.#waiting) {
+      t.pump(now)
+      if (t.queue.size > 0) still = true
+    }
+    return still
   }
 
   #expire(): void {

@@ -10,6 +10,7 @@ import { DEFAULT_OUTLIER_POLICY, countOutcome, eject, mayEject, unEject, type Ou
 import { DEFAULT_RETRY_BUDGET, withinBudget, type RetryBudget } from './retry-budget.ts'
 import { UpstreamInstance, type InstanceRef } from './upstream-instance.ts'
 import { UpstreamPools } from './upstream-pools.ts'
+import type { SharedSlots } from '../worker/shared-slots.ts'
 
 /** A request that can be sent to an instance, or refused while it waits. */
 export interface Waiter {
@@ -33,6 +34,8 @@ export interface ThrottlerHooks {
   now?(): number
   /** an instance was ejected: schedule its return (and let control restart repeat offenders) */
   ejected?(t: RevisionThrottler, inst: UpstreamInstance): void
+  /** with --workers: instance counts shared by every worker (instances whose ref has a slot use it) */
+  readonly slots?: SharedSlots | null
 }
 
 /**
@@ -176,9 +179,9 @@ export class RevisionThrottler {
       keep.add(ref.id)
       let inst = this.#byId.get(ref.id)
       // A new trust chain or protocol needs new connections; the same settings keep the pool.
-      if (inst === undefined || inst.origin !== ref.origin || inst.tls?.id !== ref.tls?.id) {
+      if (inst === undefined || inst.origin !== ref.origin || inst.tls?.id !== ref.tls?.id || (this.hooks.slots != null && inst.slot !== (ref.slot ?? -1))) {
         if (inst !== undefined) this.#retire(inst)
-        inst = new UpstreamInstance(ref, this.#pools)
+        inst = new UpstreamInstance(ref, this.#pools, this.hooks.slots ?? null)
         this.#byId.set(ref.id, inst)
       } else {
         inst.unroutable = false
@@ -416,33 +419,39 @@ export class RevisionThrottler {
         else chosen = a.inflight < b.inflight || (a.inflight === b.inflight && Math.random() < 0.5) ? a : b
       }
     } else if (this.#policy === FIRST) {
+      // claim() checks and takes the slot in one step (atomically across --workers)
       for (let i = 0; i < n; i++) {
         const inst = list[i]
-        if (!inst.unroutable && inst.ejectedUntil === 0 && inst.inflight < cc) { chosen = inst; break }
+        if (!inst.unroutable && inst.ejectedUntil === 0 && inst.claim(cc)) { chosen = inst; break }
       }
     } else {
       for (let k = 0; k < n; k++) {
         const inst = list[(this.#cursor + k) % n]
-        if (!inst.unroutable && inst.ejectedUntil === 0 && inst.inflight < cc) {
+        if (!inst.unroutable && inst.ejectedUntil === 0 && inst.claim(cc)) {
           chosen = inst
           this.#cursor = (this.#cursor + k + 1) % n
           break
         }
       }
     }
-    if (chosen !== null && chosen === avoid) chosen = this.#alternative(avoid) ?? chosen
-    if (chosen !== null) {
-      chosen.take()
-      this.#sent++
+    if (chosen === null) return null
+    if (this.#policy === P2C) chosen.take()
+    if (chosen === avoid) {
+      const alt = this.#alternative(avoid)
+      if (alt !== null) {
+        avoid.done()
+        chosen = alt
+      }
     }
+    this.#sent++
     return chosen
   }
 
-  /** An instance other than `avoid` with a free slot, for a retry. */
+  /** An instance other than `avoid` with a free slot, for a retry; its slot is taken. */
   #alternative(avoid: UpstreamInstance): UpstreamInstance | null {
     const cc = this.containerConcurrency
     for (const inst of this.routable) {
-      if (inst !== avoid && !inst.unroutable && inst.ejectedUntil === 0 && (cc === 0 || inst.inflight < cc)) return inst
+      if (inst !== avoid && !inst.unroutable && inst.ejectedUntil === 0 && inst.claim(cc)) return inst
     }
     return null
   }

@@ -5,6 +5,7 @@ import type { Dispatcher } from 'undici'
 import type { UpstreamTls } from '../upstream-tls.ts'
 import type { SharedPool, UpstreamPools } from './upstream-pools.ts'
 import type { OutlierState } from './outlier-detector.ts'
+import type { SharedSlots } from '../worker/shared-slots.ts'
 
 export interface InstanceRef {
   /** stable id, e.g. `hello-00001-3`, or the origin for fixed upstreams */
@@ -14,6 +15,8 @@ export interface InstanceRef {
   readonly protocol: 'http1' | 'h2c'
   /** system-internal-tls settings for an `https://` origin */
   readonly tls?: UpstreamTls | null
+  /** with --workers: the instance's counter in the workers' shared slots (the primary assigns it) */
+  readonly slot?: number
 }
 
 export class UpstreamInstance implements OutlierState {
@@ -37,14 +40,38 @@ export class UpstreamInstance implements OutlierState {
   readonly #pools: UpstreamPools
   #pool: SharedPool | null
   #drained: (() => void) | null = null
+  /** with --workers: every worker's requests on this instance are counted here too */
+  readonly #shared: SharedSlots | null
+  readonly #slot: number
 
-  constructor(ref: InstanceRef, pools: UpstreamPools) {
+  constructor(ref: InstanceRef, pools: UpstreamPools, shared: SharedSlots | null = null) {
     this.id = ref.id
     this.origin = ref.origin
     this.protocol = ref.protocol
     this.tls = ref.tls ?? null
     this.#pools = pools
     this.#pool = pools.acquire({ origin: ref.origin, protocol: ref.protocol, tls: this.tls })
+    this.#shared = ref.slot === undefined ? null : shared
+    this.#slot = ref.slot ?? -1
+  }
+
+  /**
+   * Take a slot if the instance has fewer than `cc` requests (0: no limit): this worker's own count,
+   * or with --workers every worker's, claimed atomically (worker/shared-slots.ts).
+   */
+  claim(cc: number): boolean {
+    const shared = this.#shared
+    if (shared === null) {
+      if (cc > 0 && this.inflight >= cc) return false
+    } else if (!shared.claim(this.#slot, cc)) return false
+    this.inflight++
+    if (this.#pool !== null) this.#pool.active++
+    return true
+  }
+
+  /** its counter in the workers' shared slots, or -1 */
+  get slot(): number {
+    return this.#shared === null ? -1 : this.#slot
   }
 
   /** The keep-alive pool to send a request on (made on first use, shared by origin). */
@@ -53,10 +80,9 @@ export class UpstreamInstance implements OutlierState {
     return this.#pool.dispatcher()
   }
 
-  /** A request takes a slot on this instance (the throttler picked it). */
+  /** A request takes a slot on this instance regardless of any limit (the throttler picked it). */
   take(): void {
-    this.inflight++
-    if (this.#pool !== null) this.#pool.active++
+    this.claim(0)
   }
 
   /** Resolves when no request runs on the instance any more, or after timeoutMs. */
@@ -78,6 +104,7 @@ export class UpstreamInstance implements OutlierState {
   /** A request on this instance finished. */
   done(): void {
     this.inflight--
+    if (this.#shared !== null) this.#shared.release(this.#slot)
     if (this.#pool !== null) this.#pool.active--
     if (this.inflight === 0) {
       if (this.#drained !== null) {

@@ -25,7 +25,7 @@ export class GatewayMetrics {
       ...(gauges.throttlers !== undefined ? activatorCollectors(gauges.throttlers, this.slots) : []),
       collector('sluice_unmatched_requests_total', 'Requests that matched no host or path (answered 404, or 301 for https redirects).', 'counter',
         () => [{ labels: { listener: 'external' }, value: this.unmatched[0] }, { labels: { listener: 'internal' }, value: this.unmatched[1] }]),
-      collector('sluice_routes', 'Routes (host and path pairs) in the active route table.', 'gauge', () => [{ labels: {}, value: this.routeCount }]),
+      collector('sluice_routes', 'Routes (host and path pairs) in the active route table.', 'gauge', () => [{ labels: {}, value: this.routeCount }], 'max'),
       collector('sluice_inflight_requests', 'Requests being proxied right now.', 'gauge', () => [{ labels: {}, value: gauges.inflight() }]),
     ]
     // registerMetric is typed for prom-client's own classes; collectors are duck-typed metrics.

@@ -24,6 +24,8 @@ const WATCH_MS = 10 * 60_000
 export interface DashboardOptions {
   loop: ControlLoop
   registry: Registry
+  /** with --workers: the primary's registry merged with the workers' (what /metrics serves) */
+  metrics?: () => Promise<Registry>
   scaling?: ScalingLoop
   /** the admin server's current redactor: every snapshot is scrubbed like every admin answer */
   redactor: () => Redactor
@@ -55,7 +57,7 @@ export class Dashboard {
     this.#clock = opts.clock ?? Date.now
     this.#assets = loadAssets()
     this.#stream = new EventStream(opts.stream)
-    this.#reader = new MetricReader(opts.registry)
+    this.#reader = new MetricReader(opts.metrics ?? opts.registry)
     this.#history = new RevisionHistory(opts.history)
   }
 

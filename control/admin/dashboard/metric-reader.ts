@@ -48,16 +48,19 @@ async function samples(registry: Registry, name: string): Promise<Sample[]> {
 }
 
 export class MetricReader {
-  readonly #registry: Registry
+  /** the registry, or how to get one per read (with --workers: the workers' metrics merged) */
+  readonly #source: Registry | (() => Promise<Registry>)
+  #registry!: Registry
   /** the duration histogram's upper bounds, learnt from the first read that has any (+Inf last) */
   bounds: number[] = []
 
-  constructor(registry: Registry) {
-    this.#registry = registry
+  constructor(source: Registry | (() => Promise<Registry>)) {
+    this.#source = source
   }
 
   /** Every revision the families mention, with its summed counters; request counts only with `traffic`. */
   async read(traffic: boolean): Promise<Map<string, RevisionCounters>> {
+    this.#registry = typeof this.#source === 'function' ? await this.#source() : this.#source
     const out = new Map<string, RevisionCounters>()
     const entry = (labels: Sample['labels']): RevisionCounters | undefined => {
       const key = revisionKeyOf(labels)
