@@ -1,0 +1,331 @@
+// One client connection served by the fast path: its bytes are parsed by Node's llhttp binding with
+// the options of Sluice's node:http server (insecureHTTPParser off, the same header size limit), one
+// request at a time and in order. Each head pauses the parser where it ends (llhttp.ts PAUSE), so
+// the first byte of every message is known; a request the fast path does not serve (see
+// fallbackReason) goes to Node's server from that byte, with the socket, at a message boundary.
+// llhttp's refusals go there too, so Node's server answers malformed input exactly as it always has.
+import type { Socket } from 'node:net'
+import {
+  HTTPParser, REQUEST, STRICT, MAX_HEADER_SIZE, PAUSE, PAUSED, METHODS, isParseError,
+  kOnMessageBegin, kOnHeaders, kOnHeadersComplete, kOnBody, kOnMessageComplete, type HttpParser,
+} from './llhttp.ts'
+import { FastRequest } from './fast-request.ts'
+import { FastResponse, type ResponseOwner } from './fast-response.ts'
+import { RequestBody, type BodyReader } from './request-body.ts'
+
+/** What the listener gives a fast connection. */
+export interface FastHost {
+  /** Serve this request (true), or leave it to Node's server (false: nothing was written). */
+  serve(req: FastRequest, res: FastResponse): boolean
+  /** Hand the socket to Node's server with `bytes` (a message's first byte on) put back. */
+  fallBack(socket: Socket, bytes: Buffer): void
+  /** llhttp refused the input at the end of the stream: the listener's clientError answer */
+  clientError(err: Error, socket: Socket): void
+  /** a request head began on the connection / a request started / its response ended */
+  heading(socket: Socket): void
+  started(socket: Socket): void
+  ended(socket: Socket): void
+  /** Keep-Alive: timeout= in seconds */
+  keepAliveSeconds(): number
+  /** the connection is gone */
+  forget(c: FastConnection): void
+}
+
+/** A head llhttp completed, not yet acted on. */
+interface Head {
+  readonly method: string
+  readonly url: string
+  readonly fields: string[]
+  readonly versionMajor: number
+  readonly versionMinor: number
+  readonly upgrade: boolean
+  readonly keepAlive: boolean
+}
+
+/**
+ * Why a request goes to Node's server instead, or null when the fast path can serve it. Everything
+ * here is what llhttp reported; the gateway adds its own reasons (plugins, tracing, upstreams).
+ */
+export function fallbackReason(h: Head, req: FastRequest): string | null {
+  if (h.versionMajor !== 1 || h.versionMinor !== 1) return 'version'
+  if (h.upgrade || h.method === 'CONNECT') return 'upgrade'
+  if (h.url.charCodeAt(0) !== 0x2f) return 'target' // absolute-form, `*`, authority-form
+  const headers = req.headers
+  if (headers.upgrade !== undefined || headers['http2-settings'] !== undefined) return 'upgrade'
+  if (headers.expect !== undefined) return 'expect'
+  if (headers['transfer-encoding'] !== undefined) return 'chunked'
+  return null
+}
+
+const EMPTY = Buffer.alloc(0)
+
+export class FastConnection implements ResponseOwner, BodyReader {
+  readonly socket: Socket
+  readonly #host: FastHost
+  readonly #parser: HttpParser
+  /** received and not parsed yet (waiting for the response before it, or for a head to be acted on) */
+  #input: Buffer | null
+  /** the bytes of the current message before `#input`, from its first byte (for a fallback) */
+  #since: Buffer[] = []
+  /** a head llhttp completed, waiting for the response before it */
+  #head: Head | null = null
+  /** header fields flushed before the head completed (more than 32 of them) */
+  #fields: string[] | null = null
+  /** the response being written */
+  #res: FastResponse | null = null
+  /** the request whose body is being read */
+  #body: RequestBody | null = null
+  #pumping = false
+  #done = false
+  /** draining: close once the response in flight is written */
+  #closing = false
+  /** bytes of the message being parsed so far (no head yet) */
+  #inMessage = false
+  #pausedForBody = false
+  /** stream offsets: of #input's first byte, of the current message's first byte, of the last head's end */
+  #abs = 0
+  #start = 0
+  #headEnd = 0
+  /** body bytes llhttp gave of the current message */
+  #bodyBytes = 0
+
+  constructor(socket: Socket, first: Buffer, host: FastHost) {
+    this.socket = socket
+    this.#host = host
+    this.#input = first
+    const p = new HTTPParser()
+    p.initialize(REQUEST, {}, MAX_HEADER_SIZE, STRICT)
+    p[kOnMessageBegin] = () => { this.#onBegin() }
+    p[kOnHeaders] = (fields: string[]) => { this.#addFields(fields) }
+    p[kOnHeadersComplete] = (maj: number, min: number, fields: string[] | undefined, method: number, url: string, _s: unknown, _m: unknown, upgrade: boolean, keepAlive: boolean) =>
+      this.#onHead(maj, min, fields, method, url, upgrade, keepAlive)
+    p[kOnBody] = (chunk: Buffer) => {
+      this.#bodyBytes += chunk.length
+      this.#body?.push(chunk)
+    }
+    p[kOnMessageComplete] = () => { this.#onComplete() }
+    this.#parser = p
+    socket.on('data', this.#onData)
+    socket.on('end', this.#onEnd)
+    socket.on('close', this.#onClose)
+    socket.on('drain', this.#onDrain)
+    this.#pump()
+  }
+
+  /** idle: nothing in flight and no message begun (what Node's closeIdleConnections closes) */
+  get idle(): boolean {
+    return this.#res === null && !this.#inMessage && this.#head === null
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    this.#input = this.#input === null ? chunk : Buffer.concat([this.#input, chunk])
+    this.#pump()
+  }
+
+  readonly #onDrain = (): void => {
+    this.#res?.drained()
+  }
+
+  readonly #onEnd = (): void => {
+    if (this.#done) return
+    if (this.#input !== null && !this.#pumping) this.#pump()
+    if (this.#done) return
+    // Node's socketOnEnd: llhttp's verdict on the end of the stream, then our side ends too.
+    const r = this.#parser.finish()
+    if (isParseError(r)) {
+      this.#detach()
+      this.#host.clientError(r, this.socket)
+      return
+    }
+    this.#body?.fail(new Error('client closed the connection'))
+    this.#res?.aborted()
+    this.socket.end()
+  }
+
+  readonly #onClose = (): void => {
+    this.#body?.fail(new Error('client closed the connection'))
+    this.#res?.aborted()
+    this.#detach()
+  }
+
+  #onBegin(): void {
+    this.#inMessage = true
+    if (this.#res === null) this.#host.heading(this.socket)
+  }
+
+  #addFields(fields: string[]): void {
+    if (this.#fields === null) this.#fields = fields
+    else for (let i = 0; i < fields.length; i++) this.#fields.push(fields[i]!)
+  }
+
+  #onHead(maj: number, min: number, fields: string[] | undefined, method: number, url: string, upgrade: boolean, keepAlive: boolean): number {
+    if (fields === undefined) fields = this.#fields ?? []
+    else if (this.#fields !== null) {
+      this.#addFields(fields)
+      fields = this.#fields
+    }
+    this.#fields = null
+    this.#head = { method: METHODS[method] ?? '', url, fields, versionMajor: maj, versionMinor: min, upgrade, keepAlive }
+    return PAUSE
+  }
+
+  #onComplete(): void {
+    this.#inMessage = false
+    // The next message starts after this one's body (Content-Length bodies only: llhttp's byte
+    // count is the message's; chunked requests never get here, they fall back at their head).
+    this.#start = this.#headEnd + this.#bodyBytes
+    this.#bodyBytes = 0
+    const body = this.#body
+    if (body !== null) {
+      this.#body = null
+      body.end()
+    }
+  }
+
+  /** Parse what was received and act on each head, one request at a time. */
+  #pump(): void {
+    if (this.#pumping) return
+    this.#pumping = true
+    try {
+      while (!this.#done) {
+        if (this.#head !== null) {
+          if (this.#res !== null) break // the response before it first
+          const head = this.#head
+          this.#head = null
+          if (!this.#act(head)) return
+          continue
+        }
+        const buf = this.#input
+        if (buf === null) break
+        this.#input = null
+        const abs = this.#abs
+        const r = this.#parser.execute(buf)
+        if (!isParseError(r)) {
+          this.#abs = abs + buf.length
+          // A head not complete yet keeps its bytes (from its first byte) for a fallback.
+          if (this.#inMessage && this.#body === null) this.#since.push(this.#start > abs ? buf.subarray(this.#start - abs) : buf)
+          else this.#since.length = 0
+          continue
+        }
+        if (r.code !== PAUSED) {
+          // llhttp refused it: Node's server reads the same bytes and answers as it always does
+          this.#fallBack(this.#start > abs ? buf.subarray(this.#start - abs) : buf)
+          return
+        }
+        // The head ends at bytesParsed; what follows waits until the head is acted on.
+        const end = r.bytesParsed
+        this.#headEnd = this.#abs = abs + end
+        this.#since.push(buf.subarray(this.#start > abs ? this.#start - abs : 0, end))
+        this.#input = end < buf.length ? buf.subarray(end) : null
+        this.#parser.resume()
+        // Without input llhttp completes a message that has no body, and only such a message.
+        this.#parser.execute(EMPTY)
+      }
+    } finally {
+      this.#pumping = false
+    }
+    if (this.#done) return
+    // Pipelined bytes wait for the response before them; the socket waits with them.
+    if (this.#input !== null || this.#pausedForBody) this.socket.pause()
+    else this.socket.resume()
+  }
+
+  /** Serve a head or hand the connection over from its first byte; false when the connection left. */
+  #act(h: Head): boolean {
+    const hasBody = this.#inMessage // llhttp has not completed the message: a body follows
+    const body = hasBody ? new RequestBody(this) : null
+    const req = new FastRequest(h.method, h.url, h.fields, this.socket, body)
+    if (this.#closing || fallbackReason(h, req) !== null) {
+      this.#fallBack(EMPTY)
+      return false
+    }
+    const res = new FastResponse(req, this.socket, this, h.keepAlive, this.#host.keepAliveSeconds())
+    this.#res = res
+    this.#body = body
+    this.#host.started(this.socket)
+    if (!this.#host.serve(req, res)) {
+      this.#res = null
+      this.#body = null
+      this.#host.ended(this.socket)
+      this.#fallBack(EMPTY)
+      return false
+    }
+    this.#since.length = 0
+    return true
+  }
+
+  /** Give the socket to Node's server with the current message's bytes from its first byte. */
+  #fallBack(tail: Buffer): void {
+    const parts = this.#since
+    if (tail.length > 0) parts.push(tail)
+    if (this.#input !== null) parts.push(this.#input)
+    const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+    this.#since = []
+    this.#input = null
+    this.#detach()
+    this.#host.fallBack(this.socket, bytes)
+  }
+
+  responseDone(res: FastResponse, last: boolean): void {
+    if (res !== this.#res) return
+    this.#res = null
+    this.#host.ended(this.socket)
+    // Answered before the request body's end: the rest is read and dropped (Node's req._dump).
+    this.#body?.unpipe()
+    if (last || this.#closing) {
+      // Node's resOnFinish with res._last: the connection closes once the answer is written.
+      this.#body?.fail(new Error('connection closed after the response'))
+      this.#detach()
+      this.socket.destroySoon()
+      return
+    }
+    if (this.#input !== null || this.#head !== null) {
+      process.nextTick(pumpLater, this)
+    }
+  }
+
+  /** the pump, from outside a response's end() */
+  resumePump(): void {
+    this.#pump()
+  }
+
+  pauseReading(): void {
+    this.#pausedForBody = true
+    this.socket.pause()
+  }
+
+  resumeReading(): void {
+    this.#pausedForBody = false
+    if (this.#input === null && !this.#done) this.socket.resume()
+  }
+
+  /** Draining: close now when idle, else once the response in flight is written. */
+  close(): void {
+    this.#closing = true
+    if (this.idle) {
+      this.#detach()
+      this.socket.destroy()
+    }
+  }
+
+  destroy(): void {
+    this.#detach()
+    this.socket.destroy()
+  }
+
+  #detach(): void {
+    if (this.#done) return
+    this.#done = true
+    const s = this.socket
+    s.removeListener('data', this.#onData)
+    s.removeListener('end', this.#onEnd)
+    s.removeListener('close', this.#onClose)
+    s.removeListener('drain', this.#onDrain)
+    this.#parser.free()
+    this.#host.forget(this)
+  }
+}
+
+function pumpLater(c: FastConnection): void {
+  c.resumePump()
+}
