@@ -231,7 +231,7 @@ export class Gateway implements PluginHost {
       onClientError,
       park: (socket, bytes, lot) => this.#park(socket, bytes, lot, PUBLIC_HTTP),
       limits: this.#limits,
-      fast: fast ? { serve: (req, res) => this.serveFast(req, res, PUBLIC_HTTP), counts: this.metrics.fastPath } : null,
+      fast: fast ? { serve: (req, res) => this.serveFast(req, res, PUBLIC_HTTP), counts: this.metrics.fastPath, failed: this.#fastFailed } : null,
     })
     const internal = new PlainListener({
       onRequest: (req, res) => this.handle(req, res, INTERNAL_HTTP),
@@ -239,7 +239,7 @@ export class Gateway implements PluginHost {
       onClientError,
       park: (socket, bytes, lot) => this.#park(socket, bytes, lot, INTERNAL_HTTP),
       limits: this.#limits,
-      fast: fast ? { serve: (req, res) => this.serveFast(req, res, INTERNAL_HTTP), counts: this.metrics.fastPath } : null,
+      fast: fast ? { serve: (req, res) => this.serveFast(req, res, INTERNAL_HTTP), counts: this.metrics.fastPath, failed: this.#fastFailed } : null,
     })
     this.#listeners.push(external, internal)
     this.#internal = internal
@@ -361,6 +361,10 @@ export class Gateway implements PluginHost {
     if (!routed) this.#refuse(res, d, entry)
     else this.#proxy(req, res, d, entry, start)
     return true
+  }
+
+  readonly #fastFailed = (err: unknown): void => {
+    this.#log.error('fast path: serving a request failed; its connection was closed', { err })
   }
 
   /** Answer a refused routing decision. */

@@ -43,7 +43,7 @@ export interface PlainListenerOptions {
    * The HTTP/1.1 fast path (fast-path/): true when the gateway serves the request there; false
    * leaves it to Node's server from its first byte. Absent or null: every connection goes to Node.
    */
-  fast?: { serve: (req: FastRequest, res: FastResponse) => boolean; counts: Float64Array } | null
+  fast?: { serve: (req: FastRequest, res: FastResponse) => boolean; counts: Float64Array; failed: (err: unknown) => void } | null
 }
 
 const HTTP1_OPTIONS = {
@@ -101,6 +101,7 @@ export class PlainListener {
     this.fast = fast === null ? null : new FastFront({
       serve: fast.serve,
       counts: fast.counts,
+      failed: fast.failed,
       toNode: (socket, bytes) => this.handOff(socket, bytes),
       clientError: opts.onClientError,
       connections: this.connections,

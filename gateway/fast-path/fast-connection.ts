@@ -6,7 +6,7 @@
 // llhttp's refusals go there too, so Node's server answers malformed input exactly as it always has.
 import type { Socket } from 'node:net'
 import {
-  HTTPParser, REQUEST, STRICT, MAX_HEADER_SIZE, PAUSE, PAUSED, METHODS, isParseError,
+  type ParseError, HTTPParser, REQUEST, STRICT, MAX_HEADER_SIZE, MAX_HEADER_PAIRS, PAUSE, PAUSED, METHODS, isParseError,
   kOnMessageBegin, kOnHeaders, kOnHeadersComplete, kOnBody, kOnMessageComplete, type HttpParser,
 } from './llhttp.ts'
 import { FastRequest } from './fast-request.ts'
@@ -29,6 +29,8 @@ export interface FastHost {
   keepAliveSeconds(): number
   /** the connection is gone */
   forget(c: FastConnection): void
+  /** a bug: serving a request threw; the connection is cut */
+  failed(err: unknown, socket: Socket): void
 }
 
 /** A head llhttp completed, not yet acted on. */
@@ -47,10 +49,13 @@ interface Head {
  * here is what llhttp reported; the gateway adds its own reasons (plugins, tracing, upstreams).
  */
 export function fallbackReason(h: Head, req: FastRequest): string | null {
+  if (h.method === '') return 'method'
   if (h.versionMajor !== 1 || h.versionMinor !== 1) return 'version'
   if (h.upgrade || h.method === 'CONNECT') return 'upgrade'
   if (h.url.charCodeAt(0) !== 0x2f) return 'target' // absolute-form, `*`, authority-form
   const headers = req.headers
+  // Node's server answers an HTTP/1.1 request without Host itself (requireHostHeader): 400, close.
+  if (headers.host === undefined) return 'no-host'
   if (headers.upgrade !== undefined || headers['http2-settings'] !== undefined) return 'upgrade'
   if (headers.expect !== undefined) return 'expect'
   if (headers['transfer-encoding'] !== undefined) return 'chunked'
@@ -58,6 +63,8 @@ export function fallbackReason(h: Head, req: FastRequest): string | null {
 }
 
 const EMPTY = Buffer.alloc(0)
+/** Node's parserOnHeaders keeps maxHeaderPairs entries at most (the binding refuses more first) */
+const MAX_HEADER_ENTRIES = MAX_HEADER_PAIRS
 
 export class FastConnection implements ResponseOwner, BodyReader {
   readonly socket: Socket
@@ -69,8 +76,12 @@ export class FastConnection implements ResponseOwner, BodyReader {
   #since: Buffer[] = []
   /** a head llhttp completed, waiting for the response before it */
   #head: Head | null = null
-  /** header fields flushed before the head completed (more than 32 of them) */
+  /**
+   * Header fields and target the binding flushed before the head completed (more than 32 fields,
+   * or a head that spans reads): Node's parserOnHeaders collects them the same way.
+   */
   #fields: string[] | null = null
+  #url = ''
   /** the response being written */
   #res: FastResponse | null = null
   /** the request whose body is being read */
@@ -95,9 +106,13 @@ export class FastConnection implements ResponseOwner, BodyReader {
     this.#input = first
     const p = new HTTPParser()
     p.initialize(REQUEST, {}, MAX_HEADER_SIZE, STRICT)
+    p.maxHeaderPairs = MAX_HEADER_PAIRS
     p[kOnMessageBegin] = () => { this.#onBegin() }
-    p[kOnHeaders] = (fields: string[]) => { this.#addFields(fields) }
-    p[kOnHeadersComplete] = (maj: number, min: number, fields: string[] | undefined, method: number, url: string, _s: unknown, _m: unknown, upgrade: boolean, keepAlive: boolean) =>
+    p[kOnHeaders] = (fields: string[], url: string) => {
+      this.#addFields(fields)
+      this.#url += url
+    }
+    p[kOnHeadersComplete] = (maj: number, min: number, fields: string[] | undefined, method: number, url: string | undefined, _s: unknown, _m: unknown, upgrade: boolean, keepAlive: boolean) =>
       this.#onHead(maj, min, fields, method, url, upgrade, keepAlive)
     p[kOnBody] = (chunk: Buffer) => {
       this.#bodyBytes += chunk.length
@@ -154,17 +169,18 @@ export class FastConnection implements ResponseOwner, BodyReader {
   }
 
   #addFields(fields: string[]): void {
-    if (this.#fields === null) this.#fields = fields
-    else for (let i = 0; i < fields.length; i++) this.#fields.push(fields[i]!)
+    if (this.#fields === null) this.#fields = []
+    // Node keeps the first maxHeaderPairs entries and drops the rest (parserOnHeaders)
+    const room = MAX_HEADER_ENTRIES - this.#fields.length
+    for (let i = 0; i < fields.length && i < room; i++) this.#fields.push(fields[i]!)
   }
 
-  #onHead(maj: number, min: number, fields: string[] | undefined, method: number, url: string, upgrade: boolean, keepAlive: boolean): number {
+  #onHead(maj: number, min: number, fields: string[] | undefined, method: number, url: string | undefined, upgrade: boolean, keepAlive: boolean): number {
     if (fields === undefined) fields = this.#fields ?? []
-    else if (this.#fields !== null) {
-      this.#addFields(fields)
-      fields = this.#fields
-    }
+    else if (fields.length > MAX_HEADER_ENTRIES) fields = fields.slice(0, MAX_HEADER_ENTRIES)
+    if (url === undefined) url = this.#url
     this.#fields = null
+    this.#url = ''
     this.#head = { method: METHODS[method] ?? '', url, fields, versionMajor: maj, versionMinor: min, upgrade, keepAlive }
     return PAUSE
   }
@@ -199,7 +215,8 @@ export class FastConnection implements ResponseOwner, BodyReader {
         if (buf === null) break
         this.#input = null
         const abs = this.#abs
-        const r = this.#parser.execute(buf)
+        const r = this.#execute(buf)
+        if (r === null) return
         if (!isParseError(r)) {
           this.#abs = abs + buf.length
           // A head not complete yet keeps its bytes (from its first byte) for a fallback.
@@ -219,7 +236,7 @@ export class FastConnection implements ResponseOwner, BodyReader {
         this.#input = end < buf.length ? buf.subarray(end) : null
         this.#parser.resume()
         // Without input llhttp completes a message that has no body, and only such a message.
-        this.#parser.execute(EMPTY)
+        if (this.#execute(EMPTY) === null) return
       }
     } finally {
       this.#pumping = false
@@ -228,6 +245,17 @@ export class FastConnection implements ResponseOwner, BodyReader {
     // Pipelined bytes wait for the response before them; the socket waits with them.
     if (this.#input !== null || this.#pausedForBody) this.socket.pause()
     else this.socket.resume()
+  }
+
+  /** parser.execute; a callback that threw cuts the connection (null) rather than the process */
+  #execute(buf: Buffer): number | ParseError | null {
+    try {
+      return this.#parser.execute(buf)
+    } catch (err) {
+      this.#host.failed(err, this.socket)
+      this.destroy()
+      return null
+    }
   }
 
   /** Serve a head or hand the connection over from its first byte; false when the connection left. */

@@ -18,6 +18,8 @@ export interface FastFrontOptions {
   readonly connections: ConnectionTable
   /** [requests served here, messages handed to Node's server] */
   readonly counts: Float64Array
+  /** serving threw (a bug): logged, and the connection is cut */
+  readonly failed: (err: unknown) => void
 }
 
 export class FastFront implements FastHost {
@@ -63,6 +65,10 @@ export class FastFront implements FastHost {
 
   keepAliveSeconds(): number {
     return Math.floor(this.#o.connections.limits.idleTimeoutMs / 1000)
+  }
+
+  failed(err: unknown): void {
+    this.#o.failed(err)
   }
 
   forget(c: FastConnection): void {

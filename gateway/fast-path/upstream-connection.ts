@@ -156,7 +156,8 @@ export class UpstreamConnection {
     }
     this.#body = body
     s.cork()
-    s.write(head + (length !== null ? 'content-length: ' + length + '\r\n\r\n' : 'transfer-encoding: chunked\r\n\r\n'), 'latin1')
+    // undici writes the length it parsed (parseInt), so `00005` goes upstream as `5`
+    s.write(head + (length !== null ? 'content-length: ' + parseInt(length, 10) + '\r\n\r\n' : 'transfer-encoding: chunked\r\n\r\n'), 'latin1')
     body.pipeTo(this, length === null)
     process.nextTick(uncork, s)
   }
@@ -178,8 +179,8 @@ export class UpstreamConnection {
   }
 
   #addFields(fields: string[]): void {
-    if (this.#fields === null) this.#fields = fields
-    else for (let i = 0; i < fields.length; i++) this.#fields.push(fields[i]!)
+    if (this.#fields === null) this.#fields = []
+    for (let i = 0; i < fields.length; i++) this.#fields.push(fields[i]!)
   }
 
   #onHead(fields: string[] | undefined, status: number, message: string, keepAlive: boolean): number {
@@ -237,8 +238,14 @@ export class UpstreamConnection {
   }
 
   #onData(chunk: Buffer): void {
-    const r = this.#parser.execute(chunk)
-    if (isParseError(r)) {
+    let r: number | Error
+    try {
+      r = this.#parser.execute(chunk)
+    } catch (err) {
+      // a handler threw inside a parser callback: the exchange fails, the process goes on
+      r = err instanceof Error ? err : new Error(String(err))
+    }
+    if (typeof r !== 'number') {
       this.#fail(r)
       return
     }
@@ -272,10 +279,10 @@ export class UpstreamConnection {
   }
 
   #onEnd(): void {
-    // A close-delimited body ends here: llhttp completes the message on finish().
+    // A close-delimited body ends here: llhttp completes the message on finish(). Any other end
+    // before the response's is undici's "other side closed" (a reset, as ProxyRequest counts it).
     const r = this.#parser.finish()
-    if (isParseError(r)) this.#fail(r)
-    else if (this.#completed) this.#afterComplete(false)
+    if (!isParseError(r) && this.#completed) this.#afterComplete(false)
     if (this.exchange !== null) this.#fail(new UpstreamError('other side closed', 'UND_ERR_SOCKET'))
     this.destroy()
   }
