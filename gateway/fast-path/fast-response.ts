@@ -34,6 +34,10 @@ function utcDate(): string {
 
 type Listener = () => void
 
+function emitClose(res: FastResponse): void {
+  res.closed()
+}
+
 export class FastResponse implements DownstreamResponse {
   readonly request: FastRequest
   readonly #socket: Socket
@@ -179,7 +183,9 @@ export class FastResponse implements DownstreamResponse {
     this.#finish?.()
     this.#finish = null
     this.#owner.responseDone(this, this.#last)
-    this.#emitClose()
+    // 'close' after the caller is done with end(), as Node emits it (ProxyRequest ends the response
+    // before it finishes the exchange; a 'close' in between would read as the client leaving)
+    if (this.#close !== null) process.nextTick(emitClose, this)
     return this
   }
 
@@ -236,6 +242,11 @@ export class FastResponse implements DownstreamResponse {
     if (d === null) return
     this.#drain = null
     d.call(this)
+  }
+
+  /** the deferred 'close' of a finished response */
+  closed(): void {
+    this.#emitClose()
   }
 
   #emitClose(): void {
