@@ -93,6 +93,8 @@ export class FastConnection implements ResponseOwner, BodyReader {
   /** bytes of the message being parsed so far (no head yet) */
   #inMessage = false
   #pausedForBody = false
+  /** bytes llhttp refused while a response was in flight: Node's server gets them after it */
+  #refused: Buffer | null = null
   /** stream offsets: of #input's first byte, of the current message's first byte, of the last head's end */
   #abs = 0
   #start = 0
@@ -133,6 +135,10 @@ export class FastConnection implements ResponseOwner, BodyReader {
   }
 
   readonly #onData = (chunk: Buffer): void => {
+    if (this.#refused !== null) {
+      this.#refused = Buffer.concat([this.#refused, chunk])
+      return
+    }
     this.#input = this.#input === null ? chunk : Buffer.concat([this.#input, chunk])
     this.#pump()
   }
@@ -225,9 +231,17 @@ export class FastConnection implements ResponseOwner, BodyReader {
           continue
         }
         if (r.code !== PAUSED) {
-          // llhttp refused it: Node's server reads the same bytes and answers as it always does
-          this.#fallBack(this.#start > abs ? buf.subarray(this.#start - abs) : buf)
-          return
+          // llhttp refused it: Node's server reads the same bytes and answers as it always does,
+          // once the answer to the request before it is written
+          const tail = this.#start > abs ? buf.subarray(this.#start - abs) : buf
+          if (this.#res === null) {
+            this.#fallBack(tail)
+            return
+          }
+          this.#since.push(tail)
+          this.#refused = Buffer.concat(this.#since)
+          this.#since = []
+          break
         }
         // The head ends at bytesParsed; what follows waits until the head is acted on.
         const end = r.bytesParsed
@@ -243,7 +257,7 @@ export class FastConnection implements ResponseOwner, BodyReader {
     }
     if (this.#done) return
     // Pipelined bytes wait for the response before them; the socket waits with them.
-    if (this.#input !== null || this.#pausedForBody) this.socket.pause()
+    if (this.#input !== null || this.#pausedForBody || this.#refused !== null) this.socket.pause()
     else this.socket.resume()
   }
 
@@ -313,6 +327,12 @@ export class FastConnection implements ResponseOwner, BodyReader {
       this.#body?.fail(new Error('connection closed after the response'))
       this.#detach()
       this.socket.destroySoon()
+      return
+    }
+    if (this.#refused !== null) {
+      const tail = this.#refused
+      this.#refused = null
+      this.#fallBack(tail)
       return
     }
     if (this.#input !== null || this.#head !== null) {

@@ -212,6 +212,8 @@ export class FastResponse implements DownstreamResponse {
   /** Cut the response: the client sees the connection close (Node's res.destroy does the same). */
   destroy(_err?: Error): this {
     if (this.destroyed) return this
+    // a head built and not sent yet goes first: the client sees the status, then the cut
+    if (this.#head !== null && !this.#socket.destroyed) this.#flushHead()
     this.#socket.destroy()
     this.aborted()
     return this
