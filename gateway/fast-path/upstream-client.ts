@@ -11,6 +11,8 @@ import { UpstreamConnection, type ConnectionOwner } from './upstream-connection.
 const MAX_CONNECTIONS = 256
 /** undici's keepAliveTimeout default, which Sluice's pools use too */
 export const KEEP_ALIVE_MS = 4_000
+/** how often connections are checked against their deadlines (timeouts end at most this late) */
+const SWEEP_MS = 100
 
 interface Pending {
   readonly opts: Dispatcher.DispatchOptions
@@ -28,6 +30,7 @@ export class UpstreamClient implements ConnectionOwner, LeanDispatcher {
   readonly #all = new Set<UpstreamConnection>()
   readonly #pending: Pending[] = []
   #closed = false
+  #sweep: NodeJS.Timeout | null = null
 
   constructor(origin: string) {
     const u = new URL(origin)
@@ -50,9 +53,22 @@ export class UpstreamClient implements ConnectionOwner, LeanDispatcher {
   #take(): UpstreamConnection | null {
     for (let c = this.#idle.pop(); c !== undefined; c = this.#idle.pop()) if (!c.closed) return c
     if (this.#all.size >= MAX_CONNECTIONS && !this.#closed) return null
+    return this.#open()
+  }
+
+  #open(): UpstreamConnection {
     const c = new UpstreamConnection(this.#host, this.#port, this)
     this.#all.add(c)
+    if (this.#sweep === null) {
+      this.#sweep = setInterval(this.#check, SWEEP_MS)
+      this.#sweep.unref()
+    }
     return c
+  }
+
+  readonly #check = (): void => {
+    const now = performance.now()
+    for (const c of this.#all) c.check(now)
   }
 
   reusable(c: UpstreamConnection): void {
@@ -76,9 +92,11 @@ export class UpstreamClient implements ConnectionOwner, LeanDispatcher {
     // a request waiting for a connection gets a new one
     if (this.#pending.length > 0 && this.#all.size < MAX_CONNECTIONS) {
       const next = this.#pending.shift()!
-      const fresh = new UpstreamConnection(this.#host, this.#port, this)
-      this.#all.add(fresh)
-      fresh.start(next.opts, next.handler)
+      this.#open().start(next.opts, next.handler)
+    }
+    if (this.#all.size === 0 && this.#sweep !== null) {
+      clearInterval(this.#sweep)
+      this.#sweep = null
     }
   }
 

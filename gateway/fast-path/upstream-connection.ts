@@ -95,6 +95,12 @@ export class UpstreamConnection {
   #completed = false
   #trailers: Headers = NO_TRAILERS
   #bodyMs = 0
+  /**
+   * performance.now() past which the connection has waited too long (0: no limit): for the first
+   * response byte, between body bytes, or idle in the pool. The pool's sweep (upstream-client.ts)
+   * checks it every SWEEP_MS, so no timer is armed or moved per request.
+   */
+  #until = 0
   /** the request body is still being written */
   #body: BodySource | null = null
   closed = false
@@ -115,7 +121,6 @@ export class UpstreamConnection {
     s.on('end', () => this.#onEnd())
     s.on('error', (err: Error) => this.#fail(err))
     s.on('close', () => this.#onClose())
-    s.on('timeout', () => this.#onTimeout())
     s.on('drain', () => this.#body?.resume())
   }
 
@@ -148,7 +153,7 @@ export class UpstreamConnection {
     const body = opts.body == null ? null : (opts.body as unknown as FastRequest).body
     const s = this.socket
     const firstByte = opts.headersTimeout ?? 0
-    s.setTimeout(firstByte)
+    this.#until = firstByte > 0 ? performance.now() + firstByte : 0
     if (body === null || body === undefined) {
       // undici: no content-length without a body unless the method expects one (then 0)
       s.write(EXPECTS_PAYLOAD.has(method) ? head + 'content-length: 0\r\n\r\n' : head + '\r\n', 'latin1')
@@ -205,7 +210,7 @@ export class UpstreamConnection {
     this.#interim = false
     this.#keepAlive = keepAlive
     x.started = true
-    this.socket.setTimeout(this.#bodyMs)
+    this.#until = this.#bodyMs > 0 ? performance.now() + this.#bodyMs : 0
     const headers: Headers = {}
     for (let i = 0; i < fields.length; i += 2) {
       const name = fields[i]!.toLowerCase()
@@ -238,6 +243,8 @@ export class UpstreamConnection {
   }
 
   #onData(chunk: Buffer): void {
+    // bytes between body bytes: idleTimeoutSeconds counts from the last one
+    if (this.#bodyMs > 0 && this.exchange?.started === true) this.#until = performance.now() + this.#bodyMs
     let r: number | Error
     try {
       r = this.#parser.execute(chunk)
@@ -265,7 +272,7 @@ export class UpstreamConnection {
     // after the response (an upstream that answers twice is not trusted with another request).
     if (this.#keepAlive && !this.#closeAfter && this.#body === null && !extra && !this.closed) {
       if (x.paused) this.socket.resume()
-      this.socket.setTimeout(0)
+      this.#until = 0
       this.#owner.reusable(this)
     } else {
       if (this.#body !== null) {
@@ -334,7 +341,15 @@ export class UpstreamConnection {
 
   /** Idle in the pool for `ms`, then closed (0: no limit). */
   idle(ms: number): void {
-    this.socket.setTimeout(ms)
+    this.#until = ms > 0 ? performance.now() + ms : 0
+  }
+
+  /** The sweep: a wait that outlived its limit ends here. */
+  check(now: number): void {
+    if (this.#until !== 0 && now >= this.#until && !this.closed) {
+      this.#until = 0
+      this.#onTimeout()
+    }
   }
 
   destroy(): void {
