@@ -7,7 +7,7 @@
 import type { Socket } from 'node:net'
 import {
   type ParseError, HTTPParser, REQUEST, STRICT, MAX_HEADER_SIZE, MAX_HEADER_PAIRS, PAUSE, PAUSED, METHODS, isParseError,
-  kOnMessageBegin, kOnHeaders, kOnHeadersComplete, kOnBody, kOnMessageComplete, type HttpParser,
+  kOnHeaders, kOnHeadersComplete, kOnBody, kOnMessageComplete, type HttpParser,
 } from './llhttp.ts'
 import { FastRequest } from './fast-request.ts'
 import { FastResponse, type ResponseOwner } from './fast-response.ts'
@@ -90,7 +90,7 @@ export class FastConnection implements ResponseOwner, BodyReader {
   #done = false
   /** draining: close once the response in flight is written */
   #closing = false
-  /** bytes of the message being parsed so far (no head yet) */
+  /** a head was read and llhttp has not completed its message yet: a body follows */
   #inMessage = false
   #pausedForBody = false
   /** bytes llhttp refused while a response was in flight: Node's server gets them after it */
@@ -109,7 +109,6 @@ export class FastConnection implements ResponseOwner, BodyReader {
     const p = new HTTPParser()
     p.initialize(REQUEST, {}, MAX_HEADER_SIZE, STRICT)
     p.maxHeaderPairs = MAX_HEADER_PAIRS
-    p[kOnMessageBegin] = () => { this.#onBegin() }
     p[kOnHeaders] = (fields: string[], url: string) => {
       this.#addFields(fields)
       this.#url += url
@@ -131,10 +130,12 @@ export class FastConnection implements ResponseOwner, BodyReader {
 
   /** idle: nothing in flight and no message begun (what Node's closeIdleConnections closes) */
   get idle(): boolean {
-    return this.#res === null && !this.#inMessage && this.#head === null
+    return this.#res === null && this.#head === null && this.#body === null && this.#abs <= this.#start
   }
 
   readonly #onData = (chunk: Buffer): void => {
+    // the first bytes after an answer: the next head is on the header deadline (kept-alive connections)
+    if (this.#res === null && this.#body === null && this.#abs <= this.#start) this.#host.heading(this.socket)
     if (this.#refused !== null) {
       this.#refused = Buffer.concat([this.#refused, chunk])
       return
@@ -167,11 +168,6 @@ export class FastConnection implements ResponseOwner, BodyReader {
     this.#body?.fail(new Error('client closed the connection'))
     this.#res?.aborted()
     this.#detach()
-  }
-
-  #onBegin(): void {
-    this.#inMessage = true
-    if (this.#res === null) this.#host.heading(this.socket)
   }
 
   #addFields(fields: string[]): void {
@@ -226,7 +222,7 @@ export class FastConnection implements ResponseOwner, BodyReader {
         if (!isParseError(r)) {
           this.#abs = abs + buf.length
           // A head not complete yet keeps its bytes (from its first byte) for a fallback.
-          if (this.#inMessage && this.#body === null) this.#since.push(this.#start > abs ? buf.subarray(this.#start - abs) : buf)
+          if (this.#body === null && this.#abs > this.#start) this.#since.push(this.#start > abs ? buf.subarray(this.#start - abs) : buf)
           else this.#since.length = 0
           continue
         }
@@ -246,6 +242,7 @@ export class FastConnection implements ResponseOwner, BodyReader {
         // The head ends at bytesParsed; what follows waits until the head is acted on.
         const end = r.bytesParsed
         this.#headEnd = this.#abs = abs + end
+        this.#inMessage = true
         this.#since.push(buf.subarray(this.#start > abs ? this.#start - abs : 0, end))
         this.#input = end < buf.length ? buf.subarray(end) : null
         this.#parser.resume()
