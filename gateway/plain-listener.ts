@@ -1,8 +1,8 @@
 // One cleartext port for HTTP/1.1 and HTTP/2 with prior knowledge (h2c), like Envoy's AUTO
 // codec: the first bytes of a connection decide. HTTP/1.1 connections go to the fast path
 // (fast-path/, llhttp on the raw socket), which hands what it does not serve to Node's http server
-// at a message boundary, or straight to Node's server when the fast path is off; h2c connections start with the preface "PRI * HTTP/2.0" and go to
-// Node's http2 server, whose session feeds itself the bytes already buffered in the socket first
+// at a message boundary (straight to Node's server when the fast path is off); h2c connections
+// start with the preface "PRI * HTTP/2.0" and go to Node's http2 server, whose session feeds itself the bytes already buffered in the socket first
 // (lib/internal/http2/core.js, nodejs/node#35475) before it reads the socket's handle natively.
 // Every connection is tracked from accept (connections/connection-table.ts): a client that sends
 // nothing, or stops inside the preface, is closed at the header deadline.

@@ -1,9 +1,10 @@
 // A fast-path response: written straight to the client socket as node:http's ServerResponse would
 // write it for an HTTP/1.1 request (status line with the reason phrase given or Node's, the headers
 // as given, then what _storeHeader adds: Date, Connection/Keep-Alive, and chunked framing when
-// there is no Content-Length and the status may carry a body), the head and the first bytes in one
-// corked write. It offers the methods the gateway calls on a response (downstream.ts), so
-// ProxyRequest, localReply and the access log use it as they use ServerResponse.
+// there is no Content-Length and the status may carry a body). What is written in one tick goes out
+// as one buffer: a small answer (head, body, last chunk) costs one write system call. It offers the
+// methods the gateway calls on a response (downstream.ts), so ProxyRequest, localReply and the
+// access log use it as they use ServerResponse.
 import { STATUS_CODES, type OutgoingHttpHeaders } from 'node:http'
 import type { Socket } from 'node:net'
 import { asDownstreamRequest, type FastRequest } from './fast-request.ts'
@@ -16,7 +17,9 @@ export interface ResponseOwner {
 }
 
 const CRLF = '\r\n'
-const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1')
+const LAST_CHUNK_TEXT = '0\r\n\r\n'
+/** gathered bytes past which they are written at once (and one buffer's worth for the copy) */
+const GATHER_MAX = 64 * 1024
 const CONNECTION_CLOSE = /(?:^|\W)close(?:$|\W)/i
 
 // Node's utcDate(): the Date value, rebuilt at most once a second
@@ -38,6 +41,10 @@ function emitClose(res: FastResponse): void {
   res.closed()
 }
 
+function flushOut(res: FastResponse): void {
+  res.flushGathered()
+}
+
 export class FastResponse implements DownstreamResponse {
   readonly request: FastRequest
   readonly #socket: Socket
@@ -57,6 +64,9 @@ export class FastResponse implements DownstreamResponse {
   #last: boolean
   #set: string[] | null = null
   #trailers = ''
+  /** bytes gathered for one write (see #queue) */
+  #out: (string | Uint8Array)[] | null = null
+  #outBytes = 0
   #close: Listener[] | null = null
   #drain: Listener | null = null
   #finish: Listener | null = null
@@ -134,32 +144,22 @@ export class FastResponse implements DownstreamResponse {
   write(chunk: Uint8Array | string): boolean {
     if (this.finished || this.destroyed) return true
     if (!this.headersSent) this.writeHead(this.statusCode, this.#set ?? [])
-    const s = this.#socket
     const head = this.#head
-    if (this.#bodyless) {
-      if (head !== null) this.#flushHead()
-      return true
-    }
-    const size = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length
-    if (size === 0) {
-      if (head !== null) this.#flushHead()
-      return true
-    }
-    s.cork()
     if (head !== null) {
       this.#head = null
-      s.write(head, 'latin1')
+      this.#queue(head)
     }
-    let ok: boolean
+    const size = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length
+    if (this.#bodyless || size === 0) return this.#flushSoon()
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
     if (this.#chunked) {
-      s.write(size.toString(16) + CRLF, 'latin1')
-      s.write(chunk)
-      ok = s.write(CRLF, 'latin1')
+      this.#queue(size.toString(16) + CRLF)
+      this.#queue(bytes)
+      this.#queue(CRLF)
     } else {
-      ok = s.write(chunk)
+      this.#queue(bytes)
     }
-    s.uncork()
-    return ok
+    return this.#flushSoon()
   }
 
   end(chunk?: Uint8Array | string): this {
@@ -170,15 +170,13 @@ export class FastResponse implements DownstreamResponse {
       this.#head = this.#build(this.statusCode, undefined, this.#set ?? [], size)
       this.headersSent = true
     }
-    const s = this.#socket
-    s.cork()
-    if (chunk !== undefined && (typeof chunk === 'string' ? chunk.length : chunk.length) > 0) this.write(chunk)
-    else if (this.#head !== null) this.#flushHead()
-    if (this.#chunked) {
-      if (this.#trailers === '') s.write(LAST_CHUNK)
-      else s.write('0\r\n' + this.#trailers + CRLF, 'latin1')
+    if (chunk !== undefined && chunk.length > 0) this.write(chunk)
+    else if (this.#head !== null) {
+      this.#queue(this.#head)
+      this.#head = null
     }
-    s.uncork()
+    if (this.#chunked) this.#queue(this.#trailers === '' ? LAST_CHUNK_TEXT : '0\r\n' + this.#trailers + CRLF)
+    this.#flush()
     this.finished = true
     this.#finish?.()
     this.#finish = null
@@ -187,6 +185,62 @@ export class FastResponse implements DownstreamResponse {
     // before it finishes the exchange; a 'close' in between would read as the client leaving)
     if (this.#close !== null) process.nextTick(emitClose, this)
     return this
+  }
+
+  /**
+   * Bytes are gathered until the end of the current tick (or the response's end) and written as
+   * one buffer: a small answer's head, body and last chunk cost one write system call.
+   */
+  #queue(part: string | Uint8Array): void {
+    if (this.#out === null) {
+      this.#out = []
+      process.nextTick(flushOut, this)
+    }
+    this.#out.push(part)
+    this.#outBytes += part.length
+  }
+
+  /** true while the client can take more (the gathered bytes are few, the socket not full) */
+  #flushSoon(): boolean {
+    if (this.#outBytes >= GATHER_MAX) return this.#flush()
+    return !this.#socket.writableNeedDrain
+  }
+
+  /** Write what was gathered; false when the socket asks the writer to wait for 'drain'. */
+  #flush(): boolean {
+    const parts = this.#out
+    if (parts === null) return true
+    this.#out = null
+    const total = this.#outBytes
+    this.#outBytes = 0
+    const s = this.#socket
+    if (s.destroyed || parts.length === 0) return true
+    if (parts.length === 1) {
+      const p = parts[0]!
+      return typeof p === 'string' ? s.write(p, 'latin1') : s.write(p)
+    }
+    if (total <= GATHER_MAX) {
+      const one = Buffer.allocUnsafe(total)
+      let at = 0
+      for (const p of parts) {
+        if (typeof p === 'string') at += one.write(p, at, 'latin1')
+        else {
+          one.set(p, at)
+          at += p.length
+        }
+      }
+      return s.write(one)
+    }
+    s.cork()
+    let ok = true
+    for (const p of parts) ok = typeof p === 'string' ? s.write(p, 'latin1') : s.write(p)
+    s.uncork()
+    return ok
+  }
+
+  /** the end of the tick: what was gathered goes out */
+  flushGathered(): void {
+    if (this.#out !== null) this.#flush()
   }
 
   addTrailers(trailers: OutgoingHttpHeaders): void {
@@ -206,14 +260,18 @@ export class FastResponse implements DownstreamResponse {
   #flushHead(): void {
     const head = this.#head!
     this.#head = null
-    this.#socket.write(head, 'latin1')
+    this.#queue(head)
+    this.#flush()
   }
 
   /** Cut the response: the client sees the connection close (Node's res.destroy does the same). */
   destroy(_err?: Error): this {
     if (this.destroyed) return this
-    // a head built and not sent yet goes first: the client sees the status, then the cut
-    if (this.#head !== null && !this.#socket.destroyed) this.#flushHead()
+    // a head built and not sent yet, and bytes gathered, go first: the client sees them, then the cut
+    if (!this.#socket.destroyed) {
+      if (this.#head !== null) this.#flushHead()
+      else this.#flush()
+    }
     this.#socket.destroy()
     this.aborted()
     return this
