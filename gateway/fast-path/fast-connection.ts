@@ -128,6 +128,11 @@ export class FastConnection implements ResponseOwner, BodyReader {
     this.#pump()
   }
 
+  /** handed to Node's server, or closed: the fast path is done with the socket */
+  get detached(): boolean {
+    return this.#done
+  }
+
   /** idle: nothing in flight and no message begun (what Node's closeIdleConnections closes) */
   get idle(): boolean {
     return this.#res === null && this.#head === null && this.#body === null && this.#abs <= this.#start

@@ -33,7 +33,8 @@ export class FastFront implements FastHost {
   /** A new HTTP/1.1 connection and its first bytes. */
   accept(socket: Socket, first: Buffer): void {
     const c = new FastConnection(socket, first, this)
-    if (!socket.destroyed && c.socket === socket) this.#open.add(c)
+    // its first bytes may already have sent it to Node's server
+    if (!c.detached) this.#open.add(c)
   }
 
   serve(req: FastRequest, res: FastResponse): boolean {
