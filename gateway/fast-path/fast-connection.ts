@@ -6,8 +6,8 @@
 // llhttp's refusals go there too, so Node's server answers malformed input exactly as it always has.
 import type { Socket } from 'node:net'
 import {
-  type ParseError, HTTPParser, REQUEST, STRICT, MAX_HEADER_SIZE, MAX_HEADER_PAIRS, PAUSE, PAUSED, METHODS, isParseError,
-  kOnHeaders, kOnHeadersComplete, kOnBody, kOnMessageComplete, type HttpParser,
+  type ParseError, HTTPParser, REQUEST, STRICT, MAX_HEADER_SIZE, MAX_HEADER_PAIRS, PAUSE, PAUSED, PROCEED, METHODS, isParseError,
+  kOnMessageBegin, kOnHeaders, kOnHeadersComplete, kOnBody, kOnMessageComplete, type HttpParser,
 } from './llhttp.ts'
 import { FastRequest } from './fast-request.ts'
 import { FastResponse, type ResponseOwner } from './fast-response.ts'
@@ -42,6 +42,10 @@ interface Head {
   readonly versionMinor: number
   readonly upgrade: boolean
   readonly keepAlive: boolean
+  /** llhttp has not completed the message at its head's end: a body follows */
+  body: boolean
+  /** a head let through without a pause: its message's bytes (the others' are in #since) */
+  raw: Buffer | null
 }
 
 /**
@@ -74,8 +78,15 @@ export class FastConnection implements ResponseOwner, BodyReader {
   #input: Buffer | null
   /** the bytes of the current message before `#input`, from its first byte (for a fallback) */
   #since: Buffer[] = []
-  /** a head llhttp completed, waiting for the response before it */
+  /** a head llhttp completed, waiting for the response before it; and one more read with it */
   #head: Head | null = null
+  #head2: Head | null = null
+  /** stream offset of the buffer being executed */
+  #execAt = 0
+  /** a head in this execute() was let through without a pause (see #onHead) */
+  #proceeded = false
+  /** and a message began after it in the same execute(): its first byte is not known yet */
+  #lost = false
   /**
    * Header fields and target the binding flushed before the head completed (more than 32 fields,
    * or a head that spans reads): Node's parserOnHeaders collects them the same way.
@@ -95,6 +106,7 @@ export class FastConnection implements ResponseOwner, BodyReader {
   #pausedForBody = false
   /** bytes llhttp refused while a response was in flight: Node's server gets them after it */
   #refused: Buffer | null = null
+  #refusedError: Error | null = null
   /** stream offsets: of #input's first byte, of the current message's first byte, of the last head's end */
   #abs = 0
   #start = 0
@@ -109,6 +121,9 @@ export class FastConnection implements ResponseOwner, BodyReader {
     const p = new HTTPParser()
     p.initialize(REQUEST, {}, MAX_HEADER_SIZE, STRICT)
     p.maxHeaderPairs = MAX_HEADER_PAIRS
+    p[kOnMessageBegin] = () => {
+      if (this.#proceeded) this.#lost = true
+    }
     p[kOnHeaders] = (fields: string[], url: string) => {
       this.#addFields(fields)
       this.#url += url
@@ -188,7 +203,18 @@ export class FastConnection implements ResponseOwner, BodyReader {
     if (url === undefined) url = this.#url
     this.#fields = null
     this.#url = ''
-    this.#head = { method: METHODS[method] ?? '', url, fields, versionMajor: maj, versionMinor: min, upgrade, keepAlive }
+    const head: Head = { method: METHODS[method] ?? '', url, fields, versionMajor: maj, versionMinor: min, upgrade, keepAlive, body: false, raw: null }
+    // The common case goes through without a pause: the only head of this read so far, of a message
+    // that began at the read's first byte, with no Content-Length or Transfer-Encoding (llhttp gives
+    // such a request no body), with nothing in flight before it. Its message then ends in this read;
+    // where, only matters when more follows it, and then #pump asks llhttp again (#reparse).
+    if (this.#head === null && this.#res === null && !this.#proceeded && this.#start === this.#execAt && !framed(fields)) {
+      this.#head = head
+      this.#proceeded = true
+      return PROCEED
+    }
+    if (this.#head === null) this.#head = head
+    else this.#head2 = head
     return PAUSE
   }
 
@@ -214,7 +240,8 @@ export class FastConnection implements ResponseOwner, BodyReader {
         if (this.#head !== null) {
           if (this.#res !== null) break // the response before it first
           const head = this.#head
-          this.#head = null
+          this.#head = this.#head2
+          this.#head2 = null
           if (!this.#act(head)) return
           continue
         }
@@ -222,8 +249,24 @@ export class FastConnection implements ResponseOwner, BodyReader {
         if (buf === null) break
         this.#input = null
         const abs = this.#abs
+        this.#execAt = abs
+        this.#proceeded = false
+        this.#lost = false
         const r = this.#execute(buf)
         if (r === null) return
+        // A head let through without a pause (see #onHead) began at abs and its message ended in
+        // this read: where, llhttp says again when anything followed it.
+        let after = -1
+        if (this.#proceeded) {
+          this.#proceeded = false
+          this.#inMessage = false
+          if (!isParseError(r) && !this.#lost) after = buf.length
+          else if ((after = this.#reparse(buf)) < 0) return
+          this.#head!.raw = buf.subarray(0, after)
+          this.#start = this.#headEnd = abs + after
+          this.#bodyBytes = 0
+          this.#since.length = 0
+        }
         if (!isParseError(r)) {
           this.#abs = abs + buf.length
           // A head not complete yet keeps its bytes (from its first byte) for a fallback.
@@ -235,17 +278,20 @@ export class FastConnection implements ResponseOwner, BodyReader {
           // llhttp refused it: Node's server reads the same bytes and answers as it always does,
           // once the answer to the request before it is written
           const tail = this.#start > abs ? buf.subarray(this.#start - abs) : buf
-          if (this.#res === null) {
+          if (this.#res === null && this.#head === null) {
             this.#fallBack(tail)
             return
           }
           this.#since.push(tail)
           this.#refused = Buffer.concat(this.#since)
+          this.#refusedError = r
           this.#since = []
+          if (this.#head !== null) continue // the request before them is acted on first
           break
         }
         // The head ends at bytesParsed; what follows waits until the head is acted on.
         const end = r.bytesParsed
+        const paused = this.#head2 ?? this.#head!
         this.#headEnd = this.#abs = abs + end
         this.#inMessage = true
         this.#since.push(buf.subarray(this.#start > abs ? this.#start - abs : 0, end))
@@ -253,6 +299,7 @@ export class FastConnection implements ResponseOwner, BodyReader {
         this.#parser.resume()
         // Without input llhttp completes a message that has no body, and only such a message.
         if (this.#execute(EMPTY) === null) return
+        paused.body = this.#inMessage
       }
     } finally {
       this.#pumping = false
@@ -261,6 +308,32 @@ export class FastConnection implements ResponseOwner, BodyReader {
     // Pipelined bytes wait for the response before them; the socket waits with them.
     if (this.#input !== null || this.#pausedForBody || this.#refused !== null) this.socket.pause()
     else this.socket.resume()
+  }
+
+  /**
+   * Where the first message of `buf` (a head let through without a pause, whose message has no
+   * body) ends: asked of a second llhttp parser with the same options, which stops at that head's
+   * end. Only for reads that hold more than that message (pipelining). -1: the connection is cut.
+   */
+  #reparse(buf: Buffer): number {
+    const p = new HTTPParser()
+    p.initialize(REQUEST, {}, MAX_HEADER_SIZE, STRICT)
+    p.maxHeaderPairs = MAX_HEADER_PAIRS
+    p[kOnHeaders] = noop
+    p[kOnHeadersComplete] = pauseHere
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = 0
+    let r: number | ParseError
+    try {
+      r = p.execute(buf)
+    } finally {
+      Error.stackTraceLimit = limit
+      p.free()
+    }
+    if (isParseError(r) && r.code === PAUSED) return r.bytesParsed
+    this.#host.failed(new Error('llhttp read a head twice differently'), this.socket)
+    this.destroy()
+    return -1
   }
 
   /**
@@ -284,13 +357,9 @@ export class FastConnection implements ResponseOwner, BodyReader {
 
   /** Serve a head or hand the connection over from its first byte; false when the connection left. */
   #act(h: Head): boolean {
-    const hasBody = this.#inMessage // llhttp has not completed the message: a body follows
-    const body = hasBody ? new RequestBody(this) : null
+    const body = h.body ? new RequestBody(this) : null
     const req = new FastRequest(h.method, h.url, h.fields, this.socket, body)
-    if (this.#closing || fallbackReason(h, req) !== null) {
-      this.#fallBack(EMPTY)
-      return false
-    }
+    if (this.#closing || fallbackReason(h, req) !== null) return this.#actFallBack(h)
     const res = new FastResponse(req, this.socket, this, h.keepAlive, this.#host.keepAliveSeconds())
     this.#res = res
     this.#body = body
@@ -299,11 +368,28 @@ export class FastConnection implements ResponseOwner, BodyReader {
       this.#res = null
       this.#body = null
       this.#host.ended(this.socket)
-      this.#fallBack(EMPTY)
-      return false
+      return this.#actFallBack(h)
     }
-    this.#since.length = 0
+    // its bytes are no longer needed (a head let through kept them apart; #since is the next one's)
+    if (h.raw === null) this.#since.length = 0
     return true
+  }
+
+  /** llhttp's refusal of what was read after the last request, if it refuses it. */
+  #refusal(): Error | null {
+    if (this.#refusedError !== null) return this.#refusedError
+    const rest = this.#input
+    if (rest === null || this.#head !== null) return null
+    this.#input = null
+    const r = this.#execute(rest)
+    return r !== null && isParseError(r) && r.code !== PAUSED ? r : null
+  }
+
+  /** The head goes to Node's server: its message's bytes, then everything after them. */
+  #actFallBack(h: Head): false {
+    if (h.raw !== null) this.#since.unshift(h.raw)
+    this.#fallBack(EMPTY)
+    return false
   }
 
   /** Give the socket to Node's server with the current message's bytes from its first byte. */
@@ -311,9 +397,11 @@ export class FastConnection implements ResponseOwner, BodyReader {
     const parts = this.#since
     if (tail.length > 0) parts.push(tail)
     if (this.#input !== null) parts.push(this.#input)
+    if (this.#refused !== null) parts.push(this.#refused)
     const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts)
     this.#since = []
     this.#input = null
+    this.#refused = null
     this.#detach()
     this.#host.fallBack(this.socket, bytes)
   }
@@ -325,10 +413,14 @@ export class FastConnection implements ResponseOwner, BodyReader {
     // Answered before the request body's end: the rest is read and dropped (Node's req._dump).
     this.#body?.unpipe()
     if (last || this.#closing) {
-      // Node's resOnFinish with res._last: the connection closes once the answer is written.
+      // Node's resOnFinish with res._last: the connection closes once the answer is written. Bytes
+      // the client sent after a request that closes the connection are refused by llhttp
+      // (HPE_CLOSED_CONNECTION); Node's server, having read them, answers that refusal too.
       this.#body?.fail(new Error('connection closed after the response'))
+      const refusal = last ? this.#refusal() : null
       this.#detach()
-      this.socket.destroySoon()
+      if (refusal !== null) this.#host.clientError(refusal, this.socket)
+      else this.socket.destroySoon()
       return
     }
     if (this.#refused !== null) {
@@ -382,6 +474,21 @@ export class FastConnection implements ResponseOwner, BodyReader {
     this.#parser.free()
     this.#host.forget(this)
   }
+}
+
+function noop(): void {}
+
+function pauseHere(): number {
+  return PAUSE
+}
+
+/** The head names a body length or coding (then llhttp may read a body, and the head pauses). */
+function framed(fields: readonly string[]): boolean {
+  for (let i = 0; i < fields.length; i += 2) {
+    const n = fields[i]!
+    if ((n.length === 14 || n.length === 17) && (n.toLowerCase() === 'content-length' || n.toLowerCase() === 'transfer-encoding')) return true
+  }
+  return false
 }
 
 function pumpLater(c: FastConnection): void {
