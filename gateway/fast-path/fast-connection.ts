@@ -211,6 +211,7 @@ export class FastConnection implements ResponseOwner, BodyReader {
     if (this.#head === null && this.#res === null && !this.#proceeded && this.#start === this.#execAt && !framed(fields)) {
       this.#head = head
       this.#proceeded = true
+      this.#inMessage = true // until llhttp completes it, in this same read
       return PROCEED
     }
     if (this.#head === null) this.#head = head
@@ -259,7 +260,13 @@ export class FastConnection implements ResponseOwner, BodyReader {
         let after = -1
         if (this.#proceeded) {
           this.#proceeded = false
-          this.#inMessage = false
+          if (this.#inMessage) {
+            // llhttp read a body after all: the head's names said none. Not expected to happen;
+            // the connection is cut rather than its bytes guessed at.
+            this.#host.failed(new Error('a request without length or coding has a body'), this.socket)
+            this.destroy()
+            return
+          }
           if (!isParseError(r) && !this.#lost) after = buf.length
           else if ((after = this.#reparse(buf)) < 0) return
           this.#head!.raw = buf.subarray(0, after)
