@@ -1,9 +1,10 @@
 // One client connection served by the fast path: its bytes are parsed by Node's llhttp binding with
 // the options of Sluice's node:http server (insecureHTTPParser off, the same header size limit), one
-// request at a time and in order. Each head pauses the parser where it ends (llhttp.ts PAUSE), so
-// the first byte of every message is known; a request the fast path does not serve (see
-// fallbackReason) goes to Node's server from that byte, with the socket, at a message boundary.
-// llhttp's refusals go there too, so Node's server answers malformed input exactly as it always has.
+// request at a time and in order. A head pauses the parser where it ends (llhttp.ts PAUSE) unless
+// it is alone in its read (#onHead), so the first byte of every message is known from llhttp; a
+// request the fast path does not serve (see fallbackReason) goes to Node's server from that byte,
+// with the socket, at a message boundary. llhttp's refusals go there too, so Node's server answers
+// malformed input exactly as it always has.
 import type { Socket } from 'node:net'
 import {
   type ParseError, HTTPParser, REQUEST, STRICT, MAX_HEADER_SIZE, MAX_HEADER_PAIRS, PAUSE, PAUSED, PROCEED, METHODS, isParseError,
