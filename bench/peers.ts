@@ -15,7 +15,8 @@
 // Sluice runs with bench/config (metrics on, its full header contract on, no plugins).
 //
 // Env: DURATION (measured s per peer, 10), ROUNDS (5), WARMUP (s, 2), CONNS (50), PEERS (default
-//      "sluice nginx haproxy undici fastify nodefloor"), BENCH_PROFILE=DIR (Sluice and the Node
+//      "sluice sluice-node nginx haproxy undici fastify nodefloor"; sluice-node is Sluice with
+//      SLUICE_FAST_PATH=off), BENCH_PROFILE=DIR (Sluice and the Node
 //      peers run with --cpu-prof and write DIR/<name>.cpuprofile; read one with bench/profile-top.ts).
 // A peer whose tool is missing is skipped with a line saying how to install it. Targets (issue 14:
 // Sluice ≤ 2.0× nginx, ≤ 0.65× the bare undici peer) are printed as met/missed and do not fail the
@@ -35,7 +36,7 @@ const ROUNDS = Math.max(1, env('ROUNDS', 5))
 const ROUND_S = Math.max(1, Math.round(DURATION / ROUNDS))
 const WARMUP = env('WARMUP', 2)
 const CONNS = env('CONNS', 50)
-const ALL = ['sluice', 'nginx', 'haproxy', 'undici', 'fastify', 'nodefloor']
+const ALL = ['sluice', 'sluice-node', 'nginx', 'haproxy', 'undici', 'fastify', 'nodefloor']
 const PEERS = (process.env.PEERS ?? ALL.join(' ')).split(/[\s,]+/).filter((p) => p !== '')
 const TARGETS: { peer: string; max: number; what: string }[] = [
   { peer: 'nginx', max: 2.0, what: 'Sluice ≤ 2.0× nginx' },
@@ -134,14 +135,18 @@ async function main(): Promise<number> {
       return { pid: child.pid!, port, stop: () => stopGroup(child) }
     }
     switch (name) {
-      case 'sluice': {
-        const config = path.join(dir, 'config')
+      case 'sluice':
+      case 'sluice-node': {
+        // sluice-node: the same Sluice with the HTTP/1.1 fast path off (node:http + undici), the
+        // "before" of docs/performance.md in the same run
+        const config = path.join(dir, `config-${name}`)
         mkdirSync(config)
         writeFileSync(path.join(config, 'bench.yaml'), readFileSync(path.join(ROOT, 'bench/config/bench.yaml'), 'utf8').replaceAll('127.0.0.1:9001', `127.0.0.1:${up}`))
         host = 'hello.default.localhost'
-        what = 'metrics and header contract on, no plugins'
+        what = name === 'sluice' ? 'metrics and header contract on, no plugins' : 'the same, SLUICE_FAST_PATH=off'
+        const env = name === 'sluice' ? {} : { SLUICE_FAST_PATH: 'off' }
         start = async () => {
-          const s = await startSluice(config, { cpu: PROXY_CPU ?? undefined, nodeArgs: PROFILE !== '' ? profileArgs(name) : [] })
+          const s = await startSluice(config, { cpu: PROXY_CPU ?? undefined, env, nodeArgs: PROFILE !== '' ? profileArgs(name) : [] })
           return { pid: s.pid, port: s.port, stop: s.stop }
         }
         break

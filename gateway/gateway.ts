@@ -33,6 +33,9 @@ import { Tracing } from './tracing/tracing.ts'
 import { startTrace } from './tracing/start-trace.ts'
 import type { RequestTracer } from './tracing/request-trace.ts'
 import type { TracingConfig } from './tracing/tracing-config.ts'
+import { asDownstreamRequest, type FastRequest } from './fast-path/fast-request.ts'
+import type { FastResponse } from './fast-path/fast-response.ts'
+import { fastPathEnabled } from './fast-path/fast-path-setting.ts'
 
 const NO_RAW_HEADERS: readonly string[] = Object.freeze([])
 
@@ -221,6 +224,7 @@ export class Gateway implements PluginHost {
     const ls = this.#listenerSettings
     const hosts = ls.hosts ?? [host]
     this.#openedWith = { hosts: hosts.join(','), ciphers: ls.ciphers }
+    const fast = fastPathEnabled()
     const external = new PlainListener({
       proxyProtocol: ls.proxyProtocol,
       onProxyReject: (reason) => this.#log.debug('PROXY protocol header refused', { reason }),
@@ -229,6 +233,7 @@ export class Gateway implements PluginHost {
       onClientError,
       park: (socket, bytes, lot) => this.#park(socket, bytes, lot, PUBLIC_HTTP),
       limits: this.#limits,
+      fast: fast ? { serve: (req, res) => this.serveFast(req, res, PUBLIC_HTTP), counts: this.metrics.fastPath, failed: this.#fastFailed } : null,
     })
     const internal = new PlainListener({
       onRequest: (req, res) => this.handle(req, res, INTERNAL_HTTP),
@@ -236,6 +241,7 @@ export class Gateway implements PluginHost {
       onClientError,
       park: (socket, bytes, lot) => this.#park(socket, bytes, lot, INTERNAL_HTTP),
       limits: this.#limits,
+      fast: fast ? { serve: (req, res) => this.serveFast(req, res, INTERNAL_HTTP), counts: this.metrics.fastPath, failed: this.#fastFailed } : null,
     })
     this.#listeners.push(external, internal)
     this.#internal = internal
@@ -320,17 +326,48 @@ export class Gateway implements PluginHost {
       handleWithPlugins({ host: this, req, res, vh, path: d.path!, url: d.url, hostName: d.host, start, scheme: entry.scheme, tunnel: null, tracer: this.#tracer })
       return
     }
+    this.#proxy(req, res, d, entry, start)
+  }
+
+  /** A routed request without plugins: pick the split and send it (or buffer it) to an instance. */
+  #proxy(req: DownstreamRequest, res: DownstreamResponse, d: RoutingDecision, entry: Entry, start: number): void {
     const split = pickSplit(d.path!)
     if (split === null) return this.#refuse(res, noSplit(d), entry)
     if (split.backend.managed && answerNetworkProbe(req, res, split)) return
     if (noReadyInstance(split.backend.throttler!)) return this.#noEndpoints(res, split, start)
     // Upstream headers are built when the request is sent: a buffered request does not hold them.
     const tracer = this.#tracer
-    const trace = tracer === null ? null : startTrace(tracer, req, d.host, vh.owner, split, start)
+    const trace = tracer === null ? null : startTrace(tracer, req, d.host, d.vh!.owner, split, start)
     const exchange = new ProxyRequest({ hooks: this, req, res, split, url: d.url, headers: null, arrived: start, scheme: entry.scheme, trace })
     this.#inflight++
     split.backend.throttler!.admit(exchange, start)
     if (trace !== null && !exchange.sent) trace.queued()
+  }
+
+  /**
+   * A request read by the fast path (fast-path/): served the way handle() serves it, with the same
+   * routing decision, unless it needs what only the node:http path has (tracing, plugins, the
+   * eventing plane, TLS or h2c upstreams). False: nothing was written; Node's server gets it.
+   */
+  serveFast(fastReq: FastRequest, fastRes: FastResponse, entry: Entry): boolean {
+    if (this.#tracer !== null) return false
+    const req = asDownstreamRequest(fastReq)
+    const plane = this.#plane
+    if (plane !== null && plane.serves(EventingPlane.hostOf(req), entry.internal)) return false
+    const start = performance.now()
+    const d = this.#decision
+    const routed = decide(d, this.#hosts(entry), req, entry.internal, entry.scheme) === ROUTED
+    if (routed && (d.vh!.plugins !== null || !leanUpstreams(d.path!))) return false
+    const res: DownstreamResponse = fastRes
+    const accessLog = this.#table.accessLog
+    if (accessLog != null) accessLog.watch(req, res, start)
+    if (!routed) this.#refuse(res, d, entry)
+    else this.#proxy(req, res, d, entry, start)
+    return true
+  }
+
+  readonly #fastFailed = (err: unknown): void => {
+    this.#log.error('fast path: serving a request failed; its connection was closed', { err })
   }
 
   /** Answer a refused routing decision. */
@@ -478,6 +515,12 @@ function sameBackend(path: PathRoute, s: Split): Split | null {
   for (let i = 0; i < splits.length; i++) if (splits[i] === s) return s
   for (let i = 0; i < splits.length; i++) if (splits[i].backend.throttler === s.backend.throttler) return splits[i]
   return null
+}
+
+/** Every split of the path goes to plain-HTTP/1.1 instances, which the fast path's client serves. */
+function leanUpstreams(path: PathRoute): boolean {
+  for (const s of path.splits) if (s.backend.protocol !== 'http1' || s.backend.tls != null) return false
+  return true
 }
 
 /** A path whose splits are all 0%: nothing to send to. */

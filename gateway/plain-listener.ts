@@ -1,7 +1,8 @@
 // One cleartext port for HTTP/1.1 and HTTP/2 with prior knowledge (h2c), like Envoy's AUTO
-// codec: the first bytes of a connection decide. HTTP/1.1 connections go to Node's http server
-// untouched (the fast path); h2c connections start with the preface "PRI * HTTP/2.0" and go to
-// Node's http2 server, whose session feeds itself the bytes already buffered in the socket first
+// codec: the first bytes of a connection decide. HTTP/1.1 connections go to the fast path
+// (fast-path/, llhttp on the raw socket), which hands what it does not serve to Node's http server
+// at a message boundary (straight to Node's server when the fast path is off); h2c connections
+// start with the preface "PRI * HTTP/2.0" and go to Node's http2 server, whose session feeds itself the bytes already buffered in the socket first
 // (lib/internal/http2/core.js, nodejs/node#35475) before it reads the socket's handle natively.
 // Every connection is tracked from accept (connections/connection-table.ts): a client that sends
 // nothing, or stops inside the preface, is closed at the header deadline.
@@ -14,6 +15,10 @@ import type { DownstreamRequest, DownstreamResponse } from './downstream.ts'
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connections/connection-limits.ts'
 import { H2_SESSION_OPTIONS } from './connections/h2-limits.ts'
 import { readProxyHeader } from './connections/proxy-protocol.ts'
+import { FastFront } from './fast-path/fast-front.ts'
+import type { FastRequest } from './fast-path/fast-request.ts'
+import type { FastResponse } from './fast-path/fast-response.ts'
+import { MAX_HEADER_SIZE } from './fast-path/llhttp.ts'
 
 export type RequestHandler = (req: DownstreamRequest, res: DownstreamResponse) => void
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void
@@ -34,12 +39,17 @@ export interface PlainListenerOptions {
   proxyProtocol?: boolean
   /** a connection closed for a bad or missing PROXY header (debug logs) */
   onProxyReject?: (reason: string, socket: net.Socket) => void
+  /**
+   * The HTTP/1.1 fast path (fast-path/): true when the gateway serves the request there; false
+   * leaves it to Node's server from its first byte. Absent or null: every connection goes to Node.
+   */
+  fast?: { serve: (req: FastRequest, res: FastResponse) => boolean; counts: Float64Array; failed: (err: unknown) => void } | null
 }
 
 const HTTP1_OPTIONS = {
   // Uploads and long responses are bounded by revision timeouts, not by the server.
   requestTimeout: 0,
-  maxHeaderSize: 16 * 1024,
+  maxHeaderSize: MAX_HEADER_SIZE,
   // How often Node checks its headersTimeout (default every 30 s, which would let a late head
   // of a keep-alive connection live up to twice the configured time).
   connectionsCheckingInterval: 1000,
@@ -62,6 +72,8 @@ export class PlainListener {
   /** further addresses (listen-ip-addresses), same port */
   readonly #extra: net.Server[] = []
   readonly #onProxyReject: PlainListenerOptions['onProxyReject']
+  /** the fast path's connections, or null when it is off */
+  readonly fast: FastFront | null
 
   constructor(opts: PlainListenerOptions) {
     this.#park = opts.park ?? null
@@ -85,6 +97,15 @@ export class PlainListener {
       s.once('close', () => this.#sessions.delete(s))
     })
     this.tcp = net.createServer({ noDelay: true }, this.#onConnection)
+    const fast = opts.fast ?? null
+    this.fast = fast === null ? null : new FastFront({
+      serve: fast.serve,
+      counts: fast.counts,
+      failed: fast.failed,
+      toNode: (socket, bytes) => this.handOff(socket, bytes),
+      clientError: opts.onClientError,
+      connections: this.connections,
+    })
   }
 
   readonly #onConnection = (socket: net.Socket): void => {
@@ -130,6 +151,8 @@ export class PlainListener {
     } else if (this.#park !== null && this.#park(socket, chunk, this)) {
       // Its request waits for a revision: not a stalled head, whatever the header deadline says.
       this.connections.hold(socket)
+    } else if (this.fast !== null) {
+      this.fast.accept(socket, chunk)
     } else {
       this.handOff(socket, chunk)
     }
@@ -165,6 +188,7 @@ export class PlainListener {
     this.tcp.close()
     for (const e of this.#extra) e.close()
     this.h1.closeIdleConnections()
+    this.fast?.close()
     for (const s of this.#sessions) s.close()
   }
 
@@ -173,6 +197,7 @@ export class PlainListener {
     for (const e of this.#extra) e.close()
     this.connections.stop()
     this.h1.closeAllConnections()
+    this.fast?.closeAll()
     for (const s of this.#sessions) s.destroy()
   }
 }

@@ -21,6 +21,7 @@ import type { PluginRequest } from './plugins/plugin-request.ts'
 import type { CheckedResponse } from './plugins/local-response.ts'
 import { asFailure, runComplete, runPhase, runResponseData, type PhaseOutcome, type PluginFailure } from './plugins/run-phase.ts'
 import { localReply } from './local-reply.ts'
+import { isFastRequest } from './fast-path/fast-request.ts'
 import type { RequestTrace } from './tracing/request-trace.ts'
 
 const EMPTY = Buffer.alloc(0)
@@ -156,7 +157,9 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
       servername: instance.tls?.servername,
     }
     if (this.#trace !== null) this.#trace.send(opts.headers as string[], instance.origin, now)
-    instance.dispatcher.dispatch(opts, this)
+    // The fast path's requests go through its lean client, everything else through undici.
+    if (isFastRequest(req)) instance.lean.dispatch(opts, this)
+    else instance.dispatcher.dispatch(opts, this)
   }
 
   /** Refuse a request that never reached an instance (queue full, waited too long, revision gone). */

@@ -6,6 +6,7 @@ import type { UpstreamTls } from '../upstream-tls.ts'
 import type { SharedPool, UpstreamPools } from './upstream-pools.ts'
 import type { OutlierState } from './outlier-detector.ts'
 import type { SharedSlots } from '../worker/shared-slots.ts'
+import type { LeanDispatcher } from '../fast-path/upstream-client.ts'
 
 export interface InstanceRef {
   /** stable id, e.g. `hello-00001-3`, or the origin for fixed upstreams */
@@ -78,6 +79,12 @@ export class UpstreamInstance implements OutlierState {
   get dispatcher(): Dispatcher {
     if (this.#pool === null) throw new Error(`upstream instance ${this.id} is closed`)
     return this.#pool.dispatcher()
+  }
+
+  /** The fast path's lean client for this origin (plain http:// HTTP/1.1 instances only). */
+  get lean(): LeanDispatcher {
+    if (this.#pool === null) throw new Error(`upstream instance ${this.id} is closed`)
+    return this.#pool.lean()
   }
 
   /** A request takes a slot on this instance regardless of any limit (the throttler picked it). */

@@ -10,6 +10,7 @@
 // timeouts are per request (revision settings), so sharing changes none of them.
 import { Pool, type Dispatcher } from 'undici'
 import type { UpstreamTls } from '../upstream-tls.ts'
+import { UpstreamClient } from '../fast-path/upstream-client.ts'
 
 const POOL_OPTIONS = {
   connections: 256,
@@ -73,6 +74,8 @@ export class SharedPool {
   readonly #spec: PoolSpec
   readonly #owner: UpstreamPools
   #pool: Pool | null = null
+  /** the fast path's lean client for the same origin (plain HTTP/1.1 origins), made on first use */
+  #lean: UpstreamClient | null = null
   /** instances that name this pool */
   refs = 0
   /** requests holding a slot on one of those instances (picked, not yet over) */
@@ -96,13 +99,23 @@ export class SharedPool {
     return this.#pool
   }
 
+  /** The fast path's client for a request to send on (made now when there is none). */
+  lean(): UpstreamClient {
+    this.#used++
+    if (this.#lean === null) {
+      this.#lean = new UpstreamClient(this.#spec.origin)
+      this.#owner.opened(this)
+    }
+    return this.#lean
+  }
+
   get open(): boolean {
-    return this.#pool !== null
+    return this.#pool !== null || this.#lean !== null
   }
 
   /** Close the pool if no request used it since the last sweep; true when it was closed. */
   closeIfIdle(): boolean {
-    if (this.#pool === null) return true
+    if (this.#pool === null && this.#lean === null) return true
     if (this.#used > 0 || this.active > 0) {
       this.#used = 0
       return false
@@ -117,6 +130,8 @@ export class SharedPool {
     this.#pool = null
     this.#used = 0
     if (p !== null) p.close().catch(() => {})
+    this.#lean?.close()
+    this.#lean = null
   }
 }
 

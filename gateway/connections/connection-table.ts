@@ -205,6 +205,31 @@ export class ConnectionTable {
   }
 
   /**
+   * The fast path's requests (fast-path/fast-front.ts), which no Node server emits: a head began on
+   * the socket (an idle keep-alive connection is on the header deadline again, as Node's
+   * headersTimeout puts it), a request started, its response ended.
+   */
+  heading(socket: Socket): void {
+    const c = connOf(socket)
+    if (c === undefined || c.list !== this.#idle) return
+    this.#idle.remove(c)
+    const now = performance.now()
+    c.since = now
+    this.#waiting.push(c)
+    this.#arm(now)
+  }
+
+  startOn(socket: Socket): void {
+    const c = connOf(socket)
+    if (c !== undefined) this.start(c)
+  }
+
+  endOn(socket: Socket): void {
+    const c = connOf(socket)
+    if (c !== undefined) this.end(c)
+  }
+
+  /**
    * Watch an HTTP/1 server's requests (and upgrades) on tracked sockets. Node's TLS server emits
    * HTTP/2 compat requests as 'request' too; those are counted per stream by watchHttp2.
    */

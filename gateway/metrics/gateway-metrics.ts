@@ -12,6 +12,8 @@ export class GatewayMetrics {
   /** requests with no matching host/path: [external, internal] */
   readonly unmatched = new Float64Array(2)
   routeCount = 0
+  /** HTTP/1.1 requests the fast path served, and messages it handed to Node's server (fast-path/) */
+  readonly fastPath = new Float64Array(2)
   /** broker ingress and trigger delivery counts (gateway/eventing) */
   readonly eventing = new EventingMetrics()
   /** spans dropped / exported / failed (gateway/tracing) */
@@ -25,6 +27,8 @@ export class GatewayMetrics {
       ...(gauges.throttlers !== undefined ? activatorCollectors(gauges.throttlers, this.slots) : []),
       collector('sluice_unmatched_requests_total', 'Requests that matched no host or path (answered 404, or 301 for https redirects).', 'counter',
         () => [{ labels: { listener: 'external' }, value: this.unmatched[0] }, { labels: { listener: 'internal' }, value: this.unmatched[1] }]),
+      collector('sluice_http1_requests_total', 'Plain HTTP/1.1 requests by the path that read them: the fast path (fast), or Node\'s server (node: fallbacks and refusals, counted per connection handed over).', 'counter',
+        () => [{ labels: { path: 'fast' }, value: this.fastPath[0] }, { labels: { path: 'node' }, value: this.fastPath[1] }]),
       collector('sluice_routes', 'Routes (host and path pairs) in the active route table.', 'gauge', () => [{ labels: {}, value: this.routeCount }], 'max'),
       collector('sluice_inflight_requests', 'Requests being proxied right now.', 'gauge', () => [{ labels: {}, value: gauges.inflight() }]),
     ]
